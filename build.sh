@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# One entry point for the project: ./build.sh test | run | bench | docs | format | restore
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# Paket reads its package source from NUGET_SOURCE; no file in the repository names a host.
+# When unset, take the first enabled source of the machine's own NuGet configuration.
+nuget_source() {
+  if [ -z "${NUGET_SOURCE:-}" ]; then
+    NUGET_SOURCE=$(dotnet nuget list source --format short | awk '$1 == "E" { print $2; exit }')
+    export NUGET_SOURCE
+  fi
+  if [ -z "$NUGET_SOURCE" ]; then
+    echo "build.sh: no enabled NuGet source (dotnet nuget list source) and NUGET_SOURCE is unset" >&2
+    exit 1
+  fi
+}
+
+# After paket writes the lock file, put the placeholder back in place of the address.
+lock_placeholder() {
+  sed -i -E 's#^([[:space:]]*remote:)[[:space:]]+[a-z]+://.*#\1 %NUGET_SOURCE%#' paket.lock
+}
+
+restore() {
+  nuget_source
+  dotnet tool restore >/dev/null
+  dotnet paket restore
+}
+
+build_release() {
+  restore
+  dotnet build Qmix.Functional.sln -c Release -nologo -v quiet -clp:ErrorsOnly
+}
+
+test_projects() {
+  find tests -name '*.Tests.*proj' | sort
+}
+
+# Runs every test project, then prints "N passed, N failed" summed over all of them.
+run_tests() {
+  build_release
+  local passed=0 failed=0 status=0 log
+  log=$(mktemp)
+  for proj in $(test_projects); do
+    echo "== $proj"
+    if ! dotnet test "$proj" -c Release --no-build --nologo 2>&1 | tee "$log"; then status=1; fi
+    local line
+    line=$(grep -E '(Passed|Failed)!' "$log" | tail -n 1 || true)
+    if [ -z "$line" ]; then
+      echo "build.sh: $proj reported no test summary" >&2
+      status=1
+      failed=$((failed + 1))
+      continue
+    fi
+    local p f
+    p=$(sed -E 's/.*Passed:[[:space:]]*([0-9]+).*/\1/' <<<"$line")
+    f=$(sed -E 's/.*Failed:[[:space:]]*([0-9]+).*/\1/' <<<"$line")
+    passed=$((passed + p))
+    failed=$((failed + f))
+  done
+  rm -f "$log"
+  [ "$failed" -eq 0 ] || status=1
+  echo "$passed passed, $failed failed"
+  return $status
+}
+
+case "${1:-}" in
+  restore) restore ;;
+  build) build_release ;;
+  test) run_tests ;;
+  run)
+    build_release
+    shift
+    dotnet run --project src/Qmix.Cli -c Release --no-build -- "$@"
+    ;;
+  bench)
+    restore
+    shift
+    dotnet run --project tests/Qmix.Benchmarks -c Release -- "$@"
+    ;;
+  docs)
+    build_release
+    ./docs/build.sh
+    ;;
+  format)
+    restore
+    dotnet fantomas src tests docs
+    ;;
+  paket-install | paket-update)
+    nuget_source
+    dotnet tool restore >/dev/null
+    dotnet paket "${1#paket-}"
+    lock_placeholder
+    ;;
+  *)
+    echo "usage: ./build.sh test | run | bench | docs | format | restore | paket-install | paket-update" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,12 @@
+namespace Qmix;
+
+/// <summary>Describes the library: its version and what this build can do.</summary>
+public static class LibraryInfo
+{
+    /// <summary>The library's version, as major.minor.build.</summary>
+    public static string Version => Qmix.Functional.About.version;
+
+    /// <summary>One line per capability available in this build.</summary>
+    public static IReadOnlyList<string> Capabilities { get; } =
+        Microsoft.FSharp.Collections.ListModule.ToArray(Qmix.Functional.About.capabilities);
+}

@@ -1,0 +1,4 @@
+namespace Qmix.Benchmarks
+
+/// Names this assembly for BenchmarkSwitcher.
+type Marker = class end
