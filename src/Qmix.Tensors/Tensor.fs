@@ -174,3 +174,33 @@ type Tensor internal (shape: Shape, data: float32[], offset: int, node: Node, ar
 
     /// <summary>The writable span of a tensor just made by <c>Uninit</c> (internal: ops fill outputs).</summary>
     member internal t.WritableSpan: Span<float32> = Span<float32>(data, offset, shape.Numel)
+
+/// <summary>How ops join the gradient tape (internal): find the tape of the inputs, and attach a
+/// backward step to an output.</summary>
+module internal Track =
+    let private join (tape: Tape) (x: Tensor) =
+        if isNull x || not x.IsTracked then
+            tape
+        elif isNull tape || obj.ReferenceEquals(tape, x.Node.Tape) then
+            x.Node.Tape
+        else
+            invalidOp "an op mixed tensors from two different gradient computations; nested valueAndGrad calls must not share tracked tensors"
+
+    /// The tape of a tracked input, or null when no input is tracked.
+    let tape1 (a: Tensor) = join null a
+
+    /// The tape shared by the tracked inputs, or null when none is tracked.
+    let tape2 (a: Tensor) (b: Tensor) = join (join null a) b
+
+    /// The tape shared by the tracked inputs, or null when none is tracked.
+    let tapeN (xs: Tensor seq) = Seq.fold join null xs
+
+    /// Records how to send the output's gradient back to the inputs and marks the output as tracked.
+    let attach (tape: Tape) (out: Tensor) (backward: float32[] -> unit) : Tensor =
+        let node = Node(tape, out.Numel)
+        tape.Record(node, Action<float32[]>(backward))
+        out.With(out.Shape, node)
+
+    /// The gradient buffer of an input, or null when it is not tracked.
+    let grad (x: Tensor) : float32[] =
+        if x.IsTracked then x.Node.GradBuffer() else null
