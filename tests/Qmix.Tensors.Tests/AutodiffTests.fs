@@ -91,3 +91,22 @@ let ``a non-scalar loss is rejected with its shape`` () =
         Assert.Throws<ArgumentException>(fun () -> Autodiff.valueAndGrad (fun (q: Net) -> q.Fc1.Weight) (net ()) |> ignore)
 
     Assert.Contains("[2, 2]", e.Message)
+
+[<Fact>]
+let ``a repeated gradient computation reuses its arena's storage`` () =
+    let w = Tensor.init [| 64; 32 |] (fun i -> float32 (i % 7) * 0.01f)
+    let x = Tensor.init [| 16; 32 |] (fun i -> float32 (i % 5) * 0.1f)
+
+    let inner () =
+        let before = GC.GetAllocatedBytesForCurrentThread()
+        let _ = Autodiff.valueAndGrad (fun (w: Tensor) -> Layers.linear w null x |> Tensor.relu |> Tensor.square |> Tensor.mean) w
+        GC.GetAllocatedBytesForCurrentThread() - before
+
+    inner () |> ignore
+    inner () |> ignore
+    let steady = inner ()
+    // storage of one computation: output 16×64, its gradient, relu, square: well over 16 KB; the
+    // gradient returned to the caller (64×32 floats = 8 KB) is the only storage that must be new
+    let storage = 4L * (16L * 64L * 4L)
+    printfn "steady-state allocation per gradient computation: %d bytes (storage %d)" steady storage
+    Assert.True(steady < storage, sprintf "steady-state allocation %d bytes, tensor storage alone is %d" steady storage)
