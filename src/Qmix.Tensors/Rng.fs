@@ -160,7 +160,13 @@ module Rng =
 
     /// Fills data[offset .. offset+n) with f applied to the two words of each block, element i taking
     /// word i &&& 1 of block i >>> 1 through pick. Large fills run in parallel; the result is identical.
-    let inline private fillPairs (key: Key) (data: float32[]) (offset: int) (n: int) ([<InlineIfLambda>] pick: uint64 -> uint64 -> struct (float32 * float32)) =
+    let inline private fillPairs
+        (key: Key)
+        (data: float32[])
+        (offset: int)
+        (n: int)
+        ([<InlineIfLambda>] pick: uint64 -> uint64 -> struct (float32 * float32))
+        =
         let fillRange (lo: int) (hi: int) =
             let mutable i = lo
 
@@ -205,7 +211,9 @@ module Rng =
             invalidArg (nameof lo) (sprintf "Rng.uniformRange: lo must be finite, got %g" lo)
 
         if not (Single.IsFinite hi) || not (hi > lo) then
-            invalidArg (nameof hi) (sprintf "Rng.uniformRange: hi must be finite and greater than lo = %g, got %g" lo hi)
+            invalidArg
+                (nameof hi)
+                (sprintf "Rng.uniformRange: hi must be finite and greater than lo = %g, got %g" lo hi)
 
         let width = hi - lo
         // Rounding can carry lo + width * u up to hi; keep the interval half-open.
@@ -298,7 +306,11 @@ module Rng =
                 result[i] <- t
         else
             let moved = Dictionary<int, int>()
-            let at (p: int) = match moved.TryGetValue p with | true, v -> v | _ -> p
+
+            let at (p: int) =
+                match moved.TryGetValue p with
+                | true, v -> v
+                | _ -> p
 
             for i in 0 .. k - 1 do
                 let j = i + stream.Below(uint64 (n - i))

@@ -21,7 +21,8 @@ type SafetensorsException(message: string, filePath: string, tensorName: string,
     /// <param name="message">The full message.</param>
     /// <param name="filePath">The file being read, or null when reading bytes.</param>
     /// <param name="tensorName">The tensor at fault, or null when the fault is not about one tensor.</param>
-    new(message: string, filePath: string, tensorName: string) = SafetensorsException(message, filePath, tensorName, null)
+    new(message: string, filePath: string, tensorName: string) =
+        SafetensorsException(message, filePath, tensorName, null)
 
     /// <summary>The file being read, or null when the data came from a byte array.</summary>
     member _.FilePath = filePath
@@ -92,10 +93,14 @@ module Safetensors =
                 invalidArg (nameof tensors) "a tensor name is null"
 
             if name = MetadataKey then
-                invalidArg (nameof tensors) (sprintf "a tensor cannot be named '%s': the header reserves that key" MetadataKey)
+                invalidArg
+                    (nameof tensors)
+                    (sprintf "a tensor cannot be named '%s': the header reserves that key" MetadataKey)
 
             if not (wellFormed name) then
-                invalidArg (nameof tensors) (sprintf "the tensor name %A is not well-formed Unicode (a lone surrogate)" name)
+                invalidArg
+                    (nameof tensors)
+                    (sprintf "the tensor name %A is not well-formed Unicode (a lone surrogate)" name)
 
             if not (seen.Add name) then
                 invalidArg (nameof tensors) (sprintf "the tensor name '%s' appears more than once" name)
@@ -108,7 +113,9 @@ module Safetensors =
                 invalidArg (nameof metadata) (sprintf "the metadata value for '%s' is null" k)
 
             if not (wellFormed k && wellFormed v) then
-                invalidArg (nameof metadata) (sprintf "the metadata entry %A = %A is not well-formed Unicode (a lone surrogate)" k v)
+                invalidArg
+                    (nameof metadata)
+                    (sprintf "the metadata entry %A = %A is not well-formed Unicode (a lone surrogate)" k v)
 
         let buffer = ArrayBufferWriter<byte>()
 
@@ -185,9 +192,11 @@ module Safetensors =
         let total = 8L + int64 header.Length + dataBytes
 
         if total > int64 Array.MaxLength then
-            invalidArg (nameof tensors) (sprintf "the file would be %d bytes, more than a byte array can hold; use Safetensors.save" total)
+            invalidArg
+                (nameof tensors)
+                (sprintf "the file would be %d bytes, more than a byte array can hold; use Safetensors.save" total)
 
-        let result = Array.zeroCreate<byte> (int total)
+        let result = Array.zeroCreate<byte>(int total)
         use stream = new MemoryStream(result, true)
         writeTo stream header items
         result
@@ -209,7 +218,9 @@ module Safetensors =
         let full = Path.GetFullPath path
 
         let tmp =
-            full + ".tmp-" + Convert.ToHexString(RandomNumberGenerator.GetBytes 8).ToLowerInvariant()
+            full
+            + ".tmp-"
+            + Convert.ToHexString(RandomNumberGenerator.GetBytes 8).ToLowerInvariant()
 
         try
             do
@@ -232,14 +243,20 @@ module Safetensors =
 
     [<Struct>]
     type private Entry =
-        { Name: string
-          Dims: int[]
-          Begin: int64
-          End: int64 }
+        {
+            Name: string
+            Dims: int[]
+            Begin: int64
+            End: int64
+        }
 
     let private describe (e: JsonElement) =
         let raw = e.GetRawText()
-        if raw.Length > 60 then raw.Substring(0, 57) + "..." else raw
+
+        if raw.Length > 60 then
+            raw.Substring(0, 57) + "..."
+        else
+            raw
 
     /// Parses and validates a whole file's bytes; filePath (or null) goes into every error.
     let private parse (filePath: string) (bytes: byte[]) : SafetensorsFile =
@@ -258,10 +275,22 @@ module Safetensors =
         let n = BinaryPrimitives.ReadUInt64LittleEndian(ReadOnlySpan(bytes, 0, 8))
 
         if n > uint64 MaxHeaderBytes then
-            fail null null (sprintf "the header length field says %d bytes, more than the %d-byte limit: not a safetensors file, or corrupt" n MaxHeaderBytes)
+            fail
+                null
+                null
+                (sprintf
+                    "the header length field says %d bytes, more than the %d-byte limit: not a safetensors file, or corrupt"
+                    n
+                    MaxHeaderBytes)
 
         if int64 n > int64 bytes.Length - 8L then
-            fail null null (sprintf "the header length field says %d bytes but only %d bytes follow it (truncated header)" n (bytes.Length - 8))
+            fail
+                null
+                null
+                (sprintf
+                    "the header length field says %d bytes but only %d bytes follow it (truncated header)"
+                    n
+                    (bytes.Length - 8))
 
         let headerLength = int n
         let bufferStart = 8 + headerLength
@@ -300,11 +329,19 @@ module Safetensors =
 
                 for m in v.EnumerateObject() do
                     if m.Value.ValueKind <> JsonValueKind.String then
-                        fail null null (sprintf "%s must map strings to strings; '%s' maps to %s" MetadataKey m.Name (describe m.Value))
+                        fail
+                            null
+                            null
+                            (sprintf
+                                "%s must map strings to strings; '%s' maps to %s"
+                                MetadataKey
+                                m.Name
+                                (describe m.Value))
 
                     metadata <- metadata.Add(m.Name, m.Value.GetString())
             else
-                let bad (msg: string) = fail name null (sprintf "tensor '%s' %s" name msg)
+                let bad (msg: string) =
+                    fail name null (sprintf "tensor '%s' %s" name msg)
 
                 if v.ValueKind <> JsonValueKind.Object then
                     bad (sprintf "must be an object with dtype, shape and data_offsets, found %s" (describe v))
@@ -330,24 +367,49 @@ module Safetensors =
                     if shape.ValueKind <> JsonValueKind.Array then
                         bad (sprintf "has shape %s; it must be an array of non-negative integers" (describe shape))
 
-                    [| for d in shape.EnumerateArray() do
-                           match d.ValueKind, (if d.ValueKind = JsonValueKind.Number then d.TryGetInt32() else (false, 0)) with
-                           | JsonValueKind.Number, (true, x) when x >= 0 -> x
-                           | _ -> bad (sprintf "has shape %s; it must be an array of non-negative integers" (describe shape)) |]
+                    [|
+                        for d in shape.EnumerateArray() do
+                            match
+                                d.ValueKind,
+                                (if d.ValueKind = JsonValueKind.Number then
+                                     d.TryGetInt32()
+                                 else
+                                     (false, 0))
+                            with
+                            | JsonValueKind.Number, (true, x) when x >= 0 -> x
+                            | _ ->
+                                bad (
+                                    sprintf
+                                        "has shape %s; it must be an array of non-negative integers"
+                                        (describe shape)
+                                )
+                    |]
 
                 let offsets = field "data_offsets"
 
                 let offs =
                     let badOffsets () =
-                        bad (sprintf "has data_offsets %s; they must be two non-negative integers [begin, end]" (describe offsets))
+                        bad (
+                            sprintf
+                                "has data_offsets %s; they must be two non-negative integers [begin, end]"
+                                (describe offsets)
+                        )
 
                     if offsets.ValueKind <> JsonValueKind.Array || offsets.GetArrayLength() <> 2 then
                         badOffsets ()
 
-                    [| for o in offsets.EnumerateArray() do
-                           match o.ValueKind, (if o.ValueKind = JsonValueKind.Number then o.TryGetInt64() else (false, 0L)) with
-                           | JsonValueKind.Number, (true, x) when x >= 0L -> x
-                           | _ -> badOffsets () |]
+                    [|
+                        for o in offsets.EnumerateArray() do
+                            match
+                                o.ValueKind,
+                                (if o.ValueKind = JsonValueKind.Number then
+                                     o.TryGetInt64()
+                                 else
+                                     (false, 0L))
+                            with
+                            | JsonValueKind.Number, (true, x) when x >= 0L -> x
+                            | _ -> badOffsets ()
+                    |]
 
                 let b, e = offs[0], offs[1]
 
@@ -363,49 +425,98 @@ module Safetensors =
                         bad (sprintf "has shape %O, more than %d elements" (Shape dims) Int32.MaxValue)
 
                 if numel * 4L <> e - b then
-                    bad (sprintf "has shape %O, which needs %d bytes of F32 data, but data_offsets [%d, %d] cover %d" (Shape dims) (numel * 4L) b e (e - b))
+                    bad (
+                        sprintf
+                            "has shape %O, which needs %d bytes of F32 data, but data_offsets [%d, %d] cover %d"
+                            (Shape dims)
+                            (numel * 4L)
+                            b
+                            e
+                            (e - b)
+                    )
 
-                entries.Add { Name = name; Dims = dims; Begin = b; End = e }
+                entries.Add
+                    {
+                        Name = name
+                        Dims = dims
+                        Begin = b
+                        End = e
+                    }
 
         // The tensors must tile the buffer: sorted by offsets, each starts where the previous one ended.
         let sorted = entries |> List.ofSeq |> List.sortBy (fun e -> struct (e.Begin, e.End)) // stable
 
         for e in sorted do
             if e.End > bufferLength then
-                fail e.Name null (sprintf "tensor '%s' has data_offsets [%d, %d] past the end of the %d-byte data buffer (truncated data?)" e.Name e.Begin e.End bufferLength)
+                fail
+                    e.Name
+                    null
+                    (sprintf
+                        "tensor '%s' has data_offsets [%d, %d] past the end of the %d-byte data buffer (truncated data?)"
+                        e.Name
+                        e.Begin
+                        e.End
+                        bufferLength)
 
         let mutable covered = 0L
         let mutable previous: string = null
 
         for e in sorted do
             if e.Begin < covered then
-                fail e.Name null (sprintf "tensor '%s' (data_offsets [%d, %d]) overlaps tensor '%s', which ends at byte %d" e.Name e.Begin e.End previous covered)
+                fail
+                    e.Name
+                    null
+                    (sprintf
+                        "tensor '%s' (data_offsets [%d, %d]) overlaps tensor '%s', which ends at byte %d"
+                        e.Name
+                        e.Begin
+                        e.End
+                        previous
+                        covered)
 
             if e.Begin > covered then
-                fail e.Name null (sprintf "bytes [%d, %d) of the data buffer belong to no tensor (a gap before tensor '%s')" covered e.Begin e.Name)
+                fail
+                    e.Name
+                    null
+                    (sprintf
+                        "bytes [%d, %d) of the data buffer belong to no tensor (a gap before tensor '%s')"
+                        covered
+                        e.Begin
+                        e.Name)
 
             covered <- e.End
             previous <- e.Name
 
         if covered <> bufferLength then
-            fail null null (sprintf "the data buffer is %d bytes but the tensors cover only the first %d (trailing bytes)" bufferLength covered)
+            fail
+                null
+                null
+                (sprintf
+                    "the data buffer is %d bytes but the tensors cover only the first %d (trailing bytes)"
+                    bufferLength
+                    covered)
 
         let tensors =
-            [ for e in sorted do
-                  let shape = Shape e.Dims
-                  let data = Array.zeroCreate<float32> shape.Numel
-                  let start = bufferStart + int e.Begin
-                  let length = int (e.End - e.Begin)
+            [
+                for e in sorted do
+                    let shape = Shape e.Dims
+                    let data = Array.zeroCreate<float32> shape.Numel
+                    let start = bufferStart + int e.Begin
+                    let length = int (e.End - e.Begin)
 
-                  if BitConverter.IsLittleEndian then
-                      Buffer.BlockCopy(bytes, start, data, 0, length)
-                  else
-                      for i in 0 .. data.Length - 1 do
-                          data[i] <- BinaryPrimitives.ReadSingleLittleEndian(ReadOnlySpan(bytes, start + 4 * i, 4))
+                    if BitConverter.IsLittleEndian then
+                        Buffer.BlockCopy(bytes, start, data, 0, length)
+                    else
+                        for i in 0 .. data.Length - 1 do
+                            data[i] <- BinaryPrimitives.ReadSingleLittleEndian(ReadOnlySpan(bytes, start + 4 * i, 4))
 
-                  e.Name, Tensor(shape, data, 0, null, null, 0) ]
+                    e.Name, Tensor(shape, data, 0, null, null, 0)
+            ]
 
-        { Tensors = tensors; Metadata = metadata }
+        {
+            Tensors = tensors
+            Metadata = metadata
+        }
 
     /// <summary>Reads safetensors bytes. The tensors live on the GC heap (never in an arena) and share no
     /// storage with <paramref name="bytes"/>.</summary>

@@ -9,7 +9,8 @@ open Qmix.Tensors
 let private check (prop: Property) =
     Check.One(Config.QuickThrowOnFailure.WithReplay(1UL, 1UL).WithMaxTest(100), prop)
 
-let private seeds = Arb.fromGen (Gen.choose64 (0L, Int64.MaxValue) |> Gen.map uint64)
+let private seeds =
+    Arb.fromGen (Gen.choose64 (0L, Int64.MaxValue) |> Gen.map uint64)
 
 let private floats (t: Tensor) = t.ToArray() |> Array.map float
 
@@ -29,15 +30,17 @@ let uniformProblems (xs: float[]) : string list =
     let expected = n / 20.0
     let chi2 = buckets |> Array.sumBy (fun c -> (float c - expected) ** 2.0 / expected)
 
-    [ if xs |> Array.exists (fun x -> x < 0.0 || x >= 1.0) then
-          "a sample is outside [0, 1)"
-      if abs (mean - 0.5) > 0.01 then
-          sprintf "mean %g is not near 1/2" mean
-      if abs (var - 1.0 / 12.0) > 0.005 then
-          sprintf "variance %g is not near 1/12" var
-      // 19 degrees of freedom: the 99.9% quantile is about 43.8.
-      if chi2 > 60.0 then
-          sprintf "chi-square %g over 20 buckets is too large" chi2 ]
+    [
+        if xs |> Array.exists (fun x -> x < 0.0 || x >= 1.0) then
+            "a sample is outside [0, 1)"
+        if abs (mean - 0.5) > 0.01 then
+            sprintf "mean %g is not near 1/2" mean
+        if abs (var - 1.0 / 12.0) > 0.005 then
+            sprintf "variance %g is not near 1/12" var
+        // 19 degrees of freedom: the 99.9% quantile is about 43.8.
+        if chi2 > 60.0 then
+            sprintf "chi-square %g over 20 buckets is too large" chi2
+    ]
 
 /// Pearson correlation of two equally long sample arrays.
 let correlation (xs: float[]) (ys: float[]) =
@@ -54,7 +57,10 @@ let correlation (xs: float[]) (ys: float[]) =
         sxx <- sxx + dx * dx
         syy <- syy + dy * dy
 
-    if sxx = 0.0 || syy = 0.0 then 1.0 else sxy / sqrt (sxx * syy)
+    if sxx = 0.0 || syy = 0.0 then
+        1.0
+    else
+        sxy / sqrt (sxx * syy)
 
 /// Problems found in two streams meant to be independent uniforms.
 let independenceProblems (xs: float[]) (ys: float[]) : string list =
@@ -63,12 +69,14 @@ let independenceProblems (xs: float[]) (ys: float[]) : string list =
     let lagged = correlation xs[1..] ys[.. ys.Length - 2]
     let lagged2 = correlation xs[.. xs.Length - 2] ys[1..]
 
-    [ if abs r >= 0.02 then
-          sprintf "correlation %g between the streams" r
-      if abs lagged >= 0.02 || abs lagged2 >= 0.02 then
-          sprintf "lagged correlation %g / %g between the streams" lagged lagged2
-      if xs = ys then
-          "the streams are identical" ]
+    [
+        if abs r >= 0.02 then
+            sprintf "correlation %g between the streams" r
+        if abs lagged >= 0.02 || abs lagged2 >= 0.02 then
+            sprintf "lagged correlation %g / %g between the streams" lagged lagged2
+        if xs = ys then
+            "the streams are identical"
+    ]
 
 /// Chi-square statistic of draws that should be uniform over [0, k).
 let chiSquare (k: int) (draws: int[]) =
@@ -90,11 +98,13 @@ let private n100k = Shape [| 100_000 |]
 [<Fact>]
 let ``threefry 2x64 20 matches the Random123 known-answer vectors`` () =
     let cases =
-        [ (0UL, 0UL, 0UL, 0UL), (0xc2b6e3a8c2c69865UL, 0x6f81ed42f350084dUL)
-          (UInt64.MaxValue, UInt64.MaxValue, UInt64.MaxValue, UInt64.MaxValue),
-          (0xe02cb7c4d95d277aUL, 0xd06633d0893b8b68UL)
-          (0x243f6a8885a308d3UL, 0x13198a2e03707344UL, 0xa4093822299f31d0UL, 0x082efa98ec4e6c89UL),
-          (0x263c7d30bb0f0af1UL, 0x56be8361d3311526UL) ]
+        [
+            (0UL, 0UL, 0UL, 0UL), (0xc2b6e3a8c2c69865UL, 0x6f81ed42f350084dUL)
+            (UInt64.MaxValue, UInt64.MaxValue, UInt64.MaxValue, UInt64.MaxValue),
+            (0xe02cb7c4d95d277aUL, 0xd06633d0893b8b68UL)
+            (0x243f6a8885a308d3UL, 0x13198a2e03707344UL, 0xa4093822299f31d0UL, 0x082efa98ec4e6c89UL),
+            (0x263c7d30bb0f0af1UL, 0x56be8361d3311526UL)
+        ]
 
     for (c0, c1, k0, k1), (e0, e1) in cases do
         let struct (a, b) = Threefry.block k0 k1 c0 c1
@@ -110,14 +120,16 @@ let ``the raw stream of a key is the block function of the counter`` () =
 [<Fact>]
 let ``uniform element i is the top 24 bits of stream word i`` () =
     let gen =
-        Gen.zip (Gen.choose64 (0L, Int64.MaxValue)) (Gen.choose (0, 300))
-        |> Arb.fromGen
+        Gen.zip (Gen.choose64 (0L, Int64.MaxValue)) (Gen.choose (0, 300)) |> Arb.fromGen
 
     check (
         Prop.forAll gen (fun (seed, n) ->
             let key = Rng.key (uint64 seed)
             let u = (Rng.uniform key (Shape [| n |])).ToArray()
-            let expected = Array.init n (fun i -> float32 (Rng.bits key (uint64 i) >>> 40) / 16777216.0f)
+
+            let expected =
+                Array.init n (fun i -> float32 (Rng.bits key (uint64 i) >>> 40) / 16777216.0f)
+
             u = expected)
     )
 
@@ -142,11 +154,14 @@ let ``the same key gives the same numbers`` () =
 [<Fact>]
 let ``generation on many threads equals sequential generation`` () =
     let keys = Rng.splitN 64 (Rng.key 42UL)
+
     let draw (k: Key) =
         Array.concat
-            [ (Rng.uniform k (Shape [| 257 |])).ToArray()
-              (Rng.normal k (Shape [| 3; 33 |])).ToArray()
-              Rng.permutation k 100 |> Array.map float32 ]
+            [
+                (Rng.uniform k (Shape [| 257 |])).ToArray()
+                (Rng.normal k (Shape [| 3; 33 |])).ToArray()
+                Rng.permutation k 100 |> Array.map float32
+            ]
 
     let sequential = Array.map draw keys
 
@@ -215,7 +230,10 @@ let ``a key round-trips through its two words and prints them`` () =
         Prop.forAll seeds (fun seed ->
             let k = Rng.key seed
             let w0, w1 = Rng.toWords k
-            Rng.ofWords w0 w1 = k && k.Equals(box (Rng.ofWords w0 w1)) && hash k = hash (Rng.ofWords w0 w1))
+
+            Rng.ofWords w0 w1 = k
+            && k.Equals(box (Rng.ofWords w0 w1))
+            && hash k = hash (Rng.ofWords w0 w1))
     )
 
     Assert.Equal("Key(0000000000000001, 00000000000000ff)", (Rng.ofWords 1UL 255UL).ToString())
@@ -266,7 +284,9 @@ let ``intBelow stays in range for any bound`` () =
             v >= 0 && v < n)
     )
 
-    let big = Array.init 1000 (fun i -> Rng.intBelow (Rng.key (uint64 i)) Int32.MaxValue)
+    let big =
+        Array.init 1000 (fun i -> Rng.intBelow (Rng.key (uint64 i)) Int32.MaxValue)
+
     Assert.Contains(big, fun v -> v > Int32.MaxValue / 2)
 
 [<Fact>]
@@ -281,11 +301,10 @@ let ``bernoulli follows p`` () =
 
 [<Fact>]
 let ``permutation is a permutation`` () =
-    let gen = Gen.zip (Gen.choose64 (0L, Int64.MaxValue)) (Gen.choose (0, 500)) |> Arb.fromGen
+    let gen =
+        Gen.zip (Gen.choose64 (0L, Int64.MaxValue)) (Gen.choose (0, 500)) |> Arb.fromGen
 
-    check (
-        Prop.forAll gen (fun (seed, n) -> Array.sort (Rng.permutation (Rng.key (uint64 seed)) n) = Array.init n id)
-    )
+    check (Prop.forAll gen (fun (seed, n) -> Array.sort (Rng.permutation (Rng.key (uint64 seed)) n) = Array.init n id))
 
 [<Fact>]
 let ``choice returns k distinct in-range indices, the prefix of the permutation`` () =
@@ -328,14 +347,24 @@ let ``permutations are uniform: each position is equally likely for each value``
 [<Fact>]
 let ``uniform samples have the right mean, variance and histogram`` () =
     Assert.Empty(uniformProblems (floats (Rng.uniform (Rng.key 1UL) n100k)))
-    Assert.Empty(uniformProblems (floats (Rng.uniformRange (Rng.key 2UL) 0.25f 0.75f n100k) |> Array.map (fun x -> (x - 0.25) * 2.0)))
+
+    Assert.Empty(
+        uniformProblems (
+            floats (Rng.uniformRange (Rng.key 2UL) 0.25f 0.75f n100k)
+            |> Array.map (fun x -> (x - 0.25) * 2.0)
+        )
+    )
 
 [<Fact>]
 let ``normal samples have mean 0, variance 1 and the normal one-sigma mass`` () =
     let z = floats (Rng.normal (Rng.key 3UL) n100k)
     let mean = Array.average z
     let var = z |> Array.averageBy (fun x -> (x - mean) ** 2.0)
-    let within1 = (z |> Array.filter (fun x -> abs x < 1.0) |> Array.length |> float) / float z.Length
+
+    let within1 =
+        (z |> Array.filter (fun x -> abs x < 1.0) |> Array.length |> float)
+        / float z.Length
+
     let skew = (z |> Array.averageBy (fun x -> (x - mean) ** 3.0)) / (var ** 1.5)
     let kurt = (z |> Array.averageBy (fun x -> (x - mean) ** 4.0)) / (var ** 2.0)
     Assert.InRange(mean, -0.015, 0.015)
@@ -401,8 +430,13 @@ let ``the checker rejects a split that ignores the split`` () =
     Assert.NotEmpty(independenceProblems (floats (Rng.uniform a n100k)) (floats (Rng.uniform b n100k)))
     // A split that only shifts the stream by one word is caught by the lagged correlation.
     let k = Rng.key 2UL
-    let xs = Array.init 100_000 (fun i -> float (Rng.bits k (uint64 i) >>> 40) / 16777216.0)
-    let ys = Array.init 100_000 (fun i -> float (Rng.bits k (uint64 (i + 1)) >>> 40) / 16777216.0)
+
+    let xs =
+        Array.init 100_000 (fun i -> float (Rng.bits k (uint64 i) >>> 40) / 16777216.0)
+
+    let ys =
+        Array.init 100_000 (fun i -> float (Rng.bits k (uint64 (i + 1)) >>> 40) / 16777216.0)
+
     Assert.Empty(uniformProblems xs)
     Assert.NotEmpty(independenceProblems xs ys)
     // And a split whose halves are affine images of each other.
@@ -429,6 +463,12 @@ let ``bad arguments throw ArgumentException naming the argument`` () =
     throwsNamed "k" (fun () -> box (Rng.choice k 5 -1)) |> ignore
     throwsNamed "p" (fun () -> box (Rng.bernoulli k 1.5f)) |> ignore
     throwsNamed "p" (fun () -> box (Rng.bernoulli k nanf)) |> ignore
-    throwsNamed "hi" (fun () -> box (Rng.uniformRange k 1.0f 1.0f Shape.scalar)) |> ignore
-    throwsNamed "hi" (fun () -> box (Rng.uniformRange k 0.0f infinityf Shape.scalar)) |> ignore
-    throwsNamed "lo" (fun () -> box (Rng.uniformRange k nanf 1.0f Shape.scalar)) |> ignore
+
+    throwsNamed "hi" (fun () -> box (Rng.uniformRange k 1.0f 1.0f Shape.scalar))
+    |> ignore
+
+    throwsNamed "hi" (fun () -> box (Rng.uniformRange k 0.0f infinityf Shape.scalar))
+    |> ignore
+
+    throwsNamed "lo" (fun () -> box (Rng.uniformRange k nanf 1.0f Shape.scalar))
+    |> ignore

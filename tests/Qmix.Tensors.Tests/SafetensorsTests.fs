@@ -11,7 +11,8 @@ open Qmix.Tensors
 let private check (prop: Property) =
     Check.One(Config.QuickThrowOnFailure.WithReplay(1UL, 1UL).WithMaxTest(100), prop)
 
-let private tensor (dims: int[]) (data: float32[]) = Tensor(Shape dims, data, 0, null, null, 0)
+let private tensor (dims: int[]) (data: float32[]) =
+    Tensor(Shape dims, data, 0, null, null, 0)
 
 let private bitsOf (t: Tensor) =
     t.ToArray() |> Array.map BitConverter.SingleToInt32Bits
@@ -21,7 +22,8 @@ let private fileOf (json: string) (data: byte[]) =
     let header = Encoding.UTF8.GetBytes json
     Array.concat [ BitConverter.GetBytes(uint64 header.Length); header; data ]
 
-let private floatBytes (xs: float32[]) = xs |> Array.collect BitConverter.GetBytes
+let private floatBytes (xs: float32[]) =
+    xs |> Array.collect BitConverter.GetBytes
 
 let private entry (dtype: string) (shape: string) (b: int) (e: int) =
     sprintf "{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%d,%d]}" dtype shape b e
@@ -47,9 +49,11 @@ let ``toBytes writes the bytes the format specifies`` () =
     // 54 bytes of JSON padded with 2 spaces to 56, a multiple of 8, so the data is 8-byte aligned.
     let expected =
         Array.concat
-            [ [| 56uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]
-              Encoding.ASCII.GetBytes(json + "  ")
-              [| 0x00uy; 0x00uy; 0x80uy; 0x3Fuy; 0x00uy; 0x00uy; 0x00uy; 0x40uy |] ]
+            [
+                [| 56uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]
+                Encoding.ASCII.GetBytes(json + "  ")
+                [| 0x00uy; 0x00uy; 0x80uy; 0x3Fuy; 0x00uy; 0x00uy; 0x00uy; 0x40uy |]
+            ]
 
     let actual = Safetensors.toBytes Map.empty [ "a", tensor [| 2 |] [| 1.0f; 2.0f |] ]
     Assert.Equal<byte[]>(expected, actual)
@@ -63,9 +67,11 @@ let ``metadata comes first and tensors keep the order given`` () =
 
     let expected =
         Array.concat
-            [ BitConverter.GetBytes(uint64 (json.Length + padding))
-              Encoding.ASCII.GetBytes(json + String(' ', padding))
-              floatBytes [| -1.5f |] ]
+            [
+                BitConverter.GetBytes(uint64 (json.Length + padding))
+                Encoding.ASCII.GetBytes(json + String(' ', padding))
+                floatBytes [| -1.5f |]
+            ]
 
     let actual =
         Safetensors.toBytes
@@ -79,9 +85,11 @@ let ``reading accepts unpadded, indented and reordered headers`` () =
     let data = floatBytes [| 1.0f; 2.0f; 3.0f |]
 
     let headers =
-        [ """{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}"""
-          "{\n  \"x\": {\n    \"data_offsets\": [0, 12],\n    \"shape\": [3],\n    \"dtype\": \"F32\"\n  }\n}     "
-          """{"x":{"shape":[1,3],"dtype":"F32","data_offsets":[0,12]},"__metadata__":{}}""" ]
+        [
+            """{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}"""
+            "{\n  \"x\": {\n    \"data_offsets\": [0, 12],\n    \"shape\": [3],\n    \"dtype\": \"F32\"\n  }\n}     "
+            """{"x":{"shape":[1,3],"dtype":"F32","data_offsets":[0,12]},"__metadata__":{}}"""
+        ]
 
     for h in headers do
         let f = Safetensors.ofBytes (fileOf h data)
@@ -93,7 +101,11 @@ let ``reading accepts unpadded, indented and reordered headers`` () =
 [<Fact>]
 let ``tensors are returned in data-offset order`` () =
     let json =
-        sprintf "{\"late\":%s,\"early\":%s,\"empty\":%s}" (entry "F32" "[1]" 4 8) (entry "F32" "[1]" 0 4) (entry "F32" "[0]" 8 8)
+        sprintf
+            "{\"late\":%s,\"early\":%s,\"empty\":%s}"
+            (entry "F32" "[1]" 4 8)
+            (entry "F32" "[1]" 0 4)
+            (entry "F32" "[0]" 8 8)
 
     let f = Safetensors.ofBytes (fileOf json (floatBytes [| 10.0f; 20.0f |]))
     Assert.Equal<string list>([ "early"; "late"; "empty" ], List.map fst f.Tensors)
@@ -105,29 +117,38 @@ let ``tensors are returned in data-offset order`` () =
 let private shapeGen =
     gen {
         let! rank = Gen.choose (0, 4)
-        let! dims = Gen.arrayOfLength rank (Gen.frequency [ 1, Gen.constant 0; 6, Gen.choose (1, 4) ])
+
+        let! dims =
+            Gen.arrayOfLength rank (Gen.frequency [ 1, Gen.constant 0; 6, Gen.choose (1, 4) ])
+
         return dims
     }
 
 let private nameGen =
     Gen.oneof
-        [ Gen.elements
-              [ "agent.fc1.weight"
-                "mixer.hyper_w1.0.bias"
-                ""
-                "quote\"back\\slash"
-                "ünïcødé/名前"
-                "tab\tnew\nline"
-                "<html>&'+" ]
-          ArbMap.defaults
-          |> ArbMap.generate<string>
-          |> Gen.filter (fun s -> not (isNull s) && not (s |> Seq.exists Char.IsSurrogate)) ]
+        [
+            Gen.elements
+                [
+                    "agent.fc1.weight"
+                    "mixer.hyper_w1.0.bias"
+                    ""
+                    "quote\"back\\slash"
+                    "ünïcødé/名前"
+                    "tab\tnew\nline"
+                    "<html>&'+"
+                ]
+            ArbMap.defaults
+            |> ArbMap.generate<string>
+            |> Gen.filter (fun s -> not (isNull s) && not (s |> Seq.exists Char.IsSurrogate))
+        ]
     |> Gen.filter (fun s -> s <> "__metadata__")
 
 let private floatGen =
     Gen.oneof
-        [ ArbMap.defaults |> ArbMap.generate<float32>
-          Gen.elements [ nanf; infinityf; -infinityf; -0.0f; Single.Epsilon; Single.MaxValue ] ]
+        [
+            ArbMap.defaults |> ArbMap.generate<float32>
+            Gen.elements [ nanf; infinityf; -infinityf; -0.0f; Single.Epsilon; Single.MaxValue ]
+        ]
 
 let private tensorsGen =
     gen {
@@ -185,7 +206,10 @@ let ``save then load gives back the tensors`` () =
 let private twoTensors =
     Safetensors.toBytes
         (Map [ "k", "v" ])
-        [ "agent.fc1.weight", tensor [| 2; 3 |] (Array.init 6 float32); "agent.fc1.bias", tensor [| 3 |] [| 1.0f; 2.0f; 3.0f |] ]
+        [
+            "agent.fc1.weight", tensor [| 2; 3 |] (Array.init 6 float32)
+            "agent.fc1.bias", tensor [| 3 |] [| 1.0f; 2.0f; 3.0f |]
+        ]
 
 [<Fact>]
 let ``every truncation is rejected with the right reason`` () =
@@ -207,7 +231,10 @@ let ``errors from load name the file`` () =
     withTempDir (fun dir ->
         let path = Path.Combine(dir, "broken.safetensors")
         File.WriteAllBytes(path, twoTensors[.. twoTensors.Length - 5])
-        let e = Assert.Throws<SafetensorsException>(fun () -> Safetensors.load path |> ignore)
+
+        let e =
+            Assert.Throws<SafetensorsException>(fun () -> Safetensors.load path |> ignore)
+
         Assert.Contains(path, e.Message)
         Assert.Equal(path, e.FilePath)
         Assert.Equal("agent.fc1.bias", e.TensorName)
@@ -224,46 +251,59 @@ let ``dtypes other than F32 are named`` () =
 
 [<Fact>]
 let ``a dtype flipped in place is rejected`` () =
-    let flipped = Encoding.Latin1.GetBytes((Encoding.Latin1.GetString twoTensors).Replace("\"F32\"", "\"F16\""))
+    let flipped =
+        Encoding.Latin1.GetBytes((Encoding.Latin1.GetString twoTensors).Replace("\"F32\"", "\"F16\""))
+
     Assert.Equal(twoTensors.Length, flipped.Length)
     Assert.Contains("has dtype F16; only F32 is supported", (rejected flipped).Message)
 
 [<Fact>]
 let ``headers that are not a JSON object are rejected`` () =
     let cases =
-        [ """{"a":{"dtype":"F32","shape":[2]""", "not valid JSON"
-          """{"a":{"dtype":"F32",}}""", "not valid JSON"
-          "", "not valid JSON"
-          """[1,2]""", "must be a JSON object"
-          "\"text\"", "must be a JSON object"
-          """{"a":[0,8]}""", "tensor 'a' must be an object" ]
+        [
+            """{"a":{"dtype":"F32","shape":[2]""", "not valid JSON"
+            """{"a":{"dtype":"F32",}}""", "not valid JSON"
+            "", "not valid JSON"
+            """[1,2]""", "must be a JSON object"
+            "\"text\"", "must be a JSON object"
+            """{"a":[0,8]}""", "tensor 'a' must be an object"
+        ]
 
     for json, reason in cases do
         Assert.Contains(reason, (rejected (fileOf json (Array.zeroCreate 8))).Message)
 
     // Invalid UTF-8 inside a string.
-    let header = Array.append (Encoding.ASCII.GetBytes "{\"") (Array.append [| 0xFFuy; 0xFEuy |] (Encoding.ASCII.GetBytes "\":1}"))
+    let header =
+        Array.append
+            (Encoding.ASCII.GetBytes "{\"")
+            (Array.append [| 0xFFuy; 0xFEuy |] (Encoding.ASCII.GetBytes "\":1}"))
+
     let bytes = Array.append (BitConverter.GetBytes(uint64 header.Length)) header
     Assert.Contains("not valid UTF-8", (rejected bytes).Message)
 
 [<Fact>]
 let ``entries with missing or malformed fields are rejected`` () =
     let cases =
-        [ """{"t":{"shape":[2],"data_offsets":[0,8]}}""", "tensor 't' has no dtype"
-          """{"t":{"dtype":"F32","data_offsets":[0,8]}}""", "tensor 't' has no shape"
-          """{"t":{"dtype":"F32","shape":[2]}}""", "tensor 't' has no data_offsets"
-          """{"t":{"dtype":32,"shape":[2],"data_offsets":[0,8]}}""", "tensor 't' has dtype 32; it must be a string"
-          """{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}""", "non-negative integers"
-          """{"t":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}""", "non-negative integers"
-          """{"t":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}""", "non-negative integers"
-          """{"t":{"dtype":"F32","shape":[2],"data_offsets":[0]}}""", "two non-negative integers"
-          """{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]}}""", "two non-negative integers"
-          """{"t":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}""", "two non-negative integers"
-          """{"t":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}""", "end before they begin"
-          """{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", "needs 12 bytes of F32 data, but data_offsets [0, 8] cover 8"
-          """{"t":{"dtype":"F32","shape":[65536,65536],"data_offsets":[0,8]}}""", "more than 2147483647 elements"
-          """{"__metadata__":{"k":1},"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "must map strings to strings"
-          """{"__metadata__":[],"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "must be an object of strings" ]
+        [
+            """{"t":{"shape":[2],"data_offsets":[0,8]}}""", "tensor 't' has no dtype"
+            """{"t":{"dtype":"F32","data_offsets":[0,8]}}""", "tensor 't' has no shape"
+            """{"t":{"dtype":"F32","shape":[2]}}""", "tensor 't' has no data_offsets"
+            """{"t":{"dtype":32,"shape":[2],"data_offsets":[0,8]}}""", "tensor 't' has dtype 32; it must be a string"
+            """{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}""", "non-negative integers"
+            """{"t":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}""", "non-negative integers"
+            """{"t":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}""", "non-negative integers"
+            """{"t":{"dtype":"F32","shape":[2],"data_offsets":[0]}}""", "two non-negative integers"
+            """{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]}}""", "two non-negative integers"
+            """{"t":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}""", "two non-negative integers"
+            """{"t":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}""", "end before they begin"
+            """{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""",
+            "needs 12 bytes of F32 data, but data_offsets [0, 8] cover 8"
+            """{"t":{"dtype":"F32","shape":[65536,65536],"data_offsets":[0,8]}}""", "more than 2147483647 elements"
+            """{"__metadata__":{"k":1},"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""",
+            "must map strings to strings"
+            """{"__metadata__":[],"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""",
+            "must be an object of strings"
+        ]
 
     for json, reason in cases do
         let e = rejected (fileOf json (Array.zeroCreate 8))
@@ -272,14 +312,22 @@ let ``entries with missing or malformed fields are rejected`` () =
 [<Fact>]
 let ``offsets must tile the buffer exactly`` () =
     let cases =
-        [ sprintf "{\"a\":%s,\"b\":%s}" (entry "F32" "[2]" 0 8) (entry "F32" "[2]" 4 12), 12, "tensor 'b' (data_offsets [4, 12]) overlaps tensor 'a'"
-          sprintf "{\"a\":%s,\"b\":%s}" (entry "F32" "[2]" 0 8) (entry "F32" "[2]" 0 8), 8, "overlaps tensor 'a'"
-          sprintf "{\"a\":%s,\"b\":%s}" (entry "F32" "[2]" 0 8) (entry "F32" "[1]" 12 16), 16, "bytes [8, 12) of the data buffer belong to no tensor"
-          sprintf "{\"a\":%s}" (entry "F32" "[2]" 4 12), 12, "bytes [0, 4) of the data buffer belong to no tensor"
-          sprintf "{\"a\":%s}" (entry "F32" "[2]" 0 8), 12, "the data buffer is 12 bytes but the tensors cover only the first 8"
-          sprintf "{\"a\":%s}" (entry "F32" "[2]" 0 8), 4, "past the end of the 4-byte data buffer"
-          sprintf "{\"a\":%s}" (entry "F32" "[0]" 16 16), 0, "past the end"
-          "{}", 4, "trailing bytes" ]
+        [
+            sprintf "{\"a\":%s,\"b\":%s}" (entry "F32" "[2]" 0 8) (entry "F32" "[2]" 4 12),
+            12,
+            "tensor 'b' (data_offsets [4, 12]) overlaps tensor 'a'"
+            sprintf "{\"a\":%s,\"b\":%s}" (entry "F32" "[2]" 0 8) (entry "F32" "[2]" 0 8), 8, "overlaps tensor 'a'"
+            sprintf "{\"a\":%s,\"b\":%s}" (entry "F32" "[2]" 0 8) (entry "F32" "[1]" 12 16),
+            16,
+            "bytes [8, 12) of the data buffer belong to no tensor"
+            sprintf "{\"a\":%s}" (entry "F32" "[2]" 4 12), 12, "bytes [0, 4) of the data buffer belong to no tensor"
+            sprintf "{\"a\":%s}" (entry "F32" "[2]" 0 8),
+            12,
+            "the data buffer is 12 bytes but the tensors cover only the first 8"
+            sprintf "{\"a\":%s}" (entry "F32" "[2]" 0 8), 4, "past the end of the 4-byte data buffer"
+            sprintf "{\"a\":%s}" (entry "F32" "[0]" 16 16), 0, "past the end"
+            "{}", 4, "trailing bytes"
+        ]
 
     for json, bufferLength, reason in cases do
         Assert.Contains(reason, (rejected (fileOf json (Array.zeroCreate bufferLength))).Message)
@@ -289,7 +337,9 @@ let ``offsets must tile the buffer exactly`` () =
 
 [<Fact>]
 let ``duplicate names in a header are rejected`` () =
-    let json = sprintf "{\"a\":%s,\"a\":%s}" (entry "F32" "[1]" 0 4) (entry "F32" "[1]" 4 8)
+    let json =
+        sprintf "{\"a\":%s,\"a\":%s}" (entry "F32" "[1]" 0 4) (entry "F32" "[1]" 4 8)
+
     let e = rejected (fileOf json (Array.zeroCreate 8))
     Assert.Contains("'a' appears more than once", e.Message)
 
@@ -308,18 +358,32 @@ let ``bad header lengths are rejected`` () =
 [<Fact>]
 let ``writing duplicate or reserved names throws ArgumentException`` () =
     let t = tensor [| 1 |] [| 1.0f |]
-    let dup = Assert.Throws<ArgumentException>(fun () -> Safetensors.toBytes Map.empty [ "w", t; "w", t ] |> ignore)
+
+    let dup =
+        Assert.Throws<ArgumentException>(fun () -> Safetensors.toBytes Map.empty [ "w", t; "w", t ] |> ignore)
+
     Assert.Contains("'w' appears more than once", dup.Message)
-    let reserved = Assert.Throws<ArgumentException>(fun () -> Safetensors.toBytes Map.empty [ "__metadata__", t ] |> ignore)
+
+    let reserved =
+        Assert.Throws<ArgumentException>(fun () -> Safetensors.toBytes Map.empty [ "__metadata__", t ] |> ignore)
+
     Assert.Contains("__metadata__", reserved.Message)
 
-    let surrogate = Assert.Throws<ArgumentException>(fun () -> Safetensors.toBytes Map.empty [ "w" + string (char 0xD800), t ] |> ignore)
+    let surrogate =
+        Assert.Throws<ArgumentException>(fun () ->
+            Safetensors.toBytes Map.empty [ "w" + string (char 0xD800), t ] |> ignore)
+
     Assert.Contains("lone surrogate", surrogate.Message)
-    Assert.Throws<ArgumentException>(fun () -> Safetensors.toBytes (Map [ "k", string (char 0xDC00) ]) [] |> ignore) |> ignore
+
+    Assert.Throws<ArgumentException>(fun () -> Safetensors.toBytes (Map [ "k", string (char 0xDC00) ]) [] |> ignore)
+    |> ignore
 
     withTempDir (fun dir ->
         let path = Path.Combine(dir, "x.safetensors")
-        Assert.Throws<ArgumentException>(fun () -> Safetensors.save path Map.empty [ "w", t; "w", t ]) |> ignore
+
+        Assert.Throws<ArgumentException>(fun () -> Safetensors.save path Map.empty [ "w", t; "w", t ])
+        |> ignore
+
         Assert.Empty(Directory.GetFileSystemEntries dir))
 
 // ------------------------------------------------------------------ atomic save
@@ -359,11 +423,17 @@ let ``saving where the file cannot be written leaves nothing behind`` () =
         let t = [ "w", tensor [| 1 |] [| 1.0f |] ]
         // The directory does not exist.
         let missing = Path.Combine(dir, "no-such-dir", "x.safetensors")
-        Assert.ThrowsAny<IOException>(fun () -> Safetensors.save missing Map.empty t) |> ignore
+
+        Assert.ThrowsAny<IOException>(fun () -> Safetensors.save missing Map.empty t)
+        |> ignore
+
         Assert.Empty(Directory.GetFileSystemEntries dir)
         // The path is a directory: writing the temporary file succeeds, the final rename fails.
         let occupied = Path.Combine(dir, "occupied")
         Directory.CreateDirectory occupied |> ignore
-        Assert.ThrowsAny<Exception>(fun () -> Safetensors.save occupied Map.empty t) |> ignore
+
+        Assert.ThrowsAny<Exception>(fun () -> Safetensors.save occupied Map.empty t)
+        |> ignore
+
         Assert.Equal<string[]>([| occupied |], Directory.GetFileSystemEntries dir)
         Assert.Empty(Directory.GetFileSystemEntries occupied))
