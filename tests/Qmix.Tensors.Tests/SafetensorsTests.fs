@@ -1,0 +1,439 @@
+module Qmix.Tensors.Tests.SafetensorsTests
+
+open System
+open System.IO
+open System.Text
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Qmix.Tensors
+
+let private check (prop: Property) =
+    Check.One(Config.QuickThrowOnFailure.WithReplay(1UL, 1UL).WithMaxTest(100), prop)
+
+let private tensor (dims: int[]) (data: float32[]) =
+    Tensor(Shape dims, data, 0, null, null, 0)
+
+let private bitsOf (t: Tensor) =
+    t.ToArray() |> Array.map BitConverter.SingleToInt32Bits
+
+/// A file made from a header given as JSON text (unpadded) and a data buffer.
+let private fileOf (json: string) (data: byte[]) =
+    let header = Encoding.UTF8.GetBytes json
+    Array.concat [ BitConverter.GetBytes(uint64 header.Length); header; data ]
+
+let private floatBytes (xs: float32[]) =
+    xs |> Array.collect BitConverter.GetBytes
+
+let private entry (dtype: string) (shape: string) (b: int) (e: int) =
+    sprintf "{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%d,%d]}" dtype shape b e
+
+/// Reads bytes that must be rejected; returns the exception.
+let private rejected (bytes: byte[]) =
+    Assert.Throws<SafetensorsException>(fun () -> Safetensors.ofBytes bytes |> ignore)
+
+let private withTempDir (body: string -> unit) =
+    let dir = Directory.CreateTempSubdirectory("qmix-safetensors-")
+
+    try
+        body dir.FullName
+    finally
+        dir.Delete true
+
+// ------------------------------------------------------------------ the exact bytes
+
+[<Fact>]
+let ``toBytes writes the bytes the format specifies`` () =
+    let json = """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"""
+    Assert.Equal(54, json.Length)
+    // 54 bytes of JSON padded with 2 spaces to 56, a multiple of 8, so the data is 8-byte aligned.
+    let expected =
+        Array.concat
+            [
+                [| 56uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]
+                Encoding.ASCII.GetBytes(json + "  ")
+                [| 0x00uy; 0x00uy; 0x80uy; 0x3Fuy; 0x00uy; 0x00uy; 0x00uy; 0x40uy |]
+            ]
+
+    let actual = Safetensors.toBytes Map.empty [ "a", tensor [| 2 |] [| 1.0f; 2.0f |] ]
+    Assert.Equal<byte[]>(expected, actual)
+
+[<Fact>]
+let ``metadata comes first and tensors keep the order given`` () =
+    let json =
+        """{"__metadata__":{"format":"pt","step":"7"},"b":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1,0],"data_offsets":[4,4]}}"""
+
+    let padding = (8 - json.Length % 8) % 8
+
+    let expected =
+        Array.concat
+            [
+                BitConverter.GetBytes(uint64 (json.Length + padding))
+                Encoding.ASCII.GetBytes(json + String(' ', padding))
+                floatBytes [| -1.5f |]
+            ]
+
+    let actual =
+        Safetensors.toBytes
+            (Map [ "step", "7"; "format", "pt" ])
+            [ "b", tensor [||] [| -1.5f |]; "a", tensor [| 1; 0 |] [||] ]
+
+    Assert.Equal<byte[]>(expected, actual)
+
+[<Fact>]
+let ``reading accepts unpadded, indented and reordered headers`` () =
+    let data = floatBytes [| 1.0f; 2.0f; 3.0f |]
+
+    let headers =
+        [
+            """{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}"""
+            "{\n  \"x\": {\n    \"data_offsets\": [0, 12],\n    \"shape\": [3],\n    \"dtype\": \"F32\"\n  }\n}     "
+            """{"x":{"shape":[1,3],"dtype":"F32","data_offsets":[0,12]},"__metadata__":{}}"""
+        ]
+
+    for h in headers do
+        let f = Safetensors.ofBytes (fileOf h data)
+        let name, t = List.exactlyOne f.Tensors
+        Assert.Equal("x", name)
+        Assert.Equal<float32[]>([| 1.0f; 2.0f; 3.0f |], t.ToArray())
+        Assert.True(f.Metadata.IsEmpty)
+
+[<Fact>]
+let ``tensors are returned in data-offset order`` () =
+    let json =
+        sprintf
+            "{\"late\":%s,\"early\":%s,\"empty\":%s}"
+            (entry "F32" "[1]" 4 8)
+            (entry "F32" "[1]" 0 4)
+            (entry "F32" "[0]" 8 8)
+
+    let f = Safetensors.ofBytes (fileOf json (floatBytes [| 10.0f; 20.0f |]))
+    Assert.Equal<string list>([ "early"; "late"; "empty" ], List.map fst f.Tensors)
+    Assert.Equal(20.0f, (Safetensors.tryFind "late" f).Value.Scalar)
+    Assert.True((Safetensors.tryFind "missing" f).IsNone)
+
+// ------------------------------------------------------------------ round trips
+
+let private shapeGen =
+    gen {
+        let! rank = Gen.choose (0, 4)
+
+        let! dims =
+            Gen.arrayOfLength rank (Gen.frequency [ 1, Gen.constant 0; 6, Gen.choose (1, 4) ])
+
+        return dims
+    }
+
+let private nameGen =
+    Gen.oneof
+        [
+            Gen.elements
+                [
+                    "agent.fc1.weight"
+                    "mixer.hyper_w1.0.bias"
+                    ""
+                    "quote\"back\\slash"
+                    "ünïcødé/名前"
+                    "tab\tnew\nline"
+                    "<html>&'+"
+                ]
+            ArbMap.defaults
+            |> ArbMap.generate<string>
+            |> Gen.filter (fun s -> not (isNull s) && not (s |> Seq.exists Char.IsSurrogate))
+        ]
+    |> Gen.filter (fun s -> s <> "__metadata__")
+
+let private floatGen =
+    Gen.oneof
+        [
+            ArbMap.defaults |> ArbMap.generate<float32>
+            Gen.elements [ nanf; infinityf; -infinityf; -0.0f; Single.Epsilon; Single.MaxValue ]
+        ]
+
+let private tensorsGen =
+    gen {
+        let! names = Gen.listOf nameGen
+        let names = List.distinct names
+
+        let! tensors =
+            names
+            |> List.map (fun name ->
+                gen {
+                    let! dims = shapeGen
+                    let! data = Gen.arrayOfLength (Array.fold (*) 1 dims) floatGen
+                    return name, tensor dims data
+                })
+            |> Gen.sequenceToList
+
+        let! meta = Gen.listOf (Gen.zip nameGen nameGen)
+        return Map meta, tensors
+    }
+
+[<Fact>]
+let ``toBytes then ofBytes gives back the tensors, bit for bit, and the metadata`` () =
+    check (
+        Prop.forAll (Arb.fromGen tensorsGen) (fun (meta, tensors) ->
+            let bytes = Safetensors.toBytes meta tensors
+            let f = Safetensors.ofBytes bytes
+            let headerLength = BitConverter.ToUInt64(bytes, 0)
+
+            headerLength % 8UL = 0UL
+            && f.Metadata = meta
+            && List.map fst f.Tensors = List.map fst tensors
+            && List.forall2
+                (fun (_, a: Tensor) (_, b: Tensor) -> a.Shape = b.Shape && bitsOf a = bitsOf b)
+                f.Tensors
+                tensors
+            // Writing what was read gives the same bytes.
+            && Safetensors.toBytes f.Metadata f.Tensors = bytes)
+    )
+
+[<Fact>]
+let ``save then load gives back the tensors`` () =
+    withTempDir (fun dir ->
+        let path = Path.Combine(dir, "model.safetensors")
+        let key = Rng.key 1UL
+        let w = Rng.normal key (Shape [| 4; 3 |])
+        Safetensors.save path (Map [ "rng", string (Rng.toWords key) ]) [ "w", w; "s", tensor [||] [| 2.0f |] ]
+        let f = Safetensors.load path
+        Assert.Equal<float32[]>(w.ToArray(), (snd f.Tensors.Head).ToArray())
+        Assert.Equal(Shape [| 4; 3 |], (snd f.Tensors.Head).Shape)
+        Assert.Equal(string (Rng.toWords key), f.Metadata["rng"])
+        Assert.Equal<string[]>([| path |], Directory.GetFiles dir))
+
+// ------------------------------------------------------------------ corrupt files
+
+let private twoTensors =
+    Safetensors.toBytes
+        (Map [ "k", "v" ])
+        [
+            "agent.fc1.weight", tensor [| 2; 3 |] (Array.init 6 float32)
+            "agent.fc1.bias", tensor [| 3 |] [| 1.0f; 2.0f; 3.0f |]
+        ]
+
+[<Fact>]
+let ``every truncation is rejected with the right reason`` () =
+    let headerEnd = 8 + int (BitConverter.ToUInt64(twoTensors, 0))
+
+    for cut in 0 .. twoTensors.Length - 1 do
+        let e = rejected twoTensors[.. cut - 1]
+
+        let reason =
+            if cut < 8 then "too short for the 8-byte header length"
+            elif cut < headerEnd then "truncated header"
+            else "past the end of the"
+
+        Assert.Contains(reason, e.Message)
+        Assert.StartsWith("safetensors data: ", e.Message)
+
+[<Fact>]
+let ``errors from load name the file`` () =
+    withTempDir (fun dir ->
+        let path = Path.Combine(dir, "broken.safetensors")
+        File.WriteAllBytes(path, twoTensors[.. twoTensors.Length - 5])
+
+        let e =
+            Assert.Throws<SafetensorsException>(fun () -> Safetensors.load path |> ignore)
+
+        Assert.Contains(path, e.Message)
+        Assert.Equal(path, e.FilePath)
+        Assert.Equal("agent.fc1.bias", e.TensorName)
+        Assert.Contains("truncated data", e.Message)
+        Assert.IsAssignableFrom<FormatException>(e) |> ignore)
+
+[<Fact>]
+let ``dtypes other than F32 are named`` () =
+    for dtype in [ "F16"; "BF16"; "I64"; "F64"; "U8" ] do
+        let json = sprintf "{\"agent.fc1.weight\":%s}" (entry dtype "[2]" 0 8)
+        let e = rejected (fileOf json (Array.zeroCreate 8))
+        Assert.Contains(sprintf "tensor 'agent.fc1.weight' has dtype %s; only F32 is supported" dtype, e.Message)
+        Assert.Equal("agent.fc1.weight", e.TensorName)
+
+[<Fact>]
+let ``a dtype flipped in place is rejected`` () =
+    let flipped =
+        Encoding.Latin1.GetBytes((Encoding.Latin1.GetString twoTensors).Replace("\"F32\"", "\"F16\""))
+
+    Assert.Equal(twoTensors.Length, flipped.Length)
+    Assert.Contains("has dtype F16; only F32 is supported", (rejected flipped).Message)
+
+[<Fact>]
+let ``headers that are not a JSON object are rejected`` () =
+    let cases =
+        [
+            """{"a":{"dtype":"F32","shape":[2]""", "not valid JSON"
+            """{"a":{"dtype":"F32",}}""", "not valid JSON"
+            "", "not valid JSON"
+            """[1,2]""", "must be a JSON object"
+            "\"text\"", "must be a JSON object"
+            """{"a":[0,8]}""", "tensor 'a' must be an object"
+        ]
+
+    for json, reason in cases do
+        Assert.Contains(reason, (rejected (fileOf json (Array.zeroCreate 8))).Message)
+
+    // Invalid UTF-8 inside a string.
+    let header =
+        Array.append
+            (Encoding.ASCII.GetBytes "{\"")
+            (Array.append [| 0xFFuy; 0xFEuy |] (Encoding.ASCII.GetBytes "\":1}"))
+
+    let bytes = Array.append (BitConverter.GetBytes(uint64 header.Length)) header
+    Assert.Contains("not valid UTF-8", (rejected bytes).Message)
+
+[<Fact>]
+let ``entries with missing or malformed fields are rejected`` () =
+    let cases =
+        [
+            """{"t":{"shape":[2],"data_offsets":[0,8]}}""", "tensor 't' has no dtype"
+            """{"t":{"dtype":"F32","data_offsets":[0,8]}}""", "tensor 't' has no shape"
+            """{"t":{"dtype":"F32","shape":[2]}}""", "tensor 't' has no data_offsets"
+            """{"t":{"dtype":32,"shape":[2],"data_offsets":[0,8]}}""", "tensor 't' has dtype 32; it must be a string"
+            """{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}""", "non-negative integers"
+            """{"t":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}""", "non-negative integers"
+            """{"t":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}""", "non-negative integers"
+            """{"t":{"dtype":"F32","shape":[2],"data_offsets":[0]}}""", "two non-negative integers"
+            """{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]}}""", "two non-negative integers"
+            """{"t":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}""", "two non-negative integers"
+            """{"t":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}""", "end before they begin"
+            """{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""",
+            "needs 12 bytes of F32 data, but data_offsets [0, 8] cover 8"
+            """{"t":{"dtype":"F32","shape":[65536,65536],"data_offsets":[0,8]}}""", "more than 2147483647 elements"
+            """{"__metadata__":{"k":1},"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""",
+            "must map strings to strings"
+            """{"__metadata__":[],"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""",
+            "must be an object of strings"
+        ]
+
+    for json, reason in cases do
+        let e = rejected (fileOf json (Array.zeroCreate 8))
+        Assert.Contains(reason, e.Message)
+
+[<Fact>]
+let ``offsets must tile the buffer exactly`` () =
+    let cases =
+        [
+            sprintf "{\"a\":%s,\"b\":%s}" (entry "F32" "[2]" 0 8) (entry "F32" "[2]" 4 12),
+            12,
+            "tensor 'b' (data_offsets [4, 12]) overlaps tensor 'a'"
+            sprintf "{\"a\":%s,\"b\":%s}" (entry "F32" "[2]" 0 8) (entry "F32" "[2]" 0 8), 8, "overlaps tensor 'a'"
+            sprintf "{\"a\":%s,\"b\":%s}" (entry "F32" "[2]" 0 8) (entry "F32" "[1]" 12 16),
+            16,
+            "bytes [8, 12) of the data buffer belong to no tensor"
+            sprintf "{\"a\":%s}" (entry "F32" "[2]" 4 12), 12, "bytes [0, 4) of the data buffer belong to no tensor"
+            sprintf "{\"a\":%s}" (entry "F32" "[2]" 0 8),
+            12,
+            "the data buffer is 12 bytes but the tensors cover only the first 8"
+            sprintf "{\"a\":%s}" (entry "F32" "[2]" 0 8), 4, "past the end of the 4-byte data buffer"
+            sprintf "{\"a\":%s}" (entry "F32" "[0]" 16 16), 0, "past the end"
+            "{}", 4, "trailing bytes"
+        ]
+
+    for json, bufferLength, reason in cases do
+        Assert.Contains(reason, (rejected (fileOf json (Array.zeroCreate bufferLength))).Message)
+
+    // An empty file of tensors is valid.
+    Assert.Empty((Safetensors.ofBytes (fileOf "{}" [||])).Tensors)
+
+[<Fact>]
+let ``duplicate names in a header are rejected`` () =
+    let json =
+        sprintf "{\"a\":%s,\"a\":%s}" (entry "F32" "[1]" 0 4) (entry "F32" "[1]" 4 8)
+
+    let e = rejected (fileOf json (Array.zeroCreate 8))
+    Assert.Contains("'a' appears more than once", e.Message)
+
+[<Fact>]
+let ``bad header lengths are rejected`` () =
+    let lengthOnly (n: uint64) (rest: int) =
+        Array.append (BitConverter.GetBytes n) (Array.create rest (byte ' '))
+
+    Assert.Contains("truncated header", (rejected (lengthOnly 100UL 50)).Message)
+    Assert.Contains("more than the 100000000-byte limit", (rejected (lengthOnly (1UL <<< 40) 50)).Message)
+    Assert.Contains("more than the 100000000-byte limit", (rejected (lengthOnly UInt64.MaxValue 50)).Message)
+    Assert.Contains("too short", (rejected [| 1uy; 2uy; 3uy |]).Message)
+
+// ------------------------------------------------------------------ bad arguments when writing
+
+[<Fact>]
+let ``writing duplicate or reserved names throws ArgumentException`` () =
+    let t = tensor [| 1 |] [| 1.0f |]
+
+    let dup =
+        Assert.Throws<ArgumentException>(fun () -> Safetensors.toBytes Map.empty [ "w", t; "w", t ] |> ignore)
+
+    Assert.Contains("'w' appears more than once", dup.Message)
+
+    let reserved =
+        Assert.Throws<ArgumentException>(fun () -> Safetensors.toBytes Map.empty [ "__metadata__", t ] |> ignore)
+
+    Assert.Contains("__metadata__", reserved.Message)
+
+    let surrogate =
+        Assert.Throws<ArgumentException>(fun () ->
+            Safetensors.toBytes Map.empty [ "w" + string (char 0xD800), t ] |> ignore)
+
+    Assert.Contains("lone surrogate", surrogate.Message)
+
+    Assert.Throws<ArgumentException>(fun () -> Safetensors.toBytes (Map [ "k", string (char 0xDC00) ]) [] |> ignore)
+    |> ignore
+
+    withTempDir (fun dir ->
+        let path = Path.Combine(dir, "x.safetensors")
+
+        Assert.Throws<ArgumentException>(fun () -> Safetensors.save path Map.empty [ "w", t; "w", t ])
+        |> ignore
+
+        Assert.Empty(Directory.GetFileSystemEntries dir))
+
+// ------------------------------------------------------------------ atomic save
+
+[<Fact>]
+let ``a failed save leaves the previous file untouched and no temporary file`` () =
+    withTempDir (fun dir ->
+        let path = Path.Combine(dir, "ckpt.safetensors")
+        Safetensors.save path Map.empty [ "w", tensor [| 2 |] [| 1.0f; 2.0f |] ]
+        let before = File.ReadAllBytes path
+        // A tensor whose storage came from an arena scope that has ended: reading its data throws, after the
+        // header and the first tensor have been written.
+        let stale = Arena.Scope(fun _ -> Rng.uniform (Rng.key 1UL) (Shape [| 1000 |]))
+        Assert.False stale.IsLive
+
+        Assert.Throws<InvalidOperationException>(fun () ->
+            Safetensors.save path Map.empty [ "ok", tensor [| 3 |] [| 1.0f; 2.0f; 3.0f |]; "stale", stale ])
+        |> ignore
+
+        Assert.Equal<byte[]>(before, File.ReadAllBytes path)
+        Assert.Equal<string[]>([| path |], Directory.GetFileSystemEntries dir))
+
+[<Fact>]
+let ``saving over an existing file replaces it and leaves no temporary file`` () =
+    withTempDir (fun dir ->
+        let path = Path.Combine(dir, "ckpt.safetensors")
+        Safetensors.save path Map.empty [ "w", tensor [| 1 |] [| 1.0f |] ]
+        Safetensors.save path (Map [ "v", "2" ]) [ "w", tensor [| 1 |] [| 2.0f |] ]
+        let f = Safetensors.load path
+        Assert.Equal(2.0f, (snd f.Tensors.Head).Scalar)
+        Assert.Equal("2", f.Metadata["v"])
+        Assert.Equal<string[]>([| path |], Directory.GetFileSystemEntries dir))
+
+[<Fact>]
+let ``saving where the file cannot be written leaves nothing behind`` () =
+    withTempDir (fun dir ->
+        let t = [ "w", tensor [| 1 |] [| 1.0f |] ]
+        // The directory does not exist.
+        let missing = Path.Combine(dir, "no-such-dir", "x.safetensors")
+
+        Assert.ThrowsAny<IOException>(fun () -> Safetensors.save missing Map.empty t)
+        |> ignore
+
+        Assert.Empty(Directory.GetFileSystemEntries dir)
+        // The path is a directory: writing the temporary file succeeds, the final rename fails.
+        let occupied = Path.Combine(dir, "occupied")
+        Directory.CreateDirectory occupied |> ignore
+
+        Assert.ThrowsAny<Exception>(fun () -> Safetensors.save occupied Map.empty t)
+        |> ignore
+
+        Assert.Equal<string[]>([| occupied |], Directory.GetFileSystemEntries dir)
+        Assert.Empty(Directory.GetFileSystemEntries occupied))
