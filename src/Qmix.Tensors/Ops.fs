@@ -135,14 +135,17 @@ module Tensor =
         | tape ->
             Track.attach tape out (fun g ->
                 let tmp = tape.Rent g.Length
-                // d(a·b)/da = b, d(a·b)/db = a (each broadcast to the output, then summed back)
+                let out = Shape plan.Out
+                // d(a·b)/da = b, d(a·b)/db = a (each broadcast to the output, then summed back);
+                // g has the output's shape, so it is planned as such beside the other operand
                 if a.IsTracked then
-                    Broadcast.apply BinaryOp.Mul plan (ReadOnlySpan g) b.Span (Span tmp)
-
+                    let gb = Broadcast.plan plan.Out [| out; b.Shape |]
+                    Broadcast.apply BinaryOp.Mul gb (ReadOnlySpan g) b.Span (Span tmp)
                     Broadcast.accumulate plan 0 (ReadOnlySpan tmp) (Span(Track.grad a))
 
                 if b.IsTracked then
-                    Broadcast.apply BinaryOp.Mul plan a.Span (ReadOnlySpan g) (Span tmp)
+                    let ag = Broadcast.plan plan.Out [| a.Shape; out |]
+                    Broadcast.apply BinaryOp.Mul ag a.Span (ReadOnlySpan g) (Span tmp)
                     Broadcast.accumulate plan 1 (ReadOnlySpan tmp) (Span(Track.grad b)))
 
     /// <summary>Elementwise a / b, broadcasting.</summary>
@@ -154,13 +157,15 @@ module Tensor =
         | tape ->
             Track.attach tape out (fun g ->
                 let tmp = tape.Rent g.Length
+                // g and out have the output's shape: plan them as such beside b
+                let ob = Broadcast.plan plan.Out [| Shape plan.Out; b.Shape |]
                 // d(a/b)/da = 1/b
                 if a.IsTracked then
-                    Broadcast.apply BinaryOp.Div plan (ReadOnlySpan g) b.Span (Span tmp)
+                    Broadcast.apply BinaryOp.Div ob (ReadOnlySpan g) b.Span (Span tmp)
                     Broadcast.accumulate plan 0 (ReadOnlySpan tmp) (Span(Track.grad a))
                 // d(a/b)/db = −(a/b)/b = −out/b
                 if b.IsTracked then
-                    Broadcast.apply BinaryOp.Div plan out.Span b.Span (Span tmp)
+                    Broadcast.apply BinaryOp.Div ob out.Span b.Span (Span tmp)
                     let plain = Broadcast.plan plan.Out [| Shape plan.Out; Shape plan.Out |]
                     Broadcast.apply BinaryOp.Mul plain (ReadOnlySpan tmp) (ReadOnlySpan g) (Span tmp)
                     TensorPrimitives.Negate(ReadOnlySpan tmp, Span tmp)
