@@ -317,15 +317,16 @@ module Tensor =
     let reshape (dims: int[]) (x: Tensor) : Tensor =
         let dims = Array.copy dims
         let unknown = dims |> Array.filter ((=) -1) |> Array.length
+        let requested = "[" + String.Join(", ", dims) + "]"
 
         if unknown > 1 then
-            invalidArg (nameof dims) (sprintf "reshape: at most one dimension may be -1, got %A" dims)
+            invalidArg (nameof dims) (sprintf "reshape: at most one dimension may be -1, got %s" requested)
 
         if unknown = 1 then
             let known = dims |> Array.filter ((<>) -1) |> Array.fold (*) 1
 
             if known = 0 || x.Numel % known <> 0 then
-                invalidArg (nameof dims) (sprintf "reshape: cannot reshape a tensor of shape %O into %A" x.Shape dims)
+                invalidArg (nameof dims) (sprintf "reshape: cannot reshape a tensor of shape %O into %s" x.Shape requested)
 
             dims[Array.IndexOf(dims, -1)] <- x.Numel / known
 
@@ -662,7 +663,7 @@ module Tensor =
         if isNull indices || indices.Length <> rows then
             invalidArg
                 (nameof indices)
-                (sprintf "oneHot: shape %A needs %d indices, got %d" dims rows (if isNull indices then 0 else indices.Length))
+                (sprintf "oneHot: shape %O needs %d indices, got %d" (Shape dims) rows (if isNull indices then 0 else indices.Length))
 
         let out = Tensor.Uninit shape
         let dst = out.WritableSpan
