@@ -9,8 +9,10 @@ open Qmix.Tensors
 /// A tensor's dimensions and contents (row-major, each value exactly representable in float32, so the
 /// float32 tensor and the float64 reference see the same numbers).
 type Case =
-    { Dims: int[]
-      Values: float[] }
+    {
+        Dims: int[]
+        Values: float[]
+    }
 
     /// The float32 tensor.
     member c.Tensor = Tensor.ofArray c.Dims (Array.map float32 c.Values)
@@ -45,7 +47,8 @@ let shape = dims 1 4
 
 /// A value uniformly in [lo, hi] (rounded to float32).
 let value (lo: float) (hi: float) =
-    Gen.choose (0, 1_000_000) |> Gen.map (fun i -> f32 (lo + (hi - lo) * float i / 1e6))
+    Gen.choose (0, 1_000_000)
+    |> Gen.map (fun i -> f32 (lo + (hi - lo) * float i / 1e6))
 
 /// A value with minAbs ≤ |v| ≤ maxAbs, either sign: away from a kink at 0.
 let awayFromZero (minAbs: float) (maxAbs: float) =
@@ -57,7 +60,8 @@ let awayFromZero (minAbs: float) (maxAbs: float) =
 
 /// A tensor of the given dimensions with values from `valueGen`.
 let tensorOf (valueGen: Gen<float>) (dims: int[]) =
-    Gen.arrayOfLength (numel dims) valueGen |> Gen.map (fun v -> { Dims = dims; Values = v })
+    Gen.arrayOfLength (numel dims) valueGen
+    |> Gen.map (fun v -> { Dims = dims; Values = v })
 
 /// A tensor of the given dimensions with values uniformly in [lo, hi].
 let tensorIn (lo: float) (hi: float) (dims: int[]) = tensorOf (value lo hi) dims

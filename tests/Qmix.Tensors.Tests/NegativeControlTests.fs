@@ -42,7 +42,11 @@ let ``a relu whose derivative is 1.5 times too large is caught`` () =
     let wN = R.nd [| 2; 3 |] (w.ToArray() |> Array.map float)
 
     let report =
-        GradCheck.check 2e-3 (fun xs -> badRelu xs[0] |> weighted w) (fun xs -> R.dot (R.relu (R.nd [| 2; 3 |] xs[0])) wN) [| x |]
+        GradCheck.check
+            2e-3
+            (fun xs -> badRelu xs[0] |> weighted w)
+            (fun xs -> R.dot (R.relu (R.nd [| 2; 3 |] xs[0])) wN)
+            [| x |]
 
     Assert.False(report.Passed, sprintf "%A" report)
     Assert.StartsWith("input 0, element", report.Worst)
@@ -56,7 +60,11 @@ let ``the same op with the right derivative passes`` () =
     let wN = R.nd [| 2; 3 |] (w.ToArray() |> Array.map float)
 
     let report =
-        GradCheck.check 2e-3 (fun xs -> Tensor.relu xs[0] |> weighted w) (fun xs -> R.dot (R.relu (R.nd [| 2; 3 |] xs[0])) wN) [| x |]
+        GradCheck.check
+            2e-3
+            (fun xs -> Tensor.relu xs[0] |> weighted w)
+            (fun xs -> R.dot (R.relu (R.nd [| 2; 3 |] xs[0])) wN)
+            [| x |]
 
     Assert.True(report.Passed, sprintf "%A" report)
 
@@ -110,7 +118,11 @@ let ``a wrong reference value is caught by the value comparison`` () =
     let x = t [| 4 |] [ 0.5f; -0.3f; 1.2f; 0.8f ]
 
     let report =
-        GradCheck.check 2e-3 (fun xs -> Tensor.square xs[0] |> Tensor.sum) (fun xs -> (R.square (R.nd [| 4 |] xs[0]) |> R.sum).Data[0] + 0.1) [| x |]
+        GradCheck.check
+            2e-3
+            (fun xs -> Tensor.square xs[0] |> Tensor.sum)
+            (fun xs -> (R.square (R.nd [| 4 |] xs[0]) |> R.sum).Data[0] + 0.1)
+            [| x |]
 
     Assert.False(report.Passed, sprintf "%A" report)
     Assert.Equal("value", report.Worst)

@@ -7,8 +7,10 @@ open System
 
 /// A float64 array with its dimensions, row-major.
 type Nd =
-    { Dims: int[]
-      Data: float[] }
+    {
+        Dims: int[]
+        Data: float[]
+    }
 
     override x.ToString() = sprintf "Nd %A %A" x.Dims x.Data
 
@@ -18,7 +20,10 @@ let nd (dims: int[]) (data: float[]) =
     if numel dims <> data.Length then
         invalidArg "data" (sprintf "reference: dims %A need %d elements, got %d" dims (numel dims) data.Length)
 
-    { Dims = Array.copy dims; Data = Array.copy data }
+    {
+        Dims = Array.copy dims
+        Data = Array.copy data
+    }
 
 let scalar (v: float) = { Dims = [||]; Data = [| v |] }
 
@@ -64,37 +69,52 @@ let private normAxis (rank: int) (axis: int) =
 /// NumPy broadcasting of two shapes.
 let broadcastDims (a: int[]) (b: int[]) =
     let r = max a.Length b.Length
-    let at (d: int[]) i = if i < r - d.Length then 1 else d[i - (r - d.Length)]
+
+    let at (d: int[]) i =
+        if i < r - d.Length then 1 else d[i - (r - d.Length)]
 
     Array.init r (fun i ->
         let x, y = at a i, at b i
 
-        if x = y then x
-        elif x = 1 then y
-        elif y = 1 then x
-        else invalidArg "b" (sprintf "reference: %A and %A do not broadcast" a b))
+        if x = y then
+            x
+        elif x = 1 then
+            y
+        elif y = 1 then
+            x
+        else
+            invalidArg "b" (sprintf "reference: %A and %A do not broadcast" a b))
 
 /// The element of `x` that output multi-index `outIdx` reads under broadcasting.
 let private broadcastRead (x: Nd) (outIdx: int[]) =
     let off = outIdx.Length - x.Dims.Length
-    let idx = Array.init x.Dims.Length (fun i -> if x.Dims[i] = 1 then 0 else outIdx[i + off])
+
+    let idx =
+        Array.init x.Dims.Length (fun i -> if x.Dims[i] = 1 then 0 else outIdx[i + off])
+
     x.Data[ravel x.Dims idx]
 
 let binary (f: float -> float -> float) (a: Nd) (b: Nd) =
     let dims = broadcastDims a.Dims b.Dims
 
-    { Dims = dims
-      Data =
-        Array.init (numel dims) (fun i ->
-            let idx = unravel dims i
-            f (broadcastRead a idx) (broadcastRead b idx)) }
+    {
+        Dims = dims
+        Data =
+            Array.init (numel dims) (fun i ->
+                let idx = unravel dims i
+                f (broadcastRead a idx) (broadcastRead b idx))
+    }
 
 let add = binary (+)
 let sub = binary (-)
 let mul = binary (*)
 let div = binary (/)
 
-let map (f: float -> float) (x: Nd) = { Dims = x.Dims; Data = Array.map f x.Data }
+let map (f: float -> float) (x: Nd) =
+    {
+        Dims = x.Dims
+        Data = Array.map f x.Data
+    }
 
 let neg = map (fun v -> -v)
 let addScalar s = map (fun v -> v + s)
@@ -116,7 +136,9 @@ let sqrt = map Math.Sqrt
 // ---------------------------------------------------------------- reductions
 
 let sum (x: Nd) = scalar (Array.sum x.Data)
-let mean (x: Nd) = scalar (Array.sum x.Data / float x.Data.Length)
+
+let mean (x: Nd) =
+    scalar (Array.sum x.Data / float x.Data.Length)
 
 /// Σ x·w over all elements (same shapes): the scalar the gradient checks differentiate.
 let dot (x: Nd) (w: Nd) =
@@ -145,7 +167,10 @@ let private reduceAxis (f: float[] -> float) (axis: int) (keepDim: bool) (x: Nd)
             f lane)
 
     let dims =
-        if keepDim then keptDims else Array.append x.Dims[.. axis - 1] x.Dims[axis + 1 ..]
+        if keepDim then
+            keptDims
+        else
+            Array.append x.Dims[.. axis - 1] x.Dims[axis + 1 ..]
 
     { Dims = dims; Data = data }
 
@@ -159,7 +184,8 @@ let argmax (axis: int) (x: Nd) : int[] =
         let mutable best = 0
 
         for j in 1 .. lane.Length - 1 do
-            if lane[j] > lane[best] then best <- j
+            if lane[j] > lane[best] then
+                best <- j
 
         float best
 
@@ -171,17 +197,23 @@ let argmax (axis: int) (x: Nd) : int[] =
 let gather (indices: int[]) (x: Nd) =
     let a = x.Dims[x.Dims.Length - 1]
     let dims = x.Dims[.. x.Dims.Length - 2]
-    { Dims = dims; Data = Array.init (numel dims) (fun r -> x.Data[r * a + indices[r]]) }
+
+    {
+        Dims = dims
+        Data = Array.init (numel dims) (fun r -> x.Data[r * a + indices[r]])
+    }
 
 let oneHot (n: int) (dims: int[]) (indices: int[]) =
     let outDims = Array.append dims [| n |]
 
-    { Dims = outDims
-      Data =
-        Array.init (numel outDims) (fun i ->
-            let idx = unravel outDims i
-            let r = ravel dims idx[.. dims.Length - 1]
-            if indices[r] = idx[dims.Length] then 1.0 else 0.0) }
+    {
+        Dims = outDims
+        Data =
+            Array.init (numel outDims) (fun i ->
+                let idx = unravel outDims i
+                let r = ravel dims idx[.. dims.Length - 1]
+                if indices[r] = idx[dims.Length] then 1.0 else 0.0)
+    }
 
 let concat (axis: int) (xs: Nd list) =
     let xs = List.toArray xs
@@ -189,21 +221,23 @@ let concat (axis: int) (xs: Nd list) =
     let dims = Array.copy xs[0].Dims
     dims[axis] <- xs |> Array.sumBy (fun x -> x.Dims[axis])
 
-    { Dims = dims
-      Data =
-        Array.init (numel dims) (fun i ->
-            let idx = unravel dims i
-            // find the part holding position idx[axis]
-            let mutable k = 0
-            let mutable at = idx[axis]
+    {
+        Dims = dims
+        Data =
+            Array.init (numel dims) (fun i ->
+                let idx = unravel dims i
+                // find the part holding position idx[axis]
+                let mutable k = 0
+                let mutable at = idx[axis]
 
-            while at >= xs[k].Dims[axis] do
-                at <- at - xs[k].Dims[axis]
-                k <- k + 1
+                while at >= xs[k].Dims[axis] do
+                    at <- at - xs[k].Dims[axis]
+                    k <- k + 1
 
-            let j = Array.copy idx
-            j[axis] <- at
-            xs[k].Data[ravel xs[k].Dims j]) }
+                let j = Array.copy idx
+                j[axis] <- at
+                xs[k].Data[ravel xs[k].Dims j])
+    }
 
 let stack (axis: int) (xs: Nd list) =
     let xs = List.toArray xs
@@ -211,32 +245,40 @@ let stack (axis: int) (xs: Nd list) =
     let d = xs[0].Dims
     let dims = Array.concat [ d[.. axis - 1]; [| xs.Length |]; d[axis..] ]
 
-    { Dims = dims
-      Data =
-        Array.init (numel dims) (fun i ->
-            let idx = unravel dims i
-            let j = Array.append idx[.. axis - 1] idx[axis + 1 ..]
-            xs[idx[axis]].Data[ravel d j]) }
+    {
+        Dims = dims
+        Data =
+            Array.init (numel dims) (fun i ->
+                let idx = unravel dims i
+                let j = Array.append idx[.. axis - 1] idx[axis + 1 ..]
+                xs[idx[axis]].Data[ravel d j])
+    }
 
 let slice (axis: int) (start: int) (length: int) (x: Nd) =
     let axis = normAxis x.Dims.Length axis
     let dims = Array.copy x.Dims
     dims[axis] <- length
 
-    { Dims = dims
-      Data =
-        Array.init (numel dims) (fun i ->
-            let idx = unravel dims i
-            idx[axis] <- idx[axis] + start
-            x.Data[ravel x.Dims idx]) }
+    {
+        Dims = dims
+        Data =
+            Array.init (numel dims) (fun i ->
+                let idx = unravel dims i
+                idx[axis] <- idx[axis] + start
+                x.Data[ravel x.Dims idx])
+    }
 
 let where (mask: Nd) (a: Nd) (b: Nd) =
-    { Dims = a.Dims
-      Data = Array.init a.Data.Length (fun i -> if mask.Data[i] <> 0.0 then a.Data[i] else b.Data[i]) }
+    {
+        Dims = a.Dims
+        Data = Array.init a.Data.Length (fun i -> if mask.Data[i] <> 0.0 then a.Data[i] else b.Data[i])
+    }
 
 let maskedFill (mask: Nd) (value: float) (x: Nd) =
-    { Dims = x.Dims
-      Data = Array.init x.Data.Length (fun i -> if mask.Data[i] <> 0.0 then value else x.Data[i]) }
+    {
+        Dims = x.Dims
+        Data = Array.init x.Data.Length (fun i -> if mask.Data[i] <> 0.0 then value else x.Data[i])
+    }
 
 let reshape (dims: int[]) (x: Nd) =
     let dims = Array.copy dims
@@ -256,14 +298,16 @@ let transpose (x: Nd) =
     dims[r - 2] <- x.Dims[r - 1]
     dims[r - 1] <- x.Dims[r - 2]
 
-    { Dims = dims
-      Data =
-        Array.init (numel dims) (fun i ->
-            let idx = unravel dims i
-            let j = Array.copy idx
-            j[r - 2] <- idx[r - 1]
-            j[r - 1] <- idx[r - 2]
-            x.Data[ravel x.Dims j]) }
+    {
+        Dims = dims
+        Data =
+            Array.init (numel dims) (fun i ->
+                let idx = unravel dims i
+                let j = Array.copy idx
+                j[r - 2] <- idx[r - 1]
+                j[r - 1] <- idx[r - 2]
+                x.Data[ravel x.Dims j])
+    }
 
 /// [m, k]·[k, n]; [..., m, k]·[..., k, n] with equal leading dimensions; [..., m, k]·[k, n].
 let matmul (a: Nd) (b: Nd) =
@@ -277,17 +321,19 @@ let matmul (a: Nd) (b: Nd) =
     let dims = Array.copy a.Dims
     dims[ra - 1] <- n
 
-    { Dims = dims
-      Data =
-        Array.init (numel dims) (fun i ->
-            let idx = unravel dims i
-            let mutable acc = 0.0
+    {
+        Dims = dims
+        Data =
+            Array.init (numel dims) (fun i ->
+                let idx = unravel dims i
+                let mutable acc = 0.0
 
-            for p in 0 .. k - 1 do
-                let ai = Array.copy idx
-                ai[ra - 1] <- p
-                let bi = Array.copy idx[idx.Length - rb ..]
-                bi[rb - 2] <- p
-                acc <- acc + a.Data[ravel a.Dims ai] * b.Data[ravel b.Dims bi]
+                for p in 0 .. k - 1 do
+                    let ai = Array.copy idx
+                    ai[ra - 1] <- p
+                    let bi = Array.copy idx[idx.Length - rb ..]
+                    bi[rb - 2] <- p
+                    acc <- acc + a.Data[ravel a.Dims ai] * b.Data[ravel b.Dims bi]
 
-            acc) }
+                acc)
+    }
