@@ -135,14 +135,17 @@ module Tensor =
         | tape ->
             Track.attach tape out (fun g ->
                 let tmp = tape.Rent g.Length
-                // d(a·b)/da = b, d(a·b)/db = a (each broadcast to the output, then summed back)
+                let out = Shape plan.Out
+                // d(a·b)/da = b, d(a·b)/db = a (each broadcast to the output, then summed back);
+                // g has the output's shape, so it is planned as such beside the other operand
                 if a.IsTracked then
-                    Broadcast.apply BinaryOp.Mul plan (ReadOnlySpan g) b.Span (Span tmp)
-
+                    let gb = Broadcast.plan plan.Out [| out; b.Shape |]
+                    Broadcast.apply BinaryOp.Mul gb (ReadOnlySpan g) b.Span (Span tmp)
                     Broadcast.accumulate plan 0 (ReadOnlySpan tmp) (Span(Track.grad a))
 
                 if b.IsTracked then
-                    Broadcast.apply BinaryOp.Mul plan a.Span (ReadOnlySpan g) (Span tmp)
+                    let ag = Broadcast.plan plan.Out [| a.Shape; out |]
+                    Broadcast.apply BinaryOp.Mul ag a.Span (ReadOnlySpan g) (Span tmp)
                     Broadcast.accumulate plan 1 (ReadOnlySpan tmp) (Span(Track.grad b)))
 
     /// <summary>Elementwise a / b, broadcasting.</summary>
@@ -154,13 +157,15 @@ module Tensor =
         | tape ->
             Track.attach tape out (fun g ->
                 let tmp = tape.Rent g.Length
+                // g and out have the output's shape: plan them as such beside b
+                let ob = Broadcast.plan plan.Out [| Shape plan.Out; b.Shape |]
                 // d(a/b)/da = 1/b
                 if a.IsTracked then
-                    Broadcast.apply BinaryOp.Div plan (ReadOnlySpan g) b.Span (Span tmp)
+                    Broadcast.apply BinaryOp.Div ob (ReadOnlySpan g) b.Span (Span tmp)
                     Broadcast.accumulate plan 0 (ReadOnlySpan tmp) (Span(Track.grad a))
                 // d(a/b)/db = −(a/b)/b = −out/b
                 if b.IsTracked then
-                    Broadcast.apply BinaryOp.Div plan out.Span b.Span (Span tmp)
+                    Broadcast.apply BinaryOp.Div ob out.Span b.Span (Span tmp)
                     let plain = Broadcast.plan plan.Out [| Shape plan.Out; Shape plan.Out |]
                     Broadcast.apply BinaryOp.Mul plain (ReadOnlySpan tmp) (ReadOnlySpan g) (Span tmp)
                     TensorPrimitives.Negate(ReadOnlySpan tmp, Span tmp)
@@ -312,15 +317,16 @@ module Tensor =
     let reshape (dims: int[]) (x: Tensor) : Tensor =
         let dims = Array.copy dims
         let unknown = dims |> Array.filter ((=) -1) |> Array.length
+        let requested = "[" + String.Join(", ", dims) + "]"
 
         if unknown > 1 then
-            invalidArg (nameof dims) (sprintf "reshape: at most one dimension may be -1, got %A" dims)
+            invalidArg (nameof dims) (sprintf "reshape: at most one dimension may be -1, got %s" requested)
 
         if unknown = 1 then
             let known = dims |> Array.filter ((<>) -1) |> Array.fold (*) 1
 
             if known = 0 || x.Numel % known <> 0 then
-                invalidArg (nameof dims) (sprintf "reshape: cannot reshape a tensor of shape %O into %A" x.Shape dims)
+                invalidArg (nameof dims) (sprintf "reshape: cannot reshape a tensor of shape %O into %s" x.Shape requested)
 
             dims[Array.IndexOf(dims, -1)] <- x.Numel / known
 
@@ -657,7 +663,7 @@ module Tensor =
         if isNull indices || indices.Length <> rows then
             invalidArg
                 (nameof indices)
-                (sprintf "oneHot: shape %A needs %d indices, got %d" dims rows (if isNull indices then 0 else indices.Length))
+                (sprintf "oneHot: shape %O needs %d indices, got %d" (Shape dims) rows (if isNull indices then 0 else indices.Length))
 
         let out = Tensor.Uninit shape
         let dst = out.WritableSpan
