@@ -166,8 +166,7 @@ module Tensor =
                 // d(a/b)/db = −(a/b)/b = −out/b
                 if b.IsTracked then
                     Broadcast.apply BinaryOp.Div ob out.Span b.Span (Span tmp)
-                    let plain = Broadcast.plan plan.Out [| Shape plan.Out; Shape plan.Out |]
-                    Broadcast.apply BinaryOp.Mul plain (ReadOnlySpan tmp) (ReadOnlySpan g) (Span tmp)
+                    TensorPrimitives.Multiply(ReadOnlySpan tmp, ReadOnlySpan g, Span tmp)
                     TensorPrimitives.Negate(ReadOnlySpan tmp, Span tmp)
                     Broadcast.accumulate plan 1 (ReadOnlySpan tmp) (Span(Track.grad b)))
 

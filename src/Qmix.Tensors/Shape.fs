@@ -17,7 +17,7 @@ type Shape =
 
         for d in dims do
             if d < 0 then
-                invalidArg (nameof dims) (sprintf "shape dimensions must be non-negative, got %A" dims)
+                invalidArg (nameof dims) ("shape dimensions must be non-negative, got [" + String.Join(", ", dims) + "]")
 
         { dims = Array.copy dims }
 

@@ -30,6 +30,7 @@ let ``a shape does not alias the array it was made from`` () =
 let ``negative dimensions and axes out of range are rejected by name`` () =
     let e = Assert.Throws<ArgumentException>(fun () -> Shape [| 2; -1 |] |> ignore)
     Assert.Contains("non-negative", e.Message)
+    Assert.Contains("[2, -1]", e.Message)
     let e2 = Assert.Throws<ArgumentException>(fun () -> (Shape [| 2; 3 |])[2] |> ignore)
     Assert.Contains("[2, 3]", e2.Message)
 
