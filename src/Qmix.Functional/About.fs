@@ -13,11 +13,13 @@ module About =
 
     /// <summary>One line per capability that is available in this build.</summary>
     let capabilities: string list =
-        [ "Tensors: float32, row-major, immutable values (Qmix.Tensors.Tensor)"
-          "Reverse-mode autodiff over parameter trees named like PyTorch state_dicts (Autodiff.valueAndGrad, Tree)"
-          "Fused Linear and GRUCell layers with PyTorch's conventions and initialisation (Layers, Nn)"
-          "Optimisers as pure state transitions: RMSprop, Adam, global-norm clipping (Optim)"
-          "Splittable counter-based random keys, Threefry-2x64-20 (Rng)"
-          "Safetensors checkpoints, portable to and from PyTorch (Safetensors)"
-          "Gradient checks against float64 finite differences (GradCheck)"
-          "Arenas: pooled tensor storage, reused across gradient computations (Arena)" ]
+        [
+            "Tensors: float32, row-major, immutable values (Qmix.Tensors.Tensor)"
+            "Reverse-mode autodiff over parameter trees named like PyTorch state_dicts (Autodiff.valueAndGrad, Tree)"
+            "Fused Linear and GRUCell layers with PyTorch's conventions and initialisation (Layers, Nn)"
+            "Optimisers as pure state transitions: RMSprop, Adam, global-norm clipping (Optim)"
+            "Splittable counter-based random keys, Threefry-2x64-20 (Rng)"
+            "Safetensors checkpoints, portable to and from PyTorch (Safetensors)"
+            "Gradient checks against float64 finite differences (GradCheck)"
+            "Arenas: pooled tensor storage, reused across gradient computations (Arena)"
+        ]

@@ -26,8 +26,10 @@ module Linear =
         let bound = 1.0f / sqrt (float32 inputs)
         let kw, kb = Rng.split key
 
-        { Weight = Rng.uniformRange kw -bound bound (Shape [| outputs; inputs |])
-          Bias = Rng.uniformRange kb -bound bound (Shape [| outputs |]) }
+        {
+            Weight = Rng.uniformRange kw -bound bound (Shape [| outputs; inputs |])
+            Bias = Rng.uniformRange kb -bound bound (Shape [| outputs |])
+        }
 
     /// <summary>y = x·Wᵀ + b over the last axis of x.</summary>
     let forward (layer: Linear) (x: Tensor) : Tensor = Layers.linear layer.Weight layer.Bias x
@@ -55,16 +57,22 @@ module GruCell =
     /// <param name="hidden">Hidden units H.</param>
     let init (key: Key) (inputs: int) (hidden: int) : GruCell =
         if inputs <= 0 || hidden <= 0 then
-            invalidArg (nameof inputs) (sprintf "GruCell.init: sizes must be positive, got in=%d hidden=%d" inputs hidden)
+            invalidArg
+                (nameof inputs)
+                (sprintf "GruCell.init: sizes must be positive, got in=%d hidden=%d" inputs hidden)
 
         let bound = 1.0f / sqrt (float32 hidden)
         let keys = Rng.splitN 4 key
-        let u (k: Key) (dims: int[]) = Rng.uniformRange k -bound bound (Shape dims)
 
-        { WeightIh = u keys[0] [| 3 * hidden; inputs |]
-          WeightHh = u keys[1] [| 3 * hidden; hidden |]
-          BiasIh = u keys[2] [| 3 * hidden |]
-          BiasHh = u keys[3] [| 3 * hidden |] }
+        let u (k: Key) (dims: int[]) =
+            Rng.uniformRange k -bound bound (Shape dims)
+
+        {
+            WeightIh = u keys[0] [| 3 * hidden; inputs |]
+            WeightHh = u keys[1] [| 3 * hidden; hidden |]
+            BiasIh = u keys[2] [| 3 * hidden |]
+            BiasHh = u keys[3] [| 3 * hidden |]
+        }
 
     /// <summary>The number of hidden units.</summary>
     let hidden (cell: GruCell) = cell.WeightHh.Shape[1]

@@ -77,11 +77,7 @@ type Arena() =
         if isNull Arena.spare then
             Arena.spare <- Stack<Arena>()
 
-        let arena =
-            if Arena.spare.Count > 0 then
-                Arena.spare.Pop()
-            else
-                Arena()
+        let arena = if Arena.spare.Count > 0 then Arena.spare.Pop() else Arena()
 
         let outer = Arena.current
         Arena.current <- arena

@@ -90,14 +90,25 @@ module Autodiff =
                 let grads = vjp gT
 
                 if isNull grads || grads.Length <> inputs.Length then
-                    invalidOp (sprintf "custom op: the vjp returned %d gradients for %d inputs" (if isNull grads then 0 else grads.Length) inputs.Length)
+                    invalidOp (
+                        sprintf
+                            "custom op: the vjp returned %d gradients for %d inputs"
+                            (if isNull grads then 0 else grads.Length)
+                            inputs.Length
+                    )
 
                 for i in 0 .. inputs.Length - 1 do
                     let x = inputs[i]
 
                     if x.IsTracked then
                         if grads[i].Shape <> x.Shape then
-                            invalidOp (sprintf "custom op: gradient %d has shape %O, its input has shape %O" i grads[i].Shape x.Shape)
+                            invalidOp (
+                                sprintf
+                                    "custom op: gradient %d has shape %O, its input has shape %O"
+                                    i
+                                    grads[i].Shape
+                                    x.Shape
+                            )
 
                         let dx = Track.grad x
                         let gi = grads[i].Span

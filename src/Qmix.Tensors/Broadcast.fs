@@ -15,13 +15,15 @@ type internal BinaryOp =
 /// either contiguous or one repeated element, so each row is one vectorised span operation.
 /// </summary>
 type internal BroadcastPlan =
-    { Out: int[]
-      Outer: int
-      Inner: int
-      /// Operand strides over the outer dimensions (0 where broadcast).
-      OuterStrides: int[][]
-      /// Per operand: true when it is one element repeated across an inner row.
-      InnerScalar: bool[] }
+    {
+        Out: int[]
+        Outer: int
+        Inner: int
+        /// Operand strides over the outer dimensions (0 where broadcast).
+        OuterStrides: int[][]
+        /// Per operand: true when it is one element repeated across an inner row.
+        InnerScalar: bool[]
+    }
 
 /// <summary>Broadcasting: shapes, plans, and the row kernels of the binary ops.</summary>
 [<RequireQualifiedAccess>]
@@ -35,9 +37,12 @@ module internal Broadcast =
             let da = if i < r - ad.Length then 1 else ad[i - (r - ad.Length)]
             let db = if i < r - bd.Length then 1 else bd[i - (r - bd.Length)]
 
-            if da = db || db = 1 then da
-            elif da = 1 then db
-            else invalidArg "b" (sprintf "%s: shapes %O and %O cannot be broadcast together" op a b))
+            if da = db || db = 1 then
+                da
+            elif da = 1 then
+                db
+            else
+                invalidArg "b" (sprintf "%s: shapes %O and %O cannot be broadcast together" op a b))
 
     /// Strides of an operand of shape `x` within the output shape `out` (0 on broadcast dimensions).
     let private stridesIn (x: Shape) (out: int[]) =
@@ -92,11 +97,13 @@ module internal Broadcast =
         for d in 0 .. k - 1 do
             outer <- outer * out[d]
 
-        { Out = out
-          Outer = outer
-          Inner = inner
-          OuterStrides = st |> Array.map (fun s -> s[0 .. k - 1])
-          InnerScalar = mode |> Array.map (fun m -> m = 2) }
+        {
+            Out = out
+            Outer = outer
+            Inner = inner
+            OuterStrides = st |> Array.map (fun s -> s[0 .. k - 1])
+            InnerScalar = mode |> Array.map (fun m -> m = 2)
+        }
 
     /// Offset of operand `o` at outer row `row`.
     let offset (p: BroadcastPlan) (o: int) (row: int) =
@@ -135,7 +142,13 @@ module internal Broadcast =
         | _ -> dst.Fill(a[0] / b[0])
 
     /// dst = a (op) b over the plan (operand 0 is a, operand 1 is b).
-    let apply (op: BinaryOp) (p: BroadcastPlan) (a: ReadOnlySpan<float32>) (b: ReadOnlySpan<float32>) (dst: Span<float32>) =
+    let apply
+        (op: BinaryOp)
+        (p: BroadcastPlan)
+        (a: ReadOnlySpan<float32>)
+        (b: ReadOnlySpan<float32>)
+        (dst: Span<float32>)
+        =
         let n = p.Inner
         let aS, bS = p.InnerScalar[0], p.InnerScalar[1]
 

@@ -30,7 +30,12 @@ module GradCheck =
     /// <param name="f32">The function under test, on tensors (must return a one-element tensor).</param>
     /// <param name="f64">The float64 reference, on the inputs' elements (row-major arrays).</param>
     /// <param name="inputs">The point at which to compare.</param>
-    let check (tolerance: float) (f32: Tensor[] -> Tensor) (f64: float[][] -> float) (inputs: Tensor[]) : GradCheckReport =
+    let check
+        (tolerance: float)
+        (f32: Tensor[] -> Tensor)
+        (f64: float[][] -> float)
+        (inputs: Tensor[])
+        : GradCheckReport =
         let value, grads = Autodiff.valueAndGrad f32 inputs
         let x64 = inputs |> Array.map (fun t -> t.ToArray() |> Array.map float)
         let ref0 = f64 x64
@@ -65,8 +70,10 @@ module GradCheck =
 
         let where, analytic, reference = worst
 
-        { Passed = maxErr <= tolerance
-          MaxError = maxErr
-          Worst = where
-          Analytic = analytic
-          Reference = reference }
+        {
+            Passed = maxErr <= tolerance
+            MaxError = maxErr
+            Worst = where
+            Analytic = analytic
+            Reference = reference
+        }

@@ -72,14 +72,23 @@ module Layers =
     /// n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
     /// </summary>
     /// <exception cref="System.ArgumentException">The shapes disagree; the message names them.</exception>
-    let gruCell (weightIh: Tensor) (weightHh: Tensor) (biasIh: Tensor) (biasHh: Tensor) (x: Tensor) (h: Tensor) : Tensor =
+    let gruCell
+        (weightIh: Tensor)
+        (weightHh: Tensor)
+        (biasIh: Tensor)
+        (biasHh: Tensor)
+        (x: Tensor)
+        (h: Tensor)
+        : Tensor =
         if weightHh.Rank <> 2 || weightHh.Shape[0] <> 3 * weightHh.Shape[1] then
             invalidArg (nameof weightHh) (sprintf "gruCell: weight_hh must be [3H, H], got %O" weightHh.Shape)
 
         let hid = weightHh.Shape[1]
 
         if weightIh.Rank <> 2 || weightIh.Shape[0] <> 3 * hid then
-            invalidArg (nameof weightIh) (sprintf "gruCell: weight_ih %O does not match weight_hh %O" weightIh.Shape weightHh.Shape)
+            invalidArg
+                (nameof weightIh)
+                (sprintf "gruCell: weight_ih %O does not match weight_hh %O" weightIh.Shape weightHh.Shape)
 
         let nIn = weightIh.Shape[1]
 
@@ -93,7 +102,13 @@ module Layers =
         let batch = x.Shape[0]
 
         if h.Rank <> 2 || h.Shape[0] <> batch || h.Shape[1] <> hid then
-            invalidArg (nameof h) (sprintf "gruCell: hidden state %O does not match input %O and weight_hh %O" h.Shape x.Shape weightHh.Shape)
+            invalidArg
+                (nameof h)
+                (sprintf
+                    "gruCell: hidden state %O does not match input %O and weight_hh %O"
+                    h.Shape
+                    x.Shape
+                    weightHh.Shape)
 
         let g3 = 3 * hid
         // gate pre-activations from the input and from the hidden state

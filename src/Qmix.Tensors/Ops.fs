@@ -21,7 +21,11 @@ module Tensor =
         if isNull data || data.Length <> shape.Numel then
             invalidArg
                 (nameof data)
-                (sprintf "ofArray: shape %O needs %d elements, got %d" shape shape.Numel (if isNull data then 0 else data.Length))
+                (sprintf
+                    "ofArray: shape %O needs %d elements, got %d"
+                    shape
+                    shape.Numel
+                    (if isNull data then 0 else data.Length))
 
         let t = Tensor.Uninit shape
         data.AsSpan().CopyTo t.WritableSpan
@@ -48,7 +52,8 @@ module Tensor =
     let ones (dims: int[]) = full dims 1.0f
 
     /// <summary>A tensor whose element at flat (row-major) index i is <c>f i</c>.</summary>
-    let init (dims: int[]) (f: int -> float32) : Tensor = ofArray dims (Array.init (Shape dims).Numel f)
+    let init (dims: int[]) (f: int -> float32) : Tensor =
+        ofArray dims (Array.init (Shape dims).Numel f)
 
     /// <summary>The shape of a tensor.</summary>
     let shape (x: Tensor) = x.Shape
@@ -242,7 +247,12 @@ module Tensor =
 
             for i in 0 .. dx.Length - 1 do
                 let v = xs[i]
-                dx[i] <- dx[i] + (if v > 0.0f then g[i] elif v < 0.0f then -g[i] else 0.0f))
+
+                dx[i] <-
+                    dx[i]
+                    + (if v > 0.0f then g[i]
+                       elif v < 0.0f then -g[i]
+                       else 0.0f))
 
     /// <summary>Elementwise logistic sigmoid 1 / (1 + exp(−x)).</summary>
     let sigmoid (x: Tensor) =
@@ -283,7 +293,12 @@ module Tensor =
 
                 for i in 0 .. a.Length - 1 do
                     let v = a[i]
-                    d[i] <- if v > 20.0f then v else MathF.Max(v, 0.0f) + MathF.Log(1.0f + MathF.Exp(-MathF.Abs v)))
+
+                    d[i] <-
+                        if v > 20.0f then
+                            v
+                        else
+                            MathF.Max(v, 0.0f) + MathF.Log(1.0f + MathF.Exp(-MathF.Abs v)))
             (fun x _ g dx ->
                 let xs = x.Span
 
@@ -325,7 +340,9 @@ module Tensor =
             let known = dims |> Array.filter ((<>) -1) |> Array.fold (*) 1
 
             if known = 0 || x.Numel % known <> 0 then
-                invalidArg (nameof dims) (sprintf "reshape: cannot reshape a tensor of shape %O into %s" x.Shape requested)
+                invalidArg
+                    (nameof dims)
+                    (sprintf "reshape: cannot reshape a tensor of shape %O into %s" x.Shape requested)
 
             dims[Array.IndexOf(dims, -1)] <- x.Numel / known
 
@@ -386,7 +403,12 @@ module Tensor =
         if start < 0 || length < 0 || start + length > n then
             invalidArg
                 (nameof start)
-                (sprintf "slice: [%d, %d) is outside axis %d of a tensor of shape %O" start (start + length) axis x.Shape)
+                (sprintf
+                    "slice: [%d, %d) is outside axis %d of a tensor of shape %O"
+                    start
+                    (start + length)
+                    axis
+                    x.Shape)
 
         let dims = x.Shape.ToArray()
         dims[axis] <- length
@@ -424,9 +446,7 @@ module Tensor =
                 && Seq.forall (fun d -> d = axis || x.Shape.Dims[d] = first.Shape.Dims[d]) [ 0 .. x.Rank - 1 ]
 
             if not ok then
-                invalidArg
-                    (nameof xs)
-                    (sprintf "concat: shapes %O and %O differ off axis %d" first.Shape x.Shape axis)
+                invalidArg (nameof xs) (sprintf "concat: shapes %O and %O differ off axis %d" first.Shape x.Shape axis)
 
         let sizes = xs |> Array.map (fun x -> x.Shape.Dims[axis])
         let total = Array.sum sizes
@@ -626,13 +646,22 @@ module Tensor =
         if isNull indices || indices.Length <> rows then
             invalidArg
                 (nameof indices)
-                (sprintf "gather: a tensor of shape %O needs %d indices, got %d" x.Shape rows (if isNull indices then 0 else indices.Length))
+                (sprintf
+                    "gather: a tensor of shape %O needs %d indices, got %d"
+                    x.Shape
+                    rows
+                    (if isNull indices then 0 else indices.Length))
 
         for r in 0 .. rows - 1 do
             if indices[r] < 0 || indices[r] >= a then
                 invalidArg
                     (nameof indices)
-                    (sprintf "gather: index %d at row %d is outside [0, %d) for a tensor of shape %O" indices[r] r a x.Shape)
+                    (sprintf
+                        "gather: index %d at row %d is outside [0, %d) for a tensor of shape %O"
+                        indices[r]
+                        r
+                        a
+                        x.Shape)
 
         let out = Tensor.Uninit(Shape x.Shape.Dims[.. x.Rank - 2])
         let src = x.Span
@@ -662,7 +691,11 @@ module Tensor =
         if isNull indices || indices.Length <> rows then
             invalidArg
                 (nameof indices)
-                (sprintf "oneHot: shape %O needs %d indices, got %d" (Shape dims) rows (if isNull indices then 0 else indices.Length))
+                (sprintf
+                    "oneHot: shape %O needs %d indices, got %d"
+                    (Shape dims)
+                    rows
+                    (if isNull indices then 0 else indices.Length))
 
         let out = Tensor.Uninit shape
         let dst = out.WritableSpan
@@ -705,7 +738,8 @@ module Tensor =
 
                 for i in 0 .. g.Length - 1 do
                     if m[i] <> 0.0f then
-                        if not (isNull da) then da[i] <- da[i] + g[i]
+                        if not (isNull da) then
+                            da[i] <- da[i] + g[i]
                     elif not (isNull db) then
                         db[i] <- db[i] + g[i])
 

@@ -18,10 +18,12 @@ type RmsPropConfig =
 
     /// <summary>PyTorch's defaults: lr 0.01, α 0.99, eps 1e-8, no momentum.</summary>
     static member defaults =
-        { Lr = 0.01f
-          Alpha = 0.99f
-          Eps = 1e-8f
-          Momentum = 0.0f }
+        {
+            Lr = 0.01f
+            Alpha = 0.99f
+            Eps = 1e-8f
+            Momentum = 0.0f
+        }
 
 /// <summary>Adam settings, with PyTorch's defaults in <c>AdamConfig.defaults</c>.</summary>
 type AdamConfig =
@@ -38,10 +40,12 @@ type AdamConfig =
 
     /// <summary>PyTorch's defaults: lr 1e-3, β₁ 0.9, β₂ 0.999, eps 1e-8.</summary>
     static member defaults =
-        { Lr = 1e-3f
-          Beta1 = 0.9f
-          Beta2 = 0.999f
-          Eps = 1e-8f }
+        {
+            Lr = 1e-3f
+            Beta1 = 0.9f
+            Beta2 = 0.999f
+            Eps = 1e-8f
+        }
 
 /// <summary>RMSprop's state: a running average of squared gradients (and a momentum buffer) per leaf.</summary>
 type RmsPropState<'P> =
@@ -69,7 +73,8 @@ type AdamState<'P> =
 /// state'). Nothing is changed in place. Formulas as PyTorch documents them.</summary>
 [<RequireQualifiedAccess>]
 module Optim =
-    let private zerosLike (p: 'P) = Tree.map (fun t -> Arena.Heap(fun () -> Tensor.zeros (t.Shape.ToArray()))) p
+    let private zerosLike (p: 'P) =
+        Tree.map (fun t -> Arena.Heap(fun () -> Tensor.zeros (t.Shape.ToArray()))) p
 
     let private leavesOf (what: string) (p: 'P) (g: 'P) =
         let pl, gl = Tree.leaves p, Tree.leaves g
@@ -79,17 +84,22 @@ module Optim =
 
         for i in 0 .. pl.Length - 1 do
             if pl[i].Shape <> gl[i].Shape then
-                invalidArg what (sprintf "%s: parameter %d has shape %O, its gradient %O" what i pl[i].Shape gl[i].Shape)
+                invalidArg
+                    what
+                    (sprintf "%s: parameter %d has shape %O, its gradient %O" what i pl[i].Shape gl[i].Shape)
 
         pl, gl
 
-    let private fresh (t: Tensor) = Arena.Heap(fun () -> Tensor.Uninit t.Shape)
+    let private fresh (t: Tensor) =
+        Arena.Heap(fun () -> Tensor.Uninit t.Shape)
 
     /// <summary>A fresh RMSprop state for parameters shaped like <paramref name="parameters"/>.</summary>
     let rmspropInit (parameters: 'P) : RmsPropState<'P> =
-        { SquareAvg = zerosLike parameters
-          MomentumBuffer = zerosLike parameters
-          Step = 0 }
+        {
+            SquareAvg = zerosLike parameters
+            MomentumBuffer = zerosLike parameters
+            Step = 0
+        }
 
     /// <summary>One RMSprop step: v ← αv + (1 − α)g²; with momentum b ← μb + g / (√v + eps), p ← p − lr·b;
     /// without, p ← p − lr·g / (√v + eps).</summary>
@@ -121,15 +131,19 @@ module Optim =
                     p'[j] <- p[j] - cfg.Lr * step
 
         Tree.rebuild parameters np,
-        { SquareAvg = Tree.rebuild state.SquareAvg nv
-          MomentumBuffer = Tree.rebuild state.MomentumBuffer nb
-          Step = state.Step + 1 }
+        {
+            SquareAvg = Tree.rebuild state.SquareAvg nv
+            MomentumBuffer = Tree.rebuild state.MomentumBuffer nb
+            Step = state.Step + 1
+        }
 
     /// <summary>A fresh Adam state for parameters shaped like <paramref name="parameters"/>.</summary>
     let adamInit (parameters: 'P) : AdamState<'P> =
-        { ExpAvg = zerosLike parameters
-          ExpAvgSq = zerosLike parameters
-          Step = 0 }
+        {
+            ExpAvg = zerosLike parameters
+            ExpAvgSq = zerosLike parameters
+            Step = 0
+        }
 
     /// <summary>One Adam step: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², then with t the new step count
     /// p ← p − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + eps).</summary>
@@ -160,9 +174,11 @@ module Optim =
                 p'[j] <- p[j] - stepSize * mj / (MathF.Sqrt vj / bc2Sqrt + cfg.Eps)
 
         Tree.rebuild parameters np,
-        { ExpAvg = Tree.rebuild state.ExpAvg nm
-          ExpAvgSq = Tree.rebuild state.ExpAvgSq nv
-          Step = t }
+        {
+            ExpAvg = Tree.rebuild state.ExpAvg nm
+            ExpAvgSq = Tree.rebuild state.ExpAvgSq nv
+            Step = t
+        }
 
     /// <summary>The global L2 norm of every leaf of a gradient tree, √(Σ g²), accumulated in float64.</summary>
     let globalNorm (grads: 'P) : float32 =

@@ -17,7 +17,9 @@ type Shape =
 
         for d in dims do
             if d < 0 then
-                invalidArg (nameof dims) ("shape dimensions must be non-negative, got [" + String.Join(", ", dims) + "]")
+                invalidArg
+                    (nameof dims)
+                    ("shape dimensions must be non-negative, got [" + String.Join(", ", dims) + "]")
 
         { dims = Array.copy dims }
 
@@ -55,8 +57,7 @@ type Shape =
     member s.ToArray() = Array.copy s.Dims
 
     /// <summary>Formats the shape as <c>[2, 3, 4]</c>.</summary>
-    override s.ToString() =
-        "[" + String.Join(", ", s.Dims) + "]"
+    override s.ToString() = "[" + String.Join(", ", s.Dims) + "]"
 
     /// <summary>Structural equality: same rank, same dimensions.</summary>
     override s.Equals(o: obj) =

@@ -28,7 +28,10 @@ and [<Sealed; AllowNullLiteral>] internal Tape(arena: Arena) =
     member _.Count = entries.Count
 
     member _.RentZeroed(n: int) =
-        if isNull arena then Array.zeroCreate n else arena.RentZeroed n
+        if isNull arena then
+            Array.zeroCreate n
+        else
+            arena.RentZeroed n
 
     member _.Rent(n: int) =
         if isNull arena then
@@ -103,7 +106,12 @@ type Tensor internal (shape: Shape, data: float32[], offset: int, node: Node, ar
             if index.Length <> dims.Length then
                 invalidArg
                     (nameof index)
-                    (sprintf "index %A has %d coordinates, the tensor of shape %O has %d" index index.Length shape dims.Length)
+                    (sprintf
+                        "index %A has %d coordinates, the tensor of shape %O has %d"
+                        index
+                        index.Length
+                        shape
+                        dims.Length)
 
             let mutable flat = 0
 
@@ -173,7 +181,8 @@ type Tensor internal (shape: Shape, data: float32[], offset: int, node: Node, ar
         Tensor(newShape, data, offset, newNode, arena, generation)
 
     /// <summary>The writable span of a tensor just made by <c>Uninit</c> (internal: ops fill outputs).</summary>
-    member internal t.WritableSpan: Span<float32> = Span<float32>(data, offset, shape.Numel)
+    member internal t.WritableSpan: Span<float32> =
+        Span<float32>(data, offset, shape.Numel)
 
 /// <summary>How ops join the gradient tape (internal): find the tape of the inputs, and attach a
 /// backward step to an output.</summary>
@@ -184,7 +193,8 @@ module internal Track =
         elif isNull tape || obj.ReferenceEquals(tape, x.Node.Tape) then
             x.Node.Tape
         else
-            invalidOp "an op mixed tensors from two different gradient computations; nested valueAndGrad calls must not share tracked tensors"
+            invalidOp
+                "an op mixed tensors from two different gradient computations; nested valueAndGrad calls must not share tracked tensors"
 
     /// The tape of a tracked input, or null when no input is tracked.
     let tape1 (a: Tensor) = join null a

@@ -10,7 +10,10 @@ open Microsoft.FSharp.Reflection
 /// <summary>Gives a record field, union field or union case the name it has in a PyTorch state_dict,
 /// when the default (the field name in snake_case, e.g. <c>WeightIh</c> → <c>weight_ih</c>) is not it.</summary>
 /// <example><c>{ [&lt;ParamName "hyper_w_1"&gt;] HyperW1: Linear }</c></example>
-[<AttributeUsage(AttributeTargets.Property ||| AttributeTargets.Field ||| AttributeTargets.Method ||| AttributeTargets.Class,
+[<AttributeUsage(AttributeTargets.Property
+                 ||| AttributeTargets.Field
+                 ||| AttributeTargets.Method
+                 ||| AttributeTargets.Class,
                  AllowMultiple = false)>]
 type ParamNameAttribute(name: string) =
     inherit Attribute()
@@ -50,7 +53,11 @@ module Tree =
 
     let private memberName (m: MemberInfo) =
         let a = m.GetCustomAttribute<ParamNameAttribute>()
-        if obj.ReferenceEquals(a, null) then snakeCase m.Name else a.Name
+
+        if obj.ReferenceEquals(a, null) then
+            snakeCase m.Name
+        else
+            a.Name
 
     let private join (prefix: string) (name: string) =
         if prefix = "" then name
@@ -73,7 +80,8 @@ module Tree =
                 member _.Rebuild(_, leaves, cursor) =
                     let x = leaves[cursor.Value]
                     cursor.Value <- cursor.Value + 1
-                    box x }
+                    box x
+            }
         elif t.IsArray && t.GetArrayRank() = 1 then
             let et = t.GetElementType()
             let inner = lazy (walkerOf et)
@@ -92,19 +100,21 @@ module Tree =
                     for i in 0 .. a.Length - 1 do
                         r.SetValue(inner.Value.Rebuild(a.GetValue i, leaves, cursor), i)
 
-                    box r }
+                    box r
+            }
         elif t.IsGenericType && t.GetGenericTypeDefinition() = typedefof<list<_>> then
             let et = t.GetGenericArguments()[0]
             let arrayWalker = lazy (walkerOf (et.MakeArrayType()))
+
             let ofArray =
-                typedefof<list<_>>.Assembly
-                    .GetType("Microsoft.FSharp.Collections.ListModule")
+                typedefof<list<_>>
+                    .Assembly.GetType("Microsoft.FSharp.Collections.ListModule")
                     .GetMethod("OfArray")
                     .MakeGenericMethod(et)
 
             let toArr =
-                typedefof<list<_>>.Assembly
-                    .GetType("Microsoft.FSharp.Collections.ListModule")
+                typedefof<list<_>>
+                    .Assembly.GetType("Microsoft.FSharp.Collections.ListModule")
                     .GetMethod("ToArray")
                     .MakeGenericMethod(et)
 
@@ -114,7 +124,8 @@ module Tree =
 
                 member _.Rebuild(v, leaves, cursor) =
                     let arr = arrayWalker.Value.Rebuild(toArr.Invoke(null, [| v |]), leaves, cursor)
-                    ofArray.Invoke(null, [| arr |]) }
+                    ofArray.Invoke(null, [| arr |])
+            }
         elif FSharpType.IsRecord(t, true) then
             let fields = FSharpType.GetRecordFields(t, true)
             let names = fields |> Array.map (fun f -> memberName f)
@@ -131,7 +142,8 @@ module Tree =
 
                 member _.Rebuild(v, leaves, cursor) =
                     let values = read v
-                    make (Array.init fields.Length (fun i -> inner[i].Value.Rebuild(values[i], leaves, cursor))) }
+                    make (Array.init fields.Length (fun i -> inner[i].Value.Rebuild(values[i], leaves, cursor)))
+            }
         elif FSharpType.IsTuple t then
             let elems = FSharpType.GetTupleElements t
             let inner = elems |> Array.map (fun e -> lazy (walkerOf e))
@@ -147,7 +159,8 @@ module Tree =
 
                 member _.Rebuild(v, leaves, cursor) =
                     let values = read v
-                    make (Array.init elems.Length (fun i -> inner[i].Value.Rebuild(values[i], leaves, cursor))) }
+                    make (Array.init elems.Length (fun i -> inner[i].Value.Rebuild(values[i], leaves, cursor)))
+            }
         elif FSharpType.IsUnion(t, true) then
             let cases = FSharpType.GetUnionCases(t, true)
             let tag = FSharpValue.PreComputeUnionTagReader(t, true)
@@ -183,12 +196,14 @@ module Tree =
                     else
                         let _, inner, read, make = perCase[tag v]
                         let values = read v
-                        make (Array.init values.Length (fun i -> inner[i].Value.Rebuild(values[i], leaves, cursor))) }
+                        make (Array.init values.Length (fun i -> inner[i].Value.Rebuild(values[i], leaves, cursor)))
+            }
         else
             // Anything else is not part of the tree: kept as it is.
             { new Walker() with
                 member _.Collect(_, _, _, _) = ()
-                member _.Rebuild(v, _, _) = v }
+                member _.Rebuild(v, _, _) = v
+            }
 
     let private collect (tree: 'P) =
         let names = List<string>()
@@ -221,13 +236,18 @@ module Tree =
             if newLeaves[i].Shape <> old[i].Shape then
                 invalidArg
                     (nameof newLeaves)
-                    (sprintf "Tree.rebuild: '%s' has shape %O, the new leaf has shape %O" names[i] old[i].Shape newLeaves[i].Shape)
+                    (sprintf
+                        "Tree.rebuild: '%s' has shape %O, the new leaf has shape %O"
+                        names[i]
+                        old[i].Shape
+                        newLeaves[i].Shape)
 
         let cursor = ref 0
         (walkerOf typeof<'P>).Rebuild(box template, newLeaves, cursor) :?> 'P
 
     /// <summary>Applies a function to every leaf.</summary>
-    let map (f: Tensor -> Tensor) (tree: 'P) : 'P = rebuild tree (Array.map f (leaves tree))
+    let map (f: Tensor -> Tensor) (tree: 'P) : 'P =
+        rebuild tree (Array.map f (leaves tree))
 
     /// <summary>Combines the leaves of two trees of the same structure.</summary>
     let map2 (f: Tensor -> Tensor -> Tensor) (a: 'P) (b: 'P) : 'P =
@@ -239,7 +259,8 @@ module Tree =
         rebuild a (Array.map2 f la lb)
 
     /// <summary>The total number of scalar parameters in a tree.</summary>
-    let numel (tree: 'P) = leaves tree |> Array.sumBy (fun t -> t.Numel)
+    let numel (tree: 'P) =
+        leaves tree |> Array.sumBy (fun t -> t.Numel)
 
     /// <summary>Fills a tree shaped like <paramref name="template"/> from named tensors (a state_dict).</summary>
     /// <exception cref="System.ArgumentException">A name is missing or unexpected, or a shape differs: the message
@@ -254,7 +275,10 @@ module Tree =
         let expected = HashSet<string>(names)
 
         let unexpected =
-            given.Keys |> Seq.filter (fun n -> not (expected.Contains n)) |> Seq.sort |> Seq.toList
+            given.Keys
+            |> Seq.filter (fun n -> not (expected.Contains n))
+            |> Seq.sort
+            |> Seq.toList
 
         if not unexpected.IsEmpty then
             invalidArg (nameof tensors) (sprintf "unexpected parameter(s): %s" (String.Join(", ", unexpected)))

@@ -7,26 +7,37 @@ open Qmix.Tensors
 type Lin = { Weight: Tensor; Bias: Tensor }
 
 type Net =
-    { Fc1: Lin
-      [<ParamName "hyper_w_1">]
-      HyperW1: Lin list
-      Steps: int }
+    {
+        Fc1: Lin
+        [<ParamName "hyper_w_1">]
+        HyperW1: Lin list
+        Steps: int
+    }
 
 let t dims (xs: float32 list) = Tensor.ofArray dims (List.toArray xs)
 
 let net () =
-    { Fc1 = { Weight = t [| 2; 2 |] [ 1f; 2f; 3f; 4f ]; Bias = t [| 2 |] [ 0.5f; -0.5f ] }
-      HyperW1 = [ { Weight = t [| 1; 2 |] [ 1f; 1f ]; Bias = t [| 1 |] [ 0f ] } ]
-      Steps = 3 }
+    {
+        Fc1 =
+            {
+                Weight = t [| 2; 2 |] [ 1f; 2f; 3f; 4f ]
+                Bias = t [| 2 |] [ 0.5f; -0.5f ]
+            }
+        HyperW1 =
+            [
+                {
+                    Weight = t [| 1; 2 |] [ 1f; 1f ]
+                    Bias = t [| 1 |] [ 0f ]
+                }
+            ]
+        Steps = 3
+    }
 
 [<Fact>]
 let ``parameter trees are named like a PyTorch state_dict`` () =
     let names = Tree.names (net ())
 
-    Assert.Equal<string[]>(
-        [| "fc1.weight"; "fc1.bias"; "hyper_w_1.0.weight"; "hyper_w_1.0.bias" |],
-        names
-    )
+    Assert.Equal<string[]>([| "fc1.weight"; "fc1.bias"; "hyper_w_1.0.weight"; "hyper_w_1.0.bias" |], names)
 
 [<Fact>]
 let ``rebuild keeps the structure and non-tensor fields`` () =
@@ -57,8 +68,13 @@ let ``gradient of a linear layer's squared output`` () =
 let ``valueAndGrad does not change its arguments and its results outlive it`` () =
     let p = net ()
     let before = p.Fc1.Weight.ToArray()
-    let _, g = Autodiff.valueAndGrad (fun (q: Net) -> q.Fc1.Weight |> Tensor.square |> Tensor.sum) p
-    let _, _ = Autodiff.valueAndGrad (fun (q: Net) -> q.Fc1.Weight |> Tensor.exp |> Tensor.sum) p
+
+    let _, g =
+        Autodiff.valueAndGrad (fun (q: Net) -> q.Fc1.Weight |> Tensor.square |> Tensor.sum) p
+
+    let _, _ =
+        Autodiff.valueAndGrad (fun (q: Net) -> q.Fc1.Weight |> Tensor.exp |> Tensor.sum) p
+
     Assert.Equal<float32[]>(before, p.Fc1.Weight.ToArray())
     Assert.Equal<float32[]>([| 2f; 4f; 6f; 8f |], g.Fc1.Weight.ToArray())
 
@@ -73,7 +89,9 @@ let ``a tensor kept from inside a gradient computation is stale and says so`` ()
                 Tensor.sum leaked)
             (net ())
 
-    let e = Assert.Throws<InvalidOperationException>(fun () -> leaked.ToArray() |> ignore)
+    let e =
+        Assert.Throws<InvalidOperationException>(fun () -> leaked.ToArray() |> ignore)
+
     Assert.Contains("after the gradient computation", e.Message)
 
 [<Fact>]
@@ -88,7 +106,8 @@ let ``detach stops the gradient`` () =
 [<Fact>]
 let ``a non-scalar loss is rejected with its shape`` () =
     let e =
-        Assert.Throws<ArgumentException>(fun () -> Autodiff.valueAndGrad (fun (q: Net) -> q.Fc1.Weight) (net ()) |> ignore)
+        Assert.Throws<ArgumentException>(fun () ->
+            Autodiff.valueAndGrad (fun (q: Net) -> q.Fc1.Weight) (net ()) |> ignore)
 
     Assert.Contains("[2, 2]", e.Message)
 
@@ -99,7 +118,12 @@ let ``a repeated gradient computation reuses its arena's storage`` () =
 
     let inner () =
         let before = GC.GetAllocatedBytesForCurrentThread()
-        let _ = Autodiff.valueAndGrad (fun (w: Tensor) -> Layers.linear w null x |> Tensor.relu |> Tensor.square |> Tensor.mean) w
+
+        let _ =
+            Autodiff.valueAndGrad
+                (fun (w: Tensor) -> Layers.linear w null x |> Tensor.relu |> Tensor.square |> Tensor.mean)
+                w
+
         GC.GetAllocatedBytesForCurrentThread() - before
 
     inner () |> ignore

@@ -8,7 +8,9 @@ open Qmix.Tensors
 
 /// Deterministic values in [-scale, scale) for a seed (no dependency on the library's random keys).
 let values (seed: int) (n: int) (scale: float) =
-    Array.init n (fun i -> (Math.Sin(float (i + 1) * 12.9898 + float seed * 78.233) * 43758.5453 % 1.0) * scale)
+    Array.init n (fun i ->
+        (Math.Sin(float (i + 1) * 12.9898 + float seed * 78.233) * 43758.5453 % 1.0)
+        * scale)
 
 let tensor (seed: int) (dims: int[]) (scale: float) =
     Tensor.ofArray dims (values seed (Array.fold (*) 1 dims) scale |> Array.map float32)
@@ -18,9 +20,12 @@ let sigmoid (v: float) = 1.0 / (1.0 + Math.Exp(-v))
 /// PyTorch's Linear in float64: y[r, o] = Σ_i x[r, i] W[o, i] + b[o].
 let linear64 (w: float[]) (b: float[]) (nOut: int) (nIn: int) (x: float[]) =
     let rows = x.Length / nIn
+
     Array.init (rows * nOut) (fun k ->
         let r, o = k / nOut, k % nOut
-        b[o] + Seq.sum (seq { for i in 0 .. nIn - 1 -> x[r * nIn + i] * w[o * nIn + i] }))
+
+        b[o]
+        + Seq.sum (seq { for i in 0 .. nIn - 1 -> x[r * nIn + i] * w[o * nIn + i] }))
 
 /// PyTorch's GRUCell in float64, gates r, z, n.
 let gru64 (wih: float[]) (whh: float[]) (bih: float[]) (bhh: float[]) (nIn: int) (hid: int) (x: float[]) (h: float[]) =
@@ -36,19 +41,25 @@ let gru64 (wih: float[]) (whh: float[]) (bih: float[]) (bhh: float[]) (nIn: int)
         let n = Math.Tanh(at gi 2 + r * at gh 2)
         (1.0 - z) * n + z * h[k])
 
-let weighted (w: float[]) (y: float[]) = Array.fold2 (fun s a b -> s + a * b) 0.0 w y
+let weighted (w: float[]) (y: float[]) =
+    Array.fold2 (fun s a b -> s + a * b) 0.0 w y
 
 [<Fact>]
 let ``linear forward matches x·Wᵀ + b computed in float64`` () =
     let x, w, b = tensor 1 [| 5; 7 |] 1.0, tensor 2 [| 3; 7 |] 0.5, tensor 3 [| 3 |] 0.5
     let y = Layers.linear w b x
     Assert.Equal(Shape [| 5; 3 |], y.Shape)
-    let f64 = linear64 (w.ToArray() |> Array.map float) (b.ToArray() |> Array.map float) 3 7 (x.ToArray() |> Array.map float)
+
+    let f64 =
+        linear64 (w.ToArray() |> Array.map float) (b.ToArray() |> Array.map float) 3 7 (x.ToArray() |> Array.map float)
+
     Array.iter2 (fun (a: float32) e -> Assert.Equal(e, float a, 5)) (y.ToArray()) f64
 
 [<Fact>]
 let ``linear works over leading batch axes`` () =
-    let x, w, b = tensor 1 [| 2; 3; 4 |] 1.0, tensor 2 [| 5; 4 |] 0.5, tensor 3 [| 5 |] 0.5
+    let x, w, b =
+        tensor 1 [| 2; 3; 4 |] 1.0, tensor 2 [| 5; 4 |] 0.5, tensor 3 [| 5 |] 0.5
+
     let y = Layers.linear w b x
     Assert.Equal(Shape [| 2; 3; 5 |], y.Shape)
     let flat = Layers.linear w b (Tensor.reshape [| 6; 4 |] x)
@@ -96,7 +107,13 @@ let checkProp (prop: Property) =
 [<Fact>]
 let ``linear gradients match finite differences of the float64 reference`` () =
     Prop.forAll (Arb.fromGen dimsGen) (fun (rows, nIn, nOut, seed) ->
-        let inputs = [| tensor seed [| rows; nIn |] 1.0; tensor (seed + 1) [| nOut; nIn |] 1.0; tensor (seed + 2) [| nOut |] 1.0 |]
+        let inputs =
+            [|
+                tensor seed [| rows; nIn |] 1.0
+                tensor (seed + 1) [| nOut; nIn |] 1.0
+                tensor (seed + 2) [| nOut |] 1.0
+            |]
+
         let w = values (seed + 3) (rows * nOut) 1.0
 
         let f32 (xs: Tensor[]) =
@@ -104,7 +121,9 @@ let ``linear gradients match finite differences of the float64 reference`` () =
             |> Tensor.mul (Tensor.ofArray [| rows; nOut |] (Array.map float32 w))
             |> Tensor.sum
 
-        let f64 (xs: float[][]) = linear64 xs[1] xs[2] nOut nIn xs[0] |> weighted w
+        let f64 (xs: float[][]) =
+            linear64 xs[1] xs[2] nOut nIn xs[0] |> weighted w
+
         let report = GradCheck.check 1e-3 f32 f64 inputs
         report.Passed |> Prop.label (sprintf "%A" report))
     |> checkProp
@@ -113,12 +132,14 @@ let ``linear gradients match finite differences of the float64 reference`` () =
 let ``GRUCell gradients match finite differences of the float64 reference`` () =
     Prop.forAll (Arb.fromGen dimsGen) (fun (batch, nIn, hid, seed) ->
         let inputs =
-            [| tensor seed [| batch; nIn |] 1.0
-               tensor (seed + 1) [| batch; hid |] 0.9
-               tensor (seed + 2) [| 3 * hid; nIn |] 0.8
-               tensor (seed + 3) [| 3 * hid; hid |] 0.8
-               tensor (seed + 4) [| 3 * hid |] 0.5
-               tensor (seed + 5) [| 3 * hid |] 0.5 |]
+            [|
+                tensor seed [| batch; nIn |] 1.0
+                tensor (seed + 1) [| batch; hid |] 0.9
+                tensor (seed + 2) [| 3 * hid; nIn |] 0.8
+                tensor (seed + 3) [| 3 * hid; hid |] 0.8
+                tensor (seed + 4) [| 3 * hid |] 0.5
+                tensor (seed + 5) [| 3 * hid |] 0.5
+            |]
 
         let w = values (seed + 6) (batch * hid) 1.0
 
@@ -127,7 +148,9 @@ let ``GRUCell gradients match finite differences of the float64 reference`` () =
             |> Tensor.mul (Tensor.ofArray [| batch; hid |] (Array.map float32 w))
             |> Tensor.sum
 
-        let f64 (xs: float[][]) = gru64 xs[2] xs[3] xs[4] xs[5] nIn hid xs[0] xs[1] |> weighted w
+        let f64 (xs: float[][]) =
+            gru64 xs[2] xs[3] xs[4] xs[5] nIn hid xs[0] xs[1] |> weighted w
+
         let report = GradCheck.check 1e-3 f32 f64 inputs
         report.Passed |> Prop.label (sprintf "%A" report))
     |> checkProp
@@ -136,14 +159,22 @@ let ``GRUCell gradients match finite differences of the float64 reference`` () =
 let ``a GRU unrolled through time carries gradients back to the first step`` () =
     // Three steps sharing weights: the gradient w.r.t. the first input must match the float64 reference.
     let nIn, hid, batch = 3, 4, 2
-    let ws = [| tensor 2 [| 3 * hid; nIn |] 0.8; tensor 3 [| 3 * hid; hid |] 0.8; tensor 4 [| 3 * hid |] 0.5; tensor 5 [| 3 * hid |] 0.5 |]
-    let xs = [| for s in 0 .. 2 -> tensor (10 + s) [| batch; nIn |] 1.0 |]
+
+    let ws =
+        [|
+            tensor 2 [| 3 * hid; nIn |] 0.8
+            tensor 3 [| 3 * hid; hid |] 0.8
+            tensor 4 [| 3 * hid |] 0.5
+            tensor 5 [| 3 * hid |] 0.5
+        |]
+
+    let xs = [| for s in 0..2 -> tensor (10 + s) [| batch; nIn |] 1.0 |]
     let inputs = Array.append ws xs
 
     let f32 (p: Tensor[]) =
         let mutable h = Tensor.zeros [| batch; hid |]
 
-        for s in 0 .. 2 do
+        for s in 0..2 do
             h <- Layers.gruCell p[0] p[1] p[2] p[3] p[4 + s] h
 
         Tensor.sum (Tensor.square h)
@@ -151,7 +182,7 @@ let ``a GRU unrolled through time carries gradients back to the first step`` () 
     let f64 (p: float[][]) =
         let mutable h = Array.zeroCreate (batch * hid)
 
-        for s in 0 .. 2 do
+        for s in 0..2 do
             h <- gru64 p[0] p[1] p[2] p[3] nIn hid p[4 + s] h
 
         h |> Array.sumBy (fun v -> v * v)
@@ -162,10 +193,20 @@ let ``a GRU unrolled through time carries gradients back to the first step`` () 
 [<Fact>]
 let ``layers reject mismatched shapes by naming them`` () =
     let w = Tensor.zeros [| 3; 4 |]
-    let e = Assert.Throws<ArgumentException>(fun () -> Layers.linear w null (Tensor.zeros [| 2; 5 |]) |> ignore)
+
+    let e =
+        Assert.Throws<ArgumentException>(fun () -> Layers.linear w null (Tensor.zeros [| 2; 5 |]) |> ignore)
+
     Assert.Contains("[2, 5]", e.Message)
     Assert.Contains("[3, 4]", e.Message)
-    let wih, whh, b = Tensor.zeros [| 6; 3 |], Tensor.zeros [| 6; 2 |], Tensor.zeros [| 6 |]
-    let e2 = Assert.Throws<ArgumentException>(fun () -> Layers.gruCell wih whh b b (Tensor.zeros [| 4; 3 |]) (Tensor.zeros [| 5; 2 |]) |> ignore)
+
+    let wih, whh, b =
+        Tensor.zeros [| 6; 3 |], Tensor.zeros [| 6; 2 |], Tensor.zeros [| 6 |]
+
+    let e2 =
+        Assert.Throws<ArgumentException>(fun () ->
+            Layers.gruCell wih whh b b (Tensor.zeros [| 4; 3 |]) (Tensor.zeros [| 5; 2 |])
+            |> ignore)
+
     Assert.Contains("[5, 2]", e2.Message)
     Assert.Contains("[4, 3]", e2.Message)

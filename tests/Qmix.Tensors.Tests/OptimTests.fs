@@ -7,15 +7,22 @@ open Qmix.Tensors
 type P = { W: Tensor; B: Tensor }
 
 let p0 () =
-    { W = Tensor.ofArray [| 2; 2 |] [| 1f; -2f; 0.5f; 0f |]
-      B = Tensor.ofArray [| 1 |] [| 3f |] }
+    {
+        W = Tensor.ofArray [| 2; 2 |] [| 1f; -2f; 0.5f; 0f |]
+        B = Tensor.ofArray [| 1 |] [| 3f |]
+    }
 
 let grads k =
-    { W = Tensor.ofArray [| 2; 2 |] [| 0.5f * k; -0.1f; 2f; 0f |]
-      B = Tensor.ofArray [| 1 |] [| -1f * k |] }
+    {
+        W = Tensor.ofArray [| 2; 2 |] [| 0.5f * k; -0.1f; 2f; 0f |]
+        B = Tensor.ofArray [| 1 |] [| -1f * k |]
+    }
 
 let near (expected: float) (actual: float32) =
-    Assert.True(abs (expected - float actual) <= 1e-6 * max 1.0 (abs expected), sprintf "expected %.9g, got %.9g" expected actual)
+    Assert.True(
+        abs (expected - float actual) <= 1e-6 * max 1.0 (abs expected),
+        sprintf "expected %.9g, got %.9g" expected actual
+    )
 
 [<Fact>]
 let ``RMSprop first step by hand: p = 1, g = 0.5 gives 0.9`` () =
@@ -59,7 +66,14 @@ let adam64 (lr, b1, b2, eps) (steps: float list) (p0: float) =
 [<InlineData(0.0005, 0.99, 1e-5, 0.0)>]
 [<InlineData(0.01, 0.9, 1e-8, 0.9)>]
 let ``RMSprop over several steps matches PyTorch's formula`` (lr: float, alpha: float, eps: float, mom: float) =
-    let cfg = { Lr = float32 lr; Alpha = float32 alpha; Eps = float32 eps; Momentum = float32 mom }
+    let cfg =
+        {
+            Lr = float32 lr
+            Alpha = float32 alpha
+            Eps = float32 eps
+            Momentum = float32 mom
+        }
+
     let ks = [ 1f; -0.5f; 2f; 0.25f ]
 
     let p, _ =
@@ -73,7 +87,8 @@ let ``RMSprop over several steps matches PyTorch's formula`` (lr: float, alpha: 
 
 [<Fact>]
 let ``Adam first step by hand: the bias-corrected step is lr·sign(g)`` () =
-    let p, s = Optim.adam AdamConfig.defaults (Optim.adamInit (p0 ())) (p0 ()) (grads 1f)
+    let p, s =
+        Optim.adam AdamConfig.defaults (Optim.adamInit (p0 ())) (p0 ()) (grads 1f)
     // m̂ = g, v̂ = g², so p' = p − lr·g/(|g| + eps)
     near (1.0 - 1e-3 * 0.5 / (0.5 + 1e-8)) p.W[0, 0]
     near 0.05 s.ExpAvg.W[0, 0]
@@ -83,7 +98,11 @@ let ``Adam first step by hand: the bias-corrected step is lr·sign(g)`` () =
 let ``Adam over several steps matches PyTorch's formula`` () =
     let cfg = { AdamConfig.defaults with Lr = 0.01f }
     let ks = [ 1f; -0.5f; 2f; 0.25f; 1f ]
-    let p, s = ks |> List.fold (fun (p, s) k -> Optim.adam cfg s p (grads k)) (p0 (), Optim.adamInit (p0 ()))
+
+    let p, s =
+        ks
+        |> List.fold (fun (p, s) k -> Optim.adam cfg s p (grads k)) (p0 (), Optim.adamInit (p0 ()))
+
     near (adam64 (0.01, 0.9, 0.999, 1e-8) (ks |> List.map (fun k -> 0.5 * float k)) 1.0) p.W[0, 0]
     near (adam64 (0.01, 0.9, 0.999, 1e-8) (ks |> List.map (fun k -> -1.0 * float k)) 3.0) p.B[0]
     Assert.Equal(5, s.Step)
@@ -112,7 +131,15 @@ let ``clipping returns the norm before clipping and scales to the limit`` () =
 
 [<Fact>]
 let ``mismatched gradients are rejected with both shapes`` () =
-    let bad = { W = Tensor.zeros [| 4 |]; B = Tensor.zeros [| 1 |] }
-    let e = Assert.Throws<ArgumentException>(fun () -> Optim.adam AdamConfig.defaults (Optim.adamInit (p0 ())) (p0 ()) bad |> ignore)
+    let bad =
+        {
+            W = Tensor.zeros [| 4 |]
+            B = Tensor.zeros [| 1 |]
+        }
+
+    let e =
+        Assert.Throws<ArgumentException>(fun () ->
+            Optim.adam AdamConfig.defaults (Optim.adamInit (p0 ())) (p0 ()) bad |> ignore)
+
     Assert.Contains("[2, 2]", e.Message)
     Assert.Contains("[4]", e.Message)
