@@ -3,6 +3,7 @@ namespace Qmix.Tensors
 #nowarn "9" // NativePtr: the inner loops read pinned spans through pointers, without bounds checks.
 
 open System
+open System.Runtime.CompilerServices
 open System.Runtime.Intrinsics
 open System.Runtime.Intrinsics.X86
 open Microsoft.FSharp.NativeInterop
@@ -37,7 +38,7 @@ module Kernels =
     /// <summary>The instruction set a kernel runs on.</summary>
     [<RequireQualifiedAccess>]
     type Isa =
-        /// <summary>AVX-512: 8×32 and 4×32 register tiles of <c>Vector512</c> with fused multiply-add.</summary>
+        /// <summary>AVX-512: 8×32 and 4×32 register tiles of <c>Vector512</c> with fused multiply-add (16 wide for a narrow last panel).</summary>
         | Vector512
         /// <summary>AVX2 with FMA: 4×16 register tiles of <c>Vector256</c>.</summary>
         | Vector256
@@ -211,6 +212,7 @@ module Kernels =
     // ---------------------------------------------------------------- Vector512 micro-kernels
 
     /// C[8,32] (row stride ldc) = Σp A(r,p)·B[p,0..31], A(r,p) = ar[p*ps], B row stride ldb.
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
     let private tile512x8
         (
             a0: nativeptr<float32>,
@@ -301,6 +303,7 @@ module Kernels =
         put 7 c70 c71
 
     /// C[4,32] (row stride ldc) = Σp A(r,p)·B[p,0..31], A(r,p) = ar[p*ps], B row stride ldb.
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
     let private tile512x4
         (
             a0: nativeptr<float32>,
@@ -362,9 +365,120 @@ module Kernels =
         put 2 c20 c21
         put 3 c30 c31
 
+    /// C[8,16] (row stride ldc) = Σp A(r,p)·B[p,0..15]: the 8×32 tile for a narrow last panel.
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private tile512x8n16
+        (
+            a0: nativeptr<float32>,
+            a1: nativeptr<float32>,
+            a2: nativeptr<float32>,
+            a3: nativeptr<float32>,
+            a4: nativeptr<float32>,
+            a5: nativeptr<float32>,
+            a6: nativeptr<float32>,
+            a7: nativeptr<float32>,
+            ps: int,
+            bp: nativeptr<float32>,
+            ldb: int,
+            k: int,
+            c: nativeptr<float32>,
+            ldc: int,
+            accumulate: bool
+        ) =
+        let mutable c0 = Vector512<float32>.Zero
+        let mutable c1 = Vector512<float32>.Zero
+        let mutable c2 = Vector512<float32>.Zero
+        let mutable c3 = Vector512<float32>.Zero
+        let mutable c4 = Vector512<float32>.Zero
+        let mutable c5 = Vector512<float32>.Zero
+        let mutable c6 = Vector512<float32>.Zero
+        let mutable c7 = Vector512<float32>.Zero
+        let mutable pb = bp
+        let mutable o = 0
+        let mutable p = 0
+
+        while p < k do
+            let b0 = Vector512.Load pb
+            c0 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a0 o), b0, c0)
+            c1 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a1 o), b0, c1)
+            c2 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a2 o), b0, c2)
+            c3 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a3 o), b0, c3)
+            c4 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a4 o), b0, c4)
+            c5 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a5 o), b0, c5)
+            c6 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a6 o), b0, c6)
+            c7 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a7 o), b0, c7)
+            pb <- NativePtr.add pb ldb
+            o <- o + ps
+            p <- p + 1
+
+        let inline put (row: int) (v: Vector512<float32>) =
+            let d = NativePtr.add c (row * ldc)
+
+            if accumulate then
+                Vector512.Store(Vector512.Load d + v, d)
+            else
+                Vector512.Store(v, d)
+
+        put 0 c0
+        put 1 c1
+        put 2 c2
+        put 3 c3
+        put 4 c4
+        put 5 c5
+        put 6 c6
+        put 7 c7
+
+    /// C[4,16] (row stride ldc) = Σp A(r,p)·B[p,0..15]: the 4×32 tile for a narrow last panel.
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private tile512x4n16
+        (
+            a0: nativeptr<float32>,
+            a1: nativeptr<float32>,
+            a2: nativeptr<float32>,
+            a3: nativeptr<float32>,
+            ps: int,
+            bp: nativeptr<float32>,
+            ldb: int,
+            k: int,
+            c: nativeptr<float32>,
+            ldc: int,
+            accumulate: bool
+        ) =
+        let mutable c0 = Vector512<float32>.Zero
+        let mutable c1 = Vector512<float32>.Zero
+        let mutable c2 = Vector512<float32>.Zero
+        let mutable c3 = Vector512<float32>.Zero
+        let mutable pb = bp
+        let mutable o = 0
+        let mutable p = 0
+
+        while p < k do
+            let b0 = Vector512.Load pb
+            c0 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a0 o), b0, c0)
+            c1 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a1 o), b0, c1)
+            c2 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a2 o), b0, c2)
+            c3 <- Vector512.FusedMultiplyAdd(Vector512.Create(NativePtr.get a3 o), b0, c3)
+            pb <- NativePtr.add pb ldb
+            o <- o + ps
+            p <- p + 1
+
+        let inline put (row: int) (v: Vector512<float32>) =
+            let d = NativePtr.add c (row * ldc)
+
+            if accumulate then
+                Vector512.Store(Vector512.Load d + v, d)
+            else
+                Vector512.Store(v, d)
+
+        put 0 c0
+        put 1 c1
+        put 2 c2
+        put 3 c3
+
     // ---------------------------------------------------------------- Vector256 micro-kernel
 
     /// C[4,16] (row stride ldc) = Σp A(r,p)·B[p,0..15], A(r,p) = ar[p*ps], B row stride ldb.
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
     let private tile256x4
         (
             a0: nativeptr<float32>,
@@ -470,56 +584,73 @@ module Kernels =
 
         while j0 < n do
             let nr = min w (n - j0)
+            // On Vector512 a last panel of at most 16 columns runs on 16-wide tiles.
+            let narrow = wide && nr <= 16
+            let pw = if narrow then 16 else w
             // A full panel of a B stored [K,N] is read in place; the others are packed.
-            let direct = nr = w && not transB
+            let direct = nr = pw && not transB
             let bq = if direct then NativePtr.add b j0 else bp
-            let ldb = if direct then n else w
+            let ldb = if direct then n else pw
 
             if not direct then
-                packB (layout, k, n, b, j0, nr, w, bp)
+                packB (layout, k, n, b, j0, nr, pw, bp)
 
+            // Full tiles go straight to C; a partial one goes through tmp (row width pw) and is copied.
+            let full = nr = pw
+            let ldt = if full then n else pw
+            let acc = accumulate && full
             let cj = NativePtr.add c j0
+            let inline target (i: int) = if full then NativePtr.add cj (i * n) else tmp
+
+            let inline finish (i: int) (rows: int) =
+                if not full then
+                    storeTile (tmp, pw, rows, nr, NativePtr.add cj (i * n), n, accumulate)
+
             let mutable i = 0
 
             if wide then
-                if nr = w then
-                    while i + 8 <= m do
-                        tile512x8 (row i, row (i + 1), row (i + 2), row (i + 3), row (i + 4), row (i + 5), row (i + 6), row (i + 7), ps, bq, ldb, k, NativePtr.add cj (i * n), n, accumulate)
-                        i <- i + 8
+                while i + 8 <= m do
+                    let t = target i
 
-                    if i + 4 <= m then
-                        tile512x4 (row i, row (i + 1), row (i + 2), row (i + 3), ps, bq, ldb, k, NativePtr.add cj (i * n), n, accumulate)
-                        i <- i + 4
-                else
-                    while i + 8 <= m do
-                        tile512x8 (row i, row (i + 1), row (i + 2), row (i + 3), row (i + 4), row (i + 5), row (i + 6), row (i + 7), ps, bq, ldb, k, tmp, w, false)
-                        storeTile (tmp, w, 8, nr, NativePtr.add cj (i * n), n, accumulate)
-                        i <- i + 8
+                    if narrow then
+                        tile512x8n16 (row i, row (i + 1), row (i + 2), row (i + 3), row (i + 4), row (i + 5), row (i + 6), row (i + 7), ps, bq, ldb, k, t, ldt, acc)
+                    else
+                        tile512x8 (row i, row (i + 1), row (i + 2), row (i + 3), row (i + 4), row (i + 5), row (i + 6), row (i + 7), ps, bq, ldb, k, t, ldt, acc)
 
-                    if i + 4 <= m then
-                        tile512x4 (row i, row (i + 1), row (i + 2), row (i + 3), ps, bq, ldb, k, tmp, w, false)
-                        storeTile (tmp, w, 4, nr, NativePtr.add cj (i * n), n, accumulate)
-                        i <- i + 4
+                    finish i 8
+                    i <- i + 8
+
+                if i + 4 <= m then
+                    let t = target i
+
+                    if narrow then
+                        tile512x4n16 (row i, row (i + 1), row (i + 2), row (i + 3), ps, bq, ldb, k, t, ldt, acc)
+                    else
+                        tile512x4 (row i, row (i + 1), row (i + 2), row (i + 3), ps, bq, ldb, k, t, ldt, acc)
+
+                    finish i 4
+                    i <- i + 4
 
                 if i < m then
-                    // 1..3 rows left: repeat the last row in the spare lanes of a 4-row tile.
+                    // 1..3 rows left: repeat the last row in the spare rows of a 4-row tile, through tmp.
                     let last = m - 1
-                    tile512x4 (row i, row (min (i + 1) last), row (min (i + 2) last), row last, ps, bq, ldb, k, tmp, w, false)
-                    storeTile (tmp, w, m - i, nr, NativePtr.add cj (i * n), n, accumulate)
+
+                    if narrow then
+                        tile512x4n16 (row i, row (min (i + 1) last), row (min (i + 2) last), row last, ps, bq, ldb, k, tmp, pw, false)
+                    else
+                        tile512x4 (row i, row (min (i + 1) last), row (min (i + 2) last), row last, ps, bq, ldb, k, tmp, pw, false)
+
+                    storeTile (tmp, pw, m - i, nr, NativePtr.add cj (i * n), n, accumulate)
             else
                 while i + 4 <= m do
-                    if nr = w then
-                        tile256x4 (row i, row (i + 1), row (i + 2), row (i + 3), ps, bq, ldb, k, NativePtr.add cj (i * n), n, accumulate)
-                    else
-                        tile256x4 (row i, row (i + 1), row (i + 2), row (i + 3), ps, bq, ldb, k, tmp, w, false)
-                        storeTile (tmp, w, 4, nr, NativePtr.add cj (i * n), n, accumulate)
-
+                    tile256x4 (row i, row (i + 1), row (i + 2), row (i + 3), ps, bq, ldb, k, target i, ldt, acc)
+                    finish i 4
                     i <- i + 4
 
                 if i < m then
                     let last = m - 1
-                    tile256x4 (row i, row (min (i + 1) last), row (min (i + 2) last), row last, ps, bq, ldb, k, tmp, w, false)
-                    storeTile (tmp, w, m - i, nr, NativePtr.add cj (i * n), n, accumulate)
+                    tile256x4 (row i, row (min (i + 1) last), row (min (i + 2) last), row last, ps, bq, ldb, k, tmp, pw, false)
+                    storeTile (tmp, pw, m - i, nr, NativePtr.add cj (i * n), n, accumulate)
 
             j0 <- j0 + w
 

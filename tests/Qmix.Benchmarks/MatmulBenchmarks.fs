@@ -137,6 +137,10 @@ module MatmulGflops =
             Run = fun isa a b c -> Kernels.matmulTNWith isa (192, 96, 64, ReadOnlySpan a, ReadOnlySpan b, Span c, false) }
           { Name = "NT [3x64]·[192x64]ᵀ"; M = 3; K = 64; N = 192
             Run = fun isa a b c -> Kernels.matmulNTWith isa (3, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false) }
+          { Name = "NN [3x64]·[64x192]"; M = 3; K = 64; N = 192
+            Run = fun isa a b c -> Kernels.matmulNNWith isa (3, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false) }
+          { Name = "NT [96x64]·[9x64]ᵀ"; M = 96; K = 64; N = 9
+            Run = fun isa a b c -> Kernels.matmulNTWith isa (96, 64, 9, ReadOnlySpan a, ReadOnlySpan b, Span c, false) }
           { Name = "NN [96x64]·[64x192]"; M = 96; K = 64; N = 192
             Run = fun isa a b c -> Kernels.matmulNNWith isa (96, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false) } ]
 
