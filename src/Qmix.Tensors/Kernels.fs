@@ -53,9 +53,12 @@ module Kernels =
 
     /// <summary>The fastest instruction set this machine accelerates.</summary>
     let bestIsa: Isa =
-        if Vector512.IsHardwareAccelerated then Isa.Vector512
-        elif Vector256.IsHardwareAccelerated && Fma.IsSupported then Isa.Vector256
-        else Isa.Scalar
+        if Vector512.IsHardwareAccelerated then
+            Isa.Vector512
+        elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
+            Isa.Vector256
+        else
+            Isa.Scalar
 
     /// <summary>The instruction set the kernels use on this machine: "Vector512", "Vector256" or "Scalar".</summary>
     let activeIsa: string =
@@ -66,25 +69,35 @@ module Kernels =
 
     // ---------------------------------------------------------------- argument checks
 
-    let private fail (name: string) (what: string) (need: int64) (has: int) =
-        raise (ArgumentException(sprintf "Operand %s (%s) needs at least %d elements but has %d." name what need has, name))
+    let private fail (name: string) (shape: string) (rows: int) (cols: int) (has: int) =
+        let need = int64 rows * int64 cols
 
-    let private check (m: int, k: int, n: int, aLen: int, bLen: int, cLen: int, aShape: string, bShape: string) =
+        raise (
+            ArgumentException(
+                sprintf "Operand %s %s = %d×%d needs at least %d elements but has %d." name shape rows cols need has,
+                name
+            )
+        )
+
+    /// Checks the sizes and the span lengths; transA/transB say whether A is stored [k,m] and B [n,k].
+    let private check (m: int, k: int, n: int, aLen: int, bLen: int, cLen: int, transA: bool, transB: bool) =
         if m < 0 || k < 0 || n < 0 then
             raise (ArgumentException(sprintf "Matrix sizes must be non-negative but are m=%d, k=%d, n=%d." m k n))
 
-        let mk = int64 m * int64 k
-        let kn = int64 k * int64 n
-        let mn = int64 m * int64 n
+        if int64 aLen < int64 m * int64 k then
+            if transA then
+                fail "a" "[k,m]" k m aLen
+            else
+                fail "a" "[m,k]" m k aLen
 
-        if int64 aLen < mk then
-            fail "a" (sprintf "%s = %d×%d" aShape (if aShape = "[m,k]" then m else k) (if aShape = "[m,k]" then k else m)) mk aLen
+        if int64 bLen < int64 k * int64 n then
+            if transB then
+                fail "b" "[n,k]" n k bLen
+            else
+                fail "b" "[k,n]" k n bLen
 
-        if int64 bLen < kn then
-            fail "b" (sprintf "%s = %d×%d" bShape (if bShape = "[k,n]" then k else n) (if bShape = "[k,n]" then n else k)) kn bLen
-
-        if int64 cLen < mn then
-            fail "c" (sprintf "[m,n] = %d×%d" m n) mn cLen
+        if int64 cLen < int64 m * int64 n then
+            fail "c" "[m,n]" m n cLen
 
     // ---------------------------------------------------------------- packing B
 
@@ -124,7 +137,9 @@ module Kernels =
         Vector256.Store(Avx.Permute2x128(u3, u7, 0x31uy), NativePtr.add dst (7 * ldd))
 
     /// Packs columns j0 .. j0+nr-1 of the logical B[K,N] into dst as K rows of width w (zero beyond nr).
-    let private packB (layout: Layout, k: int, n: int, b: nativeptr<float32>, j0: int, nr: int, w: int, dst: nativeptr<float32>) =
+    let private packB
+        (layout: Layout, k: int, n: int, b: nativeptr<float32>, j0: int, nr: int, w: int, dst: nativeptr<float32>)
+        =
         match layout with
         | NT ->
             // B is stored [N,K]: dst[p*w + jj] = b[(j0+jj)*k + p], by 8×8 blocks where they fit.
@@ -190,7 +205,9 @@ module Kernels =
                 p <- p + 1
 
     /// Writes a tile computed into tmp (row width w) to C: C = tile or C += tile on mr×nr elements.
-    let private storeTile (tmp: nativeptr<float32>, w: int, mr: int, nr: int, c: nativeptr<float32>, ldc: int, accumulate: bool) =
+    let private storeTile
+        (tmp: nativeptr<float32>, w: int, mr: int, nr: int, c: nativeptr<float32>, ldc: int, accumulate: bool)
+        =
         let mutable r = 0
 
         while r < mr do
@@ -600,7 +617,9 @@ module Kernels =
             let ldt = if full then n else pw
             let acc = accumulate && full
             let cj = NativePtr.add c j0
-            let inline target (i: int) = if full then NativePtr.add cj (i * n) else tmp
+
+            let inline target (i: int) =
+                if full then NativePtr.add cj (i * n) else tmp
 
             let inline finish (i: int) (rows: int) =
                 if not full then
@@ -613,9 +632,41 @@ module Kernels =
                     let t = target i
 
                     if narrow then
-                        tile512x8n16 (row i, row (i + 1), row (i + 2), row (i + 3), row (i + 4), row (i + 5), row (i + 6), row (i + 7), ps, bq, ldb, k, t, ldt, acc)
+                        tile512x8n16 (
+                            row i,
+                            row (i + 1),
+                            row (i + 2),
+                            row (i + 3),
+                            row (i + 4),
+                            row (i + 5),
+                            row (i + 6),
+                            row (i + 7),
+                            ps,
+                            bq,
+                            ldb,
+                            k,
+                            t,
+                            ldt,
+                            acc
+                        )
                     else
-                        tile512x8 (row i, row (i + 1), row (i + 2), row (i + 3), row (i + 4), row (i + 5), row (i + 6), row (i + 7), ps, bq, ldb, k, t, ldt, acc)
+                        tile512x8 (
+                            row i,
+                            row (i + 1),
+                            row (i + 2),
+                            row (i + 3),
+                            row (i + 4),
+                            row (i + 5),
+                            row (i + 6),
+                            row (i + 7),
+                            ps,
+                            bq,
+                            ldb,
+                            k,
+                            t,
+                            ldt,
+                            acc
+                        )
 
                     finish i 8
                     i <- i + 8
@@ -636,9 +687,33 @@ module Kernels =
                     let last = m - 1
 
                     if narrow then
-                        tile512x4n16 (row i, row (min (i + 1) last), row (min (i + 2) last), row last, ps, bq, ldb, k, tmp, pw, false)
+                        tile512x4n16 (
+                            row i,
+                            row (min (i + 1) last),
+                            row (min (i + 2) last),
+                            row last,
+                            ps,
+                            bq,
+                            ldb,
+                            k,
+                            tmp,
+                            pw,
+                            false
+                        )
                     else
-                        tile512x4 (row i, row (min (i + 1) last), row (min (i + 2) last), row last, ps, bq, ldb, k, tmp, pw, false)
+                        tile512x4 (
+                            row i,
+                            row (min (i + 1) last),
+                            row (min (i + 2) last),
+                            row last,
+                            ps,
+                            bq,
+                            ldb,
+                            k,
+                            tmp,
+                            pw,
+                            false
+                        )
 
                     storeTile (tmp, pw, m - i, nr, NativePtr.add cj (i * n), n, accumulate)
             else
@@ -649,13 +724,37 @@ module Kernels =
 
                 if i < m then
                     let last = m - 1
-                    tile256x4 (row i, row (min (i + 1) last), row (min (i + 2) last), row last, ps, bq, ldb, k, tmp, pw, false)
+
+                    tile256x4 (
+                        row i,
+                        row (min (i + 1) last),
+                        row (min (i + 2) last),
+                        row last,
+                        ps,
+                        bq,
+                        ldb,
+                        k,
+                        tmp,
+                        pw,
+                        false
+                    )
+
                     storeTile (tmp, pw, m - i, nr, NativePtr.add cj (i * n), n, accumulate)
 
             j0 <- j0 + w
 
     /// The scalar path: one fused multiply-add chain per element of C, in the same order as the vector paths.
-    let private scalar (layout: Layout, m: int, k: int, n: int, a: nativeptr<float32>, b: nativeptr<float32>, c: nativeptr<float32>, accumulate: bool) =
+    let private scalar
+        (
+            layout: Layout,
+            m: int,
+            k: int,
+            n: int,
+            a: nativeptr<float32>,
+            b: nativeptr<float32>,
+            c: nativeptr<float32>,
+            accumulate: bool
+        ) =
         let transA =
             match layout with
             | TN -> true
@@ -698,9 +797,9 @@ module Kernels =
             accumulate: bool
         ) =
         match layout with
-        | NN -> check (m, k, n, a.Length, b.Length, c.Length, "[m,k]", "[k,n]")
-        | NT -> check (m, k, n, a.Length, b.Length, c.Length, "[m,k]", "[n,k]")
-        | TN -> check (m, k, n, a.Length, b.Length, c.Length, "[k,m]", "[k,n]")
+        | NN -> check (m, k, n, a.Length, b.Length, c.Length, false, false)
+        | NT -> check (m, k, n, a.Length, b.Length, c.Length, false, true)
+        | TN -> check (m, k, n, a.Length, b.Length, c.Length, true, false)
 
         if m > 0 && n > 0 then
             use pa = fixed a
@@ -708,8 +807,10 @@ module Kernels =
             use pc = fixed c
 
             match isa with
-            | Isa.Vector512 when Vector512.IsHardwareAccelerated -> blocked (isa, layout, m, k, n, pa, pb, pc, accumulate)
-            | Isa.Vector256 when Vector256.IsHardwareAccelerated -> blocked (isa, layout, m, k, n, pa, pb, pc, accumulate)
+            | Isa.Vector512 when Vector512.IsHardwareAccelerated ->
+                blocked (isa, layout, m, k, n, pa, pb, pc, accumulate)
+            | Isa.Vector256 when Vector256.IsHardwareAccelerated ->
+                blocked (isa, layout, m, k, n, pa, pb, pc, accumulate)
             | _ -> scalar (layout, m, k, n, pa, pb, pc, accumulate)
 
     // ---------------------------------------------------------------- public API
@@ -744,7 +845,9 @@ module Kernels =
     /// <param name="c">C, row-major [M,N].</param>
     /// <param name="accumulate">Add the product to C instead of overwriting it.</param>
     /// <exception cref="T:System.ArgumentException">A size is negative or a span is shorter than its matrix.</exception>
-    let matmulNN (m: int, k: int, n: int, a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, c: Span<float32>, accumulate: bool) =
+    let matmulNN
+        (m: int, k: int, n: int, a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, c: Span<float32>, accumulate: bool)
+        =
         run (bestIsa, NN, m, k, n, a, b, c, accumulate)
 
     /// <summary>C[M,N] = A[M,K] · B[N,K]ᵀ; with <c>accumulate</c> C += A · Bᵀ. B is stored [out, in]
@@ -757,7 +860,9 @@ module Kernels =
     /// <param name="c">C, row-major [M,N].</param>
     /// <param name="accumulate">Add the product to C instead of overwriting it.</param>
     /// <exception cref="T:System.ArgumentException">A size is negative or a span is shorter than its matrix.</exception>
-    let matmulNT (m: int, k: int, n: int, a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, c: Span<float32>, accumulate: bool) =
+    let matmulNT
+        (m: int, k: int, n: int, a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, c: Span<float32>, accumulate: bool)
+        =
         run (bestIsa, NT, m, k, n, a, b, c, accumulate)
 
     /// <summary>C[M,N] = A[K,M]ᵀ · B[K,N]; with <c>accumulate</c> C += Aᵀ · B. With A the output
@@ -770,7 +875,9 @@ module Kernels =
     /// <param name="c">C, row-major [M,N].</param>
     /// <param name="accumulate">Add the product to C instead of overwriting it.</param>
     /// <exception cref="T:System.ArgumentException">A size is negative or a span is shorter than its matrix.</exception>
-    let matmulTN (m: int, k: int, n: int, a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, c: Span<float32>, accumulate: bool) =
+    let matmulTN
+        (m: int, k: int, n: int, a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, c: Span<float32>, accumulate: bool)
+        =
         run (bestIsa, TN, m, k, n, a, b, c, accumulate)
 
     /// <summary>C[M,N] = A[M,K] · B[K,N] by a plain triple loop summed in double precision: the oracle the
@@ -786,7 +893,7 @@ module Kernels =
     let matmulReference
         (m: int, k: int, n: int, a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, c: Span<float32>, accumulate: bool)
         =
-        check (m, k, n, a.Length, b.Length, c.Length, "[m,k]", "[k,n]")
+        check (m, k, n, a.Length, b.Length, c.Length, false, false)
 
         for i in 0 .. m - 1 do
             for j in 0 .. n - 1 do
@@ -795,4 +902,8 @@ module Kernels =
                 for p in 0 .. k - 1 do
                     acc <- acc + float a[i * k + p] * float b[p * n + j]
 
-                c[i * n + j] <- if accumulate then float32 (float c[i * n + j] + acc) else float32 acc
+                c[i * n + j] <-
+                    if accumulate then
+                        float32 (float c[i * n + j] + acc)
+                    else
+                        float32 acc

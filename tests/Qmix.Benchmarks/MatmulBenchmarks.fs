@@ -33,7 +33,10 @@ type GflopsColumn() =
         member _.PriorityInCategory = 0
         member _.IsNumeric = true
         member _.UnitType = UnitType.Dimensionless
-        member _.Legend = "Billions of floating-point operations per second: 2·M·K·N / mean time"
+
+        member _.Legend =
+            "Billions of floating-point operations per second: 2·M·K·N / mean time"
+
         member _.IsAvailable(_: Summary) = true
         member _.IsDefault(_: Summary, _: BenchmarkCase) = false
 
@@ -126,34 +129,94 @@ type MatmulBenchmarks() =
 /// A quick Stopwatch measurement of the same cases, printed as GFLOP/s and bytes allocated per call
 /// (`./build.sh bench gflops`).
 module MatmulGflops =
-    type private Case = { Name: string; M: int; K: int; N: int; Run: Kernels.Isa -> float32[] -> float32[] -> float32[] -> unit }
+    type private Case =
+        {
+            Name: string
+            M: int
+            K: int
+            N: int
+            Run: Kernels.Isa -> float32[] -> float32[] -> float32[] -> unit
+        }
 
     let private cases =
-        [ { Name = "NT [96x64]·[192x64]ᵀ"; M = 96; K = 64; N = 192
-            Run = fun isa a b c -> Kernels.matmulNTWith isa (96, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false) }
-          { Name = "NN [96x42]·[42x64]"; M = 96; K = 42; N = 64
-            Run = fun isa a b c -> Kernels.matmulNNWith isa (96, 42, 64, ReadOnlySpan a, ReadOnlySpan b, Span c, false) }
-          { Name = "TN [96x192]ᵀ·[96x64]"; M = 192; K = 96; N = 64
-            Run = fun isa a b c -> Kernels.matmulTNWith isa (192, 96, 64, ReadOnlySpan a, ReadOnlySpan b, Span c, false) }
-          { Name = "NT [3x64]·[192x64]ᵀ"; M = 3; K = 64; N = 192
-            Run = fun isa a b c -> Kernels.matmulNTWith isa (3, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false) }
-          { Name = "NN [3x64]·[64x192]"; M = 3; K = 64; N = 192
-            Run = fun isa a b c -> Kernels.matmulNNWith isa (3, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false) }
-          { Name = "NT [96x64]·[9x64]ᵀ"; M = 96; K = 64; N = 9
-            Run = fun isa a b c -> Kernels.matmulNTWith isa (96, 64, 9, ReadOnlySpan a, ReadOnlySpan b, Span c, false) }
-          { Name = "NN [96x64]·[64x192]"; M = 96; K = 64; N = 192
-            Run = fun isa a b c -> Kernels.matmulNNWith isa (96, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false) } ]
+        [
+            {
+                Name = "NT [96x64]·[192x64]ᵀ"
+                M = 96
+                K = 64
+                N = 192
+                Run =
+                    fun isa a b c ->
+                        Kernels.matmulNTWith isa (96, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false)
+            }
+            {
+                Name = "NN [96x42]·[42x64]"
+                M = 96
+                K = 42
+                N = 64
+                Run =
+                    fun isa a b c ->
+                        Kernels.matmulNNWith isa (96, 42, 64, ReadOnlySpan a, ReadOnlySpan b, Span c, false)
+            }
+            {
+                Name = "TN [96x192]ᵀ·[96x64]"
+                M = 192
+                K = 96
+                N = 64
+                Run =
+                    fun isa a b c ->
+                        Kernels.matmulTNWith isa (192, 96, 64, ReadOnlySpan a, ReadOnlySpan b, Span c, false)
+            }
+            {
+                Name = "NT [3x64]·[192x64]ᵀ"
+                M = 3
+                K = 64
+                N = 192
+                Run =
+                    fun isa a b c ->
+                        Kernels.matmulNTWith isa (3, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false)
+            }
+            {
+                Name = "NN [3x64]·[64x192]"
+                M = 3
+                K = 64
+                N = 192
+                Run =
+                    fun isa a b c ->
+                        Kernels.matmulNNWith isa (3, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false)
+            }
+            {
+                Name = "NT [96x64]·[9x64]ᵀ"
+                M = 96
+                K = 64
+                N = 9
+                Run =
+                    fun isa a b c -> Kernels.matmulNTWith isa (96, 64, 9, ReadOnlySpan a, ReadOnlySpan b, Span c, false)
+            }
+            {
+                Name = "NN [96x64]·[64x192]"
+                M = 96
+                K = 64
+                N = 192
+                Run =
+                    fun isa a b c ->
+                        Kernels.matmulNNWith isa (96, 64, 192, ReadOnlySpan a, ReadOnlySpan b, Span c, false)
+            }
+        ]
 
     /// Measures every case on every instruction set and prints one line each.
     let run () =
         let r = Random 1
-        let fill len = Array.init len (fun _ -> float32 (r.NextDouble() * 2.0 - 1.0))
+
+        let fill len =
+            Array.init len (fun _ -> float32 (r.NextDouble() * 2.0 - 1.0))
+
         printfn "Kernels.activeIsa = %s" Kernels.activeIsa
 
         for case in cases do
             let a = fill (case.M * case.K)
             let b = fill (case.K * case.N)
-            let c = Array.zeroCreate<float32> (case.M * case.N)
+            let c = Array.zeroCreate<float32>(case.M * case.N)
             let flops = 2.0 * float case.M * float case.K * float case.N
 
             for isa in [ Kernels.Isa.Vector512; Kernels.Isa.Vector256; Kernels.Isa.Scalar ] do
@@ -180,4 +243,11 @@ module MatmulGflops =
                     best <- min best (sw.Elapsed.TotalSeconds / float iters)
 
                 let allocated = GC.GetAllocatedBytesForCurrentThread() - before
-                printfn "%-24s %-10A %8.1f GFLOP/s  %8.2f us  %d B/call" case.Name isa (flops / best / 1e9) (best * 1e6) (allocated / int64 (5 * iters))
+
+                printfn
+                    "%-24s %-10A %8.1f GFLOP/s  %8.2f us  %d B/call"
+                    case.Name
+                    isa
+                    (flops / best / 1e9)
+                    (best * 1e6)
+                    (allocated / int64 (5 * iters))

@@ -11,7 +11,9 @@ type Layout =
     | NT
     | TN
 
-let private isas = [ Kernels.Isa.Vector512; Kernels.Isa.Vector256; Kernels.Isa.Scalar ]
+let private isas =
+    [ Kernels.Isa.Vector512; Kernels.Isa.Vector256; Kernels.Isa.Scalar ]
+
 let private layouts = [ NN; NT; TN ]
 
 let private random (seed: int) (len: int) =
@@ -28,7 +30,15 @@ let private store (layout: Layout) (m: int) (k: int) (n: int) (a: float32[]) (b:
     | NT -> a, transpose k n b
     | TN -> transpose m k a, b
 
-let private call (isa: Kernels.Isa) (layout: Layout) (m, k, n) (a: float32[]) (b: float32[]) (c: float32[]) (accumulate: bool) =
+let private call
+    (isa: Kernels.Isa)
+    (layout: Layout)
+    (m, k, n)
+    (a: float32[])
+    (b: float32[])
+    (c: float32[])
+    (accumulate: bool)
+    =
     match layout with
     | NN -> Kernels.matmulNNWith isa (m, k, n, ReadOnlySpan a, ReadOnlySpan b, Span c, accumulate)
     | NT -> Kernels.matmulNTWith isa (m, k, n, ReadOnlySpan a, ReadOnlySpan b, Span c, accumulate)
@@ -36,8 +46,8 @@ let private call (isa: Kernels.Isa) (layout: Layout) (m, k, n) (a: float32[]) (b
 
 /// The float64 product of logical A[m,k] and B[k,n], and Σ|a·b| per element as the error scale.
 let private reference (m: int) (k: int) (n: int) (a: float32[]) (b: float32[]) =
-    let value = Array.zeroCreate<float> (m * n)
-    let scale = Array.zeroCreate<float> (m * n)
+    let value = Array.zeroCreate<float>(m * n)
+    let scale = Array.zeroCreate<float>(m * n)
 
     for i in 0 .. m - 1 do
         for j in 0 .. n - 1 do
@@ -52,7 +62,11 @@ let private close (expected: float) (scale: float) (actual: float32) =
     abs (float actual - expected) <= 1e-4 * scale + 1e-6 * abs expected
 
 let private sizeGen =
-    Gen.oneof [ Gen.choose (0, 70); Gen.elements [ 0; 1; 3; 4; 5; 7; 8; 9; 15; 16; 17; 31; 32; 33; 63; 64; 65 ] ]
+    Gen.oneof
+        [
+            Gen.choose (0, 70)
+            Gen.elements [ 0; 1; 3; 4; 5; 7; 8; 9; 15; 16; 17; 31; 32; 33; 63; 64; 65 ]
+        ]
 
 let private caseGen =
     gen {
@@ -83,7 +97,16 @@ let ``every layout on every instruction set matches the float64 product`` () =
 
                     for idx in 0 .. m * n - 1 do
                         if not (close expected[idx] scale[idx] c[idx]) then
-                            failwithf "%A %A m=%d k=%d n=%d: C[%d] = %g, expected %g" layout isa m k n idx c[idx] expected[idx])
+                            failwithf
+                                "%A %A m=%d k=%d n=%d: C[%d] = %g, expected %g"
+                                layout
+                                isa
+                                m
+                                k
+                                n
+                                idx
+                                c[idx]
+                                expected[idx])
     )
 
 [<Fact>]
@@ -104,7 +127,16 @@ let ``accumulate adds the product to the existing C`` () =
 
                     for idx in 0 .. m * n - 1 do
                         if not (close (float c0[idx] + expected[idx]) (scale[idx] + abs (float c0[idx])) c[idx]) then
-                            failwithf "%A %A m=%d k=%d n=%d: C[%d] = %g, expected %g" layout isa m k n idx c[idx] (float c0[idx] + expected[idx]))
+                            failwithf
+                                "%A %A m=%d k=%d n=%d: C[%d] = %g, expected %g"
+                                layout
+                                isa
+                                m
+                                k
+                                n
+                                idx
+                                c[idx]
+                                (float c0[idx] + expected[idx]))
     )
 
 [<Fact>]
@@ -136,7 +168,7 @@ let ``the public kernels use the active instruction set and match the reference`
     let m, k, n = 37, 45, 70
     let a = random 1 (m * k)
     let b = random 2 (k * n)
-    let expected = Array.zeroCreate<float32> (m * n)
+    let expected = Array.zeroCreate<float32>(m * n)
     Kernels.matmulReference (m, k, n, ReadOnlySpan a, ReadOnlySpan b, Span expected, false)
     let exact, scale = reference m k n a b
 
@@ -145,7 +177,7 @@ let ``the public kernels use the active instruction set and match the reference`
 
     for layout in layouts do
         let sa, sb = store layout m k n a b
-        let c = Array.zeroCreate<float32> (m * n)
+        let c = Array.zeroCreate<float32>(m * n)
 
         match layout with
         | NN -> Kernels.matmulNN (m, k, n, ReadOnlySpan sa, ReadOnlySpan sb, Span c, false)
@@ -166,7 +198,7 @@ let ``the agent network shapes match the reference`` () =
             let sa, sb = store layout m k n a b
 
             for isa in isas do
-                let c = Array.zeroCreate<float32> (m * n)
+                let c = Array.zeroCreate<float32>(m * n)
                 call isa layout (m, k, n) sa sb c false
 
                 for idx in 0 .. m * n - 1 do
@@ -179,16 +211,19 @@ let ``spans shorter than their matrices are rejected with both sizes`` () =
     let c = Array.zeroCreate<float32> 15
 
     let e =
-        Assert.Throws<ArgumentException>(fun () -> Kernels.matmulNT (3, 4, 5, ReadOnlySpan a, ReadOnlySpan b, Span c, false))
+        Assert.Throws<ArgumentException>(fun () ->
+            Kernels.matmulNT (3, 4, 5, ReadOnlySpan a, ReadOnlySpan b, Span c, false))
 
-    Assert.Contains("a", e.ParamName)
+    Assert.Equal("a", e.ParamName)
+    Assert.Contains("[m,k] = 3×4", e.Message)
     Assert.Contains("12", e.Message)
     Assert.Contains("11", e.Message)
 
     let a12 = Array.zeroCreate<float32> 12
 
     let e =
-        Assert.Throws<ArgumentException>(fun () -> Kernels.matmulNN (3, 4, 6, ReadOnlySpan a12, ReadOnlySpan b, Span c, false))
+        Assert.Throws<ArgumentException>(fun () ->
+            Kernels.matmulNN (3, 4, 6, ReadOnlySpan a12, ReadOnlySpan b, Span c, false))
 
     Assert.Equal("b", e.ParamName)
     Assert.Contains("24", e.Message)
@@ -197,7 +232,8 @@ let ``spans shorter than their matrices are rejected with both sizes`` () =
     let b20 = Array.zeroCreate<float32> 20
 
     let e =
-        Assert.Throws<ArgumentException>(fun () -> Kernels.matmulTN (3, 4, 5, ReadOnlySpan a12, ReadOnlySpan b20, Span c.[..13], false))
+        Assert.Throws<ArgumentException>(fun () ->
+            Kernels.matmulTN (3, 4, 5, ReadOnlySpan a12, ReadOnlySpan b20, Span c.[..13], false))
 
     Assert.Equal("c", e.ParamName)
     Assert.Contains("15", e.Message)
@@ -207,7 +243,8 @@ let ``spans shorter than their matrices are rejected with both sizes`` () =
         Kernels.matmulReference (3, 4, 5, ReadOnlySpan a, ReadOnlySpan b, Span c, false))
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () -> Kernels.matmulNN (-1, 4, 5, ReadOnlySpan a, ReadOnlySpan b, Span c, false))
+    Assert.Throws<ArgumentException>(fun () ->
+        Kernels.matmulNN (-1, 4, 5, ReadOnlySpan a, ReadOnlySpan b, Span c, false))
     |> ignore
 
 [<Fact>]
@@ -236,9 +273,9 @@ let ``repeated calls give bit-identical results`` () =
                 let sa, sb = store layout m k n a b
 
                 for isa in isas do
-                    let c1 = Array.zeroCreate<float32> (m * n)
-                    let c2 = Array.zeroCreate<float32> (m * n)
-                    let other = Array.zeroCreate<float32> (80 * 80)
+                    let c1 = Array.zeroCreate<float32>(m * n)
+                    let c2 = Array.zeroCreate<float32>(m * n)
+                    let other = Array.zeroCreate<float32>(80 * 80)
                     call isa layout (m, k, n) sa sb c1 false
                     // Another call in between, with larger sizes, regrows the scratch buffer.
                     call isa layout (80, 80, 80) big big other false
