@@ -806,30 +806,35 @@ module Kernels =
             use pb = fixed b
             use pc = fixed c
 
+            // An instruction set the machine lacks falls back to the next one it has; all give the same bits.
             match isa with
             | Isa.Vector512 when Vector512.IsHardwareAccelerated ->
-                blocked (isa, layout, m, k, n, pa, pb, pc, accumulate)
+                blocked (Isa.Vector512, layout, m, k, n, pa, pb, pc, accumulate)
+            | Isa.Vector512
             | Isa.Vector256 when Vector256.IsHardwareAccelerated ->
-                blocked (isa, layout, m, k, n, pa, pb, pc, accumulate)
+                blocked (Isa.Vector256, layout, m, k, n, pa, pb, pc, accumulate)
             | _ -> scalar (layout, m, k, n, pa, pb, pc, accumulate)
 
     // ---------------------------------------------------------------- public API
 
-    /// <summary>C[M,N] = A[M,K] · B[K,N] on the given instruction set (for tests and benchmarks).</summary>
+    /// <summary>C[M,N] = A[M,K] · B[K,N] on the given instruction set, or the next slower one the machine has
+    /// (for tests and benchmarks).</summary>
     let internal matmulNNWith
         (isa: Isa)
         (m: int, k: int, n: int, a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, c: Span<float32>, accumulate: bool)
         =
         run (isa, NN, m, k, n, a, b, c, accumulate)
 
-    /// <summary>C[M,N] = A[M,K] · B[N,K]ᵀ on the given instruction set (for tests and benchmarks).</summary>
+    /// <summary>C[M,N] = A[M,K] · B[N,K]ᵀ on the given instruction set, or the next slower one the machine has
+    /// (for tests and benchmarks).</summary>
     let internal matmulNTWith
         (isa: Isa)
         (m: int, k: int, n: int, a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, c: Span<float32>, accumulate: bool)
         =
         run (isa, NT, m, k, n, a, b, c, accumulate)
 
-    /// <summary>C[M,N] = A[K,M]ᵀ · B[K,N] on the given instruction set (for tests and benchmarks).</summary>
+    /// <summary>C[M,N] = A[K,M]ᵀ · B[K,N] on the given instruction set, or the next slower one the machine has
+    /// (for tests and benchmarks).</summary>
     let internal matmulTNWith
         (isa: Isa)
         (m: int, k: int, n: int, a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, c: Span<float32>, accumulate: bool)
