@@ -4,5 +4,8 @@ open BenchmarkDotNet.Running
 
 [<EntryPoint>]
 let main argv =
-    BenchmarkSwitcher.FromAssembly(typeof<Marker>.Assembly).Run(argv) |> ignore
+    match argv with
+    | [| "gflops" |] -> MatmulGflops.run ()
+    | _ -> BenchmarkSwitcher.FromAssembly(typeof<Marker>.Assembly).Run(argv) |> ignore
+
     0
