@@ -1,0 +1,196 @@
+namespace Qmix.Functional
+
+open System
+
+/// <summary>One recorded episode, padded to <c>episode_limit + 1</c> time steps (PyMARL's layout). Step
+/// <c>t &lt; Length</c> holds a transition: the observation, state and available actions before it, the joint action,
+/// and the reward it earned. Index <c>Length</c> holds the observation and state the last transition led to; the
+/// rest is zero padding. The arrays are never changed after the episode is built.</summary>
+type Episode =
+    {
+        /// <summary>The sizes of the environment that produced the episode.</summary>
+        Spec: EnvSpec
+        /// <summary>The number of transitions L (1 ≤ L ≤ episode_limit); steps 0..L−1 are filled.</summary>
+        Length: int
+        /// <summary>Observations, [T+1, N, obs_dim] with T = episode_limit.</summary>
+        Obs: float32[]
+        /// <summary>Global states, [T+1, state_dim].</summary>
+        State: float32[]
+        /// <summary>Joint actions, [T+1, N] (0 in the padding).</summary>
+        Actions: int[]
+        /// <summary>Available-action masks, [T+1, N, A] (1 = available).</summary>
+        AvailActions: float32[]
+        /// <summary>Team rewards, [T+1]; index t belongs to the transition t → t+1.</summary>
+        Reward: float32[]
+        /// <summary>Whether the last transition (index L−1) was a true termination; false when the limit cut the
+        /// episode, so the learner bootstraps through it.</summary>
+        Terminated: bool
+        /// <summary>Whether the team won, for environments that report it.</summary>
+        Won: bool option
+    }
+
+/// <summary>A batch of episodes in PyMARL's layout: B episodes of <c>MaxSeqLength</c> time steps each, arrays flat
+/// and row-major. Float flags (terminated, filled) are 0 or 1.</summary>
+type EpisodeBatch =
+    {
+        /// <summary>The number of episodes B.</summary>
+        BatchSize: int
+        /// <summary>The time steps per episode T' (the longest filled episode plus one, or episode_limit + 1).</summary>
+        MaxSeqLength: int
+        /// <summary>The number of agents N.</summary>
+        NAgents: int
+        /// <summary>The number of actions A.</summary>
+        NActions: int
+        /// <summary>The observation width.</summary>
+        ObsDim: int
+        /// <summary>The state width.</summary>
+        StateDim: int
+        /// <summary>Observations, [B, T', N, obs_dim].</summary>
+        Obs: float32[]
+        /// <summary>States, [B, T', state_dim].</summary>
+        State: float32[]
+        /// <summary>Actions, [B, T', N].</summary>
+        Actions: int[]
+        /// <summary>Available-action masks, [B, T', N, A].</summary>
+        AvailActions: float32[]
+        /// <summary>Rewards, [B, T'].</summary>
+        Reward: float32[]
+        /// <summary>Termination flags, [B, T'] (1 at a true end).</summary>
+        Terminated: float32[]
+        /// <summary>Filled flags, [B, T'] (1 where a transition was recorded).</summary>
+        Filled: float32[]
+    }
+
+/// <summary>Functions over episodes.</summary>
+[<RequireQualifiedAccess>]
+module Episode =
+    /// <summary>The number of time steps stored, episode_limit + 1.</summary>
+    let steps (episode: Episode) = episode.Spec.EpisodeLimit + 1
+
+    /// <summary>The undiscounted return: the sum of the rewards of the filled steps.</summary>
+    let totalReward (episode: Episode) =
+        let mutable s = 0.0f
+
+        for t in 0 .. episode.Length - 1 do
+            s <- s + episode.Reward[t]
+
+        s
+
+    /// <summary>Checks that every array of an episode has the size its spec implies.</summary>
+    /// <exception cref="System.ArgumentException">An array has the wrong size (the message names it and both
+    /// sizes), or the length is outside 1..episode_limit.</exception>
+    let validate (episode: Episode) : unit =
+        let s = episode.Spec
+        let t1 = s.EpisodeLimit + 1
+
+        let check (name: string) (actual: int) (expected: int) =
+            if actual <> expected then
+                invalidArg
+                    (nameof episode)
+                    (sprintf "episode of %s: %s has %d values, expected %d" s.Name name actual expected)
+
+        if episode.Length < 1 || episode.Length > s.EpisodeLimit then
+            invalidArg
+                (nameof episode)
+                (sprintf "episode of %s: length %d is outside 1..%d" s.Name episode.Length s.EpisodeLimit)
+
+        check "obs [T+1, N, obs_dim]" episode.Obs.Length (t1 * s.NAgents * s.ObsDim)
+        check "state [T+1, state_dim]" episode.State.Length (t1 * s.StateDim)
+        check "actions [T+1, N]" episode.Actions.Length (t1 * s.NAgents)
+        check "avail_actions [T+1, N, A]" episode.AvailActions.Length (t1 * s.NAgents * s.NActions)
+        check "reward [T+1]" episode.Reward.Length t1
+
+/// <summary>Functions over episode batches.</summary>
+[<RequireQualifiedAccess>]
+module EpisodeBatch =
+    /// <summary>Checks that every array of a batch has the size its dimensions imply.</summary>
+    /// <exception cref="System.ArgumentException">An array has the wrong size; the message names it, its layout and
+    /// both sizes.</exception>
+    let validate (batch: EpisodeBatch) : unit =
+        let b, t = batch.BatchSize, batch.MaxSeqLength
+
+        if b < 1 || t < 2 then
+            invalidArg
+                (nameof batch)
+                (sprintf "episode batch: needs at least 1 episode and 2 time steps, got B=%d T'=%d" b t)
+
+        let check (name: string) (arr: Array) (expected: int) =
+            if isNull arr then
+                invalidArg (nameof batch) (sprintf "episode batch: %s is null" name)
+
+            if arr.Length <> expected then
+                invalidArg
+                    (nameof batch)
+                    (sprintf "episode batch: %s has %d values, expected %d" name arr.Length expected)
+
+        let n, a = batch.NAgents, batch.NActions
+        check (sprintf "obs [B=%d, T'=%d, N=%d, obs_dim=%d]" b t n batch.ObsDim) batch.Obs (b * t * n * batch.ObsDim)
+        check (sprintf "state [B=%d, T'=%d, state_dim=%d]" b t batch.StateDim) batch.State (b * t * batch.StateDim)
+        check (sprintf "actions [B=%d, T'=%d, N=%d]" b t n) batch.Actions (b * t * n)
+        check (sprintf "avail_actions [B=%d, T'=%d, N=%d, A=%d]" b t n a) batch.AvailActions (b * t * n * a)
+        check (sprintf "reward [B=%d, T'=%d]" b t) batch.Reward (b * t)
+        check (sprintf "terminated [B=%d, T'=%d]" b t) batch.Terminated (b * t)
+        check (sprintf "filled [B=%d, T'=%d]" b t) batch.Filled (b * t)
+
+        for i in 0 .. batch.Actions.Length - 1 do
+            let u = batch.Actions[i]
+
+            if u < 0 || u >= a then
+                invalidArg (nameof batch) (sprintf "episode batch: actions[%d] = %d is outside 0..%d" i u (a - 1))
+
+    /// <summary>Stacks episodes (of one spec) into a batch, truncated to the longest filled episode plus one step
+    /// (the step holding the last next-observation).</summary>
+    /// <exception cref="System.ArgumentException">No episodes, or episodes of different specs.</exception>
+    let ofEpisodes (episodes: Episode[]) : EpisodeBatch =
+        if isNull episodes || episodes.Length = 0 then
+            invalidArg (nameof episodes) "EpisodeBatch.ofEpisodes: no episodes"
+
+        let spec = episodes[0].Spec
+
+        for e in episodes do
+            if e.Spec <> spec then
+                invalidArg
+                    (nameof episodes)
+                    (sprintf "EpisodeBatch.ofEpisodes: episodes of %A and %A cannot share a batch" spec e.Spec)
+
+            Episode.validate e
+
+        let b = episodes.Length
+        let t = (episodes |> Array.maxBy (fun e -> e.Length)).Length + 1
+        let n, a, o, s = spec.NAgents, spec.NActions, spec.ObsDim, spec.StateDim
+
+        let gather (width: int) (pick: Episode -> 'T[]) =
+            let out = Array.zeroCreate<'T>(b * t * width)
+
+            for i in 0 .. b - 1 do
+                Array.blit (pick episodes[i]) 0 out (i * t * width) (t * width)
+
+            out
+
+        let terminated = Array.zeroCreate<float32>(b * t)
+        let filled = Array.zeroCreate<float32>(b * t)
+
+        for i in 0 .. b - 1 do
+            let e = episodes[i]
+
+            for k in 0 .. e.Length - 1 do
+                filled[i * t + k] <- 1.0f
+
+            if e.Terminated then
+                terminated[i * t + e.Length - 1] <- 1.0f
+
+        {
+            BatchSize = b
+            MaxSeqLength = t
+            NAgents = n
+            NActions = a
+            ObsDim = o
+            StateDim = s
+            Obs = gather (n * o) (fun e -> e.Obs)
+            State = gather s (fun e -> e.State)
+            Actions = gather n (fun e -> e.Actions)
+            AvailActions = gather (n * a) (fun e -> e.AvailActions)
+            Reward = gather 1 (fun e -> e.Reward)
+            Terminated = terminated
+            Filled = filled
+        }
