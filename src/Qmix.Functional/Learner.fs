@@ -1,0 +1,525 @@
+namespace Qmix.Functional
+
+open System
+open Qmix.Tensors
+
+/// <summary>How TD targets are built.</summary>
+type TdTarget =
+    /// <summary>y_t = r_t + γ (1 − terminated_t) Q'_{t+1} (PyMARL).</summary>
+    | OneStep
+    /// <summary>TD(λ) targets built backwards through the episode (pymarl2's <c>build_td_lambda_targets</c>).</summary>
+    | TdLambda of lambda: float32
+
+/// <summary>How the target networks follow the online networks.</summary>
+type TargetUpdate =
+    /// <summary>Copy the online parameters every so many episodes (PyMARL: 200).</summary>
+    | HardEvery of episodes: int
+    /// <summary>Polyak averaging after every update: θ' ← τθ + (1 − τ)θ'.</summary>
+    | Soft of tau: float32
+
+/// <summary>The optimiser and its settings.</summary>
+type Optimizer =
+    /// <summary>RMSprop (PyMARL: lr 5e-4, α 0.99, eps 1e-5).</summary>
+    | RmsProp of RmsPropConfig
+    /// <summary>Adam (pymarl2: lr 1e-3).</summary>
+    | Adam of AdamConfig
+
+/// <summary>The learner's settings, with PyMARL's QMIX defaults in <c>LearnerConfig.defaults</c>.</summary>
+type LearnerConfig =
+    {
+        /// <summary>The agent network.</summary>
+        Agent: AgentConfig
+        /// <summary>What the mixer's hypernetworks read (the global state by default).</summary>
+        HyperInput: HyperInput
+        /// <summary>Discount γ (0.99).</summary>
+        Gamma: float32
+        /// <summary>Double Q: the argmax at t+1 from the online agents, its value from the target networks (true).</summary>
+        DoubleQ: bool
+        /// <summary>One-step (default) or TD(λ) targets.</summary>
+        Target: TdTarget
+        /// <summary>A factor on the loss (1; pymarl2 uses 0.5).</summary>
+        LossScale: float32
+        /// <summary>Global gradient-norm clipping threshold (10).</summary>
+        GradNormClip: float32
+        /// <summary>The optimiser (RMSprop lr 5e-4, α 0.99, eps 1e-5).</summary>
+        Optimizer: Optimizer
+        /// <summary>Target-network updates (a hard copy every 200 episodes).</summary>
+        TargetUpdate: TargetUpdate
+        /// <summary>Weighted QMIX (CW or OW) with its centralised Q̂*; None for plain QMIX (the default).</summary>
+        Weighted: WeightedConfig option
+    }
+
+    /// <summary>PyMARL's QMIX learner (src/config/default.yaml and algs/qmix.yaml).</summary>
+    static member defaults =
+        {
+            Agent = AgentConfig.defaults
+            HyperInput = GlobalState
+            Gamma = 0.99f
+            DoubleQ = true
+            Target = OneStep
+            LossScale = 1.0f
+            GradNormClip = 10.0f
+            Optimizer =
+                RmsProp
+                    {
+                        Lr = 5e-4f
+                        Alpha = 0.99f
+                        Eps = 1e-5f
+                        Momentum = 0.0f
+                    }
+            TargetUpdate = HardEvery 200
+            Weighted = None
+        }
+
+/// <summary>Everything the learner trains: the agents, the mixer and, for Weighted QMIX, Q̂*. Parameter names are
+/// PyTorch state_dict names: <c>agent.fc1.weight</c>, <c>mixer.hyper_w_1.0.weight</c>,
+/// <c>central_agent.fc1.weight</c>, <c>central_mixer.net.0.weight</c>.</summary>
+type QParams<'M> =
+    {
+        /// <summary>The agent networks.</summary>
+        Agent: AgentParams
+        /// <summary>The mixer's parameters.</summary>
+        Mixer: 'M
+        /// <summary>Weighted QMIX's Q̂*, or None.</summary>
+        [<ParamName "">]
+        Central: CentralQ option
+    }
+
+/// <summary>The optimiser's state over the learner's parameters.</summary>
+type OptimState<'P> =
+    /// <summary>RMSprop's running averages.</summary>
+    | RmsPropState of RmsPropState<'P>
+    /// <summary>Adam's moments.</summary>
+    | AdamState of AdamState<'P>
+
+/// <summary>What one update reports.</summary>
+type LearnerMetrics =
+    {
+        /// <summary>The loss that was minimised.</summary>
+        Loss: float32
+        /// <summary>The global gradient norm before clipping.</summary>
+        GradNorm: float32
+        /// <summary>The mean |TD error| over filled steps.</summary>
+        TdErrorAbs: float32
+        /// <summary>The mean Q_tot of the taken joint actions over filled steps.</summary>
+        QTakenMean: float32
+        /// <summary>The mean target over filled steps.</summary>
+        TargetMean: float32
+        /// <summary>Weighted QMIX: the loss of Q̂* (0 otherwise).</summary>
+        CentralLoss: float32
+        /// <summary>Weighted QMIX: the mean weight w over filled steps (1 otherwise).</summary>
+        WeightMean: float32
+    }
+
+/// <summary>The learner's state: online and target parameters, optimiser state and counters.</summary>
+type LearnerState<'M> =
+    {
+        /// <summary>The online parameters.</summary>
+        Params: QParams<'M>
+        /// <summary>The target parameters.</summary>
+        Target: QParams<'M>
+        /// <summary>The optimiser's state.</summary>
+        Optim: OptimState<QParams<'M>>
+        /// <summary>The number of updates taken.</summary>
+        Updates: int
+        /// <summary>The episode count at the last hard target update.</summary>
+        LastTargetUpdateEpisode: int
+    }
+
+/// <summary>A learner: its settings, the environment's sizes and the mixer (built-in or user-defined).</summary>
+type Learner<'M> =
+    {
+        /// <summary>The settings.</summary>
+        Config: LearnerConfig
+        /// <summary>The environment's sizes.</summary>
+        Spec: EnvSpec
+        /// <summary>The mixer.</summary>
+        Mixer: Mixer<'M>
+    }
+
+/// <summary>QMIX's learner (PyMARL's <c>QLearner</c>, with pymarl2's TD(λ) and Weighted QMIX's <c>MaxQLearner</c>)
+/// as pure functions.</summary>
+[<RequireQualifiedAccess>]
+module Learner =
+    /// <summary>The value PyMARL gives unavailable actions before any max.</summary>
+    [<Literal>]
+    let Masked = -9999999.0f
+
+    /// <summary>A learner for an environment's sizes and a mixer.</summary>
+    /// <exception cref="System.ArgumentException">A setting is out of range; the message names it.</exception>
+    let create (cfg: LearnerConfig) (spec: EnvSpec) (mixer: Mixer<'M>) : Learner<'M> =
+        let bad name (what: string) = invalidArg name ("learner: " + what)
+
+        if not (cfg.Gamma >= 0.0f && cfg.Gamma <= 1.0f) then
+            bad "Gamma" (sprintf "Gamma must be in [0, 1], got %g" cfg.Gamma)
+
+        if not (cfg.GradNormClip > 0.0f) then
+            bad "GradNormClip" (sprintf "GradNormClip must be positive, got %g" cfg.GradNormClip)
+
+        match cfg.Target with
+        | TdLambda l when not (l >= 0.0f && l <= 1.0f) -> bad "Target" (sprintf "TD(λ) needs λ in [0, 1], got %g" l)
+        | _ -> ()
+
+        match cfg.TargetUpdate with
+        | HardEvery k when k < 1 -> bad "TargetUpdate" (sprintf "HardEvery needs at least 1 episode, got %d" k)
+        | Soft tau when not (tau > 0.0f && tau <= 1.0f) ->
+            bad "TargetUpdate" (sprintf "Soft needs τ in (0, 1], got %g" tau)
+        | _ -> ()
+
+        if cfg.Weighted.IsSome && mixer.Outputs <> 1 then
+            bad "Weighted" (sprintf "Weighted QMIX needs a mixer with one output, %s has %d" mixer.Name mixer.Outputs)
+
+        {
+            Config = cfg
+            Spec = spec
+            Mixer = mixer
+        }
+
+    /// <summary>A learner with a built-in mixer.</summary>
+    let builtIn (cfg: LearnerConfig) (spec: EnvSpec) (mixer: MixerConfig) : Learner<MixerParams> =
+        create cfg spec (Mixers.create mixer spec.NAgents (Mixers.inputDim cfg.HyperInput spec))
+
+    /// <summary>Fresh online parameters.</summary>
+    let initParams (learner: Learner<'M>) (key: Key) : QParams<'M> =
+        let k = Rng.splitN 3 key
+        let cfg = learner.Config
+
+        {
+            Agent = Agent.init cfg.Agent learner.Spec k[0]
+            Mixer = learner.Mixer.Init k[1]
+            Central =
+                cfg.Weighted
+                |> Option.map (fun w ->
+                    CentralQ.init w cfg.Agent learner.Spec (Mixers.inputDim cfg.HyperInput learner.Spec) k[2])
+        }
+
+    /// <summary>A fresh optimiser state for parameters.</summary>
+    let initOptim (learner: Learner<'M>) (p: QParams<'M>) : OptimState<QParams<'M>> =
+        match learner.Config.Optimizer with
+        | RmsProp _ -> RmsPropState(Optim.rmspropInit p)
+        | Adam _ -> AdamState(Optim.adamInit p)
+
+    /// <summary>A learner state from given online and target parameters, with a fresh optimiser.</summary>
+    let ofParams (learner: Learner<'M>) (online: QParams<'M>) (target: QParams<'M>) : LearnerState<'M> =
+        {
+            Params = online
+            Target = target
+            Optim = initOptim learner online
+            Updates = 0
+            LastTargetUpdateEpisode = 0
+        }
+
+    /// <summary>A fresh learner state: online parameters from the key, targets a copy of them.</summary>
+    let init (learner: Learner<'M>) (key: Key) : LearnerState<'M> =
+        let p = initParams learner key
+        ofParams learner p (Tree.map Tensor.copy p)
+
+    /// <summary>Checks a batch against the learner's sizes.</summary>
+    /// <exception cref="System.ArgumentException">The batch's sizes differ from the spec or its arrays from its
+    /// sizes; the message names the mismatch.</exception>
+    let validateBatch (learner: Learner<'M>) (batch: EpisodeBatch) : unit =
+        let s = learner.Spec
+
+        let check (name: string) (got: int) (want: int) =
+            if got <> want then
+                invalidArg (nameof batch) (sprintf "episode batch for %s: %s is %d, expected %d" s.Name name got want)
+
+        check "n_agents" batch.NAgents s.NAgents
+        check "n_actions" batch.NActions s.NActions
+        check "obs_dim" batch.ObsDim s.ObsDim
+        check "state_dim" batch.StateDim s.StateDim
+        EpisodeBatch.validate batch
+
+    /// <summary>Per (t, b, a): the greedy action among the available ones (first on ties), over all T' steps.</summary>
+    let private greedy (qs: float32[]) (avail: float32[]) (b: int) (t: int) (n: int) (a: int) =
+        // qs is time-major [T', B, N, A]; avail is batch-major [B, T', N, A]
+        let out = Array.zeroCreate (t * b * n)
+
+        for k in 0 .. t - 1 do
+            for e in 0 .. b - 1 do
+                for i in 0 .. n - 1 do
+                    let row = (k * b + e) * n + i
+                    let arow = ((e * t + k) * n + i) * a
+                    let mutable best = Single.NegativeInfinity
+                    let mutable arg = 0
+
+                    for u in 0 .. a - 1 do
+                        let v = if avail[arow + u] = 0.0f then Masked else qs[row * a + u]
+
+                        if v > best then
+                            best <- v
+                            arg <- u
+
+                    out[row] <- arg
+
+        out
+
+    /// <summary>Per (t, b, a): the value of the given actions, [T', B, N] time-major.</summary>
+    let private pick (qs: float32[]) (actions: int[]) (a: int) =
+        Array.init actions.Length (fun r -> qs[r * a + actions[r]])
+
+    /// <summary>The targets y [T, B, K] (time-major) from target values at every index [T', B, K].</summary>
+    let private targets (cfg: LearnerConfig) (batch: EpisodeBatch) (mask: float32[]) (next: float32[]) (kOut: int) =
+        let b, t1 = batch.BatchSize, batch.MaxSeqLength
+        let t = t1 - 1
+
+        let lambda =
+            match cfg.Target with
+            | OneStep -> 0.0f
+            | TdLambda l -> l
+
+        let y = Array.zeroCreate (t * b * kOut)
+
+        for k in t - 1 .. -1 .. 0 do
+            for e in 0 .. b - 1 do
+                let r = batch.Reward[e * t1 + k]
+                let notDone = 1.0f - batch.Terminated[e * t1 + k]
+                let lastFilled = k + 1 = t || mask[(k + 1) * b + e] = 0.0f
+
+                for j in 0 .. kOut - 1 do
+                    let q1 = next[((k + 1) * b + e) * kOut + j]
+
+                    let boot =
+                        if lastFilled then
+                            q1
+                        else
+                            (1.0f - lambda) * q1 + lambda * y[((k + 1) * b + e) * kOut + j]
+
+                    y[(k * b + e) * kOut + j] <- r + cfg.Gamma * notDone * boot
+
+        y
+
+    /// <summary>The loss mask [T, B] (time-major): filled steps up to and including the terminal one.</summary>
+    let private lossMask (batch: EpisodeBatch) =
+        let b, t1 = batch.BatchSize, batch.MaxSeqLength
+        let t = t1 - 1
+        let mask = Array.zeroCreate (t * b)
+
+        for e in 0 .. b - 1 do
+            for k in 0 .. t - 1 do
+                let filled = batch.Filled[e * t1 + k]
+
+                let alive =
+                    if k = 0 then
+                        1.0f
+                    else
+                        1.0f - batch.Terminated[e * t1 + k - 1]
+
+                mask[k * b + e] <- filled * alive
+
+        mask
+
+    /// <summary>Repeats each of the T·B mask values K times, [T, B, K].</summary>
+    let private expand (mask: float32[]) (kOut: int) =
+        Array.init (mask.Length * kOut) (fun i -> mask[i / kOut])
+
+    /// <summary>The loss of one batch and its metrics, as a differentiable function of the online parameters (the
+    /// targets are constants). Exposed for gradient checks; <see cref="M:Qmix.Functional.Learner.update"/> is the
+    /// usual entry point.</summary>
+    let loss
+        (learner: Learner<'M>)
+        (target: QParams<'M>)
+        (batch: EpisodeBatch)
+        (p: QParams<'M>)
+        : Tensor * LearnerMetrics =
+        let cfg, spec, mixer = learner.Config, learner.Spec, learner.Mixer
+        let b, t1, n, a = batch.BatchSize, batch.MaxSeqLength, spec.NAgents, spec.NActions
+        let t = t1 - 1
+        let kOut = mixer.Outputs
+        let inputs = Agent.batchInputs cfg.Agent spec batch
+        let hyper = Mixers.batchInputs cfg.HyperInput spec batch
+        let hyperNow = Tensor.slice 0 0 t hyper
+        let actions = Array.zeroCreate (t * b * n)
+
+        for k in 0 .. t - 1 do
+            for e in 0 .. b - 1 do
+                Array.blit batch.Actions ((e * t1 + k) * n) actions ((k * b + e) * n) n
+
+        // estimated Qs over the episode, the GRU carried through time: [T', B, N, A]
+        let qs = Agent.unroll p.Agent n inputs |> Tensor.reshape [| t1; b; n; a |]
+        // chosen-action Q: [T, B, N]
+        let chosen = qs |> Tensor.slice 0 0 t |> Tensor.gather actions
+        // greedy actions of the online agents over available actions (for double Q and CW-QMIX)
+        let greedyNow = greedy (Tensor.toArray qs) batch.AvailActions b t1 n a
+        // target agents' Qs at every step (constants): [T', B, N, A]
+        let targetQs = Agent.unroll target.Agent n inputs
+        // the target's max over available actions: double Q evaluates the online argmax, else the target's own
+        let targetPick =
+            if cfg.DoubleQ then
+                greedyNow
+            else
+                greedy (Tensor.toArray targetQs) batch.AvailActions b t1 n a
+
+        let maxQs =
+            Tensor.ofArray [| t1; b; n |] (pick (Tensor.toArray targetQs) targetPick a)
+
+        // loss mask: filled steps up to the terminal one
+        let mask = lossMask batch
+        let maskK = expand mask kOut
+        let maskT = Tensor.ofArray [| t; b; kOut |] maskK
+        let maskSum = Array.sum maskK
+
+        if maskSum <= 0.0f then
+            invalidArg (nameof batch) "episode batch: no filled step to learn from"
+
+        // mixing: Q_tot of the taken joint actions [T, B, K]
+        let qTot = mixer.Forward p.Mixer chosen hyperNow
+
+        match p.Central, target.Central, cfg.Weighted with
+        | None, None, None ->
+            // targets from the target mixer at every index, then one-step or TD(λ) targets
+            let next = mixer.Forward target.Mixer maxQs hyper
+            let y = targets cfg batch mask (Tensor.toArray next) kOut
+            // masked mean squared TD error
+            let td = Tensor.mul (Tensor.sub qTot (Tensor.ofArray [| t; b; kOut |] y)) maskT
+            let l = Tensor.square td |> Tensor.sum |> Tensor.mulScalar (cfg.LossScale / maskSum)
+            let tdv, qv = Tensor.toArray td, Tensor.toArray qTot
+            let mutable absSum, qSum, ySum = 0.0f, 0.0f, 0.0f
+
+            for i in 0 .. maskK.Length - 1 do
+                absSum <- absSum + abs tdv[i]
+                qSum <- qSum + qv[i] * maskK[i]
+                ySum <- ySum + y[i] * maskK[i]
+
+            l,
+            {
+                Loss = l.Scalar
+                GradNorm = 0.0f
+                TdErrorAbs = absSum / maskSum
+                QTakenMean = qSum / maskSum
+                TargetMean = ySum / maskSum
+                CentralLoss = 0.0f
+                WeightMean = 1.0f
+            }
+        | Some central, Some targetCentral, Some w ->
+            // Q̂* of the taken joint actions, from the central agents and the unrestricted mixer
+            let cqs = Agent.unroll central.Agent n inputs |> Tensor.reshape [| t1; b; n; a |]
+            let cChosen = cqs |> Tensor.slice 0 0 t |> Tensor.gather actions
+            let cQ = CentralQ.mix central.Mixer cChosen hyperNow
+            // targets from the target Q̂* at the online agents' greedy joint action
+            let ctq = Agent.unroll targetCentral.Agent n inputs
+            let cMax = Tensor.ofArray [| t1; b; n |] (pick (Tensor.toArray ctq) greedyNow a)
+            let next = CentralQ.mix targetCentral.Mixer cMax hyper
+            let y = targets cfg batch mask (Tensor.toArray next) 1
+            let yT = Tensor.ofArray [| t; b; 1 |] y
+            let td = Tensor.sub qTot yT
+            let tdv = Tensor.toArray td
+            let nextV = Tensor.toArray next
+            // the weights: 1 for the (estimated) best joint actions, α elsewhere
+            let weights =
+                Array.init (t * b) (fun i ->
+                    let hit =
+                        match w.Weighting with
+                        | Optimistic -> tdv[i] < 0.0f
+                        | Centralised ->
+                            let mutable greedyTaken = true
+
+                            for j in 0 .. n - 1 do
+                                if actions[i * n + j] <> greedyNow[i * n + j] then
+                                    greedyTaken <- false
+
+                            greedyTaken || y[i] > nextV[i]
+
+                    if hit then 1.0f else w.Alpha)
+
+            let weighted =
+                Tensor.mul (Tensor.square (Tensor.mul td maskT)) (Tensor.ofArray [| t; b; 1 |] weights)
+
+            let qmixLoss = weighted |> Tensor.sum |> Tensor.mulScalar (1.0f / maskSum)
+            let centralTd = Tensor.mul (Tensor.sub cQ yT) maskT
+
+            let centralLoss =
+                Tensor.square centralTd |> Tensor.sum |> Tensor.mulScalar (1.0f / maskSum)
+
+            let l =
+                Tensor.add
+                    (Tensor.mulScalar w.QmixLossWeight qmixLoss)
+                    (Tensor.mulScalar w.CentralLossWeight centralLoss)
+                |> Tensor.mulScalar cfg.LossScale
+
+            let qv = Tensor.toArray qTot
+            let mutable absSum, qSum, ySum, wSum = 0.0f, 0.0f, 0.0f, 0.0f
+
+            for i in 0 .. maskK.Length - 1 do
+                absSum <- absSum + abs tdv[i] * maskK[i]
+                qSum <- qSum + qv[i] * maskK[i]
+                ySum <- ySum + y[i] * maskK[i]
+                wSum <- wSum + weights[i] * maskK[i]
+
+            l,
+            {
+                Loss = l.Scalar
+                GradNorm = 0.0f
+                TdErrorAbs = absSum / maskSum
+                QTakenMean = qSum / maskSum
+                TargetMean = ySum / maskSum
+                CentralLoss = centralLoss.Scalar
+                WeightMean = wSum / maskSum
+            }
+        | _ ->
+            invalidArg
+                (nameof p)
+                "learner: Weighted QMIX needs Q̂* in both the online and the target parameters, plain QMIX in neither"
+
+    /// <summary>The loss, its gradient with respect to the online parameters, and the metrics (GradNorm unset).</summary>
+    let gradients (learner: Learner<'M>) (state: LearnerState<'M>) (batch: EpisodeBatch) =
+        validateBatch learner batch
+        Autodiff.valueGradAux (loss learner state.Target batch) state.Params
+
+    /// <summary>Target networks after an update: a hard copy when enough episodes have passed, or Polyak averaging.</summary>
+    let updateTargets (learner: Learner<'M>) (episode: int) (state: LearnerState<'M>) : LearnerState<'M> =
+        match learner.Config.TargetUpdate with
+        | HardEvery k when episode - state.LastTargetUpdateEpisode >= k ->
+            { state with
+                Target = Tree.map Tensor.copy state.Params
+                LastTargetUpdateEpisode = episode
+            }
+        | HardEvery _ -> state
+        | Soft tau ->
+            { state with
+                Target =
+                    Tree.map2
+                        (fun online target ->
+                            Tensor.add (Tensor.mulScalar tau online) (Tensor.mulScalar (1.0f - tau) target))
+                        state.Params
+                        state.Target
+            }
+
+    /// <summary>One learner update, as PyMARL's <c>QLearner.train</c>: the loss of the batch, its gradient clipped to
+    /// the global norm, one optimiser step, then the target-network update for the given episode count.</summary>
+    /// <param name="learner">The learner.</param>
+    /// <param name="episode">Episodes collected so far (for hard target updates every K episodes).</param>
+    /// <param name="batch">The sampled episodes.</param>
+    /// <param name="state">The learner state.</param>
+    /// <returns>The next state and the update's metrics.</returns>
+    /// <exception cref="System.ArgumentException">The batch does not match the learner's sizes.</exception>
+    let update
+        (learner: Learner<'M>)
+        (episode: int)
+        (batch: EpisodeBatch)
+        (state: LearnerState<'M>)
+        : LearnerState<'M> * LearnerMetrics =
+        // loss and gradient of the online parameters
+        let _, grads, metrics = gradients learner state batch
+        // global gradient-norm clipping
+        let clipped, norm = Optim.clipGradNorm learner.Config.GradNormClip grads
+        // one optimiser step
+        let p, optim =
+            match learner.Config.Optimizer, state.Optim with
+            | RmsProp cfg, RmsPropState s ->
+                let p, s = Optim.rmsprop cfg s state.Params clipped
+                p, RmsPropState s
+            | Adam cfg, AdamState s ->
+                let p, s = Optim.adam cfg s state.Params clipped
+                p, AdamState s
+            | o, _ -> invalidArg (nameof state) (sprintf "learner: the optimiser state does not match %A" o)
+
+        let next =
+            { state with
+                Params = p
+                Optim = optim
+                Updates = state.Updates + 1
+            }
+            |> updateTargets learner episode
+
+        next, { metrics with GradNorm = norm }
