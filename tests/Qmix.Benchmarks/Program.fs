@@ -6,6 +6,7 @@ open BenchmarkDotNet.Running
 let main argv =
     match argv with
     | [| "gflops" |] -> MatmulGflops.run ()
+    | [| "learner" |] -> LearnerBenchmarks.LearnerTiming.run ()
     | _ -> BenchmarkSwitcher.FromAssembly(typeof<Marker>.Assembly).Run(argv) |> ignore
 
     0

@@ -232,6 +232,7 @@ let compare (learner: Learner<MixerParams>) (c: Case) : string list =
             yield sprintf "grad_norm %.8g vs %.8g (relative error %.2e)" metrics.GradNorm c.GradNorm e
 
         let before = Map(Tree.named online)
+        let casesBefore = Map c.Params
         let after = Map(Tree.named state'.Params)
         let gradsNamed = Map(Tree.named grads)
 
@@ -250,9 +251,9 @@ let compare (learner: Learner<MixerParams>) (c: Case) : string list =
         for KeyValue(name, want) in c.ParamsAfter do
             match before.TryFind name, after.TryFind name with
             | Some p0, Some p1 ->
-                let p0 = d p0
-                let step = Array.map2 (-) (d p1) p0
-                let wantStep = Array.map2 (-) want.Data p0
+                // both steps against their own starting point: ours in float32, the case's in float64
+                let step = Array.map2 (-) (d p1) (d p0)
+                let wantStep = Array.map2 (-) want.Data casesBefore[name].Data
                 let e = relNorm step wantStep
 
                 if e > 1e-3 then
