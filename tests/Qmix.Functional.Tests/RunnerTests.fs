@@ -1,0 +1,468 @@
+module Qmix.Functional.Tests.RunnerTests
+
+open System
+open Xunit
+open Qmix.Tensors
+open Qmix.Functional
+open Qmix.Functional.Envs
+
+let private cfg = { AgentConfig.defaults with Hidden = 8 }
+
+let private agentFor (spec: EnvSpec) (seed: uint64) = Agent.init cfg spec (Rng.key seed)
+
+/// A freshly initialised RNN agent whose greedy actions hardly depend on its inputs (its Q-values are dominated by
+/// fc2's bias); larger output and recurrent weights make them depend on the observations and the hidden state.
+let private sharpAgentFor (spec: EnvSpec) (seed: uint64) =
+    match agentFor spec seed with
+    | Shared(RnnNet r) ->
+        Shared(
+            RnnNet
+                { r with
+                    Fc2 =
+                        { r.Fc2 with
+                            Weight = Tensor.mulScalar 10.0f r.Fc2.Weight
+                        }
+                    Rnn =
+                        { r.Rnn with
+                            WeightHh = Tensor.mulScalar 3.0f r.Rnn.WeightHh
+                        }
+                }
+        )
+    | other -> other
+
+// ---------------------------------------------------------------- ε-greedy
+
+[<Fact>]
+let ``epsilon schedule is linear from start to finish and clamped`` () =
+    let s = EpsilonSchedule.defaults
+    Assert.Equal((1.0f, 0.05f, 50_000), (s.Start, s.Finish, s.AnnealSteps))
+    Assert.Equal(1.0f, Epsilon.at s 0)
+    Assert.Equal(1.0f, Epsilon.at s -10)
+    Assert.Equal(0.525, float (Epsilon.at s 25_000), 6)
+    Assert.Equal(0.905, float (Epsilon.at s 5_000), 6)
+    Assert.Equal(0.05f, Epsilon.at s 50_000)
+    Assert.Equal(0.05f, Epsilon.at s 1_000_000)
+    // strictly decreasing during the anneal
+    let values = [| 0..1000..50_000 |] |> Array.map (Epsilon.at s)
+    Assert.True(Array.pairwise values |> Array.forall (fun (a, b) -> b < a))
+
+    Assert.Equal(
+        0.3f,
+        Epsilon.at
+            { s with
+                AnnealSteps = 0
+                Finish = 0.3f
+            }
+            0
+    )
+
+[<Fact>]
+let ``greedy selection picks the best available action, never an unavailable one`` () =
+    let qs =
+        Tensor.ofArray [| 3; 3 |] [| 1.0f; 5.0f; 3.0f; 9.0f; -2.0f; -1.0f; -4.0f; -4.0f; 0.0f |]
+
+    let avail = [| true; false; true; false; true; true; true; true; false |]
+    let actions = Runner.selectActions (Rng.key 1UL) 0.0f qs avail
+    // row 0: 5 is unavailable → 3 (action 2); row 1: 9 unavailable → -1 (action 2); row 2: tie → the first
+    Assert.Equal<int[]>([| 2; 2; 0 |], actions)
+
+[<Fact>]
+let ``greedy selection agrees with a masked argmax on random Q-values`` () =
+    let r, a = 200, 5
+    let q = (Rng.normal (Rng.key 2UL) (Shape [| r; a |])).ToArray()
+    // Q-values far below PyMARL's mask value must still lose to nothing unavailable
+    q[0] <- -1e9f
+    let mask = Rng.uniform (Rng.key 3UL) (Shape [| r; a |]) |> Tensor.toArray
+    let avail = Array.init (r * a) (fun i -> mask[i] < 0.6f || i % a = 0)
+
+    let actions =
+        Runner.selectActions (Rng.key 4UL) 0.0f (Tensor.ofArray [| r; a |] q) avail
+
+    for row in 0 .. r - 1 do
+        let expected =
+            [ 0 .. a - 1 ]
+            |> List.filter (fun u -> avail[row * a + u])
+            |> List.maxBy (fun u -> q[row * a + u])
+
+        Assert.Equal(expected, actions[row])
+
+[<Fact>]
+let ``exploration is uniform over the available actions`` () =
+    let r, a = 3000, 4
+    let qs = Tensor.ofArray [| r; a |] (Array.init (r * a) (fun i -> float32 (i % a)))
+    // action 1 unavailable everywhere; action 3 has the highest Q but is only one of three choices
+    let avail = Array.init (r * a) (fun i -> i % a <> 1)
+    let actions = Runner.selectActions (Rng.key 5UL) 1.0f qs avail
+    let counts = Array.init a (fun u -> actions |> Array.filter ((=) u) |> Array.length)
+    Assert.Equal(0, counts[1])
+    // each available action: expected 1000, standard deviation ≈ 26
+    for u in [ 0; 2; 3 ] do
+        Assert.InRange(counts[u], 880, 1120)
+
+[<Fact>]
+let ``partial exploration mixes greedy and random choices at rate epsilon`` () =
+    let r, a = 4000, 2
+    let qs = Tensor.ofArray [| r; a |] (Array.init (r * a) (fun i -> float32 (i % a)))
+    let avail = Array.create (r * a) true
+    let actions = Runner.selectActions (Rng.key 6UL) 0.4f qs avail
+    // greedy is action 1; action 0 only comes from exploring (probability 0.4 · 0.5 = 0.2)
+    let zeros = actions |> Array.filter ((=) 0) |> Array.length
+    Assert.InRange(zeros, 700, 900)
+
+[<Fact>]
+let ``the same key gives the same actions, another key other actions`` () =
+    let r, a = 500, 6
+    let qs = Rng.normal (Rng.key 7UL) (Shape [| r; a |])
+    let avail = Array.create (r * a) true
+    let x = Runner.selectActions (Rng.key 8UL) 0.5f qs avail
+    let y = Runner.selectActions (Rng.key 8UL) 0.5f qs avail
+    let z = Runner.selectActions (Rng.key 9UL) 0.5f qs avail
+    Assert.Equal<int[]>(x, y)
+    Assert.NotEqual<int[]>(x, z)
+
+[<Fact>]
+let ``selection rejects bad inputs`` () =
+    let qs = Tensor.zeros [| 2; 3 |]
+    let k = Rng.key 1UL
+
+    let ex =
+        Assert.Throws<ArgumentException>(fun () -> Runner.selectActions k 0.0f qs (Array.create 5 true) |> ignore)
+
+    Assert.Contains("5", ex.Message)
+    Assert.Contains("6", ex.Message)
+
+    Assert.Throws<ArgumentException>(fun () -> Runner.selectActions k 1.5f qs (Array.create 6 true) |> ignore)
+    |> ignore
+
+    Assert.Throws<ArgumentException>(fun () -> Runner.selectActions k Single.NaN qs (Array.create 6 true) |> ignore)
+    |> ignore
+
+    let none = Array.init 6 (fun i -> i < 3)
+
+    let ex =
+        Assert.Throws<ArgumentException>(fun () -> Runner.selectActions k 0.0f qs none |> ignore)
+
+    Assert.Contains("row 1", ex.Message)
+
+// ---------------------------------------------------------------- runEpisodes on the two-step game
+
+let private twoStep = MatrixGames.twoStep
+let private twoStepAgent = agentFor twoStep.Spec 10UL
+
+[<Fact>]
+let ``random episodes of the two-step game are valid, two steps long and pay what their actions earn`` () =
+    let episodes, stats =
+        Runner.runEpisodes twoStep cfg twoStepAgent (fun _ -> 1.0f) 0 16 (Rng.key 11UL)
+
+    Assert.Equal(16, episodes.Length)
+    let payoff2B = array2D [ [ 0.0f; 1.0f ]; [ 1.0f; 8.0f ] ]
+
+    for e in episodes do
+        Episode.validate e
+        Assert.Equal(2, e.Length)
+        Assert.True(e.Terminated)
+        Assert.Equal(None, e.Won)
+        // actions [T+1=3, N=2]
+        let a0, b0, b1 = e.Actions[0], e.Actions[2], e.Actions[3]
+        Assert.Equal(0.0f, e.Reward[0])
+        Assert.Equal((if a0 = 0 then 7.0f else payoff2B[b0, b1]), e.Reward[1])
+        Assert.Equal(0.0f, e.Reward[2])
+        Assert.Equal<int[]>([| 0; 0 |], e.Actions[4..5])
+        // the states seen: 1, then 2A or 2B, then the end (index Length)
+        let hot i =
+            Array.init 4 (fun j -> if j = i then 1.0f else 0.0f)
+
+        Assert.Equal<float32[]>(hot 0, e.State[0..3])
+        Assert.Equal<float32[]>(hot (if a0 = 0 then 1 else 2), e.State[4..7])
+        Assert.Equal<float32[]>(hot 3, e.State[8..11])
+        Assert.Equal<float32[]>(Array.append (hot 3) (hot 3), e.Obs[16..23])
+        Assert.All(e.AvailActions, fun v -> Assert.Equal(1.0f, v))
+
+    // both branches appear among 16 random episodes
+    Assert.Contains(episodes, fun e -> e.Actions[0] = 0)
+    Assert.Contains(episodes, fun e -> e.Actions[0] = 1)
+    Assert.Equal(32, stats.Steps)
+    Assert.Equal(None, stats.WinRate)
+    Assert.Equal<float32[]>(episodes |> Array.map Episode.totalReward, stats.Returns)
+    Assert.Equal(Array.average stats.Returns, stats.MeanReturn)
+    EpisodeBatch.ofEpisodes episodes |> EpisodeBatch.validate
+
+[<Fact>]
+let ``the same key gives the same episodes`` () =
+    let run seed =
+        fst (Runner.runEpisodes twoStep cfg twoStepAgent (fun _ -> 0.5f) 0 8 (Rng.key seed))
+
+    let x, y, z = run 12UL, run 12UL, run 13UL
+    Assert.Equal<Episode[]>(x, y)
+    Assert.True((x = y))
+    Assert.NotEqual<int[]>(x |> Array.collect (fun e -> e.Actions), z |> Array.collect (fun e -> e.Actions))
+
+[<Fact>]
+let ``epsilon is read from the global step counter, which advances by the running environments`` () =
+    let seen = ResizeArray<int>()
+
+    let epsilonAt t =
+        seen.Add t
+        1.0f
+
+    let _, stats =
+        Runner.runEpisodes twoStep cfg twoStepAgent epsilonAt 100 5 (Rng.key 14UL)
+
+    Assert.Equal<int list>([ 100; 105 ], List.ofSeq seen)
+    Assert.Equal(10, stats.Steps)
+
+[<Fact>]
+let ``greedy evaluation of the two-step game repeats one deterministic episode`` () =
+    let stats = Runner.evaluate twoStep cfg twoStepAgent 5 2 (Rng.key 15UL)
+    Assert.Equal(5, stats.Returns.Length)
+    Assert.Equal(10, stats.Steps)
+    Assert.All(stats.Returns, fun r -> Assert.Equal(stats.Returns[0], r))
+    Assert.Contains(stats.Returns[0], [ 0.0f; 1.0f; 7.0f; 8.0f ])
+    Assert.Equal(None, stats.WinRate)
+
+// ---------------------------------------------------------------- custom environments
+
+/// An environment whose episodes last a reset-drawn number of steps (1..limit, or forever when never is set),
+/// observing the time, the agent and (a function of) its episode's length, so that environments differ; it reports a win when the length is even.
+type private Counter = { T: int; Len: int }
+
+let private counterEnv (limit: int) (never: bool) : Env<Counter> =
+    let n, a = 3, 4
+
+    {
+        Spec =
+            {
+                Name = "counter"
+                NAgents = n
+                NActions = a
+                ObsDim = 2
+                StateDim = 1
+                EpisodeLimit = limit
+            }
+        Reset =
+            fun k ->
+                {
+                    T = 0
+                    Len = (if never then Int32.MaxValue else 1 + Rng.intBelow k limit)
+                }
+        Step =
+            fun s actions _ ->
+                let s' = { s with T = s.T + 1 }
+                let ended = s'.T = s.Len
+
+                s',
+                {
+                    Reward = float32 (Array.sum actions)
+                    Terminated = ended
+                    Truncated = false
+                    Info =
+                        {
+                            Won = (if never then None else Some(s.Len % 2 = 0))
+                            AgentRewards = None
+                        }
+                }
+        Observations =
+            fun s ->
+                Array.init (n * 2) (fun i ->
+                    if i % 2 = 0 then
+                        float32 s.T
+                    else
+                        float32 (i / 2) + 0.37f * float32 (s.Len % 7))
+        GlobalState = fun s -> [| float32 s.T |]
+        // the last action is unavailable on odd steps
+        AvailableActions = fun s -> Array.init (n * a) (fun i -> s.T % 2 = 0 || i % a <> a - 1)
+    }
+
+[<Fact>]
+let ``the runner cuts an episode at the limit: not terminated, full length`` () =
+    let env = counterEnv 3 true
+
+    let episodes, stats =
+        Runner.runEpisodes env cfg (agentFor env.Spec 16UL) (fun _ -> 1.0f) 0 4 (Rng.key 17UL)
+
+    for e in episodes do
+        Episode.validate e
+        Assert.Equal(3, e.Length)
+        Assert.False(e.Terminated)
+        Assert.Equal(None, e.Won)
+        // index Length holds the state the last transition led to
+        Assert.Equal<float32[]>([| 0.0f; 1.0f; 2.0f; 3.0f |], e.State)
+
+        for t in 0..2 do
+            Assert.Equal(float32 (Array.sum e.Actions[t * 3 .. t * 3 + 2]), e.Reward[t])
+
+    Assert.Equal(12, stats.Steps)
+
+[<Fact>]
+let ``an environment's own truncation ends the episode without termination`` () =
+    let inner = counterEnv 5 true
+
+    let env =
+        { inner with
+            Step =
+                fun s actions k ->
+                    let s', tr = inner.Step s actions k
+                    s', { tr with Truncated = s'.T = 2 }
+        }
+
+    let episodes, _ =
+        Runner.runEpisodes env cfg (agentFor env.Spec 18UL) (fun _ -> 0.3f) 0 3 (Rng.key 19UL)
+
+    for e in episodes do
+        Episode.validate e
+        Assert.Equal(2, e.Length)
+        Assert.False(e.Terminated)
+
+[<Fact>]
+let ``episodes of different lengths keep their own hidden state: recorded actions are the network's greedy choices``
+    ()
+    =
+    let env = counterEnv 6 false
+    let agent = sharpAgentFor env.Spec 20UL
+
+    let episodes, stats =
+        Runner.runEpisodes env cfg agent (fun _ -> 0.0f) 0 8 (Rng.key 21UL)
+
+    let lengths = episodes |> Array.map (fun e -> e.Length)
+    Assert.True(Array.distinct lengths |> Array.length > 2, sprintf "lengths %A" lengths)
+
+    for e in episodes do
+        Episode.validate e
+        Assert.True(e.Terminated)
+        Assert.Equal(Some(e.Length % 2 = 0), e.Won)
+
+    let wins = lengths |> Array.filter (fun l -> l % 2 = 0) |> Array.length
+    Assert.Equal(Some(float32 wins / 8.0f), stats.WinRate)
+    Assert.Equal(Array.sum lengths, stats.Steps)
+    // replay the same episodes through the training-time unroll: greedy actions must match
+    let batch = EpisodeBatch.ofEpisodes episodes
+
+    let qs =
+        Agent.unroll agent env.Spec.NAgents (Agent.batchInputs cfg env.Spec batch)
+        |> Tensor.toArray
+
+    let b, t', n, a = batch.BatchSize, batch.MaxSeqLength, batch.NAgents, batch.NActions
+    let mutable checkedSteps = 0
+
+    for i in 0 .. b - 1 do
+        for t in 0 .. episodes[i].Length - 1 do
+            for ag in 0 .. n - 1 do
+                let q = Array.sub qs (((t * b + i) * n + ag) * a) a
+                let av = Array.sub batch.AvailActions (((i * t' + t) * n + ag) * a) a
+
+                let greedy =
+                    [ 0 .. a - 1 ]
+                    |> List.filter (fun u -> av[u] = 1.0f)
+                    |> List.maxBy (fun u -> q[u])
+
+                Assert.Equal(greedy, batch.Actions[(i * t' + t) * n + ag])
+                checkedSteps <- checkedSteps + 1
+
+    Assert.Equal(stats.Steps * n, checkedSteps)
+
+[<Fact>]
+let ``an environment's episode does not depend on how many run beside it`` () =
+    let env = counterEnv 6 false
+    let agent = sharpAgentFor env.Spec 22UL
+    let alone, _ = Runner.runEpisodes env cfg agent (fun _ -> 0.5f) 0 1 (Rng.key 23UL)
+    let crowd, _ = Runner.runEpisodes env cfg agent (fun _ -> 0.5f) 0 5 (Rng.key 23UL)
+    Assert.True((alone[0] = crowd[0]))
+    Assert.Equal(alone[0], crowd[0])
+
+[<Fact>]
+let ``an environment with a wrong observation width is reported with both sizes`` () =
+    let inner = counterEnv 3 true
+
+    let env =
+        { inner with
+            Observations = fun s -> Array.append (inner.Observations s) [| 0.0f |]
+        }
+
+    let ex =
+        Assert.Throws<ArgumentException>(fun () ->
+            Runner.runEpisodes env cfg (agentFor inner.Spec 24UL) (fun _ -> 1.0f) 0 2 (Rng.key 25UL)
+            |> ignore)
+
+    Assert.Contains("counter", ex.Message)
+    Assert.Contains("observation", ex.Message)
+    Assert.Contains("7", ex.Message)
+    Assert.Contains("6", ex.Message)
+
+[<Fact>]
+let ``an environment with a wrong mask or state size, or no available action, is reported`` () =
+    let inner = counterEnv 3 true
+    let agent = agentFor inner.Spec 26UL
+
+    let badMask =
+        { inner with
+            AvailableActions =
+                fun s ->
+                    if s.T = 1 then
+                        Array.create 11 true
+                    else
+                        inner.AvailableActions s
+        }
+
+    let ex =
+        Assert.Throws<ArgumentException>(fun () ->
+            Runner.runEpisodes badMask cfg agent (fun _ -> 1.0f) 0 2 (Rng.key 27UL)
+            |> ignore)
+
+    Assert.Contains("available-action mask", ex.Message)
+    Assert.Contains("11", ex.Message)
+    Assert.Contains("12", ex.Message)
+
+    let badState =
+        { inner with
+            GlobalState = fun _ -> [||]
+        }
+
+    let ex =
+        Assert.Throws<ArgumentException>(fun () ->
+            Runner.runEpisodes badState cfg agent (fun _ -> 1.0f) 0 2 (Rng.key 27UL)
+            |> ignore)
+
+    Assert.Contains("global state", ex.Message)
+
+    let noAction =
+        { inner with
+            AvailableActions = fun s -> Array.init 12 (fun i -> s.T = 0 || i / 4 <> 2)
+        }
+
+    let ex =
+        Assert.Throws<ArgumentException>(fun () ->
+            Runner.runEpisodes noAction cfg agent (fun _ -> 0.5f) 0 2 (Rng.key 27UL)
+            |> ignore)
+
+    Assert.Contains("counter: agent 2 has no available action at step 1", ex.Message)
+
+[<Fact>]
+let ``the runner rejects a bad epsilon or environment count`` () =
+    Assert.Throws<ArgumentException>(fun () ->
+        Runner.runEpisodes twoStep cfg twoStepAgent (fun _ -> 1.0f) 0 0 (Rng.key 1UL)
+        |> ignore)
+    |> ignore
+
+    Assert.Throws<ArgumentException>(fun () ->
+        Runner.runEpisodes twoStep cfg twoStepAgent (fun _ -> -0.1f) 0 2 (Rng.key 1UL)
+        |> ignore)
+    |> ignore
+
+    Assert.Throws<ArgumentException>(fun () -> Runner.evaluate twoStep cfg twoStepAgent 0 2 (Rng.key 1UL) |> ignore)
+    |> ignore
+
+[<Fact>]
+let ``unshared MLP agents run too`` () =
+    let env = counterEnv 4 false
+    let mlp = { cfg with Kind = Mlp; Shared = false }
+    let agent = Agent.init mlp env.Spec (Rng.key 28UL)
+
+    let episodes, _ =
+        Runner.runEpisodes env mlp agent (fun _ -> 0.2f) 0 6 (Rng.key 29UL)
+
+    for e in episodes do
+        Episode.validate e
+        // an unavailable action is never recorded (the last action on odd steps)
+        for t in 0 .. e.Length - 1 do
+            if t % 2 = 1 then
+                Assert.All(e.Actions[t * 3 .. t * 3 + 2], fun u -> Assert.NotEqual(3, u))
