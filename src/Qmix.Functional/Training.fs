@@ -1,0 +1,415 @@
+namespace Qmix.Functional
+
+open System
+open System.Diagnostics
+open Qmix.Tensors
+
+/// <summary>A training run's settings: PyMARL's QMIX defaults (src/config/default.yaml, algs/qmix.yaml and the SMAC
+/// <c>t_max</c>) in <c>TrainingConfig.defaults</c>.</summary>
+type TrainingConfig =
+    {
+        /// <summary>The learner (agent, optimiser, targets, …).</summary>
+        Learner: LearnerConfig
+        /// <summary>The mixer (QMIX with PyMARL's settings).</summary>
+        Mixer: MixerConfig
+        /// <summary>Environment steps to train for (<c>t_max</c>, 2,050,000 on SMAC).</summary>
+        TotalSteps: int
+        /// <summary>Episodes per learner update (<c>batch_size</c>, 32).</summary>
+        BatchSize: int
+        /// <summary>Episodes the replay buffer keeps (<c>buffer_size</c>, 5000).</summary>
+        BufferSize: int
+        /// <summary>ε-greedy exploration (1.0 → 0.05 over 50,000 steps).</summary>
+        Epsilon: EpsilonSchedule
+        /// <summary>Environments run in lockstep per collection (<c>batch_size_run</c>, 1); one update follows each
+        /// collection.</summary>
+        ParallelEnvs: int
+        /// <summary>Steps between greedy evaluations (<c>test_interval</c>, 2000).</summary>
+        TestInterval: int
+        /// <summary>Greedy episodes per evaluation (<c>test_nepisode</c>, 20).</summary>
+        TestEpisodes: int
+        /// <summary>Steps between checkpoints (<c>save_model_interval</c>); 0 turns periodic checkpoints off.</summary>
+        SaveInterval: int
+        /// <summary>Where checkpoints go (a path stem, e.g. <c>runs/3m/model</c>); None saves nothing.</summary>
+        CheckpointPath: string option
+        /// <summary>The seed every random choice of the run derives from.</summary>
+        Seed: uint64
+    }
+
+    /// <summary>PyMARL's QMIX on SMAC: 2,050,000 steps, batches of 32 from the last 5000 episodes, ε 1 → 0.05 over
+    /// 50k steps, 20 greedy test episodes every 2000 steps, no checkpoints, seed 1.</summary>
+    static member defaults =
+        {
+            Learner = LearnerConfig.defaults
+            Mixer = Qmix QmixConfig.defaults
+            TotalSteps = 2_050_000
+            BatchSize = 32
+            BufferSize = 5000
+            Epsilon = EpsilonSchedule.defaults
+            ParallelEnvs = 1
+            TestInterval = 2000
+            TestEpisodes = 20
+            SaveInterval = 0
+            CheckpointPath = None
+            Seed = 1UL
+        }
+
+/// <summary>A training run's state between iterations.</summary>
+type TrainingState<'M> =
+    {
+        /// <summary>The learner's parameters, optimiser and counters.</summary>
+        Learner: LearnerState<'M>
+        /// <summary>The replay buffer.</summary>
+        Replay: Replay
+        /// <summary>The loop's counters and random key.</summary>
+        Counters: Counters
+    }
+
+/// <summary>Training episodes were collected.</summary>
+type CollectedEvent =
+    {
+        /// <summary>Environment steps after the collection.</summary>
+        Step: int
+        /// <summary>Episodes after the collection.</summary>
+        Episode: int
+        /// <summary>ε at the start of the collection.</summary>
+        Epsilon: float32
+        /// <summary>The mean return of the collected (exploring) episodes: the training return.</summary>
+        MeanReturn: float32
+        /// <summary>Their win rate (with exploration), when the environment reports wins.</summary>
+        WinRate: float32 option
+    }
+
+/// <summary>The learner took an update.</summary>
+type UpdatedEvent =
+    {
+        /// <summary>Environment steps so far.</summary>
+        Step: int
+        /// <summary>Episodes so far.</summary>
+        Episode: int
+        /// <summary>The update's metrics (loss, grad norm, TD error, Q_tot mean, …).</summary>
+        Metrics: LearnerMetrics
+    }
+
+/// <summary>Greedy (ε = 0) test episodes were run.</summary>
+type TestedEvent =
+    {
+        /// <summary>Environment steps so far.</summary>
+        Step: int
+        /// <summary>Episodes so far.</summary>
+        Episode: int
+        /// <summary>The mean return of the test episodes.</summary>
+        MeanReturn: float32
+        /// <summary>Their win rate, when the environment reports wins.</summary>
+        WinRate: float32 option
+    }
+
+/// <summary>Throughput, reported by <see cref="M:Qmix.Functional.Training.run"/> after each iteration.</summary>
+type ProgressEvent =
+    {
+        /// <summary>Environment steps so far.</summary>
+        Step: int
+        /// <summary>Episodes so far.</summary>
+        Episode: int
+        /// <summary>Environment steps per second of wall-clock time since the run (or resume) started.</summary>
+        StepsPerSecond: float
+    }
+
+/// <summary>What training reports as it goes.</summary>
+type TrainingEvent =
+    /// <summary>Training episodes were collected.</summary>
+    | Collected of CollectedEvent
+    /// <summary>The learner took an update.</summary>
+    | Updated of UpdatedEvent
+    /// <summary>Greedy test episodes were run.</summary>
+    | Tested of TestedEvent
+    /// <summary>A checkpoint was written (its path stem and step).</summary>
+    | Saved of path: string * step: int
+    /// <summary>Throughput so far.</summary>
+    | Progress of ProgressEvent
+
+/// <summary>Training stopped because the loss or the gradient became NaN or infinite. The state before the bad update
+/// is kept, and the last checkpoint on disk is untouched.</summary>
+type TrainingDivergedException(message: string, lastGood: obj) =
+    inherit Exception(message)
+
+    /// <summary>The last good <c>TrainingState</c> (boxed), before the update that diverged.</summary>
+    member _.LastGoodState = lastGood
+
+/// <summary>A training run's fixed parts: the settings, the environment and the learner.</summary>
+type Trainer<'S, 'M> =
+    {
+        /// <summary>The settings.</summary>
+        Config: TrainingConfig
+        /// <summary>The environment.</summary>
+        Env: Env<'S>
+        /// <summary>The learner (built-in or user-defined mixer).</summary>
+        Learner: Learner<'M>
+    }
+
+/// <summary>PyMARL's training loop as a fold over iterations: collect episodes with ε-greedy agents, store them,
+/// sample a batch, update the learner (and its targets), evaluate greedily every so often, checkpoint.</summary>
+[<RequireQualifiedAccess>]
+module Training =
+    /// <summary>A trainer with a user-supplied learner (e.g. a user-defined mixer).</summary>
+    /// <exception cref="System.ArgumentException">A setting is out of range, or the learner is for another spec.</exception>
+    let createWith (cfg: TrainingConfig) (env: Env<'S>) (learner: Learner<'M>) : Trainer<'S, 'M> =
+        let bad name (what: string) = invalidArg name ("training: " + what)
+
+        if cfg.TotalSteps < 0 then
+            bad "TotalSteps" (sprintf "TotalSteps must not be negative, got %d" cfg.TotalSteps)
+
+        if cfg.BatchSize < 1 then
+            bad "BatchSize" (sprintf "BatchSize must be at least 1, got %d" cfg.BatchSize)
+
+        if cfg.BufferSize < cfg.BatchSize then
+            bad "BufferSize" (sprintf "BufferSize (%d) must be at least BatchSize (%d)" cfg.BufferSize cfg.BatchSize)
+
+        if cfg.ParallelEnvs < 1 then
+            bad "ParallelEnvs" (sprintf "ParallelEnvs must be at least 1, got %d" cfg.ParallelEnvs)
+
+        if cfg.TestInterval < 1 || cfg.TestEpisodes < 0 then
+            bad
+                "TestInterval"
+                (sprintf
+                    "TestInterval must be ≥ 1 and TestEpisodes ≥ 0, got %d and %d"
+                    cfg.TestInterval
+                    cfg.TestEpisodes)
+
+        if cfg.SaveInterval < 0 then
+            bad "SaveInterval" (sprintf "SaveInterval must not be negative, got %d" cfg.SaveInterval)
+
+        if learner.Spec <> env.Spec then
+            bad "learner" (sprintf "the learner is for %A, the environment is %A" learner.Spec env.Spec)
+
+        {
+            Config = cfg
+            Env = env
+            Learner = learner
+        }
+
+    /// <summary>A trainer with the built-in mixer of the configuration.</summary>
+    let create (cfg: TrainingConfig) (env: Env<'S>) : Trainer<'S, MixerParams> =
+        createWith cfg env (Learner.builtIn cfg.Learner env.Spec cfg.Mixer)
+
+    /// <summary>The state a run starts from: parameters, an empty buffer and counters, all from the seed.</summary>
+    let init (trainer: Trainer<'S, 'M>) : TrainingState<'M> =
+        let learnerKey, loopKey = Rng.split (Rng.key trainer.Config.Seed)
+
+        {
+            Learner = Learner.init trainer.Learner learnerKey
+            Replay = Replay.empty trainer.Config.BufferSize
+            Counters =
+                {
+                    Step = 0
+                    Episode = 0
+                    // PyMARL tests at the start (last_test_T = −test_interval − 1)
+                    LastTestStep = -trainer.Config.TestInterval - 1
+                    LastSaveStep = 0
+                    Key = loopKey
+                }
+        }
+
+    /// <summary>Whether the run has taken all its steps.</summary>
+    let isDone (trainer: Trainer<'S, 'M>) (state: TrainingState<'M>) =
+        state.Counters.Step >= trainer.Config.TotalSteps
+
+    /// <summary>One iteration, a pure function: collect <c>ParallelEnvs</c> episodes, store them, update the learner
+    /// once when the buffer holds a batch, and run greedy test episodes when <c>TestInterval</c> steps have passed.</summary>
+    /// <returns>The next state and what happened, in order.</returns>
+    let iterate (trainer: Trainer<'S, 'M>) (state: TrainingState<'M>) : TrainingState<'M> * TrainingEvent list =
+        let cfg = trainer.Config
+        let c = state.Counters
+        let k = Rng.splitN 4 c.Key
+        let agentCfg = trainer.Learner.Config.Agent
+        // collect episodes with ε-greedy agents (ε fixed for the run at its starting step, as PyMARL's runners do)
+        let epsilon = Epsilon.at cfg.Epsilon c.Step
+
+        let episodes, stats =
+            Runner.runEpisodes
+                trainer.Env
+                agentCfg
+                state.Learner.Params.Agent
+                (fun _ -> epsilon)
+                c.Step
+                cfg.ParallelEnvs
+                k[0]
+        // store them
+        let replay = Replay.addMany episodes state.Replay
+        let step, episode = c.Step + stats.Steps, c.Episode + episodes.Length
+
+        let collected =
+            Collected
+                {
+                    Step = step
+                    Episode = episode
+                    Epsilon = epsilon
+                    MeanReturn = stats.MeanReturn
+                    WinRate = stats.WinRate
+                }
+
+        // sample a batch and update the learner (targets follow inside the update)
+        let learner, updated =
+            if Replay.canSample cfg.BatchSize replay then
+                let batch = Replay.sample k[1] cfg.BatchSize replay
+                let l, m = Learner.update trainer.Learner episode batch state.Learner
+
+                l,
+                [
+                    Updated
+                        {
+                            Step = step
+                            Episode = episode
+                            Metrics = m
+                        }
+                ]
+            else
+                state.Learner, []
+
+        // greedy evaluation every TestInterval steps
+        let lastTest, tested =
+            if cfg.TestEpisodes > 0 && step - c.LastTestStep >= cfg.TestInterval then
+                let t =
+                    Runner.evaluate trainer.Env agentCfg learner.Params.Agent cfg.TestEpisodes cfg.ParallelEnvs k[2]
+
+                step,
+                [
+                    Tested
+                        {
+                            Step = step
+                            Episode = episode
+                            MeanReturn = t.MeanReturn
+                            WinRate = t.WinRate
+                        }
+                ]
+            else
+                c.LastTestStep, []
+
+        {
+            Learner = learner
+            Replay = replay
+            Counters =
+                { c with
+                    Step = step
+                    Episode = episode
+                    LastTestStep = lastTest
+                    Key = k[3]
+                }
+        },
+        collected :: updated @ tested
+
+    /// <summary>The run as a lazy sequence of iterations (state after each, with its events), until TotalSteps.</summary>
+    let iterations (trainer: Trainer<'S, 'M>) (state: TrainingState<'M>) : seq<TrainingState<'M> * TrainingEvent list> =
+        state
+        |> Seq.unfold (fun s ->
+            if isDone trainer s then
+                None
+            else
+                let next = iterate trainer s
+                Some(next, fst next))
+
+    /// <summary>The configuration as recorded in a checkpoint's sidecar.</summary>
+    let configText (trainer: Trainer<'S, 'M>) = sprintf "%A" trainer.Config
+
+    /// <summary>Writes a resumable checkpoint of a state.</summary>
+    let save (trainer: Trainer<'S, 'M>) (path: string) (state: TrainingState<'M>) : unit =
+        Checkpoint.save
+            path
+            trainer.Learner
+            (configText trainer)
+            {
+                Learner = state.Learner
+                Replay = state.Replay
+                Counters = state.Counters
+            }
+
+    /// <summary>Reads a checkpoint written by <see cref="M:Qmix.Functional.Training.save"/> to continue the run; the
+    /// continuation is bit-identical to the uninterrupted run.</summary>
+    let resume (trainer: Trainer<'S, 'M>) (path: string) : TrainingState<'M> =
+        let c = Checkpoint.load path trainer.Learner
+
+        {
+            Learner = c.Learner
+            Replay = c.Replay
+            Counters = c.Counters
+        }
+
+    let private finite (m: LearnerMetrics) =
+        Single.IsFinite m.Loss && Single.IsFinite m.GradNorm
+
+    /// <summary>Runs to TotalSteps from a state, reporting every event, saving checkpoints every SaveInterval steps
+    /// (and at the end) when a checkpoint path is set.</summary>
+    /// <exception cref="Qmix.Functional.TrainingDivergedException">The loss or the gradient norm became NaN or
+    /// infinite; nothing is saved from that update on.</exception>
+    let run (trainer: Trainer<'S, 'M>) (onEvent: TrainingEvent -> unit) (state: TrainingState<'M>) : TrainingState<'M> =
+        let cfg = trainer.Config
+        let clock = Stopwatch.StartNew()
+        let startStep = state.Counters.Step
+        let mutable current = state
+
+        let saveNow (s: TrainingState<'M>) =
+            match cfg.CheckpointPath with
+            | Some path ->
+                let s =
+                    { s with
+                        Counters =
+                            { s.Counters with
+                                LastSaveStep = s.Counters.Step
+                            }
+                    }
+
+                save trainer path s
+                onEvent (Saved(path, s.Counters.Step))
+                s
+            | None -> s
+
+        while not (isDone trainer current) do
+            let next, events = iterate trainer current
+
+            for e in events do
+                match e with
+                | Updated u when not (finite u.Metrics) ->
+                    raise (
+                        TrainingDivergedException(
+                            sprintf
+                                "training diverged at step %d (episode %d): loss %g, gradient norm %g. The state before this update is kept%s."
+                                u.Step
+                                u.Episode
+                                u.Metrics.Loss
+                                u.Metrics.GradNorm
+                                (match cfg.CheckpointPath with
+                                 | Some p when current.Counters.LastSaveStep > 0 ->
+                                     sprintf
+                                         "; the last good checkpoint is %s (step %d)"
+                                         p
+                                         current.Counters.LastSaveStep
+                                 | _ -> ""),
+                            box current
+                        )
+                    )
+                | _ -> ()
+
+            List.iter onEvent events
+            let c = next.Counters
+
+            onEvent (
+                Progress
+                    {
+                        Step = c.Step
+                        Episode = c.Episode
+                        StepsPerSecond = float (c.Step - startStep) / max clock.Elapsed.TotalSeconds 1e-9
+                    }
+            )
+
+            current <-
+                if cfg.SaveInterval > 0 && c.Step - c.LastSaveStep >= cfg.SaveInterval then
+                    saveNow next
+                else
+                    next
+
+        if
+            cfg.CheckpointPath.IsSome
+            && current.Counters.LastSaveStep <> current.Counters.Step
+        then
+            saveNow current
+        else
+            current
