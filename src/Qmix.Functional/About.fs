@@ -22,4 +22,12 @@ module About =
             "Safetensors checkpoints, portable to and from PyTorch (Safetensors)"
             "Gradient checks against float64 finite differences (GradCheck)"
             "Arenas: pooled tensor storage, reused across gradient computations (Arena)"
+            "Agents: PyMARL's RNN agent and EPyMARL's MLP agent, shared or one per agent (Agent)"
+            "Mixers: QMIX (1- or 2-layer hypernetworks, abs or softplus), VDN, IQL, QMIX-NS, QMIX-Lin, VDN-S, user-defined (Mixers)"
+            "Learner: PyMARL's QMIX update with double Q, TD(lambda), Weighted QMIX (CW/OW), matching PyTorch (Learner)"
+            "Replay: an immutable episode buffer with uniform sampling without replacement (Replay)"
+            "Runner: epsilon-greedy episodes in lockstep over N environments, greedy evaluation (Runner)"
+            "Training: PyMARL's loop as a fold with events, resumable checkpoints (Training, Checkpoint)"
+            "Verify: monotonicity and argmax-decomposition checks of any mixer with counterexamples (Verify)"
+            "Environments: the QMIX paper's two-step game and the non-monotonic matrix game (Envs.MatrixGames)"
         ]
