@@ -275,3 +275,35 @@ let ``bad input: a batch of the wrong shape is named`` () =
         Assert.Throws<ArgumentException>(fun () -> Learner.update learner 0 badAction state |> ignore)
 
     Assert.Contains("outside 0..3", e.Message)
+
+/// A user-defined mixer: Q_tot = Σ_a softplus(w_a) Q_a + b, with free parameters.
+type WeightedSum = { W: Tensor; B: Tensor }
+
+[<Fact>]
+let ``a user-defined mixer plugs into the learner like a built-in one`` () =
+    let mixer: Mixer<WeightedSum> =
+        {
+            Name = "weighted-sum"
+            ClaimsMonotonic = true
+            Outputs = 1
+            Init =
+                fun _ ->
+                    {
+                        W = Tensor.zeros [| spec.NAgents |]
+                        B = Tensor.zeros [| 1 |]
+                    }
+            Forward = fun p qs _ -> Tensor.mul qs (Tensor.softplus p.W) |> Tensor.sumAxis -1 true |> Tensor.add p.B
+        }
+
+    let learner = Learner.create small spec mixer
+    let batch = randomBatch spec 4 3UL
+    let s0 = Learner.init learner (Rng.key 1UL)
+
+    Assert.Equal<string[]>(
+        [| "mixer.w"; "mixer.b" |],
+        Tree.names s0.Params |> Array.filter (fun n -> n.StartsWith "mixer")
+    )
+
+    let s1, m = Learner.update learner 0 batch s0
+    Assert.True(Single.IsFinite m.Loss)
+    Assert.NotEqual<float32[]>(s0.Params.Mixer.W.ToArray(), s1.Params.Mixer.W.ToArray())
