@@ -214,9 +214,12 @@ let ``the sidecar records the configuration, the counters, the optimiser and the
 [<Fact>]
 let ``a saved checkpoint loads back bit-identical`` () =
     withTempDir (fun dir ->
-        let trainer, state = trained { tiny with TotalSteps = 160 }
-        // 80 episodes through a 64-episode buffer: the oldest have been evicted
+        let trainer, state = trained { tiny with TotalSteps = 150 }
+        // 75 episodes through a 64-episode buffer: the oldest have been evicted
         Assert.Equal(64, Replay.count state.Replay)
+        // and the targets, last copied at episode 60, differ from the online parameters
+        Assert.Equal(60, state.Learner.LastTargetUpdateEpisode)
+        Assert.NotEqual<int[][]>(bits state.Learner.Params, bits state.Learner.Target)
         // and the fresh state: no episode, no update
         let fresh = Training.init trainer
         Assert.Equal(0, Replay.count fresh.Replay)
@@ -341,14 +344,14 @@ let fileOf (path: string) (which: int) =
 
 /// Saves a trained state as "good", then for each damage: copies the checkpoint, checks that the copy loads
 /// (negative control), damages one of its files, and checks that loading fails with a CheckpointException naming
-/// that file.
-let private expectFailures (damages: (string * int * (string -> unit)) list) =
+/// that file (and mentions a given text).
+let private expectFailures (damages: (string * int * (string -> unit) * string) list) =
     withTempDir (fun dir ->
         let trainer, state = trained { tiny with TotalSteps = 40 }
         let good = Path.Combine(dir, "good")
         Training.save trainer good state
 
-        for label, which, damage in damages do
+        for label, which, damage, mention in damages do
             let c = Path.Combine(dir, label)
 
             for i in 0..2 do
@@ -362,7 +365,8 @@ let private expectFailures (damages: (string * int * (string -> unit)) list) =
                 Assert.Throws<CheckpointException>(fun () -> Training.resume trainer c |> ignore)
 
             Assert.True((file = e.FilePath), sprintf "%s: blamed %s, expected %s (%s)" label e.FilePath file e.Message)
-            Assert.Contains(file, e.Message))
+            Assert.Contains(file, e.Message)
+            Assert.Contains(mention, e.Message))
 
 let private truncate (file: string) =
     let bytes = File.ReadAllBytes file
@@ -378,15 +382,50 @@ let private flipHeaderByte (file: string) =
 let ``a truncated, corrupted or missing file is reported with its name`` () =
     expectFailures
         [
-            "model-truncated", 0, truncate
-            "model-header", 0, flipHeaderByte
-            "model-missing", 0, File.Delete
-            "train-truncated", 1, truncate
-            "train-header", 1, flipHeaderByte
-            "train-missing", 1, File.Delete
-            "sidecar-truncated", 2, truncate
-            "sidecar-missing", 2, File.Delete
-            "sidecar-not-json", 2, (fun f -> File.WriteAllText(f, "not json"))
+            "model-truncated", 0, truncate, "truncated"
+            "model-header", 0, flipHeaderByte, "JSON"
+            "model-missing", 0, File.Delete, ""
+            "train-truncated", 1, truncate, "truncated"
+            "train-header", 1, flipHeaderByte, "JSON"
+            "train-missing", 1, File.Delete, ""
+            "sidecar-truncated", 2, truncate, "not a checkpoint sidecar"
+            "sidecar-missing", 2, File.Delete, "no checkpoint sidecar"
+            "sidecar-not-json", 2, (fun f -> File.WriteAllText(f, "not json")), "not a checkpoint sidecar"
+        ]
+
+/// Replaces text in a sidecar.
+let private replace (oldText: string) (newText: string) (file: string) =
+    File.WriteAllText(file, (File.ReadAllText file).Replace(oldText, newText))
+
+/// Renames a field of a sidecar, so that it is missing.
+let private rename (field: string) =
+    replace (sprintf "\"%s\"" field) (sprintf "\"%s_\"" field)
+
+[<Fact>]
+let ``a sidecar with a missing or mistyped field is reported with its name`` () =
+    expectFailures
+        [
+            "array", 2, (fun f -> File.WriteAllText(f, "[]")), "not a Qmix.Functional checkpoint sidecar"
+            for field in
+                [
+                    "format"
+                    "spec"
+                    "mixer"
+                    "optimiser"
+                    "counters"
+                    "replay"
+                    "updates"
+                    "n_agents"
+                ] do
+                "no-" + field, 2, rename field, sprintf "no field '%s'" field
+            "bad-key", 2, replace "\"key\": \"" "\"key\": \"zz", "'key' should be 32 hexadecimal digits"
+            "short-key", 2, replace "\"key\": \"" "\"key\": \"0\", \"x\": \"", "'key' should be 32 hexadecimal"
+            "kind-number", 2, replace "\"kind\": \"rmsprop\"" "\"kind\": 1", "'kind' should be a string"
+            "episode-text",
+            2,
+            replace "\"episode\": " "\"episode\": \"many\", \"e\": ",
+            "'episode' should be an integer"
+            "capacity-fraction", 2, replace "\"capacity\": 64" "\"capacity\": 64.5", "'capacity' should be an integer"
         ]
 
 // ---------------------------------------------------------------- loading into the wrong learner
