@@ -298,31 +298,105 @@ module Checkpoint =
         use doc = wrap sidecar (fun () -> JsonDocument.Parse(File.ReadAllText sidecar))
         let root = doc.RootElement
 
-        wrap sidecar (fun () ->
-            if root.GetProperty("format").GetString() <> Format then
-                fail sidecar "not a Qmix.Functional checkpoint sidecar")
+        // the sidecar's fields, all read before any tensor file: a missing or mistyped one names the sidecar
+        let prop (e: JsonElement) (name: string) =
+            if e.ValueKind <> JsonValueKind.Object then
+                fail sidecar (sprintf "not a Qmix.Functional checkpoint sidecar: expected an object with '%s'" name)
 
-        let id = wrap sidecar (fun () -> root.GetProperty("id").GetString())
-        let spec = root.GetProperty "spec"
+            match e.TryGetProperty name with
+            | true, v -> v
+            | _ -> fail sidecar (sprintf "the sidecar has no field '%s'" name)
+
+        let wrong (name: string) (what: string) (v: JsonElement) =
+            fail sidecar (sprintf "the sidecar's field '%s' should be %s, found %s" name what (v.GetRawText()))
+
+        let text (e: JsonElement) (name: string) =
+            match prop e name with
+            | v when v.ValueKind = JsonValueKind.String -> v.GetString()
+            | v -> wrong name "a string" v
+
+        let int64Of (e: JsonElement) (name: string) =
+            match prop e name with
+            | v when v.ValueKind = JsonValueKind.Number ->
+                match v.TryGetInt64() with
+                | true, x -> x
+                | _ -> wrong name "an integer" v
+            | v -> wrong name "an integer" v
+
+        let int32Of (e: JsonElement) (name: string) =
+            match int64Of e name with
+            | x when x >= int64 Int32.MinValue && x <= int64 Int32.MaxValue -> int x
+            | _ -> wrong name "a 32-bit integer" (prop e name)
+
+        if text root "format" <> Format then
+            fail sidecar "not a Qmix.Functional checkpoint sidecar"
+
+        let id = text root "id"
+        let spec = prop root "spec"
 
         let savedSpec =
-            wrap sidecar (fun () ->
-                {
-                    Name = spec.GetProperty("name").GetString()
-                    NAgents = spec.GetProperty("n_agents").GetInt32()
-                    NActions = spec.GetProperty("n_actions").GetInt32()
-                    ObsDim = spec.GetProperty("obs_dim").GetInt32()
-                    StateDim = spec.GetProperty("state_dim").GetInt32()
-                    EpisodeLimit = spec.GetProperty("episode_limit").GetInt32()
-                })
+            {
+                Name = text spec "name"
+                NAgents = int32Of spec "n_agents"
+                NActions = int32Of spec "n_actions"
+                ObsDim = int32Of spec "obs_dim"
+                StateDim = int32Of spec "state_dim"
+                EpisodeLimit = int32Of spec "episode_limit"
+            }
+
+        let mixer = text root "mixer"
+        let opt = prop root "optimiser"
+        let optKind, optStep = text opt "kind", int32Of opt "step"
+        let counters = prop root "counters"
+        let keyText = text counters "key"
+
+        let key =
+            let bad () =
+                wrong "key" "32 hexadecimal digits" (prop counters "key")
+
+            let word (i: int) =
+                match
+                    UInt64.TryParse(
+                        keyText.AsSpan(16 * i, 16),
+                        Globalization.NumberStyles.AllowHexSpecifier,
+                        Globalization.CultureInfo.InvariantCulture
+                    )
+                with
+                | true, w -> w
+                | _ -> bad ()
+
+            if keyText.Length <> 32 then
+                bad ()
+
+            Rng.ofWords (word 0) (word 1)
+
+        let loopCounters =
+            {
+                Step = int32Of counters "step"
+                Episode = int32Of counters "episode"
+                LastTestStep = int32Of counters "last_test_step"
+                LastSaveStep = int32Of counters "last_save_step"
+                Key = key
+            }
+
+        let learnerJson = prop root "learner"
+        let updates = int32Of learnerJson "updates"
+        let lastTargetUpdate = int32Of learnerJson "last_target_update_episode"
+        let replayJson = prop root "replay"
+
+        let capacity, totalAdded =
+            int32Of replayJson "capacity", int64Of replayJson "total_added"
 
         if savedSpec <> learner.Spec then
             fail sidecar (sprintf "saved for %A, but the learner is for %A" savedSpec learner.Spec)
 
-        let mixer = root.GetProperty("mixer").GetString()
-
         if mixer <> learner.Mixer.Name then
             fail sidecar (sprintf "saved with the %s mixer, but the learner uses %s" mixer learner.Mixer.Name)
+
+        match optKind, learner.Config.Optimizer with
+        | "rmsprop", RmsProp _
+        | "adam", Adam _ -> ()
+        | kind, o -> fail sidecar (sprintf "saved with the %s optimiser, but the learner uses %A" kind o)
 
         let modelFile = wrap model (fun () -> Safetensors.load model)
         let trainFile = wrap train (fun () -> Safetensors.load train)
@@ -340,12 +414,10 @@ module Checkpoint =
             |> List.map (fun (n, t) -> n.Substring prefix.Length, t)
 
         let target = wrap train (fun () -> Tree.ofNamed template (section "target."))
-        let opt = root.GetProperty "optimiser"
-        let optStep = opt.GetProperty("step").GetInt32()
 
         let optim =
             wrap train (fun () ->
-                match opt.GetProperty("kind").GetString(), learner.Config.Optimizer with
+                match optKind, learner.Config.Optimizer with
                 | "rmsprop", RmsProp _ ->
                     RmsPropState
                         {
@@ -362,41 +434,15 @@ module Checkpoint =
                         }
                 | kind, o -> fail sidecar (sprintf "saved with the %s optimiser, but the learner uses %A" kind o))
 
-        let counters = root.GetProperty "counters"
-        let keyText = counters.GetProperty("key").GetString()
-
-        let key =
-            wrap sidecar (fun () ->
-                Rng.ofWords
-                    (Convert.ToUInt64(keyText.Substring(0, 16), 16))
-                    (Convert.ToUInt64(keyText.Substring(16, 16), 16)))
-
-        let learnerJson = root.GetProperty "learner"
-        let replayJson = root.GetProperty "replay"
-
         {
             Learner =
                 {
                     Params = online
                     Target = target
                     Optim = optim
-                    Updates = learnerJson.GetProperty("updates").GetInt32()
-                    LastTargetUpdateEpisode = learnerJson.GetProperty("last_target_update_episode").GetInt32()
+                    Updates = updates
+                    LastTargetUpdateEpisode = lastTargetUpdate
                 }
-            Replay =
-                wrap train (fun () ->
-                    restoreReplay
-                        sidecar
-                        learner.Spec
-                        trainFile
-                        (replayJson.GetProperty("capacity").GetInt32())
-                        (replayJson.GetProperty("total_added").GetInt64()))
-            Counters =
-                {
-                    Step = counters.GetProperty("step").GetInt32()
-                    Episode = counters.GetProperty("episode").GetInt32()
-                    LastTestStep = counters.GetProperty("last_test_step").GetInt32()
-                    LastSaveStep = counters.GetProperty("last_save_step").GetInt32()
-                    Key = key
-                }
+            Replay = wrap train (fun () -> restoreReplay sidecar learner.Spec trainFile capacity totalAdded)
+            Counters = loopCounters
         }
