@@ -155,6 +155,8 @@ module Checkpoint =
             w.WriteNumber("total_added", Replay.totalAdded ckpt.Replay)
             w.WriteEndObject()
             w.WriteEndObject()
+            w.Flush()
+            stream.Flush true
 
         File.Move(tmp, path, true)
 
@@ -203,9 +205,24 @@ module Checkpoint =
                     replayTensors ckpt.Replay
                 ]
 
-        Safetensors.save train meta trainTensors
-        Safetensors.save model meta (Tree.named ckpt.Learner.Params)
-        writeSidecar sidecar id learner configText ckpt optimKind optimStep
+        // stage the new set beside the old one
+        let staged (f: string) = f + ".new"
+        Safetensors.save (staged train) meta trainTensors
+        Safetensors.save (staged model) meta (Tree.named ckpt.Learner.Params)
+        writeSidecar (staged sidecar) id learner configText ckpt optimKind optimStep
+        // swap it in, keeping the previous set as .bak until the new sidecar is in place: a crash at any point
+        // leaves a loadable checkpoint (load falls back to the .bak files that carry the sidecar's id)
+        let files = [ train; model; sidecar ]
+
+        for f in files do
+            if File.Exists f then
+                File.Move(f, f + ".bak", true)
+
+        for f in files do
+            File.Move(staged f, f, true)
+
+        for f in files do
+            File.Delete(f + ".bak")
 
     let private fail (path: string) (message: string) =
         raise (CheckpointException(message, path, null))
@@ -281,8 +298,11 @@ module Checkpoint =
     let load (path: string) (learner: Learner<'M>) : Checkpoint<'M> =
         let model, train, sidecar = paths path
 
-        if not (File.Exists sidecar) then
-            fail sidecar "no checkpoint sidecar here"
+        // after a crash during a save the previous sidecar may still be waiting as .bak
+        let sidecar =
+            if File.Exists sidecar then sidecar
+            elif File.Exists(sidecar + ".bak") then sidecar + ".bak"
+            else fail sidecar "no checkpoint sidecar here"
 
         let wrap (file: string) (f: unit -> 'T) =
             try
@@ -398,12 +418,36 @@ module Checkpoint =
         | "adam", Adam _ -> ()
         | kind, o -> fail sidecar (sprintf "saved with the %s optimiser, but the learner uses %A" kind o)
 
-        let modelFile = wrap model (fun () -> Safetensors.load model)
-        let trainFile = wrap train (fun () -> Safetensors.load train)
+        // the tensor file of the sidecar's save: the file itself, or its .bak after a crash during a save
+        let ofThisSave (file: string) =
+            let bak = file + ".bak"
 
-        for file, f in [ model, modelFile; train, trainFile ] do
-            if f.Metadata.TryFind "checkpoint_id" <> Some id then
-                fail file "belongs to a different save than its sidecar (a torn checkpoint)"
+            let backup () =
+                if File.Exists bak then
+                    try
+                        Some(Safetensors.load bak)
+                        |> Option.filter (fun b -> b.Metadata.TryFind "checkpoint_id" = Some id)
+                    with :? SafetensorsException ->
+                        None
+                else
+                    None
+
+            if not (File.Exists file) then
+                match backup () with
+                | Some b -> b
+                | None -> fail file "missing: the checkpoint has no such file"
+            else
+                let f = wrap file (fun () -> Safetensors.load file)
+
+                if f.Metadata.TryFind "checkpoint_id" = Some id then
+                    f
+                else
+                    match backup () with
+                    | Some b -> b
+                    | None -> fail file "belongs to a different save than its sidecar (a torn checkpoint)"
+
+        let modelFile = ofThisSave model
+        let trainFile = ofThisSave train
 
         let template = Learner.initParams learner (Rng.key 0UL)
         let online = wrap model (fun () -> Tree.ofNamed template modelFile.Tensors)

@@ -298,6 +298,52 @@ let ``save leaves no temporary file and replaces an earlier checkpoint`` () =
         assertSameReplay late.Replay loaded.Replay)
 
 [<Fact>]
+let ``a crash in the middle of a save leaves the previous checkpoint loadable`` () =
+    withTempDir (fun dir ->
+        let trainer = Training.create tiny MatrixGames.twoStep
+
+        let states =
+            Training.iterations trainer (Training.init trainer)
+            |> Seq.map fst
+            |> Seq.toArray
+
+        let early, late = states[10], states[40]
+        let path = Path.Combine(dir, "model")
+        let files = [ "model.train.safetensors"; "model.safetensors"; "model.json" ]
+        let at (f: string) = Path.Combine(dir, f)
+        // the set of a later save, kept aside
+        Training.save trainer path late
+        let lateDir = Path.Combine(dir, "late")
+        Directory.CreateDirectory lateDir |> ignore
+
+        for f in files do
+            File.Copy(at f, Path.Combine(lateDir, f))
+
+        // the disk as a save of `late` over `early` leaves it when the process dies after moving k new files in:
+        // the old set is kept as .bak until the new sidecar is in place
+        for k in 0..2 do
+            for f in Directory.GetFiles dir do
+                File.Delete f
+
+            Training.save trainer path early
+
+            for f in files do
+                File.Move(at f, at f + ".bak")
+
+            for f in List.take k files do
+                File.Copy(Path.Combine(lateDir, f), at f)
+
+            let loaded = Training.resume trainer path
+            Assert.Equal(early.Counters, loaded.Counters)
+            assertSameLearner early.Learner loaded.Learner
+
+        // once the new sidecar is in place, the new set loads even before the .bak files are deleted
+        for f in files do
+            File.Copy(Path.Combine(lateDir, f), at f, true)
+
+        Assert.Equal(late.Counters, (Training.resume trainer path).Counters))
+
+[<Fact>]
 let ``a torn checkpoint is detected and the file named`` () =
     withTempDir (fun dir ->
         let trainer = Training.create tiny MatrixGames.twoStep
