@@ -167,11 +167,12 @@ module LearnerTiming =
         let s = Array.sort xs
         s[s.Length / 2]
 
-    let private time (s: Size) (iters: int) =
+    let private time (s: Size) (warmup: int) (iters: int) =
         let learner, state0, data = setup s
         let mutable state = state0
 
-        for _ in 1..3 do
+        // enough warm-up for the JIT's tiered compilation to reach its optimised code
+        for _ in 1..warmup do
             state <- fst (Learner.update learner 0 data state)
 
         let allocated0 = GC.GetAllocatedBytesForCurrentThread()
@@ -212,6 +213,6 @@ module LearnerTiming =
 
     /// Times the 3m-like and 3s5z-like updates and the acting step.
     let run () =
-        time threeM 15
-        time threeS5Z 5
+        time threeM 40 15
+        time threeS5Z 40 5
         act 2000
