@@ -313,6 +313,42 @@ module Learner =
     let private expand (mask: float32[]) (kOut: int) =
         Array.init (mask.Length * kOut) (fun i -> mask[i / kOut])
 
+    /// <summary>The metrics of a loss: means over filled steps of |TD error|, Q_tot, targets and weights.</summary>
+    let private summarise
+        (l: Tensor)
+        (td: float32[])
+        (qTot: float32[])
+        (y: float32[])
+        (mask: float32[])
+        (weights: float32[] option)
+        (centralLoss: float32)
+        =
+        let mutable absSum, qSum, ySum, wSum, maskSum = 0.0f, 0.0f, 0.0f, 0.0f, 0.0f
+
+        for i in 0 .. mask.Length - 1 do
+            absSum <- absSum + abs td[i] * mask[i]
+            qSum <- qSum + qTot[i] * mask[i]
+            ySum <- ySum + y[i] * mask[i]
+
+            wSum <-
+                wSum
+                + (match weights with
+                   | Some w -> w[i]
+                   | None -> 1.0f)
+                  * mask[i]
+
+            maskSum <- maskSum + mask[i]
+
+        {
+            Loss = l.Scalar
+            GradNorm = 0.0f
+            TdErrorAbs = absSum / maskSum
+            QTakenMean = qSum / maskSum
+            TargetMean = ySum / maskSum
+            CentralLoss = centralLoss
+            WeightMean = wSum / maskSum
+        }
+
     /// <summary>The loss of one batch and its metrics, as a differentiable function of the online parameters (the
     /// targets are constants). Exposed for gradient checks; <see cref="M:Qmix.Functional.Learner.update"/> is the
     /// usual entry point.</summary>
@@ -373,24 +409,7 @@ module Learner =
             // masked mean squared TD error
             let td = Tensor.mul (Tensor.sub qTot (Tensor.ofArray [| t; b; kOut |] y)) maskT
             let l = Tensor.square td |> Tensor.sum |> Tensor.mulScalar (cfg.LossScale / maskSum)
-            let tdv, qv = Tensor.toArray td, Tensor.toArray qTot
-            let mutable absSum, qSum, ySum = 0.0f, 0.0f, 0.0f
-
-            for i in 0 .. maskK.Length - 1 do
-                absSum <- absSum + abs tdv[i]
-                qSum <- qSum + qv[i] * maskK[i]
-                ySum <- ySum + y[i] * maskK[i]
-
-            l,
-            {
-                Loss = l.Scalar
-                GradNorm = 0.0f
-                TdErrorAbs = absSum / maskSum
-                QTakenMean = qSum / maskSum
-                TargetMean = ySum / maskSum
-                CentralLoss = 0.0f
-                WeightMean = 1.0f
-            }
+            l, summarise l (Tensor.toArray td) (Tensor.toArray qTot) y maskK None 0.0f
         | Some central, Some targetCentral, Some w ->
             // Q̂* of the taken joint actions, from the central agents and the unrestricted mixer
             let cqs = Agent.unroll central.Agent n inputs |> Tensor.reshape [| t1; b; n; a |]
@@ -437,25 +456,7 @@ module Learner =
                     (Tensor.mulScalar w.CentralLossWeight centralLoss)
                 |> Tensor.mulScalar cfg.LossScale
 
-            let qv = Tensor.toArray qTot
-            let mutable absSum, qSum, ySum, wSum = 0.0f, 0.0f, 0.0f, 0.0f
-
-            for i in 0 .. maskK.Length - 1 do
-                absSum <- absSum + abs tdv[i] * maskK[i]
-                qSum <- qSum + qv[i] * maskK[i]
-                ySum <- ySum + y[i] * maskK[i]
-                wSum <- wSum + weights[i] * maskK[i]
-
-            l,
-            {
-                Loss = l.Scalar
-                GradNorm = 0.0f
-                TdErrorAbs = absSum / maskSum
-                QTakenMean = qSum / maskSum
-                TargetMean = ySum / maskSum
-                CentralLoss = centralLoss.Scalar
-                WeightMean = wSum / maskSum
-            }
+            l, summarise l tdv (Tensor.toArray qTot) y maskK (Some weights) centralLoss.Scalar
         | _ ->
             invalidArg
                 (nameof p)
