@@ -63,6 +63,47 @@ type Env<'S> =
 /// <summary>Helpers over environment records.</summary>
 [<RequireQualifiedAccess>]
 module Env =
+    /// A boxed state as the environment's own state type; an ArgumentException naming both types otherwise.
+    let internal unboxState<'S> (name: string) (state: obj) : 'S =
+        match state with
+        | :? 'S as s -> s
+        | null when not typeof<'S>.IsValueType -> Unchecked.defaultof<'S>
+        | _ ->
+            invalidArg
+                (nameof state)
+                (sprintf
+                    "%s: expected a state of type %s, got %s"
+                    name
+                    typeof<'S>.FullName
+                    (if isNull state then "null" else state.GetType().FullName))
+
+    /// <summary>The environment over boxed states, so that environments of different state types can sit in one
+    /// list (e.g. the registry). Every function behaves exactly as the original's; the states it returns are the
+    /// original's, boxed.</summary>
+    /// <param name="env">The environment.</param>
+    /// <returns>The same environment with <c>obj</c> states; an environment that already has <c>obj</c> states is
+    /// returned as it is.</returns>
+    /// <remarks>A state of another type passed to the boxed environment raises an
+    /// <see cref="T:System.ArgumentException"/> naming the expected and the actual type.</remarks>
+    let boxed (env: Env<'S>) : Env<obj> =
+        match box env with
+        | :? Env<obj> as same -> same
+        | _ ->
+            let name = env.Spec.Name
+            let state (s: obj) = unboxState<'S> name s
+
+            {
+                Spec = env.Spec
+                Reset = fun key -> box (env.Reset key)
+                Step =
+                    fun s actions key ->
+                        let s', tr = env.Step (state s) actions key
+                        box s', tr
+                Observations = fun s -> env.Observations(state s)
+                GlobalState = fun s -> env.GlobalState(state s)
+                AvailableActions = fun s -> env.AvailableActions(state s)
+            }
+
     /// <summary>A transition with no extra information.</summary>
     let transition (reward: float32) (terminated: bool) (truncated: bool) : Transition =
         {

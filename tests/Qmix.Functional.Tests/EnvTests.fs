@@ -57,3 +57,37 @@ let ``available actions pass`` () =
     let s, t = restricted.Step 0 [| 2; 1 |] (Qmix.Tensors.Rng.key 1UL)
     Assert.Equal(1, s)
     Assert.True t.Terminated
+
+[<Fact>]
+let ``a boxed environment behaves as the original, over boxed states`` () =
+    let key = Qmix.Tensors.Rng.key 1UL
+    let boxed = Env.boxed restricted
+    Assert.Equal(restricted.Spec, boxed.Spec)
+    let s0 = boxed.Reset key
+    Assert.Equal(box 0, s0)
+    let s1, t = boxed.Step s0 [| 2; 1 |] key
+    Assert.Equal(box 1, s1)
+    Assert.Equal(snd (restricted.Step 0 [| 2; 1 |] key), t)
+    Assert.Equal<float32[]>(restricted.Observations 0, boxed.Observations s0)
+    Assert.Equal<float32[]>(restricted.GlobalState 0, boxed.GlobalState s0)
+    Assert.Equal<bool[]>(restricted.AvailableActions 0, boxed.AvailableActions s0)
+    // the original's checks still apply
+    let e =
+        Assert.Throws<ArgumentException>(fun () -> boxed.Step s0 [| 1; 0 |] key |> ignore)
+
+    Assert.Contains("agent 0 chose action 1", e.Message)
+    // boxing twice changes nothing
+    Assert.Same(boxed, Env.boxed boxed)
+
+[<Fact>]
+let ``a boxed environment names both types when handed a state of another type`` () =
+    let boxed = Env.boxed restricted
+
+    let e =
+        Assert.Throws<ArgumentException>(fun () -> boxed.Observations(box "zero") |> ignore)
+
+    Assert.Contains("restricted: expected a state of type System.Int32, got System.String", e.Message)
+
+    let e = Assert.Throws<ArgumentException>(fun () -> boxed.GlobalState null |> ignore)
+
+    Assert.Contains("got null", e.Message)

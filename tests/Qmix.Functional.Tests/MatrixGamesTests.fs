@@ -341,3 +341,53 @@ let ``a repeated game needs a square payoff and at least one round`` () =
     Assert.Throws<ArgumentException>(fun () ->
         MatrixGames.repeated 5 LastJointAction (Array2D.zeroCreate 3 2) "wide" |> ignore)
     |> ignore
+
+[<Fact>]
+let ``the two-step game's frames show the state and what it pays`` () =
+    let r = MatrixGames.renderTwoStep
+    Assert.Equal("two-step: state 2A (step 2 of 2)\nevery joint action pays 7", r State2A)
+    Assert.Equal("two-step: state 2B (step 2 of 2)\n     A  B\nA    0  1\nB    1  8", r State2B)
+    Assert.StartsWith("two-step: state 1 (step 1 of 2)\n", r Initial)
+    Assert.Equal("two-step: ended (two steps taken)", r Ended)
+
+[<Fact>]
+let ``a one-step game's frame shows whether it was played and the payoff table`` () =
+    let frame = MatrixGames.renderOneShot (MatrixGames.climbingPayoff ()) Ready
+
+    let expected =
+        [
+            "ready: one joint action to play"
+            "         0    1    2"
+            "0       11  -30    0"
+            "1      -30    7    6"
+            "2        0    0    5"
+        ]
+
+    Assert.Equal(String.concat "\n" expected, frame)
+
+    Assert.StartsWith(
+        "played: the episode is over\n",
+        MatrixGames.renderOneShot (MatrixGames.nonMonotonicPayoff ()) Played
+    )
+
+[<Fact>]
+let ``a repeated game's frame shows the round, the last joint action in brackets and its payoff`` () =
+    let env = MatrixGames.penaltyRepeated
+    let s1, _ = step env (env.Reset key) [| 0; 2 |]
+    let frame = MatrixGames.renderRepeated (MatrixGames.penaltyPayoff -100.0f) s1
+
+    let expected =
+        [
+            "round 1: last joint action (0, 2) paid -100"
+            "               0       1       2"
+            "0             10       0  [-100]"
+            "1              0       2       0"
+            "2           -100       0      10"
+        ]
+
+    Assert.Equal(String.concat "\n" expected, frame)
+
+    Assert.StartsWith(
+        "round 0: no joint action played yet\n",
+        MatrixGames.renderRepeated (MatrixGames.penaltyPayoff -100.0f) (env.Reset key)
+    )

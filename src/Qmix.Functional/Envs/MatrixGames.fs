@@ -179,11 +179,17 @@ module MatrixGames =
                 AvailableActions = fun _ -> Array.create (2 * rows) true
             }
 
+    /// <summary>The non-monotonic 3×3 game's payoff [[8, −12, −12], [−12, 0, 0], [−12, 0, 0]] (row = agent 0's
+    /// action, column = agent 1's).</summary>
+    /// <returns>A fresh 3×3 array.</returns>
+    let nonMonotonicPayoff () : float32[,] =
+        array2D [ [ 8.0f; -12.0f; -12.0f ]; [ -12.0f; 0.0f; 0.0f ]; [ -12.0f; 0.0f; 0.0f ] ]
+
     /// <summary>The non-monotonic 3×3 game (QTRAN; Weighted QMIX): payoff [[8, −12, −12], [−12, 0, 0],
     /// [−12, 0, 0]], one step. The optimum (0, 0) = 8 needs both agents to commit to action 0; monotonic
     /// factorisations (VDN, QMIX) trained on uniform data settle in the safe region worth 0.</summary>
     let nonMonotonic: Env<OneShotState> =
-        oneShot (array2D [ [ 8.0f; -12.0f; -12.0f ]; [ -12.0f; 0.0f; 0.0f ]; [ -12.0f; 0.0f; 0.0f ] ]) "non-monotonic"
+        oneShot (nonMonotonicPayoff ()) "non-monotonic"
 
     /// <summary>Claus &amp; Boutilier's (1998) climbing game in its original labelling: [[11, −30, 0],
     /// [−30, 7, 6], [0, 0, 5]] (row = agent 0's action, column = agent 1's). The optimum (0, 0) = 11 is guarded
@@ -324,3 +330,82 @@ module MatrixGames =
     /// registered as <c>matrix:penalty-repeated</c>; best return 25 × 10 = 250.</summary>
     let penaltyRepeated: Env<RepeatedState> =
         repeated DefaultRounds Constant (penaltyPayoff DefaultPenalty) "matrix:penalty-repeated"
+
+    // ---------------------------------------------------------------- text frames
+
+    /// A payoff matrix as lines of text, agent 0's actions down the rows and agent 1's across, the marked
+    /// joint action (if any) in brackets.
+    let private payoffLines (labels: string[]) (payoff: float32[,]) (mark: (int * int) option) : string list =
+        let n = Array2D.length1 payoff
+
+        let cell i j =
+            let v = sprintf "%g" payoff[i, j]
+            if mark = Some(i, j) then "[" + v + "]" else v
+
+        let width =
+            Seq.max
+                [
+                    for i in 0 .. n - 1 do
+                        for j in 0 .. n - 1 do
+                            yield (cell i j).Length
+                    for l in labels do
+                        yield l.Length
+                ]
+
+        let row (head: string) (cells: string seq) =
+            head.PadRight(width + 2)
+            + (cells |> Seq.map (fun c -> c.PadLeft(width + 2)) |> String.concat "")
+
+        row "" labels
+        :: [ for i in 0 .. n - 1 -> row labels[i] [ for j in 0 .. n - 1 -> cell i j ] ]
+
+    let private numbers (n: int) = Array.init n string
+
+    /// <summary>A text frame of the two-step game: the current state and what it pays, with the payoff table
+    /// (row = agent 0's action, column = agent 1's; A = 0, B = 1) in state 2B.</summary>
+    /// <param name="state">The state to show.</param>
+    /// <returns>A few lines of text, separated by <c>\n</c>.</returns>
+    let renderTwoStep (state: TwoStepState) : string =
+        let lines =
+            match state with
+            | Initial ->
+                [
+                    "two-step: state 1 (step 1 of 2)"
+                    "every joint action pays 0; agent 0's action picks the next state: A -> 2A, B -> 2B"
+                ]
+            | State2A -> [ "two-step: state 2A (step 2 of 2)"; "every joint action pays 7" ]
+            | State2B ->
+                "two-step: state 2B (step 2 of 2)"
+                :: payoffLines [| "A"; "B" |] twoStepPayoff2B None
+            | Ended -> [ "two-step: ended (two steps taken)" ]
+
+        String.concat "\n" lines
+
+    /// <summary>A text frame of a one-step matrix game: whether the joint action has been played, and the
+    /// payoff table (row = agent 0's action, column = agent 1's).</summary>
+    /// <param name="payoff">The game's payoff, e.g. <c>MatrixGames.climbingPayoff ()</c>.</param>
+    /// <param name="state">The state to show.</param>
+    /// <returns>A few lines of text, separated by <c>\n</c>.</returns>
+    let renderOneShot (payoff: float32[,]) (state: OneShotState) : string =
+        let head =
+            match state with
+            | Ready -> "ready: one joint action to play"
+            | Played -> "played: the episode is over"
+
+        head :: payoffLines (numbers (Array2D.length1 payoff)) payoff None
+        |> String.concat "\n"
+
+    /// <summary>A text frame of a repeated matrix game: the rounds played, the previous joint action and its
+    /// payoff, and the payoff table (row = agent 0's action, column = agent 1's) with the previous joint action
+    /// in brackets.</summary>
+    /// <param name="payoff">The game's payoff, e.g. <c>MatrixGames.penaltyPayoff -100.0f</c>.</param>
+    /// <param name="state">The state to show.</param>
+    /// <returns>A few lines of text, separated by <c>\n</c>.</returns>
+    let renderRepeated (payoff: float32[,]) (state: RepeatedState) : string =
+        let head =
+            match state.LastAction with
+            | None -> sprintf "round %d: no joint action played yet" state.Round
+            | Some(u0, u1) -> sprintf "round %d: last joint action (%d, %d) paid %g" state.Round u0 u1 state.LastReward
+
+        head :: payoffLines (numbers (Array2D.length1 payoff)) payoff state.LastAction
+        |> String.concat "\n"

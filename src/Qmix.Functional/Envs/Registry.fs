@@ -1,0 +1,116 @@
+namespace Qmix.Functional.Envs
+
+open Qmix.Functional
+
+/// <summary>A registered environment: its name, a description, how to make it and how to draw a state as text, all
+/// over boxed states (<c>Env.boxed</c>) so that environments of different state types sit in one list.</summary>
+type EnvEntry =
+    {
+        /// <summary>The registered name, e.g. <c>matrix:climbing</c>; unique in the registry.</summary>
+        Name: string
+        /// <summary>One line on what the environment is.</summary>
+        Description: string
+        /// <summary>Makes the environment (its states boxed).</summary>
+        Make: unit -> Env<obj>
+        /// <summary>A text frame of a state of the environment (a few lines).</summary>
+        RenderText: obj -> string
+    }
+
+/// <summary>Building registry entries.</summary>
+[<RequireQualifiedAccess>]
+module EnvEntry =
+    /// <summary>An entry from a typed environment and its typed renderer; the environment is boxed when made, and
+    /// the renderer takes the boxed states that environment returns.</summary>
+    /// <param name="name">The registered name.</param>
+    /// <param name="description">One line on what the environment is.</param>
+    /// <param name="make">Makes the (typed) environment.</param>
+    /// <param name="render">A text frame of a state.</param>
+    let create (name: string) (description: string) (make: unit -> Env<'S>) (render: 'S -> string) : EnvEntry =
+        {
+            Name = name
+            Description = description
+            Make = fun () -> Env.boxed (make ())
+            RenderText = fun state -> render (Env.unboxState<'S> name state)
+        }
+
+/// <summary>The built-in environments by name.</summary>
+/// <remarks>
+/// <para>Naming: a family prefix and a colon, then the variant (<c>matrix:climbing</c>, <c>lbf:10x10-3p-3f</c>,
+/// <c>combat:3m</c>); environments that stand alone in their family keep their plain name (<c>two-step</c>,
+/// <c>checkers</c>). A suffix names a form of the same game: <c>-repeated</c> is a one-step matrix game played for
+/// <c>MatrixGames.DefaultRounds</c> (25) rounds with constant observations.</para>
+/// <para>The matrix games: <c>two-step</c>, <c>matrix:non-monotonic</c>, <c>matrix:climbing</c>,
+/// <c>matrix:climbing-repeated</c>, <c>matrix:penalty</c> (k = −100), <c>matrix:penalty-repeated</c>. Each made
+/// environment's <c>Spec.Name</c> is its registered name, except <c>matrix:non-monotonic</c>, whose spec keeps the
+/// name <c>non-monotonic</c> that saved checkpoints carry.</para>
+/// <para>Adding an environment is one line in <c>Registry.all</c>:
+/// <c>EnvEntry.create name description (fun () -> env) render</c>.</para>
+/// </remarks>
+[<RequireQualifiedAccess>]
+module Registry =
+    /// <summary>Every registered environment, in a fixed order (by family).</summary>
+    let all: EnvEntry list =
+        let climbing, penalty =
+            MatrixGames.climbingPayoff (), MatrixGames.penaltyPayoff MatrixGames.DefaultPenalty
+
+        let nonMonotonic = MatrixGames.nonMonotonicPayoff ()
+
+        [
+            // matrix games (Envs/MatrixGames.fs)
+            EnvEntry.create
+                "two-step"
+                "QMIX paper's two-step game: 2 agents x 2 actions, 2 steps, optimal return 8"
+                (fun () -> MatrixGames.twoStep)
+                MatrixGames.renderTwoStep
+            EnvEntry.create
+                "matrix:non-monotonic"
+                "non-monotonic 3x3 game (QTRAN, Weighted QMIX), one step, optimum (0, 0) = 8"
+                (fun () -> MatrixGames.nonMonotonic)
+                (MatrixGames.renderOneShot nonMonotonic)
+            EnvEntry.create
+                "matrix:climbing"
+                "Claus & Boutilier's climbing game, one step, optimum (0, 0) = 11"
+                (fun () -> MatrixGames.climbing)
+                (MatrixGames.renderOneShot climbing)
+            EnvEntry.create
+                "matrix:climbing-repeated"
+                "climbing game repeated for 25 rounds, constant observations, best return 275"
+                (fun () -> MatrixGames.climbingRepeated)
+                (MatrixGames.renderRepeated climbing)
+            EnvEntry.create
+                "matrix:penalty"
+                "Claus & Boutilier's penalty game with k = -100, one step, optima (0, 0) and (2, 2) = 10"
+                (fun () -> MatrixGames.penalty)
+                (MatrixGames.renderOneShot penalty)
+            EnvEntry.create
+                "matrix:penalty-repeated"
+                "penalty game (k = -100) repeated for 25 rounds, constant observations, best return 250"
+                (fun () -> MatrixGames.penaltyRepeated)
+                (MatrixGames.renderRepeated penalty)
+        ]
+
+    /// <summary>The registered names, in the order of <c>Registry.all</c>.</summary>
+    let names: string list = all |> List.map (fun e -> e.Name)
+
+    /// <summary>The entry registered under a name (exact, case-sensitive match), if any.</summary>
+    /// <param name="name">The registered name.</param>
+    let tryFind (name: string) : EnvEntry option =
+        all |> List.tryFind (fun e -> e.Name = name)
+
+    /// <summary>The entry registered under a name (exact, case-sensitive match).</summary>
+    /// <param name="name">The registered name.</param>
+    /// <exception cref="System.ArgumentException">No environment has that name; the message lists the known names.
+    /// </exception>
+    let find (name: string) : EnvEntry =
+        match tryFind name with
+        | Some e -> e
+        | None ->
+            invalidArg
+                (nameof name)
+                (sprintf "no environment is registered as '%s'; known names: %s" name (String.concat ", " names))
+
+    /// <summary>Makes the environment registered under a name: <c>(Registry.find name).Make ()</c>.</summary>
+    /// <param name="name">The registered name.</param>
+    /// <exception cref="System.ArgumentException">No environment has that name; the message lists the known names.
+    /// </exception>
+    let make (name: string) : Env<obj> = (find name).Make()

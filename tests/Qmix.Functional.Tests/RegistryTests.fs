@@ -1,0 +1,109 @@
+module Qmix.Functional.Tests.RegistryTests
+
+open System
+open Xunit
+open Qmix.Tensors
+open Qmix.Functional
+open Qmix.Functional.Envs
+
+[<Fact>]
+let ``the matrix games are registered under their names`` () =
+    let expected =
+        [
+            "two-step"
+            "matrix:non-monotonic"
+            "matrix:climbing"
+            "matrix:climbing-repeated"
+            "matrix:penalty"
+            "matrix:penalty-repeated"
+        ]
+
+    for name in expected do
+        Assert.Contains(name, Registry.names)
+
+[<Fact>]
+let ``registered names are unique and every entry is described`` () =
+    Assert.Equal(List.length Registry.names, List.length (List.distinct Registry.names))
+
+    for e in Registry.all do
+        Assert.False(String.IsNullOrWhiteSpace e.Description, e.Name)
+        Assert.Equal(e.Name, (Registry.find e.Name).Name)
+
+[<Fact>]
+let ``an entry's spec carries its registered name (non-monotonic keeps its checkpointed name)`` () =
+    for e in Registry.all do
+        let expected =
+            if e.Name = "matrix:non-monotonic" then
+                "non-monotonic"
+            else
+                e.Name
+
+        Assert.Equal(expected, (e.Make()).Spec.Name)
+
+[<Fact>]
+let ``a registered environment behaves as the typed one`` () =
+    let env = Registry.make "matrix:climbing"
+    let typed = MatrixGames.climbing
+    let key = Rng.key 3UL
+    Assert.Equal(typed.Spec, env.Spec)
+
+    for u0 in 0..2 do
+        for u1 in 0..2 do
+            let s, t = env.Step (env.Reset key) [| u0; u1 |] key
+            Assert.Equal(snd (typed.Step Ready [| u0; u1 |] key), t)
+            Assert.Equal(box Played, s)
+
+[<Fact>]
+let ``an unknown name is refused with the list of known names`` () =
+    let e =
+        Assert.Throws<ArgumentException>(fun () -> Registry.find "matrix:climbin" |> ignore)
+
+    Assert.Contains("no environment is registered as 'matrix:climbin'", e.Message)
+
+    for name in Registry.names do
+        Assert.Contains(name, e.Message)
+
+    Assert.Equal(None, Registry.tryFind "Two-Step")
+
+    Assert.Throws<ArgumentException>(fun () -> Registry.make "" |> ignore) |> ignore
+
+[<Fact>]
+let ``every entry renders its reset state and each state after random legal steps as text`` () =
+    for e in Registry.all do
+        let env = e.Make()
+        let key = Rng.key 5UL
+        let mutable s = env.Reset key
+        let mutable t = 0
+        let mutable ended = false
+
+        while not ended do
+            let frame = e.RenderText s
+            Assert.False(String.IsNullOrWhiteSpace frame, e.Name)
+            let avail = env.AvailableActions s
+            let a = env.Spec.NActions
+
+            let actions =
+                Array.init env.Spec.NAgents (fun ag ->
+                    let legal =
+                        [|
+                            for u in 0 .. a - 1 do
+                                if avail[ag * a + u] then
+                                    u
+                        |]
+
+                    legal[Rng.intBelow (Rng.foldIn ag (Rng.foldIn t key)) legal.Length])
+
+            let s', tr = env.Step s actions (Rng.foldIn t key)
+            s <- s'
+            t <- t + 1
+            ended <- tr.Terminated || tr.Truncated || t >= env.Spec.EpisodeLimit
+
+        Assert.False(String.IsNullOrWhiteSpace(e.RenderText s), e.Name)
+
+[<Fact>]
+let ``an entry's renderer refuses another environment's state, naming the types`` () =
+    let e =
+        Assert.Throws<ArgumentException>(fun () -> (Registry.find "two-step").RenderText(box Ready) |> ignore)
+
+    Assert.Contains("TwoStepState", e.Message)
+    Assert.Contains("OneShotState", e.Message)
