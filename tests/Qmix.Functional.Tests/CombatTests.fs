@@ -540,3 +540,49 @@ let ``a state of another scenario is refused`` () =
     Assert.Contains("5m", e.Message)
     // a state of an equal scenario made elsewhere is fine
     env.Step (Combat.reset (Combat.scenario "3m") key) [| 4; 4; 4 |] key |> ignore
+
+// ---------------------------------------------------------------- the baseline policy
+
+[<Fact>]
+let ``the heuristic policy only takes available actions and focuses its fire`` () =
+    let env = Combat.make (Combat.scenario "2s3z")
+
+    for seed in 0..4 do
+        let states, _ = play env (fun s _ -> Combat.heuristic s) (Rng.key (uint64 seed))
+
+        for s in states do
+            if not s.IsOver then
+                let mask = env.AvailableActions s
+                let actions = Combat.heuristic s
+                Assert.All(Array.indexed actions, (fun (i, u) -> Assert.True(mask[i * env.Spec.NActions + u])))
+
+    // in range of two enemies, it attacks the nearer; out of range, it walks toward the nearest
+    let sc = Combat.scenario "3m"
+
+    let s =
+        Combat.place
+            sc
+            [|
+                10.0f, 16.0f
+                3.0f, 3.0f
+                3.0f, 29.0f
+                14.5f, 16.0f
+                10.0f, 19.0f
+                30.0f, 2.0f
+            |]
+
+    // ally 0: enemy 1 (distance 3) is nearer than enemy 0 (4.5); ally 1 at (3, 3): the nearest is enemy 0,
+    // 11.5 east and 13 north, so north; ally 2 at (3, 29): enemy 1, 7 east and 10 south, so south
+    Assert.Equal<int[]>([| Combat.AttackBase + 1; 0; 2 |], Combat.heuristic s)
+    // it keeps its target while it lives and stays in range, even when another comes nearer
+    let s1, _ = Combat.stepWith s [| Combat.AttackBase; 4; 4 |] [| 4; 4; 4 |] key
+    Assert.Equal(Combat.AttackBase, (Combat.heuristic s1)[0])
+
+[<Fact>]
+let ``the heuristic policy beats random play on 3m`` () =
+    let sc = Combat.scenario "3m"
+    let heuristic = Combat.heuristicWinRate sc 40 key
+    let random = Combat.winRate Combat.randomActions sc 40 key
+    Assert.True(heuristic > random + 0.2, sprintf "heuristic %.2f, random %.2f" heuristic random)
+    // the same key gives the same rate
+    Assert.Equal(heuristic, Combat.heuristicWinRate sc 40 key)
