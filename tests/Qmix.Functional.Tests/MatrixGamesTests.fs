@@ -391,3 +391,27 @@ let ``a repeated game's frame shows the round, the last joint action in brackets
         "round 0: no joint action played yet\n",
         MatrixGames.renderRepeated (MatrixGames.penaltyPayoff -100.0f) (env.Reset key)
     )
+
+[<Fact>]
+let ``the two-step game obeys the environment laws`` () = EnvLaws.check MatrixGames.twoStep
+
+[<Fact>]
+let ``the non-monotonic game obeys the environment laws`` () = EnvLaws.check MatrixGames.nonMonotonic
+
+[<Fact>]
+let ``the climbing game obeys the environment laws`` () = EnvLaws.check MatrixGames.climbing
+
+[<Fact>]
+let ``the penalty game obeys the environment laws`` () = EnvLaws.check MatrixGames.penalty
+
+[<Fact>]
+let ``the repeated climbing game obeys the environment laws`` () =
+    EnvLaws.check MatrixGames.climbingRepeated
+
+[<Fact>]
+let ``the repeated penalty game obeys the environment laws`` () =
+    EnvLaws.check MatrixGames.penaltyRepeated
+
+[<Fact>]
+let ``a repeated game showing the last joint action obeys the environment laws`` () =
+    EnvLaws.check (MatrixGames.repeated 7 LastJointAction (MatrixGames.penaltyPayoff -25.0f) "penalty-25-laststate")

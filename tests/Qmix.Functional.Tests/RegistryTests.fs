@@ -107,3 +107,13 @@ let ``an entry's renderer refuses another environment's state, naming the types`
 
     Assert.Contains("TwoStepState", e.Message)
     Assert.Contains("OneShotState", e.Message)
+
+[<Fact>]
+let ``every registered environment, boxed, obeys the environment laws`` () =
+    for e in Registry.all do
+        EnvLaws.checkWith
+            { EnvLaws.defaults with
+                Cases = 5
+                VecEnvs = 16
+            }
+            (e.Make())
