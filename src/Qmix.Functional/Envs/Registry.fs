@@ -87,6 +87,32 @@ module Registry =
                 "penalty game (k = -100) repeated for 25 rounds, constant observations, best return 250"
                 (fun () -> MatrixGames.penaltyRepeated)
                 (MatrixGames.renderRepeated penalty)
+            // grid worlds after ma-gym (Envs/Checkers.fs, Envs/Switch.fs, Envs/PredatorPrey.fs)
+            EnvEntry.create
+                "checkers"
+                "ma-gym Checkers (VDN paper): 2 agents collect apples, avoid lemons on a 3x8 board"
+                (fun () -> Checkers.make Checkers.defaults)
+                Checkers.render
+            EnvEntry.create
+                "switch2"
+                "ma-gym Switch2: 2 agents share a one-cell corridor to reach their goals"
+                (fun () -> Switch.switch2)
+                Switch.render
+            EnvEntry.create
+                "switch4"
+                "ma-gym Switch4: 4 agents share a one-cell corridor to reach their goals"
+                (fun () -> Switch.switch4)
+                Switch.render
+            EnvEntry.create
+                "predator-prey-5x5"
+                "ma-gym PredatorPrey 5x5: 2 predators capture 1 prey together"
+                (fun () -> PredatorPrey.make PredatorPrey.config5x5)
+                PredatorPrey.render
+            EnvEntry.create
+                "predator-prey-7x7"
+                "ma-gym PredatorPrey 7x7: 4 predators capture 2 prey together"
+                (fun () -> PredatorPrey.make PredatorPrey.config7x7)
+                PredatorPrey.render
         ]
 
     /// <summary>The registered names, in the order of <c>Registry.all</c>.</summary>
