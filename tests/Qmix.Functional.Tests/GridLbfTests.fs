@@ -290,7 +290,7 @@ let ``the episode is truncated at 50 steps`` () =
 [<Fact>]
 let ``lbf obeys the environment laws over random keys and action sequences`` () =
     for task in required do
-        GridLaws.checkLaws 8 (Lbf.env task) Lbf.render
+        GridLaws.checkLaws 15 (Lbf.env task) Lbf.render
 
     GridLaws.checkLaws
         8
