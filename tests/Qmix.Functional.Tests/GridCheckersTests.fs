@@ -204,7 +204,7 @@ let ``an observation is the rounded position and the 3x3 one-hot window`` () =
 
 [<Fact>]
 let ``checkers obeys the environment laws over random action sequences`` () =
-    GridLaws.checkLaws 20 env Checkers.render
+    GridLaws.checkLaws 40 env Checkers.render
 
     GridLaws.checkLaws
         5

@@ -4,6 +4,7 @@ open System.Text
 open Qmix.Functional
 
 /// <summary>What lies on a Checkers cell (agents are kept apart, in <see cref="T:Qmix.Functional.Envs.CheckersState"/>).</summary>
+[<RequireQualifiedAccess>]
 type CheckersFruit =
     /// <summary>Nothing (never held fruit, or its fruit was eaten).</summary>
     | Empty
@@ -93,9 +94,9 @@ module Checkers =
         Array.init (H * W) (fun i ->
             let r, c = i / W, i % W
 
-            if c >= W - 2 then Empty
-            elif (r % 2 = 0) = (c % 2 = 0) then Apple
-            else Lemon)
+            if c >= W - 2 then CheckersFruit.Empty
+            elif (r % 2 = 0) = (c % 2 = 0) then CheckersFruit.Apple
+            else CheckersFruit.Lemon)
 
     /// <summary>The start of every episode: agents at (0, 6) and (2, 6), 9 apples and 9 lemons.</summary>
     let initial: CheckersState =
@@ -134,9 +135,9 @@ module Checkers =
                     | 1 -> o[cell + 3] <- 1.0f
                     | _ ->
                         match s.Fruit[r * W + c] with
-                        | Lemon -> o[cell] <- 1.0f
-                        | Apple -> o[cell + 1] <- 1.0f
-                        | Empty -> ()
+                        | CheckersFruit.Lemon -> o[cell] <- 1.0f
+                        | CheckersFruit.Apple -> o[cell + 1] <- 1.0f
+                        | CheckersFruit.Empty -> ()
 
         if config.Clock then
             o[47] <- float32 s.Steps / float32 config.MaxSteps
@@ -166,15 +167,15 @@ module Checkers =
                 let struct (appleReward, lemonReward) = fruitReward[i]
 
                 match fruit[r * W + c] with
-                | Apple ->
+                | CheckersFruit.Apple ->
                     rewards[i] <- rewards[i] + appleReward
                     apples <- apples - 1
-                | Lemon ->
+                | CheckersFruit.Lemon ->
                     rewards[i] <- rewards[i] + lemonReward
                     lemons <- lemons - 1
-                | Empty -> ()
+                | CheckersFruit.Empty -> ()
 
-                fruit[r * W + c] <- Empty
+                fruit[r * W + c] <- CheckersFruit.Empty
 
         let steps = s.Steps + 1
         let terminated = apples = 0
@@ -265,9 +266,9 @@ module Checkers =
                     match agentAt state r c with
                     | -1 ->
                         match state.Fruit[r * W + c] with
-                        | Apple -> "A"
-                        | Lemon -> "L"
-                        | Empty -> "."
+                        | CheckersFruit.Apple -> "A"
+                        | CheckersFruit.Lemon -> "L"
+                        | CheckersFruit.Empty -> "."
                     | i -> string i)
 
             sb.AppendLine(String.concat " " line) |> ignore
@@ -284,9 +285,9 @@ module Checkers =
         for r in 0 .. H - 1 do
             for c in 0 .. W - 1 do
                 match state.Fruit[r * W + c] with
-                | Apple -> svg.Fill(r, c, "#2ca02c", 0.08)
-                | Lemon -> svg.Fill(r, c, "#f5d800", 0.08)
-                | Empty -> ()
+                | CheckersFruit.Apple -> svg.Fill(r, c, "#2ca02c", 0.08)
+                | CheckersFruit.Lemon -> svg.Fill(r, c, "#f5d800", 0.08)
+                | CheckersFruit.Empty -> ()
 
         for i in 0..1 do
             svg.Disc(state.Rows[i], state.Cols[i], GridWorld.agentColour i, 0.35, string i, 0.0, 0.0)

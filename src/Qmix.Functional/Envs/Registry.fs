@@ -113,6 +113,37 @@ module Registry =
                 "ma-gym PredatorPrey 7x7: 4 predators capture 2 prey together"
                 (fun () -> PredatorPrey.make PredatorPrey.config7x7)
                 PredatorPrey.render
+            // Level-Based Foraging (Envs/Lbf.fs)
+            EnvEntry.create
+                "lbf:8x8-2p-2f-coop"
+                "Level-Based Foraging: 8x8 field, 2 players, 2 foods, cooperative (every food needs both players)"
+                (fun () -> Lbf.env "8x8-2p-2f-coop")
+                Lbf.render
+            EnvEntry.create
+                "lbf:8x8-2p-2f-2s-coop"
+                "Level-Based Foraging: 8x8-2p-2f-coop with sight 2"
+                (fun () -> Lbf.env "8x8-2p-2f-2s-coop")
+                Lbf.render
+            EnvEntry.create
+                "lbf:10x10-3p-3f"
+                "Level-Based Foraging: 10x10 field, 3 players, 3 foods"
+                (fun () -> Lbf.env "10x10-3p-3f")
+                Lbf.render
+            EnvEntry.create
+                "lbf:10x10-3p-3f-2s"
+                "Level-Based Foraging: 10x10-3p-3f with sight 2"
+                (fun () -> Lbf.env "10x10-3p-3f-2s")
+                Lbf.render
+            EnvEntry.create
+                "lbf:15x15-4p-5f"
+                "Level-Based Foraging: 15x15 field, 4 players, 5 foods"
+                (fun () -> Lbf.env "15x15-4p-5f")
+                Lbf.render
+            EnvEntry.create
+                "lbf:15x15-4p-5f-2s"
+                "Level-Based Foraging: 15x15-4p-5f with sight 2"
+                (fun () -> Lbf.env "15x15-4p-5f-2s")
+                Lbf.render
         ]
 
     /// <summary>The registered names, in the order of <c>Registry.all</c>.</summary>
