@@ -29,5 +29,6 @@ module About =
             "Runner: epsilon-greedy episodes in lockstep over N environments, greedy evaluation (Runner)"
             "Training: PyMARL's loop as a fold with events, resumable checkpoints (Training, Checkpoint)"
             "Verify: monotonicity and argmax-decomposition checks of any mixer with counterexamples (Verify)"
-            "Environments: the QMIX paper's two-step game and the non-monotonic matrix game (Envs.MatrixGames)"
+            "Environments as pure step functions, registered by name (Envs.Registry): the two-step game, the non-monotonic, climbing and penalty matrix games, Checkers, Switch2/4, PredatorPrey 5x5/7x7, Level-Based Foraging, a SMAX-style combat simulator with the QMIX paper's maps"
+            "Vectorised stepping of N environments over the cores, identical to N single steps (VecEnv)"
         ]
