@@ -624,3 +624,16 @@ let ``the SVG frame has a circle per unit, coloured by team, sized by type, with
     Assert.Contains("<title>ally 0: colossus, health 350/350</title>", svg)
     // it parses as XML
     System.Xml.Linq.XDocument.Parse svg |> ignore
+
+[<Fact>]
+let ``the SVG episode sheet nests one frame per state`` () =
+    let env = Combat.make (Combat.scenario "3m")
+    let states, _ = play env (fun s _ -> Combat.heuristic s) key
+    let svg = Combat.renderSvgEpisode 5 states
+    let doc = System.Xml.Linq.XDocument.Parse svg
+    let ns = System.Xml.Linq.XNamespace.Get "http://www.w3.org/2000/svg"
+    Assert.Equal(states.Length, doc.Root.Elements(ns + "svg") |> Seq.length)
+    Assert.Equal(6 * states.Length, (svg.Split "<circle").Length - 1)
+
+    Assert.Throws<ArgumentException>(fun () -> Combat.renderSvgEpisode 5 [||] |> ignore)
+    |> ignore

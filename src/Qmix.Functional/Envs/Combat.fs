@@ -1272,37 +1272,26 @@ module Combat =
         team "enemies " na l.NEnemies
         sb.ToString()
 
-    /// <summary>An SVG frame (a standalone <c>&lt;svg&gt;</c> document): the 32 × 32 arena at 16 pixels per
-    /// unit, north up, with a title line; every unit as a circle of its type's radius, blue for allies and
-    /// red for enemies, with a health bar above it and a thin line to the unit it attacked in the previous step;
-    /// dead units as faint grey outlines. Each circle has a <c>&lt;title&gt;</c> naming the unit, its type
-    /// and health, shown on hover.</summary>
-    /// <param name="state">The state.</param>
-    let renderSvg (state: CombatState) : string =
+    /// The size of an SVG frame: 16 pixels per arena unit and a 24-pixel title line.
+    let private frameWidth, private frameHeight = Width * 16.0f, Height * 16.0f + 24.0f
+
+    let private svgNumber (v: float32) =
+        v.ToString("0.##", Globalization.CultureInfo.InvariantCulture)
+
+    /// Appends one frame as an <svg> element opened by `opening` (a tag with the frame's viewBox).
+    let private svgFrame (sb: StringBuilder) (opening: string) (state: CombatState) =
         let l = state.Layout
         let n, na = l.N, l.NAllies
         let scale = 16.0f
         let top = 24.0f
-        let w, h = Width * scale, Height * scale + top
+        let w, h = frameWidth, frameHeight
         let px (x: float32) = x * scale
         let py (y: float32) = top + (Height - y) * scale
-
-        let f (v: float32) =
-            v.ToString("0.##", Globalization.CultureInfo.InvariantCulture)
+        let f = svgNumber
 
         let colour i = if i < na then "#1f77b4" else "#d62728"
-        let sb = StringBuilder()
-
         let line (s: string) = sb.AppendLine s |> ignore
-
-        line (
-            sprintf
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%s\" height=\"%s\" viewBox=\"0 0 %s %s\" font-family=\"sans-serif\">"
-                (f w)
-                (f h)
-                (f w)
-                (f h)
-        )
+        line opening
 
         line (
             sprintf
@@ -1389,4 +1378,69 @@ module Combat =
                 )
 
         line "</svg>"
+
+    /// <summary>An SVG frame (a standalone <c>&lt;svg&gt;</c> document): the 32 × 32 arena at 16 pixels per
+    /// unit, north up, with a title line; every unit as a circle of its type's radius, blue for allies and
+    /// red for enemies, with a health bar above it and a thin line to the unit it attacked in the previous step;
+    /// dead units as faint grey outlines. Each circle has a <c>&lt;title&gt;</c> naming the unit, its type
+    /// and health, shown on hover.</summary>
+    /// <param name="state">The state.</param>
+    let renderSvg (state: CombatState) : string =
+        let sb = StringBuilder()
+        let w, h = svgNumber frameWidth, svgNumber frameHeight
+
+        svgFrame
+            sb
+            (sprintf
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%s\" height=\"%s\" viewBox=\"0 0 %s %s\" font-family=\"sans-serif\">"
+                w
+                h
+                w
+                h)
+            state
+
+        sb.ToString()
+
+    /// <summary>An SVG sheet of an episode: the frames of <paramref name="states"/> (as <c>Combat.renderSvg</c>
+    /// draws them) at half size, left to right and top to bottom, <paramref name="columns"/> to a row.</summary>
+    /// <param name="columns">Frames per row, at least 1.</param>
+    /// <param name="states">The states to draw, e.g. every state of an episode.</param>
+    /// <exception cref="System.ArgumentException">No states, or <paramref name="columns"/> is below 1.</exception>
+    let renderSvgEpisode (columns: int) (states: CombatState[]) : string =
+        if isNull states || states.Length = 0 then
+            invalidArg (nameof states) "Combat.renderSvgEpisode: no states to draw"
+
+        if columns < 1 then
+            invalidArg (nameof columns) (sprintf "Combat.renderSvgEpisode: columns must be at least 1, got %d" columns)
+
+        let cw, ch = frameWidth / 2.0f, frameHeight / 2.0f
+        let cols = min columns states.Length
+        let rows = (states.Length + cols - 1) / cols
+        let sb = StringBuilder()
+
+        sb.AppendLine(
+            sprintf
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%s\" height=\"%s\" viewBox=\"0 0 %s %s\" font-family=\"sans-serif\">"
+                (svgNumber (cw * float32 cols))
+                (svgNumber (ch * float32 rows))
+                (svgNumber (cw * float32 cols))
+                (svgNumber (ch * float32 rows))
+        )
+        |> ignore
+
+        states
+        |> Array.iteri (fun k state ->
+            let opening =
+                sprintf
+                    "<svg x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" viewBox=\"0 0 %s %s\">"
+                    (svgNumber (cw * float32 (k % cols)))
+                    (svgNumber (ch * float32 (k / cols)))
+                    (svgNumber cw)
+                    (svgNumber ch)
+                    (svgNumber frameWidth)
+                    (svgNumber frameHeight)
+
+            svgFrame sb opening state)
+
+        sb.AppendLine("</svg>") |> ignore
         sb.ToString()
