@@ -327,6 +327,20 @@ type internal CombatScratch =
 /// <c>Combat.enemyHeuristic</c>.</para>
 /// <para><b>Randomness</b> comes only from the keys: the reset noise from the reset key; the cooldown jitter
 /// and the enemies' choice of a visible unit to walk to from the step key.</para>
+/// <para><b>Differences from SMAX</b> (JaxMARL <c>smax_env.py</c>, <c>heuristic_enemy.py</c>), chosen and kept:
+/// (1) an episode takes at most <c>EpisodeLimit</c> steps — SMAX checks <c>step ≥ max_steps</c> before
+/// incrementing the counter, so its time-out comes one step later (101 steps at its limit of 100); the paper's
+/// maps use the QMIX paper's limits rather than SMAX's 100 for all. (2) The random numbers differ (the same
+/// distributions from this library's Threefry keys): a jitter is drawn only for an attack that lands, from word
+/// <c>tick · n + unit</c> of the step key; an enemy's random visible target from word <c>8n + enemy</c>,
+/// by a multiply-shift (bias below 2^-32 times the number of choices). (3) Movement directions are exact unit
+/// vectors (SMAX rotates a diagonal vector, which leaves float32 rounding in the components). (4) The scripted
+/// enemy reads positions from the state instead of rebuilding them from its observation (the same decisions,
+/// up to rounding), and its memory of the last target is the previous attack action kept in the state.
+/// (5) Stepping a finished episode raises an exception; SMAX resets automatically. (6) The colossus, the
+/// 7-wide type one-hot on scenarios that have one, and the maps 5m and 1c3s5z are additions (SMAX has none of
+/// them). (7) The action layout is SMAX's, not SMAC's (SMAC: no-op, stop, N, S, E, W, attacks — 6 + enemies
+/// actions, with a no-op only for dead units; here stop doubles as the dead unit's no-op).</para>
 /// </remarks>
 [<RequireQualifiedAccess>]
 module Combat =
