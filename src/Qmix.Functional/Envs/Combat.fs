@@ -497,28 +497,37 @@ module Combat =
     let private pushApart (l: CombatLayout) (v: float32[]) (scratch: float32[]) (at: int) =
         let n = l.N
         let radius = l.Radius
-
-        for i in at .. at + 2 * n - 1 do
-            scratch[i] <- 0.0f
+        // the displacements are zeroed and applied only once an overlapping pair turns up
+        let mutable any = false
 
         for i in 0 .. n - 1 do
             if v[2 * n + i] > 0.0f then
+                let xi, yi, ri = v[i], v[n + i], radius[i]
+
                 for j in i + 1 .. n - 1 do
-                    if v[2 * n + j] > 0.0f then
-                        let dx = v[i] - v[j]
-                        let dy = v[n + i] - v[n + j]
+                    let r = ri + radius[j]
+                    let dx = xi - v[j]
+
+                    if dx * dx < r * r && v[2 * n + j] > 0.0f then
+                        let dy = yi - v[n + j]
                         let d2 = dx * dx + dy * dy
-                        let r = radius[i] + radius[j]
 
                         if d2 < r * r && d2 > 0.0f then
+                            if not any then
+                                any <- true
+
+                                for k in at .. at + 2 * n - 1 do
+                                    scratch[k] <- 0.0f
+
                             let f = 0.5f * (r / MathF.Sqrt d2 - 1.0f)
                             scratch[at + i] <- scratch[at + i] + f * dx
                             scratch[at + n + i] <- scratch[at + n + i] + f * dy
                             scratch[at + j] <- scratch[at + j] - f * dx
                             scratch[at + n + j] <- scratch[at + n + j] - f * dy
 
-        for i in 0 .. 2 * n - 1 do
-            v[i] <- v[i] + scratch[at + i]
+        if any then
+            for i in 0 .. 2 * n - 1 do
+                v[i] <- v[i] + scratch[at + i]
 
     /// The unit an action of unit i attacks, or −1 for a move or stop.
     let inline private targetOf (l: CombatLayout) (i: int) (action: int) =
