@@ -7,6 +7,7 @@ let main argv =
     match argv with
     | [| "gflops" |] -> MatmulGflops.run ()
     | [| "learner" |] -> LearnerBenchmarks.LearnerTiming.run ()
+    | [| "combat" |] -> CombatThroughput.run ()
     | _ -> BenchmarkSwitcher.FromAssembly(typeof<Marker>.Assembly).Run(argv) |> ignore
 
     0

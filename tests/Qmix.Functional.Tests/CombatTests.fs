@@ -586,3 +586,54 @@ let ``the heuristic policy beats random play on 3m`` () =
     Assert.True(heuristic > random + 0.2, sprintf "heuristic %.2f, random %.2f" heuristic random)
     // the same key gives the same rate
     Assert.Equal(heuristic, Combat.heuristicWinRate sc 40 key)
+
+// ---------------------------------------------------------------- rendering
+
+[<Fact>]
+let ``the text frame draws the arena, the units by team and type, and their health`` () =
+    let sc = Combat.scenario "2s3z"
+    let allies = [| for i in 0..4 -> 4.5f + 2.0f * float32 i, 16.5f |]
+    let enemies = [| for i in 0..4 -> 20.5f + 2.0f * float32 i, 30.5f |]
+    let s = Combat.place sc (Array.append allies enemies)
+    let text = Combat.render s
+    let lines = text.TrimEnd().Split('\n') |> Array.map (fun l -> l.TrimEnd '\r')
+    Assert.StartsWith("combat:2s3z  step 0/120  allies 5/5 alive  enemies 5/5 alive", lines[0])
+    Assert.Equal("+" + String('-', 32) + "+", lines[1])
+    Assert.Equal(16 + 4 + 2, lines.Length)
+    // y = 16.5 is row 16 - 1 - 8 = 7; y = 30.5 is row 0
+    Assert.Equal("|    s s z z z" + String(' ', 19) + "|", lines[2 + 7])
+    Assert.Equal("|" + String(' ', 20) + "S S Z Z Z" + String(' ', 3) + "|", lines[2])
+    Assert.Equal("allies  s0:160 s1:160 z2:150 z3:150 z4:150", lines[20])
+    Assert.Equal("enemies S0:160 S1:160 Z2:150 Z3:150 Z4:150", lines[21])
+
+[<Fact>]
+let ``the SVG frame has a circle per unit, coloured by team, sized by type, with health bars`` () =
+    let sc = Combat.scenario "1c3s5z"
+    let s = Combat.reset sc key
+    let svg = Combat.renderSvg s
+    Assert.StartsWith("<svg xmlns=\"http://www.w3.org/2000/svg\"", svg)
+    Assert.EndsWith("</svg>", svg.TrimEnd())
+    let count (needle: string) = (svg.Split needle).Length - 1
+    Assert.Equal(18, count "<circle")
+    Assert.Equal(9, count "fill=\"#1f77b4\"")
+    Assert.Equal(9, count "fill=\"#d62728\"")
+    // the colossus (radius 1) is 16 pixels wide, a zealot (0.5) 8
+    Assert.Equal(2, count "r=\"16\"")
+    Assert.Equal(10, count "r=\"8\"")
+    Assert.Equal(18, count "fill=\"#2ca02c\"")
+    Assert.Contains("<title>ally 0: colossus, health 350/350</title>", svg)
+    // it parses as XML
+    System.Xml.Linq.XDocument.Parse svg |> ignore
+
+[<Fact>]
+let ``the SVG episode sheet nests one frame per state`` () =
+    let env = Combat.make (Combat.scenario "3m")
+    let states, _ = play env (fun s _ -> Combat.heuristic s) key
+    let svg = Combat.renderSvgEpisode 5 states
+    let doc = System.Xml.Linq.XDocument.Parse svg
+    let ns = System.Xml.Linq.XNamespace.Get "http://www.w3.org/2000/svg"
+    Assert.Equal(states.Length, doc.Root.Elements(ns + "svg") |> Seq.length)
+    Assert.Equal(6 * states.Length, (svg.Split "<circle").Length - 1)
+
+    Assert.Throws<ArgumentException>(fun () -> Combat.renderSvgEpisode 5 [||] |> ignore)
+    |> ignore
