@@ -50,6 +50,20 @@ module EnvEntry =
 module Registry =
     /// <summary>Every registered environment, in a fixed order (by family).</summary>
     let all: EnvEntry list =
+        let combat (map: string) =
+            let sc = Combat.scenario map
+
+            EnvEntry.create
+                ("combat:" + map)
+                (sprintf
+                    "SMAX-style combat %s: %d allies vs %d enemies, episode limit %d"
+                    map
+                    sc.Allies.Length
+                    sc.Enemies.Length
+                    sc.EpisodeLimit)
+                (fun () -> Combat.make sc)
+                Combat.render
+
         let climbing, penalty =
             MatrixGames.climbingPayoff (), MatrixGames.penaltyPayoff MatrixGames.DefaultPenalty
 
@@ -144,6 +158,19 @@ module Registry =
                 "Level-Based Foraging: 15x15-4p-5f with sight 2"
                 (fun () -> Lbf.env "15x15-4p-5f-2s")
                 Lbf.render
+            // the SMAX-style combat simulator (Envs/Combat.fs), the QMIX paper's maps first
+            combat "3m"
+            combat "5m"
+            combat "8m"
+            combat "2s3z"
+            combat "3s5z"
+            combat "1c3s5z"
+            combat "5m_vs_6m"
+            combat "3s_vs_5z"
+            combat "3s5z_vs_3s6z"
+            combat "6h_vs_8z"
+            combat "10m_vs_11m"
+            combat "27m_vs_30m"
         ]
 
     /// <summary>The registered names, in the order of <c>Registry.all</c>.</summary>
