@@ -316,7 +316,7 @@ let ``attacks are available only against living enemies strictly within attack r
     Assert.Equal<bool[]>([| true; true; true; true; true; false; false; true |], emask[0..7])
 
 [<Fact>]
-let ``an attack on an enemy that is out of range is unavailable and an order to it does nothing`` () =
+let ``an attack on an enemy out of range is unavailable, for allies and for scripted enemy orders alike`` () =
     let s = Combat.place duel [| 10.0f, 16.0f; 16.0f, 16.0f |]
     Assert.False((Combat.availableActions s)[Combat.AttackBase])
     // orders given to the enemies are checked against their masks too
@@ -366,8 +366,7 @@ let ``observation and global state of a duel, feature by feature`` () =
     // own cooldown fraction
     Assert.Equal(s1.Cooldown 0 / 0.61f, obs[13 + 3], 6)
 
-    // the enemy's view of the ally's attack: action 5 of 6 actions → 5 / 5 (through the global state we see
-    // only raw cooldowns; the ally's attack shows in an ally's view of another ally, so use two allies)
+    // a unit's previous attack as another ally sees it: action 5 of an ally's 6 actions shows as 5 / (6 - 1)
     let pair = custom "2m_vs_1m" [ Marine; Marine ] [ Marine ] 60
     let s = Combat.place pair [| 10.0f, 16.0f; 10.0f, 18.0f; 14.0f, 16.0f |]
 
