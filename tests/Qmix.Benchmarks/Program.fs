@@ -8,6 +8,7 @@ let main argv =
     | [| "gflops" |] -> MatmulGflops.run ()
     | [| "learner" |] -> LearnerBenchmarks.LearnerTiming.run ()
     | [| "combat" |] -> CombatThroughput.run ()
+    | [| "envs" |] -> EnvThroughput.run ()
     | _ -> BenchmarkSwitcher.FromAssembly(typeof<Marker>.Assembly).Run(argv) |> ignore
 
     0
