@@ -3,7 +3,8 @@
 
 `Qmix.Functional.Envs.Combat` is a pure re-implementation of JaxMARL's SMAX (itself after SMAC), with the
 colossus added for `1c3s5z`. States are immutable, steps are pure functions of (state, joint action, key),
-and all randomness comes from the key.
+and all randomness comes from the key. See [Environments](environments.html) for the contract it shares with the other
+environments.
 
 ## Rules in brief
 
