@@ -1,4 +1,8 @@
 (**
+---
+index: 4
+---
+
 # Combat: a SMAX-style simulator with the QMIX paper's maps
 
 `Qmix.Functional.Envs.Combat` is a pure re-implementation of JaxMARL's SMAX (itself after SMAC), with the

@@ -1,4 +1,8 @@
 (**
+---
+index: 1
+---
+
 # Environments
 
 Every environment of Qmix.Functional (the matrix games, the ma-gym grid worlds, Level-Based Foraging and

@@ -1,4 +1,8 @@
 (**
+---
+index: 3
+---
+
 # Grid worlds
 
 Four families of small grid environments, each a pure re-implementation of its upstream code:

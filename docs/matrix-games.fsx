@@ -1,4 +1,8 @@
 (**
+---
+index: 2
+---
+
 # Matrix games
 
 `Qmix.Functional.Envs.MatrixGames` holds the small cooperative games on which value factorisation is usually
