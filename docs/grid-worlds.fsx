@@ -231,7 +231,7 @@ for task in lbfTasks do
 (*** include-output ***)
 
 (**
-`Lbf.tasks` names two more EPyMARL tasks that are not registered (`Lbf.env "15x15-3p-5f"` makes them all the same):
+Every task `Lbf.tasks` names is registered (an empty list here means none is missing):
 *)
 Lbf.tasks |> List.filter (fun t -> not (List.contains ("lbf:" + t) lbfTasks))
 (*** include-it ***)

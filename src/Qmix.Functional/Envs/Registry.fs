@@ -158,6 +158,16 @@ module Registry =
                 "Level-Based Foraging: 15x15-4p-5f with sight 2"
                 (fun () -> Lbf.env "15x15-4p-5f-2s")
                 Lbf.render
+            EnvEntry.create
+                "lbf:15x15-3p-5f"
+                "Level-Based Foraging: 15x15 field, 3 players, 5 foods"
+                (fun () -> Lbf.env "15x15-3p-5f")
+                Lbf.render
+            EnvEntry.create
+                "lbf:15x15-4p-3f"
+                "Level-Based Foraging: 15x15 field, 4 players, 3 foods"
+                (fun () -> Lbf.env "15x15-4p-3f")
+                Lbf.render
             // the SMAX-style combat simulator (Envs/Combat.fs), the QMIX paper's maps first
             combat "3m"
             combat "5m"
