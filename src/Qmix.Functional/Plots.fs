@@ -150,6 +150,9 @@ module Plots =
             elif lo = 0.0 then -1.0, 1.0
             else lo - 0.1 * abs lo, hi + 0.1 * abs hi
 
+        if not (finite (hi - lo)) then
+            invalidArg "hi" (sprintf "Plots.niceTicks: the range [%g, %g] is too wide to divide" lo hi)
+
         let m, e = niceStep (hi - lo) 5
         let step = tickValue 1L m e
         let k0 = int64 (floor (lo / step + 1e-9))
@@ -407,13 +410,24 @@ module Plots =
             + (if cfg.XLabel <> "" then fs + 10.0 else 0.0)
             + float notes.Length * (fs + 4.0)
 
+        let w, h = float cfg.Width, float cfg.Height
+
+        // the legend takes at most 40% of the width: longer names are cut short with "…" (the full name stays in
+        // the series' data-series attribute)
+        let maxKey = max 4 (int ((0.4 * w - 60.0) / cw))
+
+        let key (l: Layer) =
+            if l.Key.Length <= maxKey then
+                l.Key
+            else
+                l.Key.Substring(0, maxKey - 1) + "…"
+
         let legendWidth =
-            float (layers |> List.map (fun l -> l.Key.Length) |> List.max) * cw
+            float (layers |> List.map (fun l -> (key l).Length) |> List.max) * cw
             + 24.0
             + 6.0
             + 30.0
 
-        let w, h = float cfg.Width, float cfg.Height
         let px0, px1 = left, w - legendWidth
         let py0, py1 = top, h - bottom
 
@@ -614,7 +628,7 @@ module Plots =
                     (num cfg.StrokeWidth)
             )
 
-            add (sprintf "<text x=\"%s\" y=\"%s\">%s</text>" (num (lx + 30.0)) (num (y + 0.35 * fs)) (escape l.Key)))
+            add (sprintf "<text x=\"%s\" y=\"%s\">%s</text>" (num (lx + 30.0)) (num (y + 0.35 * fs)) (escape (key l))))
 
         add "</g>"
 

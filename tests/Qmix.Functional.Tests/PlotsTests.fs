@@ -230,6 +230,19 @@ let ``an empty series is an ArgumentException naming it`` () =
     |> ignore
 
 [<Fact>]
+let ``a very long name is cut short in the legend, not in the series`` () =
+    let name = String('x', 200)
+
+    let svg =
+        Plots.lineChart config [ series name (line 3 id); series "short" (line 3 id) ]
+
+    let doc = parse svg
+    Assert.Equal<(string * int) list>([ name, 3; "short", 3 ], polylines doc)
+    let legend = texts doc "legend"
+    Assert.Contains("short", legend)
+    Assert.True(legend[0].EndsWith "…" && legend[0].Length < 50, legend[0])
+
+[<Fact>]
 let ``a chart too small or without colours is rejected`` () =
     let s = [ series "s" (line 3 id) ]
 
