@@ -29,6 +29,7 @@ module About =
             "Runner: epsilon-greedy episodes in lockstep over N environments, greedy evaluation (Runner)"
             "Training: PyMARL's loop as a fold with events, resumable checkpoints (Training, Checkpoint)"
             "Verify: monotonicity and argmax-decomposition checks of any mixer with counterexamples (Verify)"
+            "Plots: standalone SVG line charts with nice ticks and a legend, learning curves from training events, the mean of several seeds with a 95% confidence band (Plots)"
             "Environments as pure step functions, registered by name (Envs.Registry): the two-step game, the non-monotonic, climbing and penalty matrix games, Checkers, Switch2/4, PredatorPrey 5x5/7x7, Level-Based Foraging, a SMAX-style combat simulator with the QMIX paper's maps"
             "Vectorised stepping of N environments over the cores, identical to N single steps (VecEnv)"
         ]

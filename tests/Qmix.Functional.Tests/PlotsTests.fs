@@ -1,0 +1,549 @@
+/// The SVG chart writer: well-formed documents holding every series (with negative controls for the checks), nice
+/// ticks and compact labels, the mean and 95% band of several seeds against hand-computed values, learning curves read
+/// off training events, degenerate inputs, atomic saving.
+module Qmix.Functional.Tests.PlotsTests
+
+open System
+open System.IO
+open System.Xml
+open System.Xml.Linq
+open Xunit
+open Qmix.Functional
+
+let private svgNs = XNamespace.Get "http://www.w3.org/2000/svg"
+
+/// Parses an SVG document; throws XmlException when it is not well-formed XML.
+let private parse (svg: string) = XDocument.Parse svg
+
+/// The number of points of each series' polyline, by series name, in document order.
+let private polylines (doc: XDocument) =
+    doc.Descendants(svgNs + "polyline")
+    |> Seq.filter (fun e -> e.Attribute(XName.Get "class").Value = "series")
+    |> Seq.map (fun e ->
+        let points =
+            e.Attribute(XName.Get "points").Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+
+        e.Attribute(XName.Get "data-series").Value, points.Length)
+    |> List.ofSeq
+
+/// The texts of a group of text elements (by the group's class).
+let private texts (doc: XDocument) (group: string) =
+    doc.Descendants(svgNs + "g")
+    |> Seq.filter (fun g ->
+        g.Attribute(XName.Get "class") <> null
+        && g.Attribute(XName.Get "class").Value = group)
+    |> Seq.collect (fun g -> g.Elements(svgNs + "text"))
+    |> Seq.map (fun t -> t.Value)
+    |> List.ofSeq
+
+/// The chart check the tests rely on: the document parses, has one polyline per series with as many points as the
+/// series has finite points, and a legend entry per series.
+let private checkChart (svg: string) (expected: (string * int) list) =
+    let doc = parse svg
+    Assert.Equal<(string * int) list>(expected, polylines doc)
+    let legend = texts doc "legend"
+
+    for name, _ in expected do
+        Assert.Contains(name, legend)
+
+let private series name points = { Name = name; Points = points }
+
+let private line n f =
+    Array.init n (fun i -> float i * 1000.0, f (float i))
+
+let private config =
+    { ChartConfig.defaults with
+        Title = "Test return"
+        YLabel = "return"
+    }
+
+// ---- lineChart ----
+
+[<Fact>]
+let ``a line chart is well-formed SVG with one polyline per series, a legend and tick labels`` () =
+    let a = series "qmix" (line 50 (fun i -> sqrt i))
+    let b = series "vdn" (line 30 (fun i -> 0.5 * sqrt i))
+    let c = series "iql" (line 7 (fun i -> i / 10.0))
+    let svg = Plots.lineChart config [ a; b; c ]
+    checkChart svg [ "qmix", 50; "vdn", 30; "iql", 7 ]
+    let doc = parse svg
+    Assert.Equal(svgNs, doc.Root.Name.Namespace)
+    Assert.Equal("720", doc.Root.Attribute(XName.Get "width").Value)
+    Assert.Equal("420", doc.Root.Attribute(XName.Get "height").Value)
+    // x: 0..49,000 steps → 0, 10k, …, 50k; y: 0..7 → 0, 2, 4, 6, 8
+    Assert.Equal<string list>([ "0"; "10k"; "20k"; "30k"; "40k"; "50k" ], texts doc "x-ticks")
+    Assert.Equal<string list>([ "0"; "2"; "4"; "6"; "8" ], texts doc "y-ticks")
+    Assert.Contains("Test return", svg)
+    Assert.Contains(">step</text>", svg)
+    Assert.Contains(">return</text>", svg)
+    // each series has its own colour
+    let strokes =
+        doc.Descendants(svgNs + "polyline")
+        |> Seq.map (fun e -> e.Attribute(XName.Get "stroke").Value)
+        |> Seq.distinct
+
+    Assert.Equal(3, Seq.length strokes)
+
+[<Fact>]
+let ``negative control: the well-formedness check rejects a truncated SVG`` () =
+    let svg = Plots.lineChart config [ series "qmix" (line 10 id) ]
+    parse svg |> ignore
+    let truncated = svg.Substring(0, svg.Length / 2)
+    Assert.ThrowsAny<XmlException>(fun () -> parse truncated |> ignore) |> ignore
+    let unclosed = svg.Replace("</svg>", "")
+    Assert.ThrowsAny<XmlException>(fun () -> parse unclosed |> ignore) |> ignore
+
+[<Fact>]
+let ``negative control: the series check fails on an SVG missing a series or a point`` () =
+    let svg =
+        Plots.lineChart config [ series "qmix" (line 10 id); series "vdn" (line 10 (fun i -> i * 0.5)) ]
+
+    checkChart svg [ "qmix", 10; "vdn", 10 ]
+    // drop the second polyline
+    let lines = svg.Split('\n')
+
+    let vdnLine =
+        lines
+        |> Array.findIndex (fun l -> l.StartsWith "<polyline" && l.Contains "data-series=\"vdn\"")
+
+    let missing = String.Join("\n", lines |> Array.removeAt vdnLine)
+    parse missing |> ignore // still well-formed
+
+    Assert.ThrowsAny<Exception>(fun () -> checkChart missing [ "qmix", 10; "vdn", 10 ])
+    |> ignore
+    // and a series drawn with a point fewer than it has
+    Assert.ThrowsAny<Exception>(fun () -> checkChart svg [ "qmix", 11; "vdn", 10 ])
+    |> ignore
+    // and a legend without the series
+    let noLegend = svg.Replace(">vdn</text>", "></text>")
+
+    Assert.ThrowsAny<Exception>(fun () -> checkChart noLegend [ "qmix", 10; "vdn", 10 ])
+    |> ignore
+
+[<Fact>]
+let ``names with markup characters are escaped`` () =
+    let name = "a<b & \"c\" 'd'>\u0001"
+    let svg = Plots.lineChart { config with Title = "<&>" } [ series name (line 3 id) ]
+    let doc = parse svg
+    let clean = "a<b & \"c\" 'd'>" // the control character, which XML forbids, is dropped
+    Assert.Equal<(string * int) list>([ clean, 3 ], polylines doc)
+    Assert.Contains(clean, texts doc "legend")
+
+// ---- ticks ----
+
+[<Fact>]
+let ``nice ticks over 0..1 are 0, 0.2, …, 1`` () =
+    let ticks = Plots.niceTicks 0.0 1.0
+    Assert.Equal<float[]>([| 0.0; 0.2; 0.4; 0.6; 0.8; 1.0 |], ticks)
+    Assert.Equal<string[]>([| "0"; "0.2"; "0.4"; "0.6"; "0.8"; "1" |], Plots.tickLabels ticks)
+
+[<Fact>]
+let ``nice ticks over 0..2,050,000 steps are multiples of 500k with compact labels`` () =
+    let ticks = Plots.niceTicks 0.0 2_050_000.0
+    Assert.Equal<float[]>([| 0.0; 500_000.0; 1_000_000.0; 1_500_000.0; 2_000_000.0; 2_500_000.0 |], ticks)
+    Assert.Equal<string[]>([| "0"; "500k"; "1M"; "1.5M"; "2M"; "2.5M" |], Plots.tickLabels ticks)
+
+[<Fact>]
+let ``nice ticks for other ranges`` () =
+    let check lo hi (expected: float[]) (labels: string[]) =
+        let ticks = Plots.niceTicks lo hi
+        Assert.Equal<float[]>(expected, ticks)
+        Assert.Equal<string[]>(labels, Plots.tickLabels ticks)
+
+    check -3.2 14.7 [| -5.0; 0.0; 5.0; 10.0; 15.0 |] [| "-5"; "0"; "5"; "10"; "15" |]
+    check 0.6 1.0 [| 0.6; 0.7; 0.8; 0.9; 1.0 |] [| "0.6"; "0.7"; "0.8"; "0.9"; "1" |]
+    check 2000.0 10_000.0 [| 2000.0; 4000.0; 6000.0; 8000.0; 10_000.0 |] [| "2k"; "4k"; "6k"; "8k"; "10k" |]
+    check 0.0 0.013 [| 0.0; 0.005; 0.01; 0.015 |] [| "0"; "0.005"; "0.01"; "0.015" |]
+    check -1.0 1.0 [| -1.0; -0.5; 0.0; 0.5; 1.0 |] [| "-1"; "-0.5"; "0"; "0.5"; "1" |]
+    // a single value is widened around it
+    check 0.0 0.0 [| -1.0; -0.5; 0.0; 0.5; 1.0 |] [| "-1"; "-0.5"; "0"; "0.5"; "1" |]
+    check 8.0 8.0 [| 7.0; 7.5; 8.0; 8.5; 9.0 |] [| "7"; "7.5"; "8"; "8.5"; "9" |]
+    // ticks always cover the range, with at most 5 intervals plus the rounding at each end
+    for lo, hi in [ 0.1, 0.35; -7.3, -2.1; 1e-6, 3e-6; 123.0, 98765.0; -1e9, 2.5e9 ] do
+        let t = Plots.niceTicks lo hi
+        Assert.True(t[0] <= lo && t[t.Length - 1] >= hi, sprintf "%g..%g: %A" lo hi t)
+        Assert.InRange(t.Length, 3, 7)
+
+[<Fact>]
+let ``niceTicks rejects a reversed or non-finite range`` () =
+    Assert.Throws<ArgumentException>(fun () -> Plots.niceTicks 1.0 0.0 |> ignore)
+    |> ignore
+
+    Assert.Throws<ArgumentException>(fun () -> Plots.niceTicks 0.0 nan |> ignore)
+    |> ignore
+
+    Assert.Throws<ArgumentException>(fun () -> Plots.niceTicks -infinity 0.0 |> ignore)
+    |> ignore
+
+// ---- degenerate inputs ----
+
+[<Fact>]
+let ``a series of one point is drawn as a dot`` () =
+    let svg = Plots.lineChart config [ series "one" [| 5.0, 3.0 |] ]
+    checkChart svg [ "one", 1 ]
+    let doc = parse svg
+    Assert.Single(doc.Descendants(svgNs + "circle")) |> ignore
+
+[<Fact>]
+let ``a flat series gets a y axis around its value`` () =
+    let svg = Plots.lineChart config [ series "flat" (line 5 (fun _ -> 8.0)) ]
+    checkChart svg [ "flat", 5 ]
+    let ys = texts (parse svg) "y-ticks"
+    Assert.Contains("8", ys)
+    Assert.True(ys.Length >= 3)
+
+[<Fact>]
+let ``NaN and infinite points are skipped with a note`` () =
+    let pts =
+        [| 0.0, 1.0; 1.0, nan; 2.0, 2.0; infinity, 3.0; 4.0, -infinity; 5.0, 4.0 |]
+
+    let svg = Plots.lineChart config [ series "loss" pts; series "clean" (line 3 id) ]
+    checkChart svg [ "loss", 3; "clean", 3 ]
+
+    let notes =
+        (parse svg).Descendants(svgNs + "text")
+        |> Seq.filter (fun t ->
+            t.Attribute(XName.Get "class") <> null
+            && t.Attribute(XName.Get "class").Value = "note")
+        |> Seq.map (fun t -> t.Value)
+        |> List.ofSeq
+
+    Assert.Equal<string list>([ "3 points with a NaN or infinite value skipped in \"loss\"" ], notes)
+
+[<Fact>]
+let ``an empty series is an ArgumentException naming it`` () =
+    let e =
+        Assert.Throws<ArgumentException>(fun () ->
+            Plots.lineChart config [ series "fine" (line 3 id); series "empty one" [||] ]
+            |> ignore)
+
+    Assert.Contains("\"empty one\"", e.Message)
+    Assert.Equal("series", e.ParamName)
+
+    let e =
+        Assert.Throws<ArgumentException>(fun () ->
+            Plots.lineChart config [ series "all nan" [| nan, 1.0; 2.0, nan |] ] |> ignore)
+
+    Assert.Contains("\"all nan\"", e.Message)
+
+    Assert.Throws<ArgumentException>(fun () -> Plots.lineChart config [] |> ignore)
+    |> ignore
+
+[<Fact>]
+let ``a very long name is cut short in the legend, not in the series`` () =
+    let name = String('x', 200)
+
+    let svg =
+        Plots.lineChart config [ series name (line 3 id); series "short" (line 3 id) ]
+
+    let doc = parse svg
+    Assert.Equal<(string * int) list>([ name, 3; "short", 3 ], polylines doc)
+    let legend = texts doc "legend"
+    Assert.Contains("short", legend)
+    Assert.True(legend[0].EndsWith "…" && legend[0].Length < 50, legend[0])
+
+[<Fact>]
+let ``a chart too small or without colours is rejected`` () =
+    let s = [ series "s" (line 3 id) ]
+
+    Assert.Throws<ArgumentException>(fun () -> Plots.lineChart { config with Width = 100 } s |> ignore)
+    |> ignore
+
+    Assert.Throws<ArgumentException>(fun () -> Plots.lineChart { config with Palette = [] } s |> ignore)
+    |> ignore
+
+[<Fact>]
+let ``YRange widens the y axis`` () =
+    let svg =
+        Plots.lineChart { config with YRange = Some(0.0, 1.0) } [ series "win rate" [| 0.0, 0.3; 1.0, 0.5 |] ]
+
+    Assert.Equal<string list>([ "0"; "0.2"; "0.4"; "0.6"; "0.8"; "1" ], texts (parse svg) "y-ticks")
+
+// ---- meanBand and bandChart ----
+
+let private assertBand (expected: (float * float * float * float)[]) (actual: (float * float * float * float)[]) =
+    Assert.Equal(expected.Length, actual.Length)
+
+    for (x, m, lo, hi), (x', m', lo', hi') in Array.zip expected actual do
+        Assert.Equal(x, x', 9)
+        Assert.Equal(m, m', 6)
+        Assert.Equal(lo, lo', 6)
+        Assert.Equal(hi, hi', 6)
+
+[<Fact>]
+let ``t critical values match their closed forms and the normal limit`` () =
+    // ν = 1: tan(0.475π); ν = 2: (2p − 1)·√(2 / (4p(1 − p))) with p = 0.975
+    Assert.Equal(Math.Tan(0.475 * Math.PI), Plots.tCritical95 1, 8)
+    Assert.Equal(0.95 * sqrt (2.0 / (4.0 * 0.975 * 0.025)), Plots.tCritical95 2, 8)
+    Assert.Equal(2.776445105, Plots.tCritical95 4, 9)
+    Assert.Equal(2.042272456, Plots.tCritical95 30, 9)
+    // beyond the table: 2.0211 at 40, 1.9799 at 120, the normal 1.96 in the limit, decreasing throughout
+    let near (expected: float) (actual: float) =
+        Assert.True(abs (expected - actual) < 1e-5, sprintf "%.7f, expected %.7f" actual expected)
+
+    near 2.021075 (Plots.tCritical95 40)
+    near 1.979930 (Plots.tCritical95 120)
+    near 1.959964 (Plots.tCritical95 100_000_000)
+    let ts = [| 1..200 |] |> Array.map Plots.tCritical95
+    Assert.True(Array.pairwise ts |> Array.forall (fun (a, b) -> b < a))
+
+    Assert.Throws<ArgumentException>(fun () -> Plots.tCritical95 0 |> ignore)
+    |> ignore
+
+[<Fact>]
+let ``meanBand of 2 runs on the same grid, by hand`` () =
+    // at 0: 0, 2 → mean 1, s = √2, s/√2 = 1; at 5: 5, 4 → 4.5, s/√2 = 0.5; at 10: 10, 6 → 8, s/√2 = 2
+    let t = 12.706204736
+    let a = [| 0.0, 0.0; 5.0, 5.0; 10.0, 10.0 |]
+    let b = [| 0.0, 2.0; 5.0, 4.0; 10.0, 6.0 |]
+
+    assertBand
+        [|
+            0.0, 1.0, 1.0 - t, 1.0 + t
+            5.0, 4.5, 4.5 - 0.5 * t, 4.5 + 0.5 * t
+            10.0, 8.0, 8.0 - 2.0 * t, 8.0 + 2.0 * t
+        |]
+        (Plots.meanBand [| a; b |])
+
+[<Fact>]
+let ``meanBand of 2 runs on different grids interpolates within the overlap`` () =
+    // a covers 0..10, b covers 2..12: the grid is the x values in 2..10 of either run, {2, 6, 10};
+    // a (y = x) interpolates to 2, 6, 10; b is 2, 4 at 2, 6 and 4 + 4·(4/6) at 10
+    let t = 12.706204736
+    let a = [| 0.0, 0.0; 10.0, 10.0 |]
+    let b = [| 12.0, 8.0; 2.0, 2.0; 6.0, 4.0 |] // unsorted on purpose
+    let b10 = 4.0 + 4.0 * 4.0 / 6.0
+
+    let expected =
+        [| 2.0, 2.0, 2.0; 6.0, 6.0, 4.0; 10.0, 10.0, b10 |]
+        |> Array.map (fun (x, ya, yb) ->
+            let m = (ya + yb) / 2.0
+            let h = t * abs (ya - yb) / 2.0 // s = |ya − yb| / √2, s / √2 = |ya − yb| / 2
+            x, m, m - h, m + h)
+
+    assertBand expected (Plots.meanBand [| a; b |])
+
+[<Fact>]
+let ``meanBand of 5 runs logged at different steps`` () =
+    // run i (1..5) is y = x + i, logged at 0, i and 10 (run 5 also at 20, beyond the overlap): the grid is
+    // {0, 1, 2, 3, 4, 5, 10}; at each x the values are x + 1 .. x + 5: mean x + 3, s² = 2.5, s/√5 = √0.5, t₄ = 2.776445105
+    let runs =
+        [|
+            for i in 1..5 do
+                [|
+                    yield 0.0, float i
+                    yield float i, 2.0 * float i
+                    yield 10.0, 10.0 + float i
+                    if i = 5 then
+                        yield 20.0, 99.0
+                |]
+        |]
+
+    let h = 2.776445105 * sqrt 0.5
+
+    let expected =
+        [| 0.0; 1.0; 2.0; 3.0; 4.0; 5.0; 10.0 |]
+        |> Array.map (fun x -> x, x + 3.0, x + 3.0 - h, x + 3.0 + h)
+
+    assertBand expected (Plots.meanBand runs)
+
+[<Fact>]
+let ``meanBand of one run is the run itself, and bad runs are rejected`` () =
+    assertBand [| 0.0, 1.0, 1.0, 1.0; 1.0, 3.0, 3.0, 3.0 |] (Plots.meanBand [| [| 1.0, 3.0; 0.0, 1.0; 0.5, nan |] |])
+    // identical runs: a band of zero width
+    assertBand
+        [| 0.0, 1.0, 1.0, 1.0; 1.0, 3.0, 3.0, 3.0 |]
+        (Plots.meanBand (Array.replicate 3 [| 0.0, 1.0; 1.0, 3.0 |]))
+
+    Assert.Throws<ArgumentException>(fun () -> Plots.meanBand [||] |> ignore)
+    |> ignore
+
+    Assert.Throws<ArgumentException>(fun () -> Plots.meanBand [| [| 0.0, 1.0 |]; [||] |] |> ignore)
+    |> ignore
+
+    let e =
+        Assert.Throws<ArgumentException>(fun () ->
+            Plots.meanBand [| [| 0.0, 1.0; 1.0, 1.0 |]; [| 2.0, 1.0; 3.0, 1.0 |] |]
+            |> ignore)
+
+    Assert.Contains("overlap", e.Message)
+
+[<Fact>]
+let ``a band chart draws each group's mean line, a shaded band and "name (n seeds)"`` () =
+    let runs k seeds =
+        Array.init seeds (fun s -> line (20 + s) (fun i -> k * sqrt i + float s))
+
+    let groups =
+        [ { Name = "qmix"; Runs = runs 1.0 5 }; { Name = "vdn"; Runs = runs 0.5 2 } ]
+
+    let svg = Plots.bandChart config groups
+    let doc = parse svg
+    // the grid is the overlap 0..19,000 of every run, at the steps they log (every 1000)
+    Assert.Equal<(string * int) list>([ "qmix", 20; "vdn", 20 ], polylines doc)
+    let legend = texts doc "legend"
+    Assert.Contains("qmix (5 seeds)", legend)
+    Assert.Contains("vdn (2 seeds)", legend)
+
+    let bands =
+        doc.Descendants(svgNs + "path")
+        |> Seq.filter (fun p -> p.Attribute(XName.Get "class").Value = "band")
+        |> List.ofSeq
+
+    Assert.Equal<string list>(
+        [ "qmix"; "vdn" ],
+        bands |> List.map (fun p -> p.Attribute(XName.Get "data-series").Value)
+    )
+
+    for p in bands do
+        Assert.Equal("0.2", p.Attribute(XName.Get "fill-opacity").Value)
+        // upper edge then lower edge: twice the grid's points
+        let d = p.Attribute(XName.Get "d").Value
+        Assert.Equal(40, d.Split([| 'M'; 'L' |], StringSplitOptions.RemoveEmptyEntries).Length)
+
+[<Fact>]
+let ``a band chart of one seed draws no band, and names a group without runs`` () =
+    let svg =
+        Plots.bandChart
+            config
+            [
+                {
+                    Name = "solo"
+                    Runs = [| line 4 id |]
+                }
+            ]
+
+    let doc = parse svg
+    Assert.Equal<(string * int) list>([ "solo", 4 ], polylines doc)
+    Assert.Contains("solo (1 seed)", texts doc "legend")
+    Assert.Empty(doc.Descendants(svgNs + "path"))
+
+    let e =
+        Assert.Throws<ArgumentException>(fun () ->
+            Plots.bandChart config [ { Name = "nobody"; Runs = [||] } ] |> ignore)
+
+    Assert.Contains("\"nobody\"", e.Message)
+
+    let e =
+        Assert.Throws<ArgumentException>(fun () ->
+            Plots.bandChart
+                config
+                [
+                    {
+                        Name = "apart"
+                        Runs = [| [| 0.0, 1.0 |]; [| 5.0, 1.0 |] |]
+                    }
+                ]
+            |> ignore)
+
+    Assert.Contains("\"apart\"", e.Message)
+
+// ---- learning curves ----
+
+let private metrics loss =
+    {
+        Loss = loss
+        GradNorm = 1.0f
+        TdErrorAbs = 0.5f
+        QTakenMean = 0.0f
+        TargetMean = 0.0f
+        CentralLoss = 0.0f
+        WeightMean = 1.0f
+    }
+
+let private events (wins: bool) =
+    [
+        for i in 1..6 do
+            let step = i * 100
+            let win = if wins then Some(float32 i / 10.0f) else None
+
+            Collected
+                {
+                    Step = step
+                    Episode = i
+                    Epsilon = 0.5f
+                    MeanReturn = float32 i
+                    WinRate = win
+                }
+
+            if i > 1 then
+                Updated
+                    {
+                        Step = step
+                        Episode = i
+                        Metrics = metrics (1.0f / float32 i)
+                    }
+
+            if i % 2 = 0 then
+                Tested
+                    {
+                        Step = step
+                        Episode = i
+                        MeanReturn = 2.0f * float32 i
+                        WinRate = win
+                    }
+
+            Progress
+                {
+                    Step = step
+                    Episode = i
+                    StepsPerSecond = 1000.0
+                }
+    ]
+
+[<Fact>]
+let ``learning curves are read off training events`` () =
+    let ev = events true
+    let test = Plots.learningCurve TestReturn ev
+    Assert.Equal("test return", test.Name)
+    Assert.Equal<(float * float)[]>([| 200.0, 4.0; 400.0, 8.0; 600.0, 12.0 |], test.Points)
+    let train = Plots.learningCurve TrainReturn ev
+    Assert.Equal<(float * float)[]>([| for i in 1..6 -> float (i * 100), float i |], train.Points)
+    let loss = Plots.learningCurve Loss ev
+    Assert.Equal<(float * float)[]>([| for i in 2..6 -> float (i * 100), float (1.0f / float32 i) |], loss.Points)
+    let win = Plots.learningCurve TestWinRate ev
+
+    Assert.Equal<(float * float)[]>(
+        [| for i in [ 2; 4; 6 ] -> float (i * 100), float (float32 i / 10.0f) |],
+        win.Points
+    )
+
+    Assert.Equal(6, (Plots.learningCurve TrainWinRate ev).Points.Length)
+    // ready to draw
+    let svg =
+        Plots.lineChart config (Plots.learningCurves [ TestReturn; TrainReturn ] ev)
+
+    checkChart svg [ "test return", 3; "train return", 6 ]
+
+[<Fact>]
+let ``win-rate curves are empty when the environment reports no wins`` () =
+    let ev = events false
+    Assert.Empty((Plots.learningCurve TestWinRate ev).Points)
+    Assert.Empty(Plots.learningCurves [ TestWinRate; TrainWinRate ] ev)
+    Assert.Equal(2, (Plots.learningCurves [ TestReturn; TrainReturn; TestWinRate ] ev).Length)
+
+[<Fact>]
+let ``seeds' events make a band chart`` () =
+    let runs =
+        Array.init 3 (fun _ -> (Plots.learningCurve TestReturn (events false)).Points)
+
+    let svg = Plots.bandChart config [ { Name = "qmix"; Runs = runs } ]
+    Assert.Equal<(string * int) list>([ "qmix", 3 ], polylines (parse svg))
+
+// ---- save ----
+
+[<Fact>]
+let ``save writes the chart atomically, creating the folder and leaving no temporary file`` () =
+    let dir =
+        Path.Combine(Path.GetTempPath(), "qmix-plots-" + Guid.NewGuid().ToString "N")
+
+    try
+        let path = Path.Combine(dir, "runs", "curves.svg")
+        let svg = Plots.lineChart config [ series "s" (line 3 id) ]
+        Plots.save path "old"
+        Plots.save path svg
+        Assert.Equal(svg, File.ReadAllText path)
+        Assert.Equal<string[]>([| path |], Directory.GetFiles(Path.GetDirectoryName path))
+        Assert.Throws<ArgumentException>(fun () -> Plots.save "" svg) |> ignore
+    finally
+        if Directory.Exists dir then
+            Directory.Delete(dir, true)
