@@ -5,7 +5,7 @@ namespace Qmix;
 
 /// <summary>An environment the facade can train on and evaluate in: a built-in one from
 /// <see cref="Environments"/>. It can also be stepped by hand (<see cref="Reset"/>, <see cref="Step"/>), e.g. to run
-/// a trained policy in a loop of one's own.</summary>
+/// a <see cref="Policy"/> in a loop of one's own.</summary>
 /// <remarks>Training and evaluation never use the hand-stepped episode: they run their own episodes, so a handle can be
 /// shared by several trainers one after the other, and stepping it by hand does not disturb them. The hand-stepped
 /// episode itself is not thread-safe.</remarks>

@@ -61,6 +61,10 @@ public sealed class Trainer : IDisposable
     /// <summary>Learner updates taken so far.</summary>
     public int Updates => state.Learner.Updates;
 
+    /// <summary>The greedy policy of the last completed iteration: a snapshot of the agents' current parameters
+    /// with a fresh memory. Each read gives a new <see cref="Qmix.Policy"/>, unaffected by further training.</summary>
+    public Policy Policy => new(Spec, Options, state.Learner.Params);
+
     /// <summary>Whether the run has taken <see cref="TrainingOptions.TotalSteps"/> steps.</summary>
     public bool IsComplete => F.Training.isDone(core, state);
 
@@ -120,7 +124,7 @@ public sealed class Trainer : IDisposable
         Task.Run(() => Train(progress, cancellationToken), cancellationToken);
 
     /// <summary>Writes a resumable checkpoint of the last completed iteration: <c>NAME.safetensors</c> (the
-    /// parameters under PyTorch's state_dict names, loadable into PyTorch),
+    /// parameters under PyTorch's state_dict names, loadable by <see cref="Qmix.Policy.Load(string)"/> and into PyTorch),
     /// <c>NAME.train.safetensors</c> (targets, optimiser and replay buffer), <c>NAME.json</c> (the F# core's
     /// sidecar) and <c>NAME.options.json</c> (the spec and these options).</summary>
     /// <param name="path">The checkpoint path, with or without <c>.safetensors</c>, e.g. <c>runs/3m/model</c>;
@@ -284,6 +288,7 @@ public sealed class Trainer : IDisposable
             TestReturn = testReturn,
             TestWinRate = testWin,
             Evaluations = evaluations,
+            Policy = Policy,
             CheckpointPath = checkpointStem is null ? null : ModelFiles.ModelPath(checkpointStem),
         };
     }

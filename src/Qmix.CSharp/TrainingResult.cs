@@ -28,6 +28,9 @@ public sealed record TrainingResult
     /// <summary>The greedy evaluations of this call, in order.</summary>
     public required IReadOnlyList<TrainingEvaluation> Evaluations { get; init; }
 
+    /// <summary>The trained greedy policy (with a fresh memory).</summary>
+    public required Policy Policy { get; init; }
+
     /// <summary>The checkpoint written at the end (its <c>.safetensors</c> path) when
     /// <see cref="TrainingOptions.CheckpointDirectory"/> is set; null otherwise.</summary>
     public string? CheckpointPath { get; init; }

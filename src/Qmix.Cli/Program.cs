@@ -57,7 +57,8 @@ try
     var progress = new SyncProgress(p =>
         Console.WriteLine($"  step {p.Step,7}  episode {p.Episode,6}  ε {p.Epsilon,5:F2}  loss {p.Loss,10:F5}  test return {p.TestReturn,7:F2}  {p.StepsPerSecond,9:F0} steps/s"));
     var result = trainer.Train(progress);
-    Console.WriteLine($"greedy test return {result.TestReturn} after {result.Episodes} episodes in {result.Elapsed.TotalSeconds:F1} s");
+    var eval = Evaluation.Run(result.Policy, env, episodes: 20, seed: options.Seed);
+    Console.WriteLine($"greedy return {eval.MeanReturn} over {eval.Episodes} episodes after {result.Episodes} training episodes in {result.Elapsed.TotalSeconds:F1} s");
     return 0;
 }
 catch (ArgumentException e)

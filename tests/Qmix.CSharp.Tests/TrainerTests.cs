@@ -25,6 +25,12 @@ public class TrainerTests
         Assert.Equal(8.0, result.TestReturn);
         Assert.Null(result.TestWinRate);
         Assert.True(trainer.IsComplete);
+        // the trained policy, evaluated greedily, plays the optimum: B then (B, B)
+        var eval = Evaluation.Run(result.Policy, Environments.TwoStep(), episodes: 3, seed: 5);
+        Assert.Equal(8.0, eval.MeanReturn);
+        Assert.Equal([8.0, 8.0, 8.0], eval.Returns);
+        Assert.Equal([2, 2, 2], eval.EpisodeLengths);
+        Assert.Null(eval.WinRate);
 
         Assert.NotEmpty(reports);
         Assert.True(reports.Zip(reports.Skip(1)).All(p => p.First.Step <= p.Second.Step));
