@@ -105,6 +105,35 @@ public static class Environments
     /// <exception cref="ArgumentException">An unknown map; the message lists the known ones.</exception>
     public static MultiAgentEnvironment Combat(string map) => FromFamily("combat:", map, CombatMaps, nameof(map));
 
+    /// <summary>Wraps a user's environment so that it can be trained on, evaluated in and stepped like a built-in
+    /// one. One instance plays every episode; when several must run at once
+    /// (<see cref="TrainingOptions.ParallelEnvs"/> above 1), episodes are replayed from their seeds (see
+    /// <see cref="IMultiAgentEnvironment"/>). <see cref="Trainer"/> and <see cref="Evaluation"/> accept an
+    /// <see cref="IMultiAgentEnvironment"/> directly and wrap it themselves.</summary>
+    /// <param name="environment">The environment; it must be deterministic given the seed of each episode.</param>
+    /// <returns>A handle; an environment that is already a handle is returned as it is.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="environment"/> is null.</exception>
+    /// <exception cref="ArgumentException">Its <see cref="IMultiAgentEnvironment.Spec"/> is null.</exception>
+    public static MultiAgentEnvironment Custom(IMultiAgentEnvironment environment)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        return MultiAgentEnvironment.From(environment, nameof(environment));
+    }
+
+    /// <summary>Wraps a factory of a user's environment: one instance is made for each episode that runs at the same
+    /// time as others (<see cref="TrainingOptions.ParallelEnvs"/>), so no episode is ever replayed. Instances are
+    /// reused from one batch of episodes to the next.</summary>
+    /// <param name="factory">Makes a new, independent instance; every instance must have the same spec.</param>
+    /// <returns>A handle.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="factory"/> is null.</exception>
+    /// <exception cref="ArgumentException">The factory returned null, or an environment whose spec is null.</exception>
+    public static MultiAgentEnvironment Custom(Func<IMultiAgentEnvironment> factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        var first = factory() ?? throw new ArgumentException("the factory returned null", nameof(factory));
+        return UserEnvironment.Wrap(first, factory, nameof(factory));
+    }
+
     static MultiAgentEnvironment FromFamily(string prefix, string? variant, IReadOnlyList<string> known, string param)
     {
         ArgumentNullException.ThrowIfNull(variant, param);

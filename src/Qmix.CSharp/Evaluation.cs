@@ -13,7 +13,8 @@ public static class Evaluation
     /// <summary>Runs greedy episodes of a policy in an environment, one after the other. Each episode starts from
     /// a fresh memory; the policy's own memory (<see cref="Policy.Act"/>) is not touched.</summary>
     /// <param name="policy">The policy.</param>
-    /// <param name="environment">The environment; its spec must equal the policy's.</param>
+    /// <param name="environment">The environment, built-in or a user's own; its spec must equal the
+    /// policy's.</param>
     /// <param name="episodes">How many episodes (at least 1).</param>
     /// <param name="seed">The seed of the episodes: the same policy, environment and seed give the same
     /// result.</param>
@@ -24,16 +25,17 @@ public static class Evaluation
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="episodes"/> is below 1.</exception>
     /// <exception cref="ArgumentException">The environment's spec differs from the policy's.</exception>
     /// <exception cref="OperationCanceledException">The evaluation was cancelled.</exception>
+    /// <exception cref="InvalidOperationException">A user's environment broke its contract.</exception>
     public static EvaluationResult Run(
-        Policy policy, MultiAgentEnvironment environment, int episodes = 100, ulong seed = 0,
+        Policy policy, IMultiAgentEnvironment environment, int episodes = 100, ulong seed = 0,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(environment);
         Guard.AtLeast(episodes, 1, nameof(episodes));
-        if (!environment.Spec.Equals(policy.Spec))
-            throw new ArgumentException(
-                $"the policy is for {policy.Spec}, the environment is {environment.Spec}", nameof(environment));
+        var env = MultiAgentEnvironment.From(environment, nameof(environment));
+        if (!env.Spec.Equals(policy.Spec))
+            throw new ArgumentException($"the policy is for {policy.Spec}, the environment is {env.Spec}", nameof(environment));
 
         var key = Rng.key(seed);
         var all = new List<F.Episode>(episodes);
@@ -41,7 +43,7 @@ public static class Evaluation
         {
             cancellationToken.ThrowIfCancellationRequested();
             var (run, _) = F.Runner.runEpisodes(
-                environment.Core, policy.AgentConfig, policy.Parameters.Agent, greedy, 0, 1, Rng.foldIn(i, key));
+                env.Core, policy.AgentConfig, policy.Parameters.Agent, greedy, 0, 1, Rng.foldIn(i, key));
             all.Add(run[0]);
         }
         var stats = F.Runner.stats(all.ToArray());

@@ -4,12 +4,13 @@ using F = Qmix.Functional;
 namespace Qmix;
 
 /// <summary>An environment the facade can train on and evaluate in: a built-in one from
-/// <see cref="Environments"/>. It can also be stepped by hand (<see cref="Reset"/>, <see cref="Step"/>), e.g. to run
+/// <see cref="Environments"/>, or a user's own one wrapped by <see cref="Environments.Custom(IMultiAgentEnvironment)"/>.
+/// It can also be stepped by hand (<see cref="Reset"/>, <see cref="Step"/>), e.g. to run
 /// a <see cref="Policy"/> in a loop of one's own.</summary>
 /// <remarks>Training and evaluation never use the hand-stepped episode: they run their own episodes, so a handle can be
 /// shared by several trainers one after the other, and stepping it by hand does not disturb them. The hand-stepped
 /// episode itself is not thread-safe.</remarks>
-public sealed class MultiAgentEnvironment
+public sealed class MultiAgentEnvironment : IMultiAgentEnvironment
 {
     readonly Func<object, string> render;
     object? state;
@@ -25,6 +26,10 @@ public sealed class MultiAgentEnvironment
         Spec = EnvironmentSpec.FromCore(core.Spec);
         this.render = render;
     }
+
+    /// <summary>The handle of any environment: a handle as it is, a user's environment wrapped.</summary>
+    internal static MultiAgentEnvironment From(IMultiAgentEnvironment environment, string paramName) =>
+        environment as MultiAgentEnvironment ?? UserEnvironment.Wrap(environment, null, paramName);
 
     /// <summary>The environment as the F# core sees it: pure functions over boxed states.</summary>
     internal F.Env<object> Core { get; }

@@ -26,24 +26,26 @@ public sealed class Trainer : IDisposable
     bool disposed;
 
     /// <summary>Creates a trainer with fresh parameters drawn from <see cref="TrainingOptions.Seed"/>.</summary>
-    /// <param name="environment">The environment to train on.</param>
+    /// <param name="environment">The environment to train on: a built-in one from <see cref="Environments"/>, or a
+    /// user's own <see cref="IMultiAgentEnvironment"/> (wrapped by
+    /// <see cref="Environments.Custom(IMultiAgentEnvironment)"/>).</param>
     /// <param name="options">The settings; null for the defaults (the QMIX paper's).</param>
     /// <exception cref="ArgumentNullException"><paramref name="environment"/> is null.</exception>
     /// <exception cref="ArgumentException">The options do not fit together (e.g. a buffer smaller than a
     /// batch).</exception>
-    public Trainer(MultiAgentEnvironment environment, TrainingOptions? options = null)
+    public Trainer(IMultiAgentEnvironment environment, TrainingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(environment);
         options ??= new TrainingOptions();
         options.Validate(nameof(options));
-        Environment = environment;
+        Environment = MultiAgentEnvironment.From(environment, nameof(environment));
         Options = options;
         checkpointStem = options.CheckpointDirectory is { } dir ? Path.Combine(dir, "model") : null;
-        core = F.Training.create(options.ToConfig(checkpointStem), environment.Core);
+        core = F.Training.create(options.ToConfig(checkpointStem), Environment.Core);
         state = F.Training.init(core);
     }
 
-    /// <summary>The environment trained on.</summary>
+    /// <summary>The environment trained on (a user's environment wrapped in its handle).</summary>
     public MultiAgentEnvironment Environment { get; }
 
     /// <summary>The environment's sizes.</summary>
@@ -93,7 +95,9 @@ public sealed class Trainer : IDisposable
     /// <exception cref="OperationCanceledException">Training was cancelled (or the trainer disposed); the trainer
     /// keeps the last completed iteration, and a later call continues from there.</exception>
     /// <exception cref="TrainingDivergedException">The loss or the gradient norm became NaN or infinite.</exception>
-    /// <exception cref="InvalidOperationException">Another call is already training.</exception>
+    /// <exception cref="InvalidOperationException">Another call is already training, or a user's environment
+    /// broke its contract (arrays of the wrong size, a non-finite reward, an agent without an available
+    /// action).</exception>
     /// <exception cref="ObjectDisposedException">The trainer was disposed.</exception>
     public TrainingResult Train(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
