@@ -10,8 +10,8 @@ namespace Qmix;
 /// agents, store them in a replay buffer, update the agents and the mixer on sampled batches, follow with the
 /// target networks, evaluate greedily every <see cref="TrainingOptions.TestInterval"/> steps.</summary>
 /// <remarks>
-/// <para>The run is deterministic: the same environment, options and seed give the same parameters, whatever the
-/// machine. <see cref="Train"/> continues from where the trainer is, so a cancelled run continues when
+/// <para>The run is deterministic: the same environment, options and seed give the same run.
+/// <see cref="Train"/> continues from where the trainer is, so a cancelled run continues when
 /// <see cref="Train"/> is called again, and <see cref="Resume"/> continues a saved one exactly.</para>
 /// <para>One call of <see cref="Train"/> at a time; <see cref="Save"/> may be called from an <see cref="Evaluated"/>
 /// handler or from another thread while training (it saves the last completed iteration).</para>
@@ -106,8 +106,7 @@ public sealed class Trainer : IDisposable
             throw new InvalidOperationException("this trainer is already training");
         try
         {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, disposal.Token);
-            return Run(progress, linked.Token);
+            return Run(progress, cancellationToken);
         }
         finally
         {
@@ -177,7 +176,6 @@ public sealed class Trainer : IDisposable
         if (disposed) return;
         disposed = true;
         disposal.Cancel();
-        if (Volatile.Read(ref running) == 0) disposal.Dispose();
     }
 
     void Write(string path, CoreState s)
@@ -225,7 +223,9 @@ public sealed class Trainer : IDisposable
         {
             while (!F.Training.isDone(core, state))
             {
+                // the caller's token, so that TrainAsync's task ends up Canceled
                 ct.ThrowIfCancellationRequested();
+                disposal.Token.ThrowIfCancellationRequested();
                 var (next, events) = F.Training.iterate(core, state);
                 var tested = new List<TrainingEvaluation>();
                 foreach (var e in events)

@@ -62,7 +62,9 @@ public class TrainerTests
         using var trainer = new Trainer(Environments.TwoStep(), Settings.Short with { TotalSteps = 1_000_000 }) { ProgressInterval = TimeSpan.Zero };
         using var cts = new CancellationTokenSource();
         var progress = new SyncProgress(p => { if (p.Step >= 50) cts.Cancel(); });
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => trainer.TrainAsync(progress, cts.Token));
+        var task = trainer.TrainAsync(progress, cts.Token);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
+        Assert.True(task.IsCanceled);
         Assert.True(trainer.Step < 1_000_000);
 
         using var already = new CancellationTokenSource();
@@ -155,6 +157,18 @@ public class TrainerTests
         trainer.Save(path);
         using var other = new Trainer(Environments.NonMonotonic(), Settings.Short);
         Assert.Throws<InvalidDataException>(() => other.Resume(path));
+    }
+
+    [Fact]
+    public async Task Disposing_stops_a_running_trainer()
+    {
+        var trainer = new Trainer(Environments.TwoStep(), Settings.Short with { TotalSteps = 1_000_000 }) { ProgressInterval = TimeSpan.Zero };
+        using var started = new SemaphoreSlim(0);
+        var task = trainer.TrainAsync(new SyncProgress(_ => started.Release()));
+        await started.WaitAsync();
+        trainer.Dispose();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
+        Assert.True(trainer.Step < 1_000_000);
     }
 
     [Fact]
