@@ -1,7 +1,7 @@
 using Qmix;
 
-// qmix [train] [--game two-step|non-monotonic] [--algo qmix|vdn|iql|qmix-ns|qmix-lin|vdn-s|cw-qmix|ow-qmix]
-//      [--steps N] [--seed S]      trains on a matrix game (the default job)
+// qmix [train] [--env NAME | --game two-step|non-monotonic] [--algo qmix|vdn|iql|qmix-ns|qmix-lin|vdn-s|cw-qmix|ow-qmix]
+//      [--steps N] [--seed S]      trains on an environment (the default job: the two-step game)
 // qmix info                        prints what this build provides
 var argList = args.ToList();
 if (argList.FirstOrDefault() == "info")
@@ -35,18 +35,30 @@ try
         "ow-qmix" => Algorithm.OwQmix,
         var a => throw new ArgumentException($"unknown --algo '{a}'"),
     };
-    var options = new MatrixGameOptions
+    var envName = Option("--env", Option("--game", "two-step") switch
     {
-        Game = Option("--game", "two-step"),
-        Algorithm = algo,
-        TotalSteps = int.Parse(Option("--steps", "10000")),
-        Seed = ulong.Parse(Option("--seed", "1")),
-    };
-    Console.WriteLine($"qmix {LibraryInfo.Version}: training {options.Algorithm} on {options.Game} for {options.TotalSteps} steps (seed {options.Seed}, uniform exploration)");
+        "non-monotonic" => "matrix:non-monotonic",
+        var g => g,
+    });
+    var env = Environments.Create(envName);
+    var steps = int.Parse(Option("--steps", "10000"));
+    var matrixGame = envName == "two-step" || envName.StartsWith("matrix:", StringComparison.Ordinal);
+    // matrix games as in the QMIX paper's §5: uniform exploration, small networks, greedy test every 1000 steps
+    var options = matrixGame
+        ? new TrainingOptions
+        {
+            RnnHidden = 16, MixingEmbed = 8, HypernetLayers = 1, BufferSize = 500, TargetUpdateInterval = 100,
+            EpsilonStart = 1, EpsilonFinish = 1, TestInterval = 1000, TestEpisodes = 1,
+        }
+        : new TrainingOptions();
+    options = options with { Algorithm = algo, TotalSteps = steps, Seed = ulong.Parse(Option("--seed", "1")) };
+    Console.WriteLine($"qmix {LibraryInfo.Version}: training {options.Algorithm} on {env.Name} for {options.TotalSteps} steps (seed {options.Seed})");
+    using var trainer = new Trainer(env, options) { ProgressInterval = TimeSpan.FromSeconds(1) };
     var progress = new SyncProgress(p =>
-        Console.WriteLine($"  step {p.Step,7}  episode {p.Episode,6}  loss {p.Loss,10:F5}  {p.StepsPerSecond,9:F0} steps/s"));
-    var result = MatrixGameTraining.Train(options, progress);
-    Console.WriteLine($"greedy return {result.GreedyReturn} (best possible {result.BestReturn}) after {result.Episodes} episodes in {result.Seconds:F1} s");
+        Console.WriteLine($"  step {p.Step,7}  episode {p.Episode,6}  ε {p.Epsilon,5:F2}  loss {p.Loss,10:F5}  test return {p.TestReturn,7:F2}  {p.StepsPerSecond,9:F0} steps/s"));
+    var result = trainer.Train(progress);
+    var eval = Evaluation.Run(result.Policy, env, episodes: 20, seed: options.Seed);
+    Console.WriteLine($"greedy return {eval.MeanReturn} over {eval.Episodes} episodes after {result.Episodes} training episodes in {result.Elapsed.TotalSeconds:F1} s");
     return 0;
 }
 catch (ArgumentException e)

@@ -1,0 +1,287 @@
+using Microsoft.FSharp.Core;
+using Qmix.Tensors;
+using F = Qmix.Functional;
+
+namespace Qmix;
+
+/// <summary>Every setting of a training run: the algorithm, the learner, the agents, the mixer, exploration, the
+/// runner and checkpoints. The defaults are the QMIX paper's (as PyMARL's <c>default.yaml</c> and
+/// <c>algs/qmix.yaml</c> set them for SMAC): RMSprop with lr 5e-4, batches of 32 episodes from the last 5000,
+/// γ = 0.99, ε from 1 to 0.05 over 50,000 steps, a target-network copy every 200 episodes, GRU agents of width 64
+/// and a mixing network of width 32.</summary>
+/// <remarks>
+/// <para>An immutable record: set what differs from the defaults in an object initialiser,
+/// <c>new TrainingOptions { Algorithm = Algorithm.Vdn, TotalSteps = 300_000, Seed = 2 }</c>, and derive variants
+/// with <c>with</c>, <c>options with { Seed = 3 }</c>.</para>
+/// <para>Each property checks its own range when it is set and throws an
+/// <see cref="ArgumentOutOfRangeException"/> naming the property. Settings that depend on each other (the buffer must
+/// hold a batch) are checked when a <see cref="Trainer"/> is created.</para>
+/// </remarks>
+public sealed record TrainingOptions
+{
+    // ------------------------------------------------------------------ the run
+
+    /// <summary>The algorithm (QMIX).</summary>
+    public Algorithm Algorithm { get; init => field = Defined(value, nameof(Algorithm)); } = Algorithm.Qmix;
+
+    /// <summary>Environment steps to train for (PyMARL's <c>t_max</c>; 2,050,000 on SMAC). Zero trains
+    /// nothing.</summary>
+    public int TotalSteps { get; init => field = Guard.AtLeast(value, 0, nameof(TotalSteps)); } = 2_050_000;
+
+    /// <summary>The seed every random choice of the run derives from (1): the parameters' initialisation, the
+    /// environments' resets and steps, exploration and replay sampling. The same options and seed give the same
+    /// run.</summary>
+    public ulong Seed { get; init; } = 1;
+
+    // ------------------------------------------------------------------ replay and updates
+
+    /// <summary>Episodes per learner update (<c>batch_size</c>, 32).</summary>
+    public int BatchSize { get; init => field = Guard.AtLeast(value, 1, nameof(BatchSize)); } = 32;
+
+    /// <summary>Episodes the replay buffer keeps, the most recent ones (<c>buffer_size</c>, 5000); at least
+    /// <see cref="BatchSize"/>.</summary>
+    public int BufferSize { get; init => field = Guard.AtLeast(value, 1, nameof(BufferSize)); } = 5000;
+
+    /// <summary>The learning rate (<c>lr</c>, 5e-4).</summary>
+    public double Lr { get; init => field = Guard.Positive(value, nameof(Lr)); } = 5e-4;
+
+    /// <summary>The optimiser (RMSprop).</summary>
+    public Optimizer Optimizer { get; init => field = Defined(value, nameof(Optimizer)); } = Optimizer.RmsProp;
+
+    /// <summary>RMSprop's smoothing constant α of the running average of squared gradients (<c>optim_alpha</c>,
+    /// 0.99), in [0, 1).</summary>
+    public double RmsPropAlpha
+    {
+        get;
+        init => field = Guard.InClosedOpen(value, 0, 1, nameof(RmsPropAlpha));
+    } = 0.99;
+
+    /// <summary>Adam's decay rate β₁ of the first moment (0.9), in [0, 1).</summary>
+    public double AdamBeta1
+    {
+        get;
+        init => field = Guard.InClosedOpen(value, 0, 1, nameof(AdamBeta1));
+    } = 0.9;
+
+    /// <summary>Adam's decay rate β₂ of the second moment (0.999), in [0, 1).</summary>
+    public double AdamBeta2
+    {
+        get;
+        init => field = Guard.InClosedOpen(value, 0, 1, nameof(AdamBeta2));
+    } = 0.999;
+
+    /// <summary>The optimiser's ε, added to the root of the second moment (<c>optim_eps</c>, 1e-5).</summary>
+    public double OptimizerEps { get; init => field = Guard.Positive(value, nameof(OptimizerEps)); } = 1e-5;
+
+    /// <summary>The discount γ (0.99), in [0, 1].</summary>
+    public double Gamma { get; init => field = Guard.InRange(value, 0, 1, nameof(Gamma)); } = 0.99;
+
+    /// <summary>Double Q-learning: the greedy action at t + 1 from the online agents, its value from the target
+    /// networks (<c>double_q</c>, true).</summary>
+    public bool DoubleQ { get; init; } = true;
+
+    /// <summary>TD(λ) targets with this λ in [0, 1] (pymarl2's <c>td_lambda</c>); null (the default) for the
+    /// one-step targets of the QMIX paper.</summary>
+    public double? TdLambda
+    {
+        get;
+        init => field = value is { } l ? Guard.InRange(l, 0, 1, nameof(TdLambda)) : null;
+    }
+
+    /// <summary>A factor on the loss (1; pymarl2 uses 0.5).</summary>
+    public double LossScale { get; init => field = Guard.Positive(value, nameof(LossScale)); } = 1.0;
+
+    /// <summary>The threshold of global gradient-norm clipping (<c>grad_norm_clip</c>, 10).</summary>
+    public double GradNormClip { get; init => field = Guard.Positive(value, nameof(GradNormClip)); } = 10.0;
+
+    /// <summary>Episodes between hard copies of the online networks into the target networks
+    /// (<c>target_update_interval</c>, 200). Ignored when <see cref="Tau"/> is set.</summary>
+    public int TargetUpdateInterval
+    {
+        get;
+        init => field = Guard.AtLeast(value, 1, nameof(TargetUpdateInterval));
+    } = 200;
+
+    /// <summary>Soft target updates θ′ ← τθ + (1 − τ)θ′ after every update, with τ in (0, 1]; null (the default)
+    /// for hard copies every <see cref="TargetUpdateInterval"/> episodes.</summary>
+    public double? Tau
+    {
+        get;
+        init => field = value is { } t ? Guard.InHalfOpen(t, 0, 1, nameof(Tau)) : null;
+    }
+
+    // ------------------------------------------------------------------ exploration
+
+    /// <summary>ε at step 0 of the linear ε-greedy schedule (<c>epsilon_start</c>, 1), in [0, 1].</summary>
+    public double EpsilonStart { get; init => field = Guard.InRange(value, 0, 1, nameof(EpsilonStart)); } = 1.0;
+
+    /// <summary>ε from step <see cref="EpsilonAnnealSteps"/> on (<c>epsilon_finish</c>, 0.05), in [0, 1].</summary>
+    public double EpsilonFinish { get; init => field = Guard.InRange(value, 0, 1, nameof(EpsilonFinish)); } = 0.05;
+
+    /// <summary>The environment steps over which ε moves linearly from <see cref="EpsilonStart"/> to
+    /// <see cref="EpsilonFinish"/> (<c>epsilon_anneal_time</c>, 50,000); 0 uses <see cref="EpsilonFinish"/> from the
+    /// start.</summary>
+    public int EpsilonAnnealSteps { get; init => field = Guard.AtLeast(value, 0, nameof(EpsilonAnnealSteps)); } = 50_000;
+
+    // ------------------------------------------------------------------ the runner
+
+    /// <summary>Environments run in lockstep per collection (<c>batch_size_run</c>, 1); one learner update follows
+    /// each collection.</summary>
+    public int ParallelEnvs { get; init => field = Guard.AtLeast(value, 1, nameof(ParallelEnvs)); } = 1;
+
+    /// <summary>Environment steps between greedy evaluations (<c>test_interval</c>, 2000). The first evaluation
+    /// runs after the first collection.</summary>
+    public int TestInterval { get; init => field = Guard.AtLeast(value, 1, nameof(TestInterval)); } = 2000;
+
+    /// <summary>Greedy (ε = 0) episodes per evaluation (<c>test_nepisode</c>, 20); 0 turns evaluations off.</summary>
+    public int TestEpisodes { get; init => field = Guard.AtLeast(value, 0, nameof(TestEpisodes)); } = 20;
+
+    /// <summary>Environment steps between checkpoints written to <see cref="CheckpointDirectory"/>
+    /// (<c>save_model_interval</c>); 0 (the default) writes one only at the end of training (and when it is
+    /// cancelled).</summary>
+    public int SaveInterval { get; init => field = Guard.AtLeast(value, 0, nameof(SaveInterval)); } = 0;
+
+    /// <summary>Where the trainer writes its checkpoint (<c>DIR/model.safetensors</c> and its companions, see
+    /// <see cref="Trainer.Save"/>); null (the default) writes none.</summary>
+    public string? CheckpointDirectory
+    {
+        get;
+        init => field = value is null ? null : Guard.NotEmpty(value, nameof(CheckpointDirectory));
+    }
+
+    // ------------------------------------------------------------------ the agents
+
+    /// <summary>The agents' network (a GRU agent).</summary>
+    public AgentNetwork AgentNetwork { get; init => field = Defined(value, nameof(AgentNetwork)); } = AgentNetwork.Rnn;
+
+    /// <summary>The width of the agents' hidden layers, the GRU's hidden state for the recurrent agent
+    /// (<c>rnn_hidden_dim</c>, 64).</summary>
+    public int RnnHidden { get; init => field = Guard.AtLeast(value, 1, nameof(RnnHidden)); } = 64;
+
+    /// <summary>Whether an agent's input includes the one-hot of its previous action (<c>obs_last_action</c>,
+    /// true).</summary>
+    public bool ObsLastAction { get; init; } = true;
+
+    /// <summary>Whether an agent's input includes the one-hot of its index (<c>obs_agent_id</c>, true).</summary>
+    public bool ObsAgentId { get; init; } = true;
+
+    /// <summary>One network shared by all agents (true, the default), or one network per agent.</summary>
+    public bool ShareAgentParameters { get; init; } = true;
+
+    // ------------------------------------------------------------------ the mixer
+
+    /// <summary>What the mixer's hypernetworks read (the global state).</summary>
+    public MixerInput MixerInput { get; init => field = Defined(value, nameof(MixerInput)); } = MixerInput.State;
+
+    /// <summary>The width of the mixing network's hidden layer (<c>mixing_embed_dim</c>, 32).</summary>
+    public int MixingEmbed { get; init => field = Guard.AtLeast(value, 1, nameof(MixingEmbed)); } = 32;
+
+    /// <summary>The depth of the hypernetworks producing the mixing weights: 1 (the ICML paper's single linear
+    /// layer) or 2 (PyMARL's default, <c>hypernet_layers</c>).</summary>
+    public int HypernetLayers
+    {
+        get;
+        init => field = value is 1 or 2
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(HypernetLayers), value, $"{nameof(HypernetLayers)} must be 1 or 2, got {value}");
+    } = 2;
+
+    /// <summary>The hidden width of two-layer hypernetworks (<c>hypernet_embed</c>, 64).</summary>
+    public int HypernetEmbed { get; init => field = Guard.AtLeast(value, 1, nameof(HypernetEmbed)); } = 64;
+
+    /// <summary>How QMIX makes the mixing weights non-negative (the absolute value).</summary>
+    public NonNegativeWeights NonNegativeWeights
+    {
+        get;
+        init => field = Defined(value, nameof(NonNegativeWeights));
+    } = NonNegativeWeights.Abs;
+
+    // ------------------------------------------------------------------ Weighted QMIX
+
+    /// <summary>Weighted QMIX's weight α of the joint actions it down-weights (<c>w</c>, 0.1 as in the matrix-game
+    /// experiments; the paper uses 0.5 or 0.75 on SMAC), in (0, 1]. Used by <see cref="Algorithm.CwQmix"/> and
+    /// <see cref="Algorithm.OwQmix"/> only.</summary>
+    public double WeightedAlpha { get; init => field = Guard.InHalfOpen(value, 0, 1, nameof(WeightedAlpha)); } = 0.1;
+
+    /// <summary>The hidden width of Weighted QMIX's unrestricted centralised mixer Q̂*
+    /// (<c>central_mixing_embed_dim</c>, 256).</summary>
+    public int CentralMixingEmbed { get; init => field = Guard.AtLeast(value, 1, nameof(CentralMixingEmbed)); } = 256;
+
+    /// <summary>Weighted QMIX: the weight of the QMIX loss (<c>qmix_loss</c>, 1).</summary>
+    public double QmixLossWeight { get; init => field = Guard.NonNegative(value, nameof(QmixLossWeight)); } = 1.0;
+
+    /// <summary>Weighted QMIX: the weight of the loss of Q̂* (<c>central_loss</c>, 1).</summary>
+    public double CentralLossWeight
+    {
+        get;
+        init => field = Guard.NonNegative(value, nameof(CentralLossWeight));
+    } = 1.0;
+
+    // ------------------------------------------------------------------ mapping onto the F# core
+
+    static T Defined<T>(T value, string name) where T : struct, Enum =>
+        Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(name, value, $"{name}: {value} is not a {typeof(T).Name}");
+
+    /// <summary>Checks the settings that depend on each other.</summary>
+    internal void Validate(string paramName)
+    {
+        if (BufferSize < BatchSize)
+            throw new ArgumentException(
+                $"TrainingOptions.BufferSize ({BufferSize}) must be at least TrainingOptions.BatchSize ({BatchSize})", paramName);
+    }
+
+    internal F.AgentConfig AgentConfig() =>
+        new(AgentNetwork == AgentNetwork.Mlp ? F.AgentKind.Mlp : F.AgentKind.Rnn, RnnHidden, ObsLastAction, ObsAgentId,
+            ShareAgentParameters);
+
+    internal F.QmixConfig QmixConfig() =>
+        new(MixingEmbed, HypernetLayers, HypernetEmbed,
+            NonNegativeWeights == NonNegativeWeights.Softplus ? F.NonNegative.Softplus : F.NonNegative.Abs);
+
+    internal F.MixerConfig MixerConfig() => Algorithm switch
+    {
+        Algorithm.Vdn => F.MixerConfig.Vdn,
+        Algorithm.Iql => F.MixerConfig.Independent,
+        Algorithm.QmixNs => F.MixerConfig.NewQmixNs(QmixConfig()),
+        Algorithm.QmixLin => F.MixerConfig.NewQmixLin(QmixConfig()),
+        Algorithm.VdnS => F.MixerConfig.NewVdnS(QmixConfig()),
+        _ => F.MixerConfig.NewQmix(QmixConfig()),
+    };
+
+    internal F.HyperInput HyperInput() => MixerInput switch
+    {
+        MixerInput.AllObservations => F.HyperInput.AllObservations,
+        MixerInput.StateAndObservations => F.HyperInput.StateAndObservations,
+        _ => F.HyperInput.GlobalState,
+    };
+
+    internal F.LearnerConfig LearnerConfig()
+    {
+        F.Optimizer optimizer = Optimizer == Optimizer.Adam
+            ? F.Optimizer.NewAdam(new AdamConfig((float)Lr, (float)AdamBeta1, (float)AdamBeta2, (float)OptimizerEps))
+            : F.Optimizer.NewRmsProp(new RmsPropConfig((float)Lr, (float)RmsPropAlpha, (float)OptimizerEps, 0f));
+        var target = TdLambda is { } l ? F.TdTarget.NewTdLambda((float)l) : F.TdTarget.OneStep;
+        var targetUpdate = Tau is { } t ? F.TargetUpdate.NewSoft((float)t) : F.TargetUpdate.NewHardEvery(TargetUpdateInterval);
+        var weighting = Algorithm switch
+        {
+            Algorithm.CwQmix => F.Weighting.Centralised,
+            Algorithm.OwQmix => F.Weighting.Optimistic,
+            _ => null,
+        };
+        var weighted = weighting is null
+            ? FSharpOption<F.WeightedConfig>.None
+            : FSharpOption<F.WeightedConfig>.Some(new F.WeightedConfig(
+                weighting, (float)WeightedAlpha, CentralMixingEmbed, (float)QmixLossWeight, (float)CentralLossWeight));
+        return new F.LearnerConfig(
+            AgentConfig(), HyperInput(), (float)Gamma, DoubleQ, target, (float)LossScale, (float)GradNormClip, optimizer,
+            targetUpdate, weighted);
+    }
+
+    /// <summary>The F# core's configuration of these options; <paramref name="checkpointPath"/> is the checkpoint
+    /// path stem, or null.</summary>
+    internal F.TrainingConfig ToConfig(string? checkpointPath) =>
+        new(LearnerConfig(), MixerConfig(), TotalSteps, BatchSize, BufferSize,
+            new F.EpsilonSchedule((float)EpsilonStart, (float)EpsilonFinish, EpsilonAnnealSteps), ParallelEnvs,
+            TestInterval, TestEpisodes, SaveInterval,
+            checkpointPath is null ? FSharpOption<string>.None : FSharpOption<string>.Some(checkpointPath), Seed);
+}

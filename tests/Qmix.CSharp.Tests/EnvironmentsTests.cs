@@ -1,0 +1,117 @@
+using Xunit;
+
+namespace Qmix.Tests;
+
+/// <summary>The catalogue of built-in environments and stepping one by hand.</summary>
+public class EnvironmentsTests
+{
+    [Fact]
+    public void The_catalogue_names_every_family_with_sizes()
+    {
+        Assert.Contains("two-step", Environments.Names);
+        Assert.Contains("checkers", Environments.Names);
+        Assert.Contains("combat:3m", Environments.Names);
+        Assert.Contains("lbf:10x10-3p-3f", Environments.Names);
+        Assert.Equal(Environments.Names, Environments.Catalogue.Select(e => e.Name));
+        Assert.All(Environments.Catalogue, e =>
+        {
+            Assert.False(string.IsNullOrWhiteSpace(e.Description));
+            Assert.True(e.Spec.Agents >= 1 && e.Spec.Actions >= 1 && e.Spec.EpisodeLimit >= 1);
+        });
+        Assert.Contains("3m", Environments.CombatMaps);
+        Assert.Contains("10x10-3p-3f", Environments.LbfTasks);
+    }
+
+    [Fact]
+    public void Typed_factories_make_each_family()
+    {
+        Assert.Equal(new EnvironmentSpec("two-step", 2, 2, 4, 4, 2), Environments.TwoStep().Spec);
+        Assert.Equal("matrix:non-monotonic", Environments.NonMonotonic().Name);
+        Assert.Equal("matrix:climbing", Environments.Climbing().Name);
+        Assert.Equal("matrix:climbing-repeated", Environments.Climbing(repeated: true).Name);
+        Assert.Equal("matrix:penalty-repeated", Environments.Penalty(repeated: true).Name);
+        Assert.Equal(2, Environments.Checkers().Spec.Agents);
+        Assert.Equal(4, Environments.Switch(4).Spec.Agents);
+        Assert.Equal(4, Environments.PredatorPrey(7).Spec.Agents);
+        Assert.Equal(3, Environments.Lbf("10x10-3p-3f").Spec.Agents);
+        var combat = Environments.Combat("3m");
+        Assert.Equal("combat:3m", combat.Name);
+        Assert.Equal(3, combat.Spec.Agents);
+        Assert.Equal(60, combat.Spec.EpisodeLimit);
+        foreach (var name in Environments.Names) Assert.Equal(name, Environments.Create(name).Name);
+    }
+
+    [Fact]
+    public void The_two_step_game_can_be_stepped_by_hand()
+    {
+        var env = Environments.TwoStep();
+        env.Reset(seed: 0);
+        Assert.Equal(8, env.Observations.Length);
+        Assert.Equal(4, env.State.Length);
+        Assert.All(env.AvailableActions, Assert.True);
+        Assert.Contains("two-step", env.Render(), StringComparison.OrdinalIgnoreCase);
+        var first = env.Step([1, 0]);
+        Assert.Equal(new StepResult(0f, false), first);
+        var second = env.Step([1, 1]);
+        Assert.Equal(8f, second.Reward);
+        Assert.True(second.Terminated && second.Done);
+        Assert.True(env.IsDone);
+        Assert.Equal(2, env.StepCount);
+        Assert.Throws<InvalidOperationException>(() => env.Step([0, 0]));
+    }
+
+    [Fact]
+    public void An_episode_at_its_limit_is_reported_truncated()
+    {
+        var env = Environments.Climbing(repeated: true);
+        env.Reset(1);
+        StepResult r = default;
+        for (var t = 0; t < env.Spec.EpisodeLimit; t++) r = env.Step([0, 0]);
+        Assert.True(r.Done);
+        Assert.True(env.IsDone);
+    }
+
+    [Fact]
+    public void Unknown_names_are_reported_with_the_known_ones()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Environments.Create("chess"));
+        Assert.Equal("name", e.ParamName);
+        Assert.Contains("chess", e.Message);
+        Assert.Contains("two-step", e.Message);
+        var map = Assert.Throws<ArgumentException>(() => Environments.Combat("4m"));
+        Assert.Equal("map", map.ParamName);
+        Assert.Contains("3s5z", map.Message);
+        var task = Assert.Throws<ArgumentException>(() => Environments.Lbf("9x9-1p-1f"));
+        Assert.Equal("task", task.ParamName);
+        Assert.Contains("10x10-3p-3f", task.Message);
+        Assert.Equal("name", Assert.Throws<ArgumentNullException>(() => Environments.Create(null!)).ParamName);
+        Assert.Equal("map", Assert.Throws<ArgumentNullException>(() => Environments.Combat(null!)).ParamName);
+        Assert.Equal("agents", Assert.Throws<ArgumentOutOfRangeException>(() => Environments.Switch(3)).ParamName);
+        Assert.Equal("gridSize", Assert.Throws<ArgumentOutOfRangeException>(() => Environments.PredatorPrey(6)).ParamName);
+    }
+
+    [Fact]
+    public void Bad_hand_steps_are_rejected()
+    {
+        var env = Environments.TwoStep();
+        Assert.Throws<InvalidOperationException>(() => env.Step([0, 0]));
+        Assert.Throws<InvalidOperationException>(() => env.Observations);
+        env.Reset(0);
+        Assert.Equal("actions", Assert.Throws<ArgumentNullException>(() => env.Step(null!)).ParamName);
+        Assert.Equal("actions", Assert.Throws<ArgumentException>(() => env.Step([0, 0, 0])).ParamName);
+        Assert.Equal("actions", Assert.Throws<ArgumentException>(() => env.Step([0, 2])).ParamName);
+    }
+
+    [Fact]
+    public void A_spec_checks_its_sizes()
+    {
+        Assert.Equal("name", Assert.Throws<ArgumentNullException>(() => new EnvironmentSpec(null!, 1, 1, 1, 1, 1)).ParamName);
+        Assert.Equal("name", Assert.Throws<ArgumentException>(() => new EnvironmentSpec(" ", 1, 1, 1, 1, 1)).ParamName);
+        Assert.Equal("agents", Assert.Throws<ArgumentOutOfRangeException>(() => new EnvironmentSpec("x", 0, 1, 1, 1, 1)).ParamName);
+        Assert.Equal("actions", Assert.Throws<ArgumentOutOfRangeException>(() => new EnvironmentSpec("x", 1, 0, 1, 1, 1)).ParamName);
+        Assert.Equal("observationSize", Assert.Throws<ArgumentOutOfRangeException>(() => new EnvironmentSpec("x", 1, 1, 0, 1, 1)).ParamName);
+        Assert.Equal("stateSize", Assert.Throws<ArgumentOutOfRangeException>(() => new EnvironmentSpec("x", 1, 1, 1, 0, 1)).ParamName);
+        Assert.Equal("episodeLimit", Assert.Throws<ArgumentOutOfRangeException>(() => new EnvironmentSpec("x", 1, 1, 1, 1, 0)).ParamName);
+        Assert.NotEqual(new EnvironmentSpec("x", 1, 1, 1, 1, 1), new EnvironmentSpec("x", 1, 1, 1, 1, 2));
+    }
+}

@@ -1,0 +1,59 @@
+using Xunit;
+
+namespace Qmix.Tests;
+
+/// <summary>The options' defaults are the F# core's (the QMIX paper's), and each setting checks its range.</summary>
+public class TrainingOptionsTests
+{
+    [Fact]
+    public void The_defaults_are_the_cores_defaults()
+    {
+        Assert.Equal(Qmix.Functional.TrainingConfig.defaults, new TrainingOptions().ToConfig(null));
+    }
+
+    [Fact]
+    public void Every_algorithm_maps_onto_a_configuration()
+    {
+        foreach (var algo in Enum.GetValues<Algorithm>())
+        {
+            var o = new TrainingOptions { Algorithm = algo, Optimizer = Optimizer.Adam, TdLambda = 0.8, Tau = 0.01 };
+            var cfg = o.ToConfig("runs/x/model");
+            Assert.Equal(algo is Algorithm.CwQmix or Algorithm.OwQmix, cfg.Learner.Weighted is not null);
+            Assert.True(cfg.Learner.Optimizer.IsAdam);
+            Assert.True(cfg.Learner.Target.IsTdLambda);
+            Assert.True(cfg.Learner.TargetUpdate.IsSoft);
+            Assert.Equal("runs/x/model", cfg.CheckpointPath.Value);
+        }
+    }
+
+    [Fact]
+    public void Out_of_range_settings_name_the_setting()
+    {
+        void Bad(string name, Func<TrainingOptions> make) =>
+            Assert.Equal(name, Assert.Throws<ArgumentOutOfRangeException>(() => make()).ParamName);
+
+        Bad("BatchSize", () => new TrainingOptions { BatchSize = 0 });
+        Bad("TotalSteps", () => new TrainingOptions { TotalSteps = -1 });
+        Bad("Gamma", () => new TrainingOptions { Gamma = 1.5 });
+        Bad("Lr", () => new TrainingOptions { Lr = 0 });
+        Bad("Lr", () => new TrainingOptions { Lr = double.NaN });
+        Bad("TdLambda", () => new TrainingOptions { TdLambda = -0.1 });
+        Bad("Tau", () => new TrainingOptions { Tau = 0 });
+        Bad("EpsilonStart", () => new TrainingOptions { EpsilonStart = 2 });
+        Bad("HypernetLayers", () => new TrainingOptions { HypernetLayers = 3 });
+        Bad("RmsPropAlpha", () => new TrainingOptions { RmsPropAlpha = 1 });
+        Bad("WeightedAlpha", () => new TrainingOptions { WeightedAlpha = 0 });
+        Bad("ParallelEnvs", () => new TrainingOptions { ParallelEnvs = 0 });
+        Bad("TestInterval", () => new TrainingOptions { TestInterval = 0 });
+        Bad("Algorithm", () => new TrainingOptions { Algorithm = (Algorithm)42 });
+        Assert.Equal("CheckpointDirectory", Assert.Throws<ArgumentException>(() => new TrainingOptions { CheckpointDirectory = "" }).ParamName);
+    }
+
+    [Fact]
+    public void Options_are_values()
+    {
+        var a = new TrainingOptions { Seed = 3 };
+        Assert.Equal(a, new TrainingOptions { Seed = 3 });
+        Assert.NotEqual(a, a with { Seed = 4 });
+    }
+}
