@@ -72,6 +72,14 @@ case "${1:-}" in
   run)
     build_release
     shift
+    # no arguments: `qmix train` on the default environment (the two-step game, a few seconds), which ends by
+    # printing where its run directory and plot are; otherwise the arguments go to `qmix` as they are
+    # (options alone, e.g. `./build.sh run --algo vdn`, are options of `qmix train`)
+    case "${1:-}" in
+      "") set -- train ;;
+      -h | --help | -\? | --version) ;;
+      -*) set -- train "$@" ;;
+    esac
     dotnet run --project src/Qmix.Cli -c Release --no-build -- "$@"
     ;;
   bench)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.FSharp.Core;
 using Qmix.Tensors;
 using F = Qmix.Functional;
@@ -216,6 +217,68 @@ public sealed record TrainingOptions
         get;
         init => field = Guard.NonNegative(value, nameof(CentralLossWeight));
     } = 1.0;
+
+    // ------------------------------------------------------------------ JSON
+
+    /// <summary>The options as JSON, every setting spelled as PyMARL spells its keys (snake_case:
+    /// <c>rnn_hidden</c>, <c>epsilon_anneal_steps</c>) and choices in kebab-case (<c>"algorithm": "cw-qmix"</c>,
+    /// <c>"optimizer": "rms-prop"</c>). <see cref="FromJson"/> reads it back.</summary>
+    /// <returns>An indented JSON object.</returns>
+    public string ToJson() => JsonSerializer.Serialize(this, RunJson.Indented);
+
+    /// <summary>Options from JSON: the settings it names, the defaults for the rest.</summary>
+    /// <param name="json">A JSON object of settings, e.g. <c>{"algorithm": "vdn", "total_steps": 20000}</c>; keys in
+    /// snake_case, camelCase or PascalCase.</param>
+    /// <returns>The options.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
+    /// <exception cref="ArgumentException">The text is not a JSON object, a key is not a setting (the message names it
+    /// and lists the settings), or a value has the wrong type.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range (the exception names the
+    /// setting).</exception>
+    public static TrainingOptions FromJson(string json) => new TrainingOptions().WithJson(json);
+
+    /// <summary>These options with the settings a JSON object names replaced (e.g. a configuration file over a
+    /// preset).</summary>
+    /// <param name="json">A JSON object of settings; keys in snake_case, camelCase or PascalCase.</param>
+    /// <returns>The new options.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
+    /// <exception cref="ArgumentException">The text is not a JSON object, a key is not a setting (the message names it
+    /// and lists the settings), or a value has the wrong type.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range (the exception names the
+    /// setting).</exception>
+    public TrainingOptions WithJson(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        System.Text.Json.Nodes.JsonObject overlay;
+        try
+        {
+            overlay = System.Text.Json.Nodes.JsonNode.Parse(json) as System.Text.Json.Nodes.JsonObject
+                ?? throw new ArgumentException("the options must be a JSON object", nameof(json));
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"the options are not valid JSON: {e.Message}", nameof(json), e);
+        }
+        var merged = JsonSerializer.SerializeToNode(this, RunJson.Indented)!.AsObject();
+        foreach (var (key, value) in overlay)
+        {
+            var name = RunJson.Key(key);
+            if (!merged.ContainsKey(name))
+                throw new ArgumentException(
+                    $"'{key}' is not a training option; the options are: {string.Join(", ", merged.Select(p => p.Key))}",
+                    nameof(json));
+            merged[name] = value?.DeepClone();
+        }
+        try
+        {
+            return merged.Deserialize<TrainingOptions>(RunJson.Indented)
+                ?? throw new ArgumentException("the options are null", nameof(json));
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"the options do not fit: {e.Message}", nameof(json), e);
+        }
+    }
 
     // ------------------------------------------------------------------ mapping onto the F# core
 

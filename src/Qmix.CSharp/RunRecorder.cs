@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Qmix;
+
+/// <summary>Trains and records a run in a directory of its own: <c>config.json</c> (everything needed to repeat the
+/// run), <c>metrics.jsonl</c> and <c>metrics.csv</c> (one record per progress report and per greedy evaluation),
+/// <c>curves.svg</c> (test and training return against steps, and the win rate where the environment reports wins),
+/// <c>checkpoints/</c> (the trainer's checkpoint: <c>model.safetensors</c> and its companions) and
+/// <c>summary.json</c> (how the run ended). <see cref="RunDirectory.Load"/> reads it back.</summary>
+/// <example>
+/// <code>
+/// using var run = RunRecorder.Create("runs/3m", Environments.Combat("3m"), new TrainingOptions { TotalSteps = 300_000 });
+/// RunSummary summary = run.Train(new Progress&lt;TrainingProgress&gt;(p =&gt; Console.WriteLine(p.Step)));
+/// </code>
+/// </example>
+/// <remarks>The metrics files are flushed after every record, so a run that is killed keeps what it recorded.
+/// When training is cancelled, the trainer writes its checkpoint, the recorder writes <c>curves.svg</c> and
+/// <c>summary.json</c> (with <see cref="RunSummary.Completed"/> false), and the cancellation is rethrown.</remarks>
+public sealed class RunRecorder : IDisposable
+{
+    /// <summary>The file names of a run directory.</summary>
+    internal const string ConfigFile = "config.json", MetricsJsonFile = "metrics.jsonl", MetricsCsvFile = "metrics.csv",
+        CurvesFile = "curves.svg", SummaryFile = "summary.json", CheckpointFolder = "checkpoints", ModelStem = "model";
+
+    readonly StreamWriter jsonl, csv;
+    readonly List<MetricsRecord> records = [];
+    readonly Stopwatch clock = Stopwatch.StartNew();
+    readonly Lock gate = new();
+    TrainingProgress? last;
+    bool disposed;
+
+    RunRecorder(string directory, MultiAgentEnvironment environment, TrainingOptions options, string? command)
+    {
+        Directory = directory;
+        Config = new RunConfig
+        {
+            Environment = environment.Name,
+            Spec = RunEnvironmentSpec.From(environment.Spec),
+            Options = options with { CheckpointDirectory = null },
+            LibraryVersion = LibraryInfo.Version,
+            Started = DateTimeOffset.Now,
+            Command = command,
+        };
+        System.IO.Directory.CreateDirectory(directory);
+        RunJson.WriteFile(Path.Combine(directory, ConfigFile), JsonSerializer.Serialize(Config, RunJson.Indented));
+        jsonl = new StreamWriter(Path.Combine(directory, MetricsJsonFile), append: false);
+        csv = new StreamWriter(Path.Combine(directory, MetricsCsvFile), append: false);
+        csv.WriteLine(string.Join(",", MetricsRecord.CsvColumns));
+        csv.Flush();
+        Trainer = new Trainer(environment, options with { CheckpointDirectory = Path.Combine(directory, CheckpointFolder) });
+        Trainer.Evaluated += (_, e) => Record(new MetricsRecord
+        {
+            Kind = MetricsKind.Evaluation,
+            Step = e.Step,
+            Episode = e.Episode,
+            Updates = Trainer.Updates,
+            TestReturn = Tidy(e.MeanReturn),
+            TestWinRate = Tidy(e.WinRate),
+            ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+        });
+    }
+
+    /// <summary>Starts a run: creates the directory, writes <c>config.json</c>, opens the metrics files and creates
+    /// the trainer (whose checkpoints go to <c>checkpoints/</c>).</summary>
+    /// <param name="directory">The run directory; created when missing. It must not hold a run already.</param>
+    /// <param name="environment">The environment, built-in or a user's own.</param>
+    /// <param name="options">The settings; null for the defaults. Their
+    /// <see cref="TrainingOptions.CheckpointDirectory"/> is replaced by the run's <c>checkpoints/</c>.</param>
+    /// <param name="command">The command line that started the run, recorded in <c>config.json</c>; may be
+    /// null.</param>
+    /// <returns>The recorder, owning its trainer.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="directory"/> or <paramref name="environment"/> is
+    /// null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="directory"/> is empty, or the options do not fit
+    /// together.</exception>
+    /// <exception cref="IOException">The directory already holds a run (a <c>config.json</c>), or cannot be
+    /// written.</exception>
+    public static RunRecorder Create(
+        string directory, IMultiAgentEnvironment environment, TrainingOptions? options = null, string? command = null)
+    {
+        Guard.NotEmpty(directory, nameof(directory));
+        ArgumentNullException.ThrowIfNull(environment);
+        options ??= new TrainingOptions();
+        options.Validate(nameof(options));
+        if (File.Exists(Path.Combine(directory, ConfigFile)))
+            throw new IOException($"{directory} already holds a run ({ConfigFile}); choose another directory");
+        return new RunRecorder(directory, MultiAgentEnvironment.From(environment, nameof(environment)), options, command);
+    }
+
+    /// <summary>The run directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>What <c>config.json</c> holds.</summary>
+    public RunConfig Config { get; }
+
+    /// <summary>The trainer of the run (its options write checkpoints to <c>checkpoints/</c>). Set its
+    /// <see cref="Trainer.ProgressInterval"/> to record progress more or less often.</summary>
+    public Trainer Trainer { get; }
+
+    /// <summary>The records written so far, in order.</summary>
+    public IReadOnlyList<MetricsRecord> Records
+    {
+        get
+        {
+            lock (gate) return records.ToArray();
+        }
+    }
+
+    /// <summary>What <c>summary.json</c> holds, once <see cref="Train"/> has ended (completed, cancelled or failed);
+    /// null before.</summary>
+    public RunSummary? Summary { get; private set; }
+
+    /// <summary>The path of <c>curves.svg</c>.</summary>
+    public string CurvesPath => Path.Combine(Directory, CurvesFile);
+
+    /// <summary>Trains to the end on the calling thread, recording every progress report and evaluation; then writes
+    /// <c>curves.svg</c> and <c>summary.json</c> (the trainer has written the checkpoint).</summary>
+    /// <param name="progress">Also receives every progress report, after it is recorded; may be null.</param>
+    /// <param name="cancellationToken">Stops training between two iterations; the checkpoint, curves and summary
+    /// are written before the cancellation is rethrown.</param>
+    /// <returns>The summary.</returns>
+    /// <exception cref="OperationCanceledException">Training was cancelled (<see cref="Summary"/> tells where it
+    /// stopped).</exception>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite (the curves and summary are
+    /// written).</exception>
+    public RunSummary Train(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var recording = new RecordingProgress(this, progress);
+        var started = clock.Elapsed;
+        try
+        {
+            var result = Trainer.Train(recording, cancellationToken);
+            return Finish(result.Elapsed.TotalSeconds, null);
+        }
+        catch (OperationCanceledException)
+        {
+            Finish((clock.Elapsed - started).TotalSeconds, "cancelled");
+            throw;
+        }
+        catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException)
+        {
+            Finish((clock.Elapsed - started).TotalSeconds, e.Message);
+            throw;
+        }
+    }
+
+    /// <summary>Records a progress report (<see cref="Train"/> does this for every report).</summary>
+    /// <param name="progress">The report.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="progress"/> is null.</exception>
+    public void Record(TrainingProgress progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        last = progress;
+        Record(new MetricsRecord
+        {
+            Kind = MetricsKind.Progress,
+            Step = progress.Step,
+            Episode = progress.Episode,
+            Updates = progress.Updates,
+            Epsilon = Tidy(progress.Epsilon),
+            Loss = Tidy(progress.Loss),
+            TrainReturn = Tidy(progress.TrainReturn),
+            TrainWinRate = Tidy(progress.TrainWinRate),
+            TestReturn = Tidy(progress.TestReturn),
+            TestWinRate = Tidy(progress.TestWinRate),
+            StepsPerSecond = Math.Round(progress.StepsPerSecond, 1),
+            ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+        });
+    }
+
+    void Record(MetricsRecord record)
+    {
+        lock (gate)
+        {
+            if (disposed) return;
+            records.Add(record);
+            jsonl.WriteLine(JsonSerializer.Serialize(record, RunJson.Line));
+            jsonl.Flush();
+            csv.WriteLine(record.ToCsv());
+            csv.Flush();
+        }
+    }
+
+    RunSummary Finish(double seconds, string? stoppedBecause)
+    {
+        var all = Records;
+        var tests = all.Where(r => r.Kind == MetricsKind.Evaluation).ToList();
+        var model = Path.Combine(Directory, CheckpointFolder, ModelStem + ".safetensors");
+        var summary = new RunSummary
+        {
+            Environment = Config.Environment,
+            Algorithm = Config.Options.Algorithm,
+            Seed = Config.Options.Seed,
+            Completed = stoppedBecause is null && Trainer.IsComplete,
+            StoppedBecause = stoppedBecause,
+            Steps = Trainer.Step,
+            TotalSteps = Config.Options.TotalSteps,
+            Episodes = Trainer.Episode,
+            Updates = Trainer.Updates,
+            Seconds = Math.Round(seconds, 3),
+            FinalTestReturn = tests.Count > 0 ? tests[^1].TestReturn : null,
+            FinalTestWinRate = tests.Count > 0 ? tests[^1].TestWinRate : null,
+            BestTestReturn = tests.Count > 0 ? tests.Max(t => t.TestReturn) : null,
+            FinalTrainReturn = Tidy(last?.TrainReturn),
+            FinalLoss = Tidy(last?.Loss),
+            Evaluations = tests.Count,
+            Checkpoint = File.Exists(model) ? Path.Combine(CheckpointFolder, ModelStem + ".safetensors").Replace('\\', '/') : null,
+        };
+        Charts.Save(CurvesPath, CurvesSvg(all, Config.Environment, Config.Options.Algorithm, Config.Options.Seed));
+        RunJson.WriteFile(Path.Combine(Directory, SummaryFile), JsonSerializer.Serialize(summary, RunJson.Indented));
+        Summary = summary;
+        return summary;
+    }
+
+    /// <summary>The learning curves of a run's records: returns (test and training) against steps, and, below, the
+    /// win rates when the environment reports wins; a note when there is nothing to draw yet.</summary>
+    internal static string CurvesSvg(IReadOnlyList<MetricsRecord> records, string environment, Algorithm algorithm, ulong seed)
+    {
+        var title = $"{RunDirectory.AlgorithmName(algorithm)} on {environment}, seed {seed}";
+        var returns = new List<ChartSeries>();
+        var wins = new List<ChartSeries>();
+        void Add(List<ChartSeries> to, string name, RunMetric metric)
+        {
+            var points = RunDirectory.Curve(records, metric);
+            if (points.Count > 0) to.Add(new ChartSeries(name, points));
+        }
+        Add(returns, "test return", RunMetric.TestReturn);
+        // a training return is one collection's (with exploration): noisy, so drawn as a moving average
+        var train = RunDirectory.Curve(records, RunMetric.TrainReturn);
+        if (train.Count > 0) returns.Add(new ChartSeries($"train return (mean of {Window})", MovingAverage(train)));
+        Add(wins, "test win rate", RunMetric.TestWinRate);
+        Add(wins, "train win rate", RunMetric.TrainWinRate);
+        if (returns.Count == 0)
+            return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"80\" viewBox=\"0 0 720 80\" font-family=\"sans-serif\">"
+                + $"<text x=\"12\" y=\"44\" font-size=\"14\">{System.Security.SecurityElement.Escape(title)}: no metrics recorded yet</text></svg>\n";
+        var charts = new List<string> { Charts.Line(title, "step", "return", returns) };
+        if (wins.Count > 0)
+            charts.Add(Charts.Line("", "step", "win rate", wins, new ChartOptions { Height = 300, YMin = 0, YMax = 1 }));
+        return Charts.Stack(charts);
+    }
+
+    const int Window = 5;
+
+    /// <summary>The mean of each point's y and the y of up to <see cref="Window"/> − 1 points before it.</summary>
+    static IReadOnlyList<ChartPoint> MovingAverage(IReadOnlyList<ChartPoint> points) =>
+        points.Select((p, i) =>
+        {
+            var from = Math.Max(0, i - Window + 1);
+            var sum = 0.0;
+            for (var j = from; j <= i; j++) sum += points[j].Y;
+            return p with { Y = sum / (i - from + 1) };
+        }).ToArray();
+
+    /// <summary>A value from float32 arithmetic written with float32's shortest digits (0.1, not
+    /// 0.10000000149011612).</summary>
+    static double? Tidy(double? value) =>
+        value is { } v && double.IsFinite(v) && Math.Abs(v) <= float.MaxValue
+            ? double.Parse(((float)v).ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
+            : value;
+
+    /// <summary>Closes the metrics files and disposes the trainer.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            if (disposed) return;
+            disposed = true;
+            jsonl.Dispose();
+            csv.Dispose();
+        }
+        Trainer.Dispose();
+    }
+
+    /// <summary>Records each report, then passes it on (on the training thread).</summary>
+    sealed class RecordingProgress(RunRecorder recorder, IProgress<TrainingProgress>? inner) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value)
+        {
+            recorder.Record(value);
+            inner?.Report(value);
+        }
+    }
+}

@@ -1,0 +1,279 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace Qmix.Cli;
+
+/// <summary><c>qmix train</c>: trains one run, or several seeds in parallel, each in a run directory, with a live
+/// progress display; Ctrl+C stops cleanly after writing a checkpoint.</summary>
+internal static class TrainCommand
+{
+    public static Command Create(Io io)
+    {
+        var env = new Option<string?>("--env", "--game") { Description = "The environment, by name (see 'qmix envs'); default two-step", HelpName = "NAME" };
+        var algo = new Option<string?>("--algo") { Description = "The algorithm; default qmix", HelpName = "ALGO" };
+        algo.AcceptOnlyFromAmong([.. Names.Algorithms]);
+        var steps = new Option<int?>("--steps") { Description = "Environment steps to train for; default 10,000 on the matrix games, the paper's 2,050,000 otherwise", HelpName = "N" };
+        var seed = new Option<ulong?>("--seed") { Description = "The seed of the run; default 1", HelpName = "S" };
+        var seeds = new Option<string?>("--seeds") { Description = "Several seeds, e.g. 1..5 or 1,3,7: trained in parallel, each in OUT/seed-S, plotted together in OUT/curves.svg", HelpName = "A..B" };
+        var config = new Option<string?>("--config") { Description = "Training options as JSON (snake_case keys, e.g. {\"lr\": 0.001, \"batch_size\": 16}), or a run's config.json to repeat it", HelpName = "FILE" };
+        var output = new Option<string?>("--out") { Description = "The run directory; default runs/ENV-ALGO-TIME", HelpName = "DIR" };
+        var parallel = new Option<int?>("--parallel") { Description = "Seeds trained at once; default the number of cores", HelpName = "N" };
+        var command = new Command("train", "Train agents on an environment, recording a run directory (config.json, metrics.jsonl/.csv, curves.svg, checkpoints/, summary.json)")
+        {
+            env, algo, steps, seed, seeds, config, output, parallel,
+        };
+        command.SetAction(r => Run(io, new Request(
+            r.GetValue(env), r.GetValue(algo), r.GetValue(steps), r.GetValue(seed), r.GetValue(seeds), r.GetValue(config),
+            r.GetValue(output), r.GetValue(parallel), "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
+        return command;
+    }
+
+    sealed record Request(
+        string? Env, string? Algo, int? Steps, ulong? Seed, string? Seeds, string? Config, string? Out, int? Parallel, string CommandLine);
+
+    /// <summary>One seed's run as the display sees it.</summary>
+    sealed class SeedRun(ulong seed, RunRecorder recorder)
+    {
+        public ulong Seed { get; } = seed;
+        public RunRecorder Recorder { get; } = recorder;
+        public volatile TrainingProgress? Latest;
+        public volatile string Status = "waiting";
+        public TrainingProgress? Printed;
+        public TimeSpan? PrintedAt;
+    }
+
+    static int Run(Io io, Request q)
+    {
+        // the configuration: preset, then the config file, then the flags
+        string? configEnv = null, configJson = null;
+        if (q.Config is not null) (configEnv, configJson) = Names.ReadConfig(q.Config);
+        var envName = q.Env ?? configEnv ?? "two-step";
+        envName = Names.RegisteredName(envName) ?? envName; // non-monotonic is matrix:non-monotonic
+        Names.Environment(envName);
+        var options = Names.Preset(envName);
+        if (configJson is not null) options = options.WithJson(configJson);
+        if (q.Algo is not null) options = options with { Algorithm = Names.Algorithm(q.Algo) };
+        if (q.Steps is { } n) options = options with { TotalSteps = n };
+        if (q.Seed is { } s) options = options with { Seed = s };
+        var seeds = q.Seeds is not null ? Names.Seeds(q.Seeds) : [options.Seed];
+        var parallel = Math.Max(1, q.Parallel ?? System.Environment.ProcessorCount);
+        var algoName = RunDirectory.AlgorithmName(options.Algorithm);
+        var outDir = q.Out ?? Path.Combine("runs",
+            $"{envName.Replace(':', '-')}-{algoName}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
+        var multi = seeds.Count > 1;
+
+        var runs = new List<SeedRun>();
+        try
+        {
+            foreach (var seed in seeds)
+            {
+                var dir = multi ? Path.Combine(outDir, $"seed-{seed}") : outDir;
+                var recorder = RunRecorder.Create(dir, Names.Environment(envName), options with { Seed = seed }, q.CommandLine);
+                recorder.Trainer.ProgressInterval = io.Live ? TimeSpan.FromMilliseconds(150) : TimeSpan.FromSeconds(1);
+                runs.Add(new SeedRun(seed, recorder));
+            }
+        }
+        catch
+        {
+            foreach (var r in runs) r.Recorder.Dispose();
+            throw;
+        }
+
+        io.Out.WriteLine($"qmix {LibraryInfo.Version}: training {algoName} on {envName} for {options.TotalSteps:N0} steps, " +
+                         (multi ? $"seeds {string.Join(", ", seeds)} ({Math.Min(parallel, seeds.Count)} at once)" : $"seed {seeds[0]}") +
+                         $" -> {outDir}");
+        if (Names.IsMatrixGame(envName) && configJson is null)
+            io.Out.WriteLine("  settings: the QMIX paper's matrix-game setup (uniform exploration, small networks); see config.json");
+
+        using var cts = new CancellationTokenSource();
+        var interrupts = 0;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            // the first Ctrl+C stops after the current iteration and writes checkpoints; a second one aborts
+            if (Interlocked.Increment(ref interrupts) == 1)
+            {
+                e.Cancel = true;
+                cts.Cancel();
+            }
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            using var slots = new SemaphoreSlim(parallel);
+            var tasks = runs.Select(run => Task.Run(() =>
+            {
+                slots.Wait(cts.Token);
+                try
+                {
+                    run.Status = "training";
+                    run.Recorder.Train(new Reporter(run), cts.Token);
+                    run.Status = "done";
+                }
+                catch (OperationCanceledException)
+                {
+                    run.Status = "stopped";
+                }
+                catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException)
+                {
+                    run.Status = "failed: " + e.Message;
+                }
+                finally
+                {
+                    slots.Release();
+                }
+            }, CancellationToken.None)).ToArray();
+
+            Display(io, runs, tasks, cts, multi);
+            // a seed cancelled before it started has no summary
+            foreach (var run in runs.Where(r => r.Recorder.Summary is null && r.Status == "waiting")) run.Status = "stopped";
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+            foreach (var r in runs) r.Recorder.Dispose();
+        }
+
+        return Report(io, runs, outDir, multi, envName, algoName);
+    }
+
+    sealed class Reporter(SeedRun run) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => run.Latest = value;
+    }
+
+    static void Display(Io io, List<SeedRun> runs, Task[] tasks, CancellationTokenSource cts, bool multi)
+    {
+        if (io.Live)
+        {
+            io.Console.Live(Table(runs, cts.IsCancellationRequested))
+                .AutoClear(false)
+                .Overflow(VerticalOverflow.Ellipsis)
+                .Start(ctx =>
+                {
+                    while (!Task.WaitAll(tasks, 150)) ctx.UpdateTarget(Table(runs, cts.IsCancellationRequested));
+                    ctx.UpdateTarget(Table(runs, false));
+                });
+            return;
+        }
+        // plain lines: one per seed every few seconds, and the last one
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var stopping = false;
+        while (true)
+        {
+            var done = Task.WaitAll(tasks, 200);
+            if (cts.IsCancellationRequested && !stopping)
+            {
+                stopping = true;
+                io.Out.WriteLine("  stopping after the current iteration; writing checkpoints (Ctrl+C again to abort)");
+            }
+            foreach (var run in runs)
+            {
+                var p = run.Latest;
+                if (p is null || ReferenceEquals(p, run.Printed)) continue;
+                if (!done && run.PrintedAt is { } at && clock.Elapsed - at < TimeSpan.FromSeconds(2)) continue;
+                run.Printed = p;
+                run.PrintedAt = clock.Elapsed;
+                io.Out.WriteLine(Line(p, multi ? run.Seed : null));
+            }
+            if (done) break;
+        }
+    }
+
+    static string Line(TrainingProgress p, ulong? seed)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var head = seed is { } s ? $"  seed {s,-3}" : " ";
+        var win = p.TestWinRate is { } w ? $"  win {w.ToString("P0", inv)}" : "";
+        return string.Create(inv,
+            $"{head} step {p.Step,9:N0}/{p.TotalSteps:N0} {p.Fraction * 100,3:0}%  episode {p.Episode,8:N0}  ε {Names.Number(p.Epsilon)}  " +
+            $"loss {Names.Number(p.Loss, "G4")}  return train {Names.Number(p.TrainReturn)} test {Names.Number(p.TestReturn)}{win}  " +
+            $"{p.StepsPerSecond,8:N0} steps/s  {Eta(p)}");
+    }
+
+    static string Eta(TrainingProgress p) =>
+        p.Step >= p.TotalSteps ? $"took {Names.Duration(p.Elapsed)}"
+        : p.StepsPerSecond > 0 ? $"ETA {Names.Duration(TimeSpan.FromSeconds((p.TotalSteps - p.Step) / p.StepsPerSecond))}"
+        : "ETA –";
+
+    static IRenderable Table(List<SeedRun> runs, bool stopping)
+    {
+        var t = new Table().Border(TableBorder.Rounded).Expand();
+        foreach (var c in new[] { "seed", "progress", "step", "episode", "ε", "loss", "train return", "test return", "win rate", "steps/s", "time", "" })
+            t.AddColumn(new TableColumn(c).RightAligned());
+        t.Columns[1].LeftAligned();
+        t.Columns[^1].LeftAligned();
+        foreach (var run in runs)
+        {
+            var p = run.Latest;
+            var fraction = p?.Fraction ?? 0;
+            const int width = 24;
+            var filled = (int)Math.Round(fraction * width);
+            var bar = $"[green]{new string('━', filled)}[/][grey]{new string('─', width - filled)}[/] {fraction * 100,3:0}%";
+            var status = run.Status == "training" && stopping ? "stopping…" : run.Status;
+            t.AddRow(
+                new Markup(run.Seed.ToString(CultureInfo.InvariantCulture)),
+                new Markup(bar),
+                new Text(p is null ? "–" : $"{p.Step:N0}/{p.TotalSteps:N0}"),
+                new Text(p is null ? "–" : p.Episode.ToString("N0", CultureInfo.InvariantCulture)),
+                new Text(Names.Number(p?.Epsilon)),
+                new Text(Names.Number(p?.Loss, "G4")),
+                new Text(Names.Number(p?.TrainReturn)),
+                new Markup($"[bold]{Names.Number(p?.TestReturn)}[/]"),
+                new Text(p?.TestWinRate is { } w ? w.ToString("P0", CultureInfo.InvariantCulture) : "–"),
+                new Text(p is null ? "–" : p.StepsPerSecond.ToString("N0", CultureInfo.InvariantCulture)),
+                new Text(p is null ? "–" : Eta(p)),
+                new Markup(Markup.Escape(status.Length > 40 ? status[..40] + "…" : status)));
+        }
+        if (stopping) t.Caption("[yellow]stopping after the current iteration; writing checkpoints (Ctrl+C again to abort)[/]");
+        return t;
+    }
+
+    static int Report(Io io, List<SeedRun> runs, string outDir, bool multi, string envName, string algoName)
+    {
+        var o = io.Out;
+        foreach (var run in runs)
+        {
+            var s = run.Recorder.Summary;
+            var head = multi ? $"seed {run.Seed}: " : "";
+            if (s is null)
+            {
+                o.WriteLine($"{head}not started");
+                continue;
+            }
+            var win = s.FinalTestWinRate is { } w ? $", test win rate {w.ToString("P0", CultureInfo.InvariantCulture)}" : "";
+            var verdict = s.Completed ? "done" : run.Status.StartsWith("failed", StringComparison.Ordinal) ? run.Status : $"stopped at step {s.Steps:N0}";
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{head}{verdict}: {s.Steps:N0} steps, {s.Episodes:N0} episodes in {s.Seconds:F1} s; final test return {Names.Number(s.FinalTestReturn)}{win}"));
+            if (multi) continue;
+            o.WriteLine($"run directory: {run.Recorder.Directory}");
+            o.WriteLine($"  plot:        {run.Recorder.CurvesPath}");
+            if (s.Checkpoint is { } c) o.WriteLine($"  checkpoint:  {Path.Combine(run.Recorder.Directory, c)}");
+            o.WriteLine($"  metrics:     {Path.Combine(run.Recorder.Directory, RunFiles.MetricsCsv)}, {RunFiles.MetricsJson}; summary.json, config.json");
+            o.WriteLine($"next: qmix eval {run.Recorder.Directory}   |   qmix plot {run.Recorder.Directory}");
+        }
+        if (multi)
+        {
+            var plot = Path.Combine(outDir, "curves.svg");
+            var groups = PlotCommand.Groups(runs.Where(r => r.Recorder.Summary is not null)
+                .Select(r => RunDirectory.Load(r.Recorder.Directory)).ToList(), RunMetric.TestReturn);
+            if (groups.Count > 0)
+            {
+                Charts.Save(plot, Charts.Band($"{algoName} on {envName}", "step", "test return", groups));
+                o.WriteLine($"run directories: {outDir}/seed-*");
+                o.WriteLine($"  plot (mean and 95% band over the seeds): {plot}");
+            }
+            else o.WriteLine($"run directories: {outDir}/seed-*");
+        }
+        if (runs.Any(r => r.Status.StartsWith("failed", StringComparison.Ordinal))) return Cli.Failed;
+        if (runs.Any(r => r.Status == "stopped")) return Cli.Cancelled;
+        return Cli.Ok;
+    }
+}
+
+/// <summary>The file names of a run directory, for messages.</summary>
+internal static class RunFiles
+{
+    public const string MetricsCsv = "metrics.csv", MetricsJson = "metrics.jsonl";
+}

@@ -1,0 +1,182 @@
+using System.Xml.Linq;
+using Qmix.Cli;
+using Xunit;
+
+namespace Qmix.Tests;
+
+/// <summary>One short two-step run trained by `qmix train`, shared by the tests that read it.</summary>
+public sealed class TrainedRun : IDisposable
+{
+    readonly TempDir tmp = new();
+
+    public TrainedRun()
+    {
+        Directory = Path.Combine(tmp.Path, "run");
+        (ExitCode, Output, Error) = CliTests.Qmix("train", "--env", "two-step", "--steps", "2000", "--out", Directory);
+    }
+
+    public string Directory { get; }
+    public int ExitCode { get; }
+    public string Output { get; }
+    public string Error { get; }
+    public string Temp => tmp.Path;
+
+    public void Dispose() => tmp.Dispose();
+}
+
+/// <summary>The `qmix` command, run in-process through Cli.Run as a user would type it.</summary>
+public class CliTests(TrainedRun run) : IClassFixture<TrainedRun>
+{
+    internal static (int Code, string Out, string Err) Qmix(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = Cli.Cli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Train_writes_a_run_directory_and_says_where_it_and_its_plot_are()
+    {
+        Assert.True(run.ExitCode == 0, run.Output + run.Error);
+        foreach (var f in new[] { "config.json", "metrics.jsonl", "metrics.csv", "curves.svg", "summary.json", "checkpoints/model.safetensors" })
+            Assert.True(File.Exists(Path.Combine(run.Directory, f)), f);
+        Assert.Contains($"run directory: {run.Directory}", run.Output);
+        Assert.Contains(Path.Combine(run.Directory, "curves.svg"), run.Output);
+        Assert.Contains("step", run.Output);
+        var loaded = RunDirectory.Load(run.Directory);
+        Assert.Equal(2000, loaded.Summary!.Steps);
+        Assert.Equal(Algorithm.Qmix, loaded.Config.Options.Algorithm);
+        XDocument.Parse(File.ReadAllText(Path.Combine(run.Directory, "curves.svg")));
+    }
+
+    [Fact]
+    public void Eval_prints_the_greedy_return_of_a_run_and_of_its_checkpoint()
+    {
+        var (code, output, error) = Qmix("eval", run.Directory, "--episodes", "5");
+        Assert.True(code == 0, output + error);
+        Assert.Matches(@"return\s+mean \d", output);
+        Assert.Contains("episode length", output);
+
+        var model = Path.Combine(run.Directory, "checkpoints", "model.safetensors");
+        (code, output, error) = Qmix("eval", model, "--episodes", "2", "--render", "text");
+        Assert.True(code == 0, output + error);
+        Assert.Contains("t = 2", output);
+
+        var frames = Path.Combine(run.Temp, "episode.svg");
+        (code, output, error) = Qmix("eval", run.Directory, "--episodes", "1", "--render", "svg", "--frames", frames);
+        Assert.True(code == 0, output + error);
+        Assert.Equal(3, XDocument.Load(frames).Descendants().Count(e => (string?)e.Attribute("class") == "frame"));
+    }
+
+    [Fact]
+    public void Plot_writes_an_SVG_of_the_runs()
+    {
+        var file = Path.Combine(run.Temp, "plot.svg");
+        var (code, output, error) = Qmix("plot", run.Directory, "--out", file);
+        Assert.True(code == 0, output + error);
+        var svg = XDocument.Load(file);
+        Assert.Contains(svg.Descendants(), e => e.Name.LocalName == "polyline" && (string?)e.Attribute("data-series") == "qmix on two-step");
+        Assert.Contains("plot: " + file, output);
+    }
+
+    [Fact]
+    public void Several_seeds_train_in_their_own_directories_and_are_plotted_together()
+    {
+        using var tmp = new TempDir();
+        var (code, output, error) = Qmix("train", "--steps", "600", "--seeds", "1..2", "--out", tmp.Path);
+        Assert.True(code == 0, output + error);
+        Assert.True(RunDirectory.IsRunDirectory(Path.Combine(tmp.Path, "seed-1")));
+        Assert.Equal(2UL, RunDirectory.Load(Path.Combine(tmp.Path, "seed-2")).Config.Seed);
+        var svg = XDocument.Load(Path.Combine(tmp.Path, "curves.svg"));
+        Assert.Contains(svg.Descendants(), e => (string?)e.Attribute("class") == "band");
+
+        // plot takes the folder of seeds too
+        var file = Path.Combine(tmp.Path, "again.svg");
+        (code, output, error) = Qmix("plot", tmp.Path, "--out", file);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("qmix on two-step (2 seeds)", File.ReadAllText(file));
+    }
+
+    [Fact]
+    public void Verify_passes_qmix_and_fails_the_negative_control_with_a_counterexample()
+    {
+        var (code, output, _) = Qmix("verify", "--mixer", "qmix", "--trials", "20");
+        Assert.Equal(0, code);
+        Assert.Contains("PASS", output);
+        Assert.DoesNotContain("FAIL", output);
+
+        (code, output, _) = Qmix("verify", "--mixer", "qmix-no-abs", "--trials", "20");
+        Assert.Equal(1, code);
+        Assert.Contains("FAIL", output);
+        Assert.Contains("counterexample", output);
+    }
+
+    [Fact]
+    public void Envs_lists_the_catalogue_with_sizes()
+    {
+        var (code, output, _) = Qmix("envs");
+        Assert.Equal(0, code);
+        Assert.Matches(@"combat:3m\s+3\s+\d+\s+\d+\s+\d+\s+60\s", output);
+        Assert.Contains("two-step", output);
+    }
+
+    [Fact]
+    public void Usage_errors_exit_with_code_2_and_name_the_culprit()
+    {
+        var (code, _, error) = Qmix("train", "--env", "combat:99z", "--steps", "10");
+        Assert.Equal(2, code);
+        Assert.Contains("combat:99z", error);
+
+        (code, _, error) = Qmix("train", "--algo", "qmax");
+        Assert.Equal(2, code);
+        Assert.Contains("qmax", error);
+
+        (code, _, error) = Qmix("eval", Path.Combine(run.Temp, "nowhere"));
+        Assert.Equal(2, code);
+        Assert.Contains("nowhere", error);
+
+        (code, _, error) = Qmix("frobnicate");
+        Assert.Equal(2, code);
+
+        (code, _, error) = Qmix("train", "--out", run.Directory, "--steps", "10");
+        Assert.Equal(2, code);
+        Assert.Contains("already holds a run", error);
+    }
+
+    [Fact]
+    public void A_config_file_sets_options_and_flags_override_it()
+    {
+        using var tmp = new TempDir();
+        var config = Path.Combine(tmp.Path, "options.json");
+        File.WriteAllText(config, """{"algorithm": "vdn", "total_steps": 300, "batch_size": 8, "test_interval": 100}""");
+        var dir = Path.Combine(tmp.Path, "run");
+        var (code, output, error) = Qmix("train", "--config", config, "--seed", "4", "--out", dir);
+        Assert.True(code == 0, output + error);
+        var loaded = RunDirectory.Load(dir);
+        Assert.Equal(Algorithm.Vdn, loaded.Config.Options.Algorithm);
+        Assert.Equal(8, loaded.Config.Options.BatchSize);
+        Assert.Equal(4UL, loaded.Config.Seed);
+        Assert.Equal(300, loaded.Summary!.Steps);
+
+        // a run's config.json repeats it
+        var again = Path.Combine(tmp.Path, "again");
+        (code, output, error) = Qmix("train", "--config", Path.Combine(dir, "config.json"), "--out", again);
+        Assert.True(code == 0, output + error);
+        Assert.Equal(loaded.Config.Options, RunDirectory.Load(again).Config.Options);
+        Assert.Equal(loaded.Summary.FinalTestReturn, RunDirectory.Load(again).Summary!.FinalTestReturn);
+
+        File.WriteAllText(config, """{"learning_rate": 0.1}""");
+        (code, _, error) = Qmix("train", "--config", config, "--out", Path.Combine(tmp.Path, "bad"));
+        Assert.Equal(2, code);
+        Assert.Contains("learning_rate", error);
+    }
+
+    [Fact]
+    public void Info_lists_capabilities()
+    {
+        var (code, output, _) = Qmix("info");
+        Assert.Equal(0, code);
+        Assert.Contains("This build provides", output);
+    }
+}
