@@ -194,7 +194,7 @@ internal static class TrainCommand
 
     static string Eta(TrainingProgress p) =>
         p.Step >= p.TotalSteps ? $"took {Names.Duration(p.Elapsed)}"
-        : p.StepsPerSecond > 0 ? $"ETA {Names.Duration(TimeSpan.FromSeconds((p.TotalSteps - p.Step) / p.StepsPerSecond))}"
+        : p.StepsPerSecond > 0 && p.Elapsed >= TimeSpan.FromSeconds(1) ? $"ETA {Names.Duration(TimeSpan.FromSeconds((p.TotalSteps - p.Step) / p.StepsPerSecond))}"
         : "ETA –";
 
     static IRenderable Table(List<SeedRun> runs, bool stopping)

@@ -173,6 +173,17 @@ public class CliTests(TrainedRun run) : IClassFixture<TrainedRun>
     }
 
     [Fact]
+    public void Bench_times_an_update_an_acting_step_and_environment_steps()
+    {
+        var (code, output, error) = Qmix("bench", "--quick", "--env", "two-step");
+        Assert.True(code == 0, output + error);
+        Assert.Contains("learner update (3m-like)", output);
+        Assert.Contains("acting step", output);
+        Assert.Contains("environment step (two-step)", output);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Benchmarks.LearnerUpdate(iterations: 0));
+    }
+
+    [Fact]
     public void Info_lists_capabilities()
     {
         var (code, output, _) = Qmix("info");

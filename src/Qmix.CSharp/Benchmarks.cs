@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using Qmix.Tensors;
+using F = Qmix.Functional;
+
+namespace Qmix;
+
+/// <summary>The sizes of a learner-update benchmark, those of the PyTorch reference
+/// (<c>qmix_torch.py bench 1</c>).</summary>
+public enum BenchmarkSize
+{
+    /// <summary>3m-like: batches of 32 episodes, limit 60, 3 agents, 9 actions, observation 30, state 48.</summary>
+    ThreeM,
+
+    /// <summary>3s5z-like: batches of 32 episodes, limit 150, 8 agents, 14 actions, observation 80, state
+    /// 120.</summary>
+    ThreeS5Z,
+}
+
+/// <summary>The timing of one operation, repeated.</summary>
+public sealed record BenchmarkResult
+{
+    /// <summary>What was timed, e.g. <c>learner update (3m-like)</c>.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The sizes, e.g. <c>B=32 T=60 n=3 A=9 O=30 S=48</c>.</summary>
+    public required string Sizes { get; init; }
+
+    /// <summary>How many timed operations.</summary>
+    public required int Iterations { get; init; }
+
+    /// <summary>The median time of one operation, in milliseconds (for environment steps: the mean).</summary>
+    public required double MedianMilliseconds { get; init; }
+
+    /// <summary>The shortest time of one operation, in milliseconds (for environment steps: the mean).</summary>
+    public required double MinMilliseconds { get; init; }
+
+    /// <summary>Operations per second at the median time.</summary>
+    public double PerSecond => MedianMilliseconds > 0 ? 1000.0 / MedianMilliseconds : double.PositiveInfinity;
+
+    /// <summary>Bytes allocated per operation on the timing thread.</summary>
+    public required double AllocatedBytes { get; init; }
+}
+
+/// <summary>Quick timings with a stopwatch (after a warm-up for the JIT): one QMIX learner update at the PyTorch
+/// reference's sizes, one greedy acting step, and environment steps per second. For careful measurements use the
+/// BenchmarkDotNet project (<c>./build.sh bench</c>).</summary>
+/// <remarks>Times drift on shared machines; compare ratios taken on the same machine at the same time.</remarks>
+public static class Benchmarks
+{
+    /// <summary>Times one PyMARL-default QMIX learner update (RMSprop, double Q, 2-layer hypernetworks, GRU agents
+    /// of width 64) on a random batch of the given sizes, as the PyTorch reference does.</summary>
+    /// <param name="size">The sizes.</param>
+    /// <param name="iterations">Timed updates (at least 1).</param>
+    /// <param name="warmup">Untimed updates first (at least 0).</param>
+    /// <returns>The timing.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="size"/> is not a
+    /// <see cref="BenchmarkSize"/>.</exception>
+    public static BenchmarkResult LearnerUpdate(BenchmarkSize size = BenchmarkSize.ThreeM, int iterations = 15, int warmup = 5)
+    {
+        Guard.AtLeast(iterations, 1, nameof(iterations));
+        Guard.AtLeast(warmup, 0, nameof(warmup));
+        var (b, t, n, a, o, s) = size switch
+        {
+            BenchmarkSize.ThreeM => (32, 60, 3, 9, 30, 48),
+            BenchmarkSize.ThreeS5Z => (32, 150, 8, 14, 80, 120),
+            _ => throw new ArgumentOutOfRangeException(nameof(size), size, $"{size} is not a BenchmarkSize"),
+        };
+        var name = size == BenchmarkSize.ThreeM ? "3m-like" : "3s5z-like";
+        var spec = new F.EnvSpec(name, n, a, o, s, t);
+        var learner = F.Learner.builtIn(F.LearnerConfig.defaults, spec, F.MixerConfig.NewQmix(F.QmixConfig.defaults));
+        var state = F.Learner.init(learner, Rng.key(1));
+        var batch = RandomBatch(b, t, n, a, o, s, new Random(7));
+        for (var i = 0; i < warmup; i++) state = F.Learner.update(learner, 0, batch, state).Item1;
+        return Time($"learner update ({name})", $"B={b} T={t} n={n} A={a} O={o} S={s}", iterations,
+            () => state = F.Learner.update(learner, 0, batch, state).Item1);
+    }
+
+    /// <summary>Times one greedy acting step of 3 PyMARL-default GRU agents (observation 30, 9 actions): the agents'
+    /// inputs, the GRU step and the masked argmax, through <see cref="Policy.Act"/>.</summary>
+    /// <param name="iterations">Timed steps (at least 1).</param>
+    /// <returns>The timing.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="iterations"/> is below 1.</exception>
+    public static BenchmarkResult ActingStep(int iterations = 2000)
+    {
+        Guard.AtLeast(iterations, 1, nameof(iterations));
+        var spec = new EnvironmentSpec("3m-like", 3, 9, 30, 48, 60);
+        var options = new TrainingOptions();
+        var learner = Policy.CreateLearner(spec, options);
+        var policy = new Policy(spec, options, F.Learner.init(learner, Rng.key(1)).Params);
+        var random = new Random(2);
+        var obs = Enumerable.Range(0, 3 * 30).Select(_ => (float)random.NextDouble()).ToArray();
+        var avail = Enumerable.Repeat(true, 3 * 9).ToArray();
+        for (var i = 0; i < Math.Min(iterations, 200); i++) policy.Act(obs, avail);
+        return Time("acting step (3 agents)", "n=3 A=9 O=30, GRU 64", iterations, () => policy.Act(obs, avail));
+    }
+
+    /// <summary>Times steps of a built-in environment with uniformly random available actions on one thread,
+    /// resetting finished episodes.</summary>
+    /// <param name="environment">A name from <see cref="Environments.Names"/>, e.g. <c>combat:3m</c>.</param>
+    /// <param name="steps">Timed steps (at least 1).</param>
+    /// <returns>The timing, per step.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="environment"/> is null.</exception>
+    /// <exception cref="ArgumentException">An unknown environment.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is below 1.</exception>
+    public static BenchmarkResult EnvironmentSteps(string environment = "combat:3m", int steps = 20_000)
+    {
+        Guard.AtLeast(steps, 1, nameof(steps));
+        var env = Environments.Create(environment).Core;
+        var spec = env.Spec;
+        var actions = new int[spec.NAgents];
+        var rng = 12345UL;
+        var t = 0UL;
+        var state = env.Reset.Invoke(Rng.ofWords(1, 0));
+        void Step()
+        {
+            var mask = env.AvailableActions.Invoke(state);
+            for (var i = 0; i < spec.NAgents; i++)
+            {
+                int u;
+                do
+                {
+                    rng = rng * 6364136223846793005UL + 1442695040888963407UL;
+                    u = (int)((rng >> 33) % (ulong)spec.NActions);
+                } while (!mask[i * spec.NActions + u]);
+                actions[i] = u;
+            }
+            t++;
+            var r = env.Step.Invoke(state).Invoke(actions).Invoke(Rng.ofWords(1, t));
+            state = r.Item2.Terminated || r.Item2.Truncated ? env.Reset.Invoke(Rng.ofWords(2, t)) : r.Item1;
+        }
+        for (var i = 0; i < Math.Min(steps, 2000); i++) Step();
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < steps; i++) Step();
+        var ms = clock.Elapsed.TotalMilliseconds / steps;
+        return new BenchmarkResult
+        {
+            Name = $"environment step ({environment})",
+            Sizes = $"n={spec.NAgents} A={spec.NActions} O={spec.ObsDim} S={spec.StateDim}, random actions, one thread",
+            Iterations = steps,
+            MedianMilliseconds = ms,
+            MinMilliseconds = ms,
+            AllocatedBytes = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)steps,
+        };
+    }
+
+    static BenchmarkResult Time(string name, string sizes, int iterations, Action op)
+    {
+        var times = new double[iterations];
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < iterations; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            op();
+            times[i] = clock.Elapsed.TotalMilliseconds;
+        }
+        var bytes = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)iterations;
+        Array.Sort(times);
+        return new BenchmarkResult
+        {
+            Name = name, Sizes = sizes, Iterations = iterations, MedianMilliseconds = times[iterations / 2],
+            MinMilliseconds = times[0], AllocatedBytes = bytes,
+        };
+    }
+
+    /// <summary>A random batch like the reference's: 70% of actions available (action 0 always), episode lengths in
+    /// [T/2, T], even episodes terminated, odd ones cut by the limit.</summary>
+    static F.EpisodeBatch RandomBatch(int b, int t, int n, int a, int o, int s, Random random)
+    {
+        var t1 = t + 1;
+        float Normal() => (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+        var avail = new float[b * t1 * n * a];
+        for (var i = 0; i < avail.Length; i++) avail[i] = i % a == 0 || random.NextDouble() < 0.7 ? 1f : 0f;
+        var actions = new int[b * t1 * n];
+        for (var r = 0; r < actions.Length; r++)
+        {
+            int choice;
+            do choice = random.Next(a); while (avail[r * a + choice] == 0f);
+            actions[r] = choice;
+        }
+        var filled = new float[b * t1];
+        var terminated = new float[b * t1];
+        for (var e = 0; e < b; e++)
+        {
+            var len = t / 2 + random.Next(t - t / 2 + 1);
+            for (var k = 0; k < len; k++) filled[e * t1 + k] = 1f;
+            if (e % 2 == 0) terminated[e * t1 + len - 1] = 1f;
+        }
+        var obs = new float[b * t1 * n * o];
+        var state = new float[b * t1 * s];
+        var reward = new float[b * t1];
+        for (var i = 0; i < obs.Length; i++) obs[i] = Normal();
+        for (var i = 0; i < state.Length; i++) state[i] = Normal();
+        for (var i = 0; i < reward.Length; i++) reward[i] = Normal();
+        return new F.EpisodeBatch(b, t1, n, a, o, s, obs, state, actions, avail, reward, terminated, filled);
+    }
+}
