@@ -29,7 +29,7 @@ internal static class VerifyCommand
                 foreach (var report in result.Reports)
                 {
                     var verdict = report.Passed ? "PASS" : "FAIL";
-                    io.Out.WriteLine($"{verdict}  {report.Mixer,-12} {report.Property,-22} {report.CasesChecked} cases (seed {report.Seed})");
+                    io.Out.WriteLine($"{verdict}  {report.Mixer,-12} {report.Property,-22} {report.CasesChecked} case{(report.CasesChecked == 1 ? "" : "s")} (seed {report.Seed})");
                     if (report.Passed) continue;
                     io.Out.WriteLine("      counterexample:");
                     foreach (var line in (report.Counterexample ?? report.Description).Split('\n'))
