@@ -1,5 +1,8 @@
 (**
 ---
+title: Combat
+category: Environments
+categoryindex: 2
 index: 4
 ---
 
@@ -48,9 +51,19 @@ open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
 
-[ for KeyValue(name, scenario) in Combat.scenarios ->
-      let spec = Combat.spec scenario
-      sprintf "%-13s agents %2d  actions %2d  obs %3d  state %3d  limit %3d" name spec.NAgents spec.NActions spec.ObsDim spec.StateDim spec.EpisodeLimit ]
+[
+    for KeyValue(name, scenario) in Combat.scenarios ->
+        let spec = Combat.spec scenario
+
+        sprintf
+            "%-13s agents %2d  actions %2d  obs %3d  state %3d  limit %3d"
+            name
+            spec.NAgents
+            spec.NActions
+            spec.ObsDim
+            spec.StateDim
+            spec.EpisodeLimit
+]
 (*** include-it ***)
 
 (**

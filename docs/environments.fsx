@@ -1,5 +1,8 @@
 (**
 ---
+title: Environments
+category: Environments
+categoryindex: 2
 index: 1
 ---
 
@@ -65,7 +68,13 @@ let randomActions (env: Env<'S>) (state: 'S) (key: Key) : int[] =
     let avail = env.AvailableActions state
 
     Array.init n (fun agent ->
-        let legal = [| for u in 0 .. a - 1 do if avail[agent * a + u] then u |]
+        let legal =
+            [|
+                for u in 0 .. a - 1 do
+                    if avail[agent * a + u] then
+                        u
+            |]
+
         legal[int (Rng.bits key (uint64 agent) % uint64 legal.Length)])
 
 /// Plays one episode with random legal actions: the first state and the (next state, transition) of each step.
@@ -76,7 +85,11 @@ let playRandom (env: Env<'S>) (key: Key) : 'S * ('S * Transition) list =
         let actionKey, envKey = Rng.split (Rng.foldIn t stepKey)
         let next, tr = env.Step state (randomActions env state actionKey) envKey
         let acc = (next, tr) :: acc
-        if tr.Terminated || tr.Truncated then List.rev acc else go next (t + 1) acc
+
+        if tr.Terminated || tr.Truncated then
+            List.rev acc
+        else
+            go next (t + 1) acc
 
     let first = env.Reset resetKey
     first, go first 0 []
@@ -86,9 +99,21 @@ its last step. *)
 let _, steps = playRandom PredatorPrey.predatorPrey5x5 (Rng.key 3UL)
 let _, last = List.last steps
 
-printfn "steps %d, return %g" steps.Length (steps |> List.sumBy (fun (_, tr) -> tr.Reward))
-printfn "last step: reward %g, terminated %b, truncated %b" last.Reward last.Terminated last.Truncated
-printfn "per-agent rewards: %s, won: %A" (Option.get last.Info.AgentRewards |> Array.map string |> String.concat ", ") last.Info.Won
+printfn
+    "steps %d, return %g"
+    steps.Length
+    (steps |> List.sumBy (fun (_, tr) -> tr.Reward))
+
+printfn
+    "last step: reward %g, terminated %b, truncated %b"
+    last.Reward
+    last.Terminated
+    last.Truncated
+
+printfn
+    "per-agent rewards: %s, won: %A"
+    (Option.get last.Info.AgentRewards |> Array.map string |> String.concat ", ")
+    last.Info.Won
 (*** include-output ***)
 
 (**
@@ -102,12 +127,20 @@ number of threads. Here, 32 copies of Level-Based Foraging take one random step;
 let lbf = Lbf.env "10x10-3p-3f"
 let copies = 32
 let states = VecEnv.reset lbf (Rng.splitN copies (Rng.key 10UL))
-let actions = states |> Array.mapi (fun i s -> randomActions lbf s (Rng.foldIn i (Rng.key 11UL)))
+
+let actions =
+    states
+    |> Array.mapi (fun i s -> randomActions lbf s (Rng.foldIn i (Rng.key 11UL)))
+
 let stepKeys = Rng.splitN copies (Rng.key 12UL)
 let nextStates, transitions = VecEnv.step lbf states actions stepKeys
 let single = Array.init copies (fun i -> lbf.Step states[i] actions[i] stepKeys[i])
 
-printfn "%d copies stepped; the same as single calls: %b" copies (single = Array.zip nextStates transitions)
+printfn
+    "%d copies stepped; the same as single calls: %b"
+    copies
+    (single = Array.zip nextStates transitions)
+
 printfn "%s%s" (Lbf.render states[0]) (Lbf.render nextStates[0])
 (*** include-output ***)
 
@@ -149,7 +182,11 @@ let rendezvousUnchecked: Env<RendezvousState> =
         Reset =
             fun key ->
                 let a = int (Rng.bits key 0UL % uint64 lineLength)
-                let b = (a + 1 + int (Rng.bits key 1UL % uint64 (lineLength - 1))) % lineLength
+
+                let b =
+                    (a + 1 + int (Rng.bits key 1UL % uint64 (lineLength - 1))) %
+                        lineLength
+
                 { Time = 0; Cells = [| a; b |] }
         Step =
             fun s actions _ ->
@@ -157,10 +194,20 @@ let rendezvousUnchecked: Env<RendezvousState> =
                 let cells = Array.map2 (fun c u -> c + u - 1) s.Cells actions
                 let next = { Time = s.Time + 1; Cells = cells }
                 let met = cells[0] = cells[1]
-                next, Env.transition (if met then 1.0f else -0.1f) met (not met && next.Time = 10)
+
+                next,
+                Env.transition
+                    (if met then 1.0f else -0.1f)
+                    met
+                    (not met && next.Time = 10)
         Observations = fun s -> Array.append (view s 0) (view s 1)
         GlobalState = fun s -> view s 0
-        AvailableActions = fun s -> [| for c in s.Cells do yield! [| c > 0; true; c < lineLength - 1 |] |]
+        AvailableActions =
+            fun s ->
+                [|
+                    for c in s.Cells do
+                        yield! [| c > 0; true; c < lineLength - 1 |]
+                |]
     }
 
 (** `Env.validateActions` checks a joint action against the spec and the mask, with the messages the built-in
@@ -172,7 +219,9 @@ let rendezvous =
                 Env.validateActions rendezvousUnchecked s actions
 
                 if ended s then
-                    invalidArg "state" "rendezvous: the episode has ended; reset for a new one"
+                    invalidArg
+                        "state"
+                        "rendezvous: the episode has ended; reset for a new one"
 
                 rendezvousUnchecked.Step s actions key
     }
@@ -193,7 +242,10 @@ let first, episode = playRandom rendezvous (Rng.key 5UL)
 for s in first :: List.map fst episode do
     printfn "%s" (renderRendezvous s)
 
-printfn "return %g, terminated %b" (episode |> List.sumBy (fun (_, tr) -> tr.Reward)) (snd (List.last episode)).Terminated
+printfn
+    "return %g, terminated %b"
+    (episode |> List.sumBy (fun (_, tr) -> tr.Reward))
+    (snd (List.last episode)).Terminated
 (*** include-output ***)
 
 (** A bad joint action is refused with the agent and the action named: *)
@@ -212,12 +264,20 @@ let trainingConfig =
     { TrainingConfig.defaults with
         Learner =
             { LearnerConfig.defaults with
-                Agent = { AgentConfig.defaults with Hidden = 32 }
+                Agent =
+                    { AgentConfig.defaults with
+                        Hidden = 32
+                    }
                 TargetUpdate = HardEvery 100
             }
         TotalSteps = 4000
         BufferSize = 500
-        Epsilon = { Start = 1.0f; Finish = 0.05f; AnnealSteps = 2000 }
+        Epsilon =
+            {
+                Start = 1.0f
+                Finish = 0.05f
+                AnnealSteps = 2000
+            }
         TestInterval = 100_000
         TestEpisodes = 0
         Seed = 1UL
@@ -227,13 +287,25 @@ let trainer = Training.create trainingConfig rendezvous
 let trained = Training.init trainer |> Training.run trainer ignore
 
 let greedy =
-    Runner.evaluate rendezvous trainingConfig.Learner.Agent trained.Learner.Params.Agent 200 8 (Rng.key 99UL)
+    Runner.evaluate
+        rendezvous
+        trainingConfig.Learner.Agent
+        trained.Learner.Params.Agent
+        200
+        8
+        (Rng.key 99UL)
 
 let randomReturn =
-    List.init 200 (fun i -> playRandom rendezvous (Rng.key (1000UL + uint64 i)) |> snd |> List.sumBy (fun (_, tr) -> tr.Reward))
+    List.init 200 (fun i ->
+        playRandom rendezvous (Rng.key (1000UL + uint64 i))
+        |> snd
+        |> List.sumBy (fun (_, tr) -> tr.Reward))
     |> List.average
 
-printfn "mean return over 200 episodes: greedy QMIX %.2f, random %.2f" greedy.MeanReturn randomReturn
+printfn
+    "mean return over 200 episodes: greedy QMIX %.2f, random %.2f"
+    greedy.MeanReturn
+    randomReturn
 (*** include-output ***)
 
 (**
@@ -242,11 +314,20 @@ different state types sit in one list. (The built-in list, `Registry.all`, is fi
 one line in `src/Qmix.Functional/Envs/Registry.fs`.)
 *)
 let rendezvousEntry =
-    EnvEntry.create "rendezvous" "two agents on a line of 5 cells must meet" (fun () -> rendezvous) renderRendezvous
+    EnvEntry.create
+        "rendezvous"
+        "two agents on a line of 5 cells must meet"
+        (fun () -> rendezvous)
+        renderRendezvous
 
 let myRegistry = Registry.all @ [ rendezvousEntry ]
 let boxedEnv = (myRegistry |> List.find (fun e -> e.Name = "rendezvous")).Make()
-printfn "%d entries, the last %s: %s" myRegistry.Length boxedEnv.Spec.Name (rendezvousEntry.RenderText(boxedEnv.Reset(Rng.key 5UL)))
+
+printfn
+    "%d entries, the last %s: %s"
+    myRegistry.Length
+    boxedEnv.Spec.Name
+    (rendezvousEntry.RenderText(boxedEnv.Reset(Rng.key 5UL)))
 (*** include-output ***)
 
 (**
@@ -262,16 +343,29 @@ printfn "%-24s %3s %3s %4s %5s %5s  %s" "name" "N" "A" "obs" "state" "limit" "de
 
 for entry in Registry.all do
     let spec = (Registry.make entry.Name).Spec
-    printfn "%-24s %3d %3d %4d %5d %5d  %s" entry.Name spec.NAgents spec.NActions spec.ObsDim spec.StateDim spec.EpisodeLimit entry.Description
+
+    printfn
+        "%-24s %3d %3d %4d %5d %5d  %s"
+        entry.Name
+        spec.NAgents
+        spec.NActions
+        spec.ObsDim
+        spec.StateDim
+        spec.EpisodeLimit
+        entry.Description
 (*** include-output ***)
 
 (**
 Each made environment's `Spec.Name` is its registered name, except `matrix:non-monotonic`, whose spec keeps the
 name `non-monotonic` that saved checkpoints carry:
 *)
-[ for e in Registry.all do
-      let name = (e.Make()).Spec.Name
-      if name <> e.Name then yield e.Name, name ]
+[
+    for e in Registry.all do
+        let name = (e.Make()).Spec.Name
+
+        if name <> e.Name then
+            yield e.Name, name
+]
 (*** include-it ***)
 
 (** An unknown name is an `ArgumentException` that lists the known ones: *)
@@ -290,5 +384,10 @@ let switchEnv = switchEntry.Make()
 let _, switchSteps = playRandom switchEnv (Rng.key 2UL)
 let lastState, lastTransition = List.last switchSteps
 printfn "%s" (switchEntry.RenderText lastState)
-printfn "steps %d, terminated %b, truncated %b" switchSteps.Length lastTransition.Terminated lastTransition.Truncated
+
+printfn
+    "steps %d, terminated %b, truncated %b"
+    switchSteps.Length
+    lastTransition.Terminated
+    lastTransition.Truncated
 (*** include-output ***)

@@ -1,5 +1,8 @@
 (**
 ---
+title: Grid worlds
+category: Environments
+categoryindex: 2
 index: 3
 ---
 
@@ -41,7 +44,16 @@ printfn "%-22s %3s %3s %4s %5s %5s  %s" "name" "N" "A" "obs" "state" "limit" "de
 
 for entry in Registry.all |> List.filter (fun e -> isGridWorld e.Name) do
     let s = (Registry.make entry.Name).Spec
-    printfn "%-22s %3d %3d %4d %5d %5d  %s" entry.Name s.NAgents s.NActions s.ObsDim s.StateDim s.EpisodeLimit entry.Description
+
+    printfn
+        "%-22s %3d %3d %4d %5d %5d  %s"
+        entry.Name
+        s.NAgents
+        s.NActions
+        s.ObsDim
+        s.StateDim
+        s.EpisodeLimit
+        entry.Description
 (*** include-output ***)
 
 (**
@@ -49,10 +61,19 @@ for entry in Registry.all |> List.filter (fun e -> isGridWorld e.Name) do
 `limit` the episode limit in steps.
 *)
 let describe (spec: EnvSpec) =
-    sprintf "%s: N %d, A %d, obs_dim %d, state_dim %d, episode_limit %d" spec.Name spec.NAgents spec.NActions spec.ObsDim spec.StateDim spec.EpisodeLimit
+    sprintf
+        "%s: N %d, A %d, obs_dim %d, state_dim %d, episode_limit %d"
+        spec.Name
+        spec.NAgents
+        spec.NActions
+        spec.ObsDim
+        spec.StateDim
+        spec.EpisodeLimit
 
 let rewardsOf (tr: Transition) =
-    Option.get tr.Info.AgentRewards |> Array.map (sprintf "%g") |> String.concat ", "
+    Option.get tr.Info.AgentRewards
+    |> Array.map (sprintf "%g")
+    |> String.concat ", "
 
 let noKey = Rng.key 0UL
 
@@ -79,7 +100,14 @@ columns 6–7 are empty. Agent 0 starts at (0, 6), agent 1 at (2, 6).
 The defaults, and the start:
 *)
 let c = Checkers.defaults
-printfn "defaults: step cost %g, max steps %d, full observability %b, clock %b\n" c.StepCost c.MaxSteps c.FullObservable c.Clock
+
+printfn
+    "defaults: step cost %g, max steps %d, full observability %b, clock %b\n"
+    c.StepCost
+    c.MaxSteps
+    c.FullObservable
+    c.Clock
+
 let checkers = Checkers.env
 let checkersStart = checkers.Reset noKey
 printfn "%s" (Checkers.render checkersStart)
@@ -88,15 +116,27 @@ printfn "%s" (Checkers.render checkersStart)
 (** Agent 1 steps left onto a lemon, then up onto an apple, while agent 0 waits; the per-agent rewards of each step: *)
 let checkers1, checkersT1 = checkers.Step checkersStart [| 4; 1 |] noKey
 let checkers2, checkersT2 = checkers.Step checkers1 [| 4; 2 |] noKey
-printfn "step 1 rewards: %s; step 2 rewards: %s\n" (rewardsOf checkersT1) (rewardsOf checkersT2)
+
+printfn
+    "step 1 rewards: %s; step 2 rewards: %s\n"
+    (rewardsOf checkersT1)
+    (rewardsOf checkersT2)
+
 printfn "%s" (Checkers.render checkers2)
 (*** include-output ***)
 
 (** The variants' specs: *)
 for config in
-    [ { Checkers.defaults with FullObservable = true }
-      { Checkers.defaults with Clock = true }
-      { Checkers.defaults with FullObservable = true; Clock = true } ] do
+    [
+        { Checkers.defaults with
+            FullObservable = true
+        }
+        { Checkers.defaults with Clock = true }
+        { Checkers.defaults with
+            FullObservable = true
+            Clock = true
+        }
+    ] do
     printfn "%s" (describe (Checkers.make config).Spec)
 (*** include-output ***)
 
@@ -120,7 +160,16 @@ opposite directions must take turns. Agents (start → goal): 0: (0, 1) → (0, 
 * **Variants**: `-v1`/`-v2`/`-v3` as for Checkers, and 3 agents, through `Switch.make { Switch.config2 with … }`.
 *)
 let sc = Switch.config2
-printfn "Switch2 defaults: %d agents, step cost %g, goal reward %g, max steps %d, full observability %b, clock %b\n" sc.Agents sc.StepCost Switch.GoalReward sc.MaxSteps sc.FullObservable sc.Clock
+
+printfn
+    "Switch2 defaults: %d agents, step cost %g, goal reward %g, max steps %d, full observability %b, clock %b\n"
+    sc.Agents
+    sc.StepCost
+    Switch.GoalReward
+    sc.MaxSteps
+    sc.FullObservable
+    sc.Clock
+
 printfn "%s" (Switch.render (Switch.switch4.Reset noKey))
 (*** include-output ***)
 
@@ -146,7 +195,11 @@ for t in [ 4; 7; 13 ] do
     printfn "%s" (Switch.render switchStates[t])
 
 let lastSwitch = List.last switchTransitions
-printfn "return %g, terminated %b" (switchTransitions |> List.sumBy (fun tr -> tr.Reward)) lastSwitch.Terminated
+
+printfn
+    "return %g, terminated %b"
+    (switchTransitions |> List.sumBy (fun tr -> tr.Reward))
+    lastSwitch.Terminated
 (*** include-output ***)
 
 (**
@@ -177,14 +230,30 @@ printfn "return %g, terminated %b" (switchTransitions |> List.sumBy (fun tr -> t
 The 5 × 5 defaults, and a random start of each size (`P` is a free prey, a digit a predator):
 *)
 let pc = PredatorPrey.config5x5
-printfn "5x5 defaults: %dx%d grid, %d predators, %d prey, prey moves %s, penalty %g, step cost %g, capture reward %g, max steps %d, full observability %b\n" pc.GridRows pc.GridCols pc.Predators pc.Prey (pc.PreyMoveProbs |> List.map string |> String.concat "/") pc.Penalty pc.StepCost pc.CaptureReward pc.MaxSteps pc.FullObservable
+
+printfn
+    "5x5 defaults: %dx%d grid, %d predators, %d prey, prey moves %s, penalty %g, step cost %g, capture reward %g, max steps %d, full observability %b\n"
+    pc.GridRows
+    pc.GridCols
+    pc.Predators
+    pc.Prey
+    (pc.PreyMoveProbs |> List.map string |> String.concat "/")
+    pc.Penalty
+    pc.StepCost
+    pc.CaptureReward
+    pc.MaxSteps
+    pc.FullObservable
 
 for env in [ PredatorPrey.predatorPrey5x5; PredatorPrey.predatorPrey7x7 ] do
     printfn "%s\n%s" (describe env.Spec) (PredatorPrey.render (env.Reset(Rng.key 4UL)))
 
 for config in
-    [ PredatorPrey.withStationaryPrey PredatorPrey.config7x7
-      { PredatorPrey.config7x7 with FullObservable = true } ] do
+    [
+        PredatorPrey.withStationaryPrey PredatorPrey.config7x7
+        { PredatorPrey.config7x7 with
+            FullObservable = true
+        }
+    ] do
     printfn "%s" (describe (PredatorPrey.make config).Spec)
 (*** include-output ***)
 
@@ -221,13 +290,35 @@ summing at least to the food's level.
 The six registered tasks, configured by name with `Lbf.config` (or made with `Lbf.env`):
 *)
 let lbfTasks =
-    Registry.all |> List.map (fun e -> e.Name) |> List.filter (fun n -> n.StartsWith "lbf:")
+    Registry.all
+    |> List.map (fun e -> e.Name)
+    |> List.filter (fun n -> n.StartsWith "lbf:")
 
-printfn "%-22s %5s %7s %5s %5s %5s %6s %7s" "task" "field" "players" "foods" "sight" "coop" "levels" "limit"
+printfn
+    "%-22s %5s %7s %5s %5s %5s %6s %7s"
+    "task"
+    "field"
+    "players"
+    "foods"
+    "sight"
+    "coop"
+    "levels"
+    "limit"
 
 for task in lbfTasks do
     let c = Lbf.config task
-    printfn "%-22s %5d %7d %5d %5d %5b %3d-%-2d %7d" task c.FieldSize c.Players c.MaxFood c.Sight c.ForceCoop c.MinPlayerLevel c.MaxPlayerLevel c.MaxEpisodeSteps
+
+    printfn
+        "%-22s %5d %7d %5d %5d %5b %3d-%-2d %7d"
+        task
+        c.FieldSize
+        c.Players
+        c.MaxFood
+        c.Sight
+        c.ForceCoop
+        c.MinPlayerLevel
+        c.MaxPlayerLevel
+        c.MaxEpisodeSteps
 (*** include-output ***)
 
 (**
@@ -246,12 +337,22 @@ let heuristic (s: LbfState) : int[] =
     let n, players = s.FieldSize, s.Rows.Length
     let at i = s.Rows[i], s.Cols[i]
     let distance (r1, c1) (r2, c2) = abs (r1 - r2) + abs (c1 - c2)
-    let foods = [ for i in 0 .. n * n - 1 do if s.Food[i] > 0 then i / n, i % n ]
+
+    let foods =
+        [
+            for i in 0 .. n * n - 1 do
+                if s.Food[i] > 0 then
+                    i / n, i % n
+        ]
 
     match foods with
     | [] -> Array.zeroCreate players
     | _ ->
-        let fr, fc = foods |> List.minBy (fun f -> List.sumBy (fun i -> distance (at i) f) [ 0 .. players - 1 ])
+        let fr, fc =
+            foods
+            |> List.minBy (fun f ->
+                List.sumBy (fun i -> distance (at i) f) [ 0 .. players - 1 ])
+
         let sides = [| fr - 1, fc; fr + 1, fc; fr, fc - 1; fr, fc + 1 |]
         // (action, (row change, column change)): north, south, west, east
         let moves = [| 1, (-1, 0); 2, (1, 0); 3, (0, -1); 4, (0, 1) |]
@@ -261,15 +362,22 @@ let heuristic (s: LbfState) : int[] =
             let r, c = at i
 
             let free (r', c') =
-                r' >= 0 && r' < n && c' >= 0 && c' < n && s.Food[r' * n + c'] = 0
-                && not (List.exists (fun j -> j <> i && at j = (r', c')) [ 0 .. players - 1 ])
+                r' >= 0
+                && r' < n
+                && c' >= 0
+                && c' < n
+                && s.Food[r' * n + c'] = 0
+                && not (
+                    List.exists (fun j -> j <> i && at j = (r', c')) [ 0 .. players - 1 ]
+                )
 
             if (r, c) = goal then
                 5
             else
                 moves
                 |> Array.tryFind (fun (_, (dr, dc)) ->
-                    free (r + dr, c + dc) && distance (r + dr, c + dc) goal < distance (r, c) goal)
+                    free (r + dr, c + dc)
+                    && distance (r + dr, c + dc) goal < distance (r, c) goal)
                 |> Option.map fst
                 |> Option.defaultValue 0)
 
@@ -277,7 +385,11 @@ let playHeuristic (env: Env<LbfState>) (key: Key) =
     let rec go s t acc =
         let next, tr = env.Step s (heuristic s) (Rng.foldIn t key)
         let acc = (next, tr) :: acc
-        if tr.Terminated || tr.Truncated then List.rev acc else go next (t + 1) acc
+
+        if tr.Terminated || tr.Truncated then
+            List.rev acc
+        else
+            go next (t + 1) acc
 
     let first = env.Reset key
     first, go first 0 []
@@ -290,11 +402,21 @@ printfn "%s" (Lbf.render coopStart)
 match coopSteps |> List.tryFindIndex (fun (_, tr) -> tr.Reward > 0.0f) with
 | Some t ->
     let s, tr = coopSteps[t]
-    printfn "step %d loads food; per-agent rewards %s\n%s" (t + 1) (rewardsOf tr) (Lbf.render s)
+
+    printfn
+        "step %d loads food; per-agent rewards %s\n%s"
+        (t + 1)
+        (rewardsOf tr)
+        (Lbf.render s)
 | None -> printfn "no food loaded"
 
 let coopEnd, coopLast = List.last coopSteps
-printfn "return %g after %d steps, terminated %b" (coopSteps |> List.sumBy (fun (_, tr) -> tr.Reward)) coopEnd.Steps coopLast.Terminated
+
+printfn
+    "return %g after %d steps, terminated %b"
+    (coopSteps |> List.sumBy (fun (_, tr) -> tr.Reward))
+    coopEnd.Steps
+    coopLast.Terminated
 (*** include-output ***)
 
 (** The heuristic's mean return over 100 episodes of each task (1 would clear every field). It reads the state,
@@ -303,7 +425,12 @@ for task in lbfTasks do
     let lbfEnv = Lbf.env task
 
     let returns =
-        [ for i in 0..99 -> playHeuristic lbfEnv (Rng.key (uint64 (1000 + i))) |> snd |> List.sumBy (fun (_, tr) -> tr.Reward) ]
+        [
+            for i in 0..99 ->
+                playHeuristic lbfEnv (Rng.key (uint64 (1000 + i)))
+                |> snd
+                |> List.sumBy (fun (_, tr) -> tr.Reward)
+        ]
 
     printfn "%-22s %.2f" lbfEnv.Spec.Name (List.average returns)
 (*** include-output ***)

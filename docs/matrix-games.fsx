@@ -1,5 +1,8 @@
 (**
 ---
+title: Matrix games
+category: Environments
+categoryindex: 2
 index: 2
 ---
 
@@ -44,10 +47,16 @@ let vector (v: float32[]) =
 The matrix games in `Registry.all`, with their specs as `Registry.make` builds them and the registry's
 descriptions:
 *)
-let isMatrixGame (name: string) = name = "two-step" || name.StartsWith "matrix:"
+let isMatrixGame (name: string) =
+    name = "two-step" || name.StartsWith "matrix:"
 
 for entry in Registry.all |> List.filter (fun e -> isMatrixGame e.Name) do
-    printfn "%-25s %s\n%-25s %s" entry.Name (describe (Registry.make entry.Name).Spec) "" entry.Description
+    printfn
+        "%-25s %s\n%-25s %s"
+        entry.Name
+        (describe (Registry.make entry.Name).Spec)
+        ""
+        entry.Description
 (*** include-output ***)
 
 (**
@@ -71,7 +80,12 @@ for s in [ start; state2A; state2B ] do
     printfn "%s\n" (MatrixGames.renderTwoStep s)
 
 printfn "%s" (describe twoStep.Spec)
-printfn "global states: 1 %s, 2A %s, 2B %s" (vector (twoStep.GlobalState start)) (vector (twoStep.GlobalState state2A)) (vector (twoStep.GlobalState state2B))
+
+printfn
+    "global states: 1 %s, 2A %s, 2B %s"
+    (vector (twoStep.GlobalState start))
+    (vector (twoStep.GlobalState state2A))
+    (vector (twoStep.GlobalState state2B))
 (*** include-output ***)
 
 (**
@@ -82,13 +96,24 @@ let returnOf (first: int[]) (second: int[]) =
     let _, t2 = twoStep.Step s1 second noKey
     t1.Reward + t2.Reward
 
-let joint = [ for a0 in 0..1 do for a1 in 0..1 -> [| a0; a1 |] ]
-let label (u: int[]) = sprintf "(%c,%c)" "AB".[u[0]] "AB".[u[1]]
+let joint =
+    [
+        for a0 in 0..1 do
+            for a1 in 0..1 -> [| a0; a1 |]
+    ]
+
+let label (u: int[]) =
+    sprintf "(%c,%c)" "AB".[u[0]] "AB".[u[1]]
 
 printfn "first \\ second  %s" (joint |> List.map label |> String.concat "  ")
 
 for first in joint do
-    printfn "%-15s  %s" (label first) (joint |> List.map (fun second -> sprintf "%5g" (returnOf first second)) |> String.concat "  ")
+    printfn
+        "%-15s  %s"
+        (label first)
+        (joint
+         |> List.map (fun second -> sprintf "%5g" (returnOf first second))
+         |> String.concat "  ")
 (*** include-output ***)
 
 (**
@@ -101,7 +126,11 @@ earns 8 and its learned Q_tot in 2B matches the payoff [[0, 1], [1, 8]] within 0
 greedy policy earns 7, as in the paper. The paper's ablations earn their table's returns too: IQL 7, VDN-S 7,
 QMIX-Lin 7, QMIX-NS 8. One such run of QMIX and of VDN, seed 1, with the tests' settings:
 *)
-let smallQmix = { QmixConfig.defaults with Embed = 8; HypernetLayers = 1 }
+let smallQmix =
+    { QmixConfig.defaults with
+        Embed = 8
+        HypernetLayers = 1
+    }
 
 /// The tests' settings: uniform exploration throughout, one environment, batches of 32 from the last 500
 /// episodes, hard target updates every 100 episodes, no test episodes during training.
@@ -109,14 +138,22 @@ let paperConfig (mixer: MixerConfig) (steps: int) =
     { TrainingConfig.defaults with
         Learner =
             { LearnerConfig.defaults with
-                Agent = { AgentConfig.defaults with Hidden = 16 }
+                Agent =
+                    { AgentConfig.defaults with
+                        Hidden = 16
+                    }
                 TargetUpdate = HardEvery 100
             }
         Mixer = mixer
         TotalSteps = steps
         BatchSize = 32
         BufferSize = 500
-        Epsilon = { Start = 1.0f; Finish = 1.0f; AnnealSteps = 1 }
+        Epsilon =
+            {
+                Start = 1.0f
+                Finish = 1.0f
+                AnnealSteps = 1
+            }
         TestInterval = 100_000
         TestEpisodes = 0
         Seed = 1UL
@@ -126,10 +163,15 @@ let paperConfig (mixer: MixerConfig) (steps: int) =
 let greedyReturn (env: Env<'S>) (cfg: TrainingConfig) =
     let trainer = Training.create cfg env
     let trained = Training.init trainer |> Training.run trainer ignore
-    (Runner.evaluate env cfg.Learner.Agent trained.Learner.Params.Agent 1 1 (Rng.key 99UL)).MeanReturn
+
+    (Runner.evaluate env cfg.Learner.Agent trained.Learner.Params.Agent 1 1 (Rng.key 99UL))
+        .MeanReturn
 
 for name, mixer in [ "QMIX", Qmix smallQmix; "VDN", Vdn ] do
-    printfn "two-step, %-4s greedy return %g" name (greedyReturn twoStep (paperConfig mixer 10_000))
+    printfn
+        "two-step, %-4s greedy return %g"
+        name
+        (greedyReturn twoStep (paperConfig mixer 10_000))
 (*** include-output ***)
 
 (**
@@ -151,9 +193,23 @@ let ready (env: Env<OneShotState>) = env.Reset noKey
 /// The best joint actions and their payoff, found by playing each joint action.
 let best (env: Env<OneShotState>) =
     let a = env.Spec.NActions
-    let payoffs = [ for u0 in 0 .. a - 1 do for u1 in 0 .. a - 1 -> (u0, u1), (snd (env.Step (ready env) [| u0; u1 |] noKey)).Reward ]
+
+    let payoffs =
+        [
+            for u0 in 0 .. a - 1 do
+                for u1 in 0 .. a - 1 ->
+                    (u0, u1), (snd (env.Step (ready env) [| u0; u1 |] noKey)).Reward
+        ]
+
     let top = payoffs |> List.map snd |> List.max
-    sprintf "best: %g at %s" top (payoffs |> List.filter (fun (_, r) -> r = top) |> List.map (fst >> string) |> String.concat " and ")
+
+    sprintf
+        "best: %g at %s"
+        top
+        (payoffs
+         |> List.filter (fun (_, r) -> r = top)
+         |> List.map (fst >> string)
+         |> String.concat " and ")
 
 let showOneShot (env: Env<OneShotState>) (payoff: float32[,]) =
     printfn "%s" (describe env.Spec)
@@ -180,7 +236,13 @@ let weighted (weighting: Weighting) (cfg: TrainingConfig) =
     { cfg with
         Learner =
             { cfg.Learner with
-                Weighted = Some { WeightedConfig.defaults with Weighting = weighting; Alpha = 0.1f; CentralEmbed = 32 }
+                Weighted =
+                    Some
+                        { WeightedConfig.defaults with
+                            Weighting = weighting
+                            Alpha = 0.1f
+                            CentralEmbed = 32
+                        }
             }
     }
 
@@ -193,7 +255,10 @@ let nonMonotonicRuns =
     ]
 
 for name, cfg in nonMonotonicRuns do
-    printfn "non-monotonic, %-7s greedy return %g" name (greedyReturn MatrixGames.nonMonotonic cfg)
+    printfn
+        "non-monotonic, %-7s greedy return %g"
+        name
+        (greedyReturn MatrixGames.nonMonotonic cfg)
 (*** include-output ***)
 
 (**
@@ -222,9 +287,20 @@ showOneShot MatrixGames.penalty (MatrixGames.penaltyPayoff MatrixGames.DefaultPe
 (*** include-output ***)
 
 (** After its one joint action, the episode is over, and stepping it again raises: *)
-let played, outcome = MatrixGames.penalty.Step (ready MatrixGames.penalty) [| 0; 2 |] noKey
-printfn "%s" (MatrixGames.renderOneShot (MatrixGames.penaltyPayoff MatrixGames.DefaultPenalty) played)
-printfn "reward %g, terminated %b, truncated %b" outcome.Reward outcome.Terminated outcome.Truncated
+let played, outcome =
+    MatrixGames.penalty.Step (ready MatrixGames.penalty) [| 0; 2 |] noKey
+
+printfn
+    "%s"
+    (MatrixGames.renderOneShot
+        (MatrixGames.penaltyPayoff MatrixGames.DefaultPenalty)
+        played)
+
+printfn
+    "reward %g, terminated %b, truncated %b"
+    outcome.Reward
+    outcome.Terminated
+    outcome.Truncated
 
 try
     MatrixGames.penalty.Step played [| 0; 0 |] noKey |> ignore
@@ -252,7 +328,9 @@ let penaltyPayoff = MatrixGames.penaltyPayoff MatrixGames.DefaultPenalty
 
 let afterRounds =
     [ [| 1; 1 |]; [| 0; 2 |]; [| 2; 2 |] ]
-    |> List.scan (fun (s, _) u -> penaltyRepeated.Step s u noKey) (penaltyRepeated.Reset noKey, Env.transition 0.0f false false)
+    |> List.scan
+        (fun (s, _) u -> penaltyRepeated.Step s u noKey)
+        (penaltyRepeated.Reset noKey, Env.transition 0.0f false false)
 
 for s, _ in afterRounds do
     printfn "%s\n" (MatrixGames.renderRepeated penaltyPayoff s)
@@ -261,19 +339,34 @@ for s, _ in afterRounds do
 let playConstant (env: Env<RepeatedState>) (u: int[]) =
     let rec go s total =
         let next, tr = env.Step s u noKey
-        if tr.Terminated || tr.Truncated then next, tr, total + tr.Reward else go next (total + tr.Reward)
+
+        if tr.Terminated || tr.Truncated then
+            next, tr, total + tr.Reward
+        else
+            go next (total + tr.Reward)
 
     go (env.Reset noKey) 0.0f
 
 for env in [ MatrixGames.climbingRepeated; MatrixGames.penaltyRepeated ] do
     let final, lastStep, total = playConstant env [| 0; 0 |]
-    printfn "%s, (0, 0) every round: %d rounds, return %g, last round terminated %b, truncated %b" env.Spec.Name final.Round total lastStep.Terminated lastStep.Truncated
+
+    printfn
+        "%s, (0, 0) every round: %d rounds, return %g, last round terminated %b, truncated %b"
+        env.Spec.Name
+        final.Round
+        total
+        lastStep.Terminated
+        lastStep.Truncated
 (*** include-output ***)
 
 (** With `LastJointAction`, each agent observes both previous actions (width 2 · A), and the global state is the
 same vector; before the first round both count as action 0, as in EPyMARL: *)
 let climbingLast =
-    MatrixGames.repeated 10 LastJointAction (MatrixGames.climbingPayoff ()) "climbing-last-action"
+    MatrixGames.repeated
+        10
+        LastJointAction
+        (MatrixGames.climbingPayoff ())
+        "climbing-last-action"
 
 let s0 = climbingLast.Reset noKey
 let s1, _ = climbingLast.Step s0 [| 1; 2 |] noKey
