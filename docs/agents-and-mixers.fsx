@@ -168,7 +168,8 @@ QmixConfig.defaults
 (**
 `HypernetLayers = 1` is the ICML paper's single linear hypernetwork; PyMARL's default is 2 (Linear → ReLU →
 Linear, of width `HypernetEmbed`). `NonNegative = Softplus` replaces |·| by log(1 + eˣ). Every built-in mixer, made
-for 3m with the global state as input, and applied to the same agent Qs at the same state:
+for 3m with the global state as input, with its `Name`, `ClaimsMonotonic`, `Outputs` (K) and parameter count, and
+applied to the same agent Qs at the same state:
 *)
 let d = Mixers.inputDim GlobalState spec
 let state = Tensor.ofArray [| 1; d |] (env.GlobalState first)
@@ -194,6 +195,15 @@ let builtIn =
         "VDN-S", VdnS QmixConfig.defaults
     ]
 
+printfn
+    "%-20s %-9s %-9s %s %10s  %s"
+    ""
+    "Name"
+    "monotonic"
+    "K"
+    "parameters"
+    "Q_tot(1, 2, 3)"
+
 for label, cfg in builtIn do
     let mixer = Mixers.create cfg spec.NAgents d
     let p = mixer.Init(Rng.key 2UL)
@@ -205,7 +215,7 @@ for label, cfg in builtIn do
         |> String.concat ", "
 
     printfn
-        "%-20s %-8s monotonic %-5b K = %d %6d parameters  Q_tot(1, 2, 3) = %s"
+        "%-20s %-9s %-9b %d %10d  %s"
         label
         mixer.Name
         mixer.ClaimsMonotonic

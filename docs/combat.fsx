@@ -51,20 +51,18 @@ open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
 
-[
-    for KeyValue(name, scenario) in Combat.scenarios ->
-        let spec = Combat.spec scenario
+for KeyValue(name, scenario) in Combat.scenarios do
+    let spec = Combat.spec scenario
 
-        sprintf
-            "%-13s agents %2d  actions %2d  obs %3d  state %3d  limit %3d"
-            name
-            spec.NAgents
-            spec.NActions
-            spec.ObsDim
-            spec.StateDim
-            spec.EpisodeLimit
-]
-(*** include-it ***)
+    printfn
+        "%-13s agents %2d  actions %2d  obs %3d  state %3d  limit %3d"
+        name
+        spec.NAgents
+        spec.NActions
+        spec.ObsDim
+        spec.StateDim
+        spec.EpisodeLimit
+(*** include-output ***)
 
 (**
 The QMIX paper's six maps keep the paper's episode limits (3m and 5m 60, 8m and 2s3z 120, 3s5z 150,
@@ -78,27 +76,57 @@ attacks the nearest enemy in range until it dies, else walks toward the nearest 
 *)
 let env = Combat.make (Combat.scenario "3m")
 let key = Rng.key 1UL
-let mutable state = env.Reset key
-let mutable over = false
-let mutable episodeReturn = 0.0f
 
-while not over do
-    let next, transition =
-        env.Step state (Combat.heuristic state) (Rng.foldIn state.StepCount key)
+/// Every state of one episode, the first included, with the heuristic playing the allies.
+let episode =
+    let rec play (state: CombatState) (acc: CombatState list) =
+        let next, transition =
+            env.Step state (Combat.heuristic state) (Rng.foldIn state.StepCount key)
 
-    episodeReturn <- episodeReturn + transition.Reward
-    over <- transition.Terminated || transition.Truncated
-    state <- next
+        if transition.Terminated || transition.Truncated then
+            List.rev (next :: acc)
+        else
+            play next (next :: acc)
 
-Combat.render state
+    let first = env.Reset key
+    play first [ first ] |> Array.ofList
+
+printfn "%s" (Combat.render (Array.last episode))
+(*** include-output ***)
+
+(*** hide ***)
+/// An SVG document shown inline on the site; printed as text in plain `dotnet fsi`.
+type Svg = Svg of string
+
+#if HAS_FSI_ADDHTMLPRINTER
+fsi.AddHtmlPrinter(fun (Svg svg) ->
+    Seq.empty,
+    "<div class=\"chart\">" + svg.Substring(max 0 (svg.IndexOf "<svg")) + "</div>")
+#endif
+
+(**
+`Combat.renderSvg` draws a frame as SVG: units as circles of their radius (allies blue, enemies red) with health
+bars, a line from each unit to the one it attacked in the previous step, dead units as grey outlines (hover over
+a unit for its type and health). The state after three steps:
+*)
+Combat.renderSvg episode[3] |> Svg
 (*** include-it ***)
 
-(** `Combat.renderSvg` draws a frame as SVG, and `Combat.renderSvgEpisode` a sheet of an episode's frames.
+(** `Combat.renderSvgEpisode columns states` draws a sheet of frames; every third step of the episode: *)
+episode
+|> Array.mapi (fun i s -> i, s)
+|> Array.filter (fun (i, _) -> i % 3 = 0 || i = episode.Length - 1)
+|> Array.map snd
+|> Combat.renderSvgEpisode 3
+|> Svg
+(*** include-it ***)
 
+(**
 ## The heuristic's win rate
 
 Measured with `Combat.heuristicWinRate scenario 1000 (Rng.key 2024UL)` (1000 episodes per map, against the
-scripted enemy):
+scripted enemy; [Reproducing the paper](reproducing-the-paper.html) measures them again, over 500 episodes, each
+time the site is built):
 
 | map | 3m | 5m | 8m | 2s3z | 3s5z | 1c3s5z |
 |---|---|---|---|---|---|---|

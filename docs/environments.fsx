@@ -339,13 +339,13 @@ printfn
 gives the whole entry, with its description and a text renderer (`RenderText`); `Registry.tryFind` returns an
 option. Every registered environment, with its spec as the code reports it:
 *)
-printfn "%-24s %3s %3s %4s %5s %5s  %s" "name" "N" "A" "obs" "state" "limit" "description"
+printfn "%-24s %3s %3s %4s %5s %5s" "name" "N" "A" "obs" "state" "limit"
 
 for entry in Registry.all do
     let spec = (Registry.make entry.Name).Spec
 
     printfn
-        "%-24s %3d %3d %4d %5d %5d  %s"
+        "%-24s %3d %3d %4d %5d %5d\n    %s"
         entry.Name
         spec.NAgents
         spec.NActions

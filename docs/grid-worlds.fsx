@@ -40,13 +40,13 @@ open Qmix.Functional.Envs
 let isGridWorld (name: string) =
     [ "checkers"; "switch"; "predator-prey"; "lbf:" ] |> List.exists name.StartsWith
 
-printfn "%-22s %3s %3s %4s %5s %5s  %s" "name" "N" "A" "obs" "state" "limit" "description"
+printfn "%-22s %3s %3s %4s %5s %5s" "name" "N" "A" "obs" "state" "limit"
 
 for entry in Registry.all |> List.filter (fun e -> isGridWorld e.Name) do
     let s = (Registry.make entry.Name).Spec
 
     printfn
-        "%-22s %3d %3d %4d %5d %5d  %s"
+        "%-22s %3d %3d %4d %5d %5d\n    %s"
         entry.Name
         s.NAgents
         s.NActions

@@ -52,10 +52,9 @@ let isMatrixGame (name: string) =
 
 for entry in Registry.all |> List.filter (fun e -> isMatrixGame e.Name) do
     printfn
-        "%-25s %s\n%-25s %s"
+        "%s\n    %s\n    %s"
         entry.Name
         (describe (Registry.make entry.Name).Spec)
-        ""
         entry.Description
 (*** include-output ***)
 

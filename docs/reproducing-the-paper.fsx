@@ -161,6 +161,11 @@ utilities at any given state, settle on 7, as in the paper. The paper's Table 1 
 VDN and QMIX. Ours, in the same layout (agent 0's action down the rows, agent 1's across, A then B; state 2A is
 reached by (A, A) and 2B by (B, B)):
 *)
+/// A value to two decimals, in 7 characters ("0.00" rather than "-0.00").
+let value (x: float32) =
+    let text = sprintf "%7.2f" x
+    if text.Trim() = "-0.00" then "   0.00" else text
+
 let showTables (name: string) =
     let _, trainer, state, _ = twoStepRuns |> List.find (fun (n, _, _, _) -> n = name)
 
@@ -176,7 +181,7 @@ let showTables (name: string) =
 
     for a0 in 0..1 do
         let row (t: float32[,]) =
-            sprintf "%7.2f %7.2f   " (t[a0, 0] + 0.0f) (t[a0, 1] + 0.0f) // + 0: no "-0.00"
+            sprintf "%s %s   " (value t[a0, 0]) (value t[a0, 1])
 
         printfn "  %c   %s" "AB".[a0] (values |> List.map row |> String.concat " ")
 
@@ -270,9 +275,7 @@ let printTable (label: string) (t: float32[,]) =
     printfn "  %s" label
 
     for a0 in 0..2 do
-        printfn
-            "    %s"
-            ([ for a1 in 0..2 -> sprintf "%7.2f" (t[a0, a1] + 0.0f) ] |> String.concat " ")
+        printfn "    %s" ([ for a1 in 0..2 -> value t[a0, a1] ] |> String.concat " ")
 
 for name, cfg in nonMonotonicRuns do
     let trainer, state = train MatrixGames.nonMonotonic cfg

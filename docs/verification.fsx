@@ -16,7 +16,7 @@ is monotonic in every agent's utility,
 then the joint action that maximises Q_tot is the tuple of the agents' own greedy actions (argmax decomposition,
 also called IGM, for individual-global-max):
 
-> argmax over **u** of Q_tot( **τ**, **u**, s ) = ( argmax over u₁ of Q₁(τ₁, u₁), …, argmax over u_N of Q_N(τ_N, u_N) ).
+> argmax over <b>u</b> of Q_tot(<b>τ</b>, <b>u</b>, s) = (argmax over u₁ of Q₁(τ₁, u₁), …, argmax over u_N of Q_N(τ_N, u_N)).
 
 `Verify` tests both properties of any mixer, built in or your own, at points drawn by FsCheck generators from a
 fixed seed, and returns the first counterexample when a property fails.

@@ -1,5 +1,7 @@
-// The facade used as a C# application would: docs/csharp.fsx shows each region of this file and the output of
-// running it. Each section prints a "== name ==" line first, so the page can place its output under its code.
+// The facade used as a C# application would. docs/csharp.fsx shows each region of this
+// file and the output of running it: each section prints a "== name ==" line first, so
+// the page can place the output under its code. Lines stay within 88 characters, the
+// width of the page's code column.
 using Qmix;
 using CSharpUsage;
 
@@ -8,23 +10,27 @@ var work = Directory.CreateTempSubdirectory("qmix-csharp-usage-").FullName;
 Section("environments");
 #region environments
 // the built-in environments by name, with their sizes
-Console.WriteLine($"{Environments.Names.Count} environments, {Environments.CombatMaps.Count} combat maps");
-foreach (var info in Environments.Catalogue.Where(e => e.Name is "two-step" or "checkers" or "combat:3m"))
-    Console.WriteLine(info.Spec);
+Console.WriteLine($"{Environments.Names.Count} environments, "
+    + $"{Environments.CombatMaps.Count} combat maps, e.g.");
+foreach (var info in Environments.Catalogue)
+    if (info.Name is "two-step" or "checkers" or "combat:3m")
+        Console.WriteLine(info.Spec);
 
 // a typed factory gives a handle that can be stepped by hand
 var env = Environments.TwoStep();
 env.Reset(seed: 1);
 Console.WriteLine(env.Render());
 var step = env.Step([1, 1]); // agent 0 picks B: the game moves to state 2B
-Console.WriteLine($"reward {step.Reward}, done {step.Done}, now {env.Observations.Length} observation values");
+Console.WriteLine($"reward {step.Reward}, done {step.Done}, "
+    + $"{env.Observations.Length} observation values");
 step = env.Step([1, 1]);
 Console.WriteLine($"reward {step.Reward}, terminated {step.Terminated}");
 #endregion
 
 Section("options");
 #region options
-// the defaults are PyMARL's QMIX on StarCraft; a two-step game needs small networks and uniform exploration
+// the defaults are PyMARL's QMIX on StarCraft; for the two-step game:
+// small networks and uniform exploration, as in the paper
 var options = new TrainingOptions
 {
     Algorithm = Algorithm.Qmix,
@@ -40,9 +46,10 @@ var options = new TrainingOptions
     TestEpisodes = 1,
     Seed = 1,
 };
-Console.WriteLine($"{options.Algorithm}, {options.TotalSteps} steps, lr {options.Lr}, γ {options.Gamma}, batch {options.BatchSize}");
+Console.WriteLine($"{options.Algorithm}, {options.TotalSteps} steps, lr {options.Lr}, "
+    + $"γ {options.Gamma}, batch {options.BatchSize}");
 
-// options are immutable records: variants with `with`, settings checked when set
+// options are immutable records: variants with `with`, each setting checked when set
 var vdn = options with { Algorithm = Algorithm.Vdn };
 try
 {
@@ -50,7 +57,7 @@ try
 }
 catch (ArgumentOutOfRangeException e)
 {
-    Console.WriteLine($"{e.ParamName}: {e.Message.Split(Environment.NewLine)[0]}");
+    Console.WriteLine(e.Message.Split('\n')[0]);
 }
 #endregion
 
@@ -59,25 +66,33 @@ Section("train");
 using (var trainer = new Trainer(Environments.TwoStep(), options))
 {
     // a greedy evaluation every TestInterval steps
-    trainer.Evaluated += (_, e) => Console.WriteLine($"step {e.Step,6}: greedy return {e.MeanReturn}");
-    // progress after each evaluation and at the end (and at most every ProgressInterval in between)
+    trainer.Evaluated += (_, e) =>
+        Console.WriteLine($"step {e.Step,6}: greedy return {e.MeanReturn}");
+    // progress after each evaluation and at the end (and, in between, at most
+    // every ProgressInterval)
     trainer.ProgressInterval = TimeSpan.MaxValue;
     TrainingProgress? last = null;
     var result = trainer.Train(new Reporter(p => last = p));
 
-    Console.WriteLine($"{result.Steps} steps, {result.Episodes} episodes, {result.Updates} updates");
-    Console.WriteLine($"last progress: step {last?.Step} of {last?.TotalSteps}, loss {last?.Loss:F5}");
+    Console.WriteLine($"{result.Steps} steps, {result.Episodes} episodes, "
+        + $"{result.Updates} updates");
+    Console.WriteLine($"last progress: step {last?.Step} of {last?.TotalSteps}, "
+        + $"loss {last?.Loss:F5}");
     result.Policy.Save(Path.Combine(work, "two-step"));
 }
 #endregion
 
 Section("async");
 #region async
-// TrainAsync runs on the thread pool; cancelling stops between two iterations, and Train continues from there
+// TrainAsync runs on the thread pool; cancelling stops it between two iterations,
+// and training again continues from there
 using (var trainer = new Trainer(Environments.TwoStep(), vdn))
 {
     using var cancel = new CancellationTokenSource();
-    trainer.Evaluated += (_, e) => { if (e.Step >= 4_000) cancel.Cancel(); };
+    trainer.Evaluated += (_, e) =>
+    {
+        if (e.Step >= 4_000) cancel.Cancel();
+    };
     try
     {
         await trainer.TrainAsync(cancellationToken: cancel.Token);
@@ -87,13 +102,14 @@ using (var trainer = new Trainer(Environments.TwoStep(), vdn))
         Console.WriteLine($"cancelled at step {trainer.Step}");
     }
     var rest = await trainer.TrainAsync();
-    Console.WriteLine($"continued to step {trainer.Step}; VDN's greedy return {rest.TestReturn}");
+    Console.WriteLine($"continued to step {trainer.Step}; "
+        + $"VDN's greedy return {rest.TestReturn}");
 }
 #endregion
 
 Section("policy");
 #region policy
-// decentralised execution: each agent acts on its own observation and its own recurrent memory
+// decentralised execution: each agent acts on its own observation and memory
 var policy = Policy.Load(Path.Combine(work, "two-step"));
 var game = Environments.TwoStep();
 game.Reset(seed: 7);
@@ -112,26 +128,33 @@ Console.WriteLine($"return {episodeReturn}");
 Section("evaluation");
 #region evaluation
 var evaluation = Evaluation.Run(policy, Environments.TwoStep(), episodes: 20, seed: 1);
-Console.WriteLine($"{evaluation.Episodes} greedy episodes: mean return {evaluation.MeanReturn}, "
-    + $"lengths {evaluation.EpisodeLengths.Min()}–{evaluation.EpisodeLengths.Max()}, win rate {evaluation.WinRate?.ToString() ?? "n/a"}");
+Console.WriteLine($"{evaluation.Episodes} greedy episodes: "
+    + $"mean return {evaluation.MeanReturn}, "
+    + $"lengths {evaluation.EpisodeLengths.Min()} to {evaluation.EpisodeLengths.Max()}, "
+    + $"win rate {evaluation.WinRate?.ToString() ?? "n/a (the game has no wins)"}");
 #endregion
 
 Section("checkpoints");
 #region checkpoints
-// a checkpoint holds everything (parameters, optimiser, replay buffer, counters): a resumed run is exact
-var halfway = options with { TotalSteps = 5_000, TestEpisodes = 0 };
-using (var first = new Trainer(Environments.TwoStep(), halfway))
+// a checkpoint holds everything (parameters, optimiser, replay buffer, counters),
+// so a resumed run is exact
+var checkpoint = Path.Combine(work, "checkpoint", "model");
+using (var first = new Trainer(Environments.TwoStep(),
+           options with { TotalSteps = 5_000, TestEpisodes = 0 }))
 {
     first.Train();
-    first.Save(Path.Combine(work, "checkpoint", "model"));
+    first.Save(checkpoint);
 }
 using (var resumed = new Trainer(Environments.TwoStep(), options with { TestEpisodes = 0 }))
 {
-    resumed.Resume(Path.Combine(work, "checkpoint", "model"));
+    resumed.Resume(checkpoint);
     Console.WriteLine($"resumed at step {resumed.Step}, episode {resumed.Episode}");
     var result = resumed.Train();
-    Console.WriteLine($"finished at step {result.Steps}; files: "
-        + string.Join(", ", Directory.GetFiles(Path.Combine(work, "checkpoint")).Select(Path.GetFileName).Order()));
+    var files = Directory.GetFiles(Path.GetDirectoryName(checkpoint)!)
+        .Select(Path.GetFileName)
+        .Order();
+    Console.WriteLine($"finished at step {result.Steps}");
+    Console.WriteLine($"files: {string.Join(", ", files)}");
 }
 #endregion
 
@@ -151,22 +174,26 @@ var colourOptions = new TrainingOptions
 };
 using (var trainer = new Trainer(new ColourGame(), colourOptions))
 {
-    trainer.Evaluated += (_, e) => Console.WriteLine($"step {e.Step,5}: test return {e.MeanReturn:F2}, win rate {e.WinRate:P0}");
+    trainer.Evaluated += (_, e) => Console.WriteLine(
+        $"step {e.Step,5}: test return {e.MeanReturn:F2}, win rate {e.WinRate:P0}");
     var result = trainer.Train();
     var check = Evaluation.Run(result.Policy, new ColourGame(), episodes: 100, seed: 99);
-    Console.WriteLine($"100 new episodes: mean return {check.MeanReturn:F2}, win rate {check.WinRate:P0}");
+    Console.WriteLine($"100 new episodes: mean return {check.MeanReturn:F2}, "
+        + $"win rate {check.WinRate:P0}");
 }
 #endregion
 
 Section("verification");
 #region verification
-// monotonicity and argmax decomposition of a mixer, at states and Qs drawn from a seed
-VerificationResult qmix = MixerVerification.Check(Algorithm.Qmix, agents: 3, actions: 4, trials: 100);
+// monotonicity and argmax decomposition of a mixer, at points drawn from a seed
+VerificationResult qmix =
+    MixerVerification.Check(Algorithm.Qmix, agents: 3, actions: 4, trials: 100);
 Console.WriteLine(qmix.Monotonicity.Description);
 Console.WriteLine(qmix.ArgmaxDecomposition.Description);
 
-// the negative control, QMIX without the absolute value, must fail with a counterexample
-VerificationResult control = MixerVerification.CheckNegativeControl(agents: 3, actions: 4, stateSize: 4);
+// the negative control, QMIX without the absolute value, must fail
+VerificationResult control =
+    MixerVerification.CheckNegativeControl(agents: 3, actions: 4, stateSize: 4);
 Console.WriteLine($"{control.Mixer}: passed {control.Passed}");
 Console.WriteLine(control.ArgmaxDecomposition.Counterexample);
 #endregion
@@ -176,8 +203,8 @@ return 0;
 
 static void Section(string name) => Console.WriteLine($"== {name} ==");
 
-/// <summary>Reports progress on the training thread (a <see cref="Progress{T}"/> would post it to the thread
-/// pool, and console output could come out of order).</summary>
+/// <summary>Reports progress on the training thread (a <see cref="Progress{T}"/> would
+/// post it to the thread pool, and console output could come out of order).</summary>
 sealed class Reporter(Action<TrainingProgress> report) : IProgress<TrainingProgress>
 {
     public void Report(TrainingProgress value) => report(value);
