@@ -15,6 +15,11 @@ Qmix.Functional needs only the [.NET 10 SDK](https://dotnet.microsoft.com/downlo
 ./build.sh test   # every test project; ends with "N passed, N failed"
 ```
 
+`./build.sh run` shows live progress and ends by printing the run directory it wrote under `runs/`: `config.json`
+(everything needed to repeat the run), `metrics.jsonl` and `metrics.csv`, `curves.svg` (the learning curves),
+`checkpoints/` (safetensors and a JSON sidecar) and `summary.json`. `qmix eval RUN_DIR` and `qmix plot RUN_DIR…`
+read it back; `--seeds 1..5` trains several seeds in parallel and plots their mean with a 95% band.
+
 `build.sh` restores its own tools (Paket, Fantomas, fsdocs, pinned in `dotnet-tools.json`) and the packages in
 `paket.lock`; Paket reads the package source from `NUGET_SOURCE`, which the script takes from the machine's own
 NuGet configuration (`dotnet nuget list source`) when it is unset. The other entry points:
