@@ -377,18 +377,6 @@ module Learner =
         let chosen = qs |> Tensor.slice 0 0 t |> Tensor.gather actions
         // greedy actions of the online agents over available actions (for double Q and CW-QMIX)
         let greedyNow = greedy (Tensor.toArray qs) batch.AvailActions b t1 n a
-        // target agents' Qs at every step (constants): [T', B, N, A]
-        let targetQs = Agent.unroll target.Agent n inputs
-        // the target's max over available actions: double Q evaluates the online argmax, else the target's own
-        let targetPick =
-            if cfg.DoubleQ then
-                greedyNow
-            else
-                greedy (Tensor.toArray targetQs) batch.AvailActions b t1 n a
-
-        let maxQs =
-            Tensor.ofArray [| t1; b; n |] (pick (Tensor.toArray targetQs) targetPick a)
-
         // loss mask: filled steps up to the terminal one
         let mask = lossMask batch
         let maskK = expand mask kOut
@@ -403,6 +391,16 @@ module Learner =
 
         match p.Central, target.Central, cfg.Weighted with
         | None, None, None ->
+            // target agents' Qs at every step (constants): [T', B, N, A]
+            let targetQs = Agent.unroll target.Agent n inputs |> Tensor.toArray
+            // the target's max over available actions: double Q evaluates the online argmax, else the target's own
+            let targetPick =
+                if cfg.DoubleQ then
+                    greedyNow
+                else
+                    greedy targetQs batch.AvailActions b t1 n a
+
+            let maxQs = Tensor.ofArray [| t1; b; n |] (pick targetQs targetPick a)
             // targets from the target mixer at every index, then one-step or TD(λ) targets
             let next = mixer.Forward target.Mixer maxQs hyper
             let y = targets cfg batch mask (Tensor.toArray next) kOut
