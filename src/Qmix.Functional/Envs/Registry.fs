@@ -50,6 +50,9 @@ module EnvEntry =
 module Registry =
     /// <summary>Every registered environment, in a fixed order (by family).</summary>
     let all: EnvEntry list =
+        let lbf (task: string) (description: string) =
+            EnvEntry.create ("lbf:" + task) ("Level-Based Foraging: " + description) (fun () -> Lbf.env task) Lbf.render
+
         let combat (map: string) =
             let sc = Combat.scenario map
 
@@ -128,46 +131,14 @@ module Registry =
                 (fun () -> PredatorPrey.make PredatorPrey.config7x7)
                 PredatorPrey.render
             // Level-Based Foraging (Envs/Lbf.fs)
-            EnvEntry.create
-                "lbf:8x8-2p-2f-coop"
-                "Level-Based Foraging: 8x8 field, 2 players, 2 foods, cooperative (every food needs both players)"
-                (fun () -> Lbf.env "8x8-2p-2f-coop")
-                Lbf.render
-            EnvEntry.create
-                "lbf:8x8-2p-2f-2s-coop"
-                "Level-Based Foraging: 8x8-2p-2f-coop with sight 2"
-                (fun () -> Lbf.env "8x8-2p-2f-2s-coop")
-                Lbf.render
-            EnvEntry.create
-                "lbf:10x10-3p-3f"
-                "Level-Based Foraging: 10x10 field, 3 players, 3 foods"
-                (fun () -> Lbf.env "10x10-3p-3f")
-                Lbf.render
-            EnvEntry.create
-                "lbf:10x10-3p-3f-2s"
-                "Level-Based Foraging: 10x10-3p-3f with sight 2"
-                (fun () -> Lbf.env "10x10-3p-3f-2s")
-                Lbf.render
-            EnvEntry.create
-                "lbf:15x15-4p-5f"
-                "Level-Based Foraging: 15x15 field, 4 players, 5 foods"
-                (fun () -> Lbf.env "15x15-4p-5f")
-                Lbf.render
-            EnvEntry.create
-                "lbf:15x15-4p-5f-2s"
-                "Level-Based Foraging: 15x15-4p-5f with sight 2"
-                (fun () -> Lbf.env "15x15-4p-5f-2s")
-                Lbf.render
-            EnvEntry.create
-                "lbf:15x15-3p-5f"
-                "Level-Based Foraging: 15x15 field, 3 players, 5 foods"
-                (fun () -> Lbf.env "15x15-3p-5f")
-                Lbf.render
-            EnvEntry.create
-                "lbf:15x15-4p-3f"
-                "Level-Based Foraging: 15x15 field, 4 players, 3 foods"
-                (fun () -> Lbf.env "15x15-4p-3f")
-                Lbf.render
+            lbf "8x8-2p-2f-coop" "8x8 field, 2 players, 2 foods, cooperative (every food needs both players)"
+            lbf "8x8-2p-2f-2s-coop" "8x8-2p-2f-coop with sight 2"
+            lbf "10x10-3p-3f" "10x10 field, 3 players, 3 foods"
+            lbf "10x10-3p-3f-2s" "10x10-3p-3f with sight 2"
+            lbf "15x15-4p-5f" "15x15 field, 4 players, 5 foods"
+            lbf "15x15-4p-5f-2s" "15x15-4p-5f with sight 2"
+            lbf "15x15-3p-5f" "15x15 field, 3 players, 5 foods"
+            lbf "15x15-4p-3f" "15x15 field, 4 players, 3 foods"
             // the SMAX-style combat simulator (Envs/Combat.fs), the QMIX paper's maps first
             combat "3m"
             combat "5m"
