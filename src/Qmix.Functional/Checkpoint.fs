@@ -486,6 +486,7 @@ module Checkpoint =
                     Optim = optim
                     Updates = updates
                     LastTargetUpdateEpisode = lastTargetUpdate
+                    Workspace = LearnerWorkspace()
                 }
             Replay = wrap train (fun () -> restoreReplay sidecar learner.Spec trainFile capacity totalAdded)
             Counters = loopCounters

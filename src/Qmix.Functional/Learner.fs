@@ -24,6 +24,15 @@ type Optimizer =
     /// <summary>Adam (pymarl2: lr 1e-3).</summary>
     | Adam of AdamConfig
 
+/// <summary>How the learner computes an update.</summary>
+type LearnerEngine =
+    /// <summary>The fused update (hand-written forward and backward passes over reused buffers, the batch split into
+    /// two halves run in parallel) wherever the configuration allows it: a shared RNN agent with the QMIX, VDN or IQL
+    /// mixer, without Weighted QMIX. Anything else runs on the gradient tape.</summary>
+    | Auto
+    /// <summary>Always the gradient tape (<c>Autodiff</c>), for any agent, mixer and loss.</summary>
+    | Tape
+
 /// <summary>The learner's settings, with PyMARL's QMIX defaults in <c>LearnerConfig.defaults</c>.</summary>
 type LearnerConfig =
     {
@@ -47,6 +56,11 @@ type LearnerConfig =
         TargetUpdate: TargetUpdate
         /// <summary>Weighted QMIX (CW or OW) with its centralised Q̂*; None for plain QMIX (the default).</summary>
         Weighted: WeightedConfig option
+        /// <summary>How updates are computed (<c>Auto</c>: the fused update where it applies).</summary>
+        Engine: LearnerEngine
+        /// <summary>Threads an update may use: 0 for as many as the machine has (at most 2, one per half of the batch),
+        /// 1 for the calling thread only. Results are bit-identical for every value.</summary>
+        Threads: int
     }
 
     /// <summary>PyMARL's QMIX learner (src/config/default.yaml and algs/qmix.yaml).</summary>
@@ -69,6 +83,8 @@ type LearnerConfig =
                     }
             TargetUpdate = HardEvery 200
             Weighted = None
+            Engine = Auto
+            Threads = 0
         }
 
 /// <summary>Everything the learner trains: the agents, the mixer and, for Weighted QMIX, Q̂*. Parameter names are
@@ -124,6 +140,9 @@ type LearnerState<'M> =
         Updates: int
         /// <summary>The episode count at the last hard target update.</summary>
         LastTargetUpdateEpisode: int
+        /// <summary>Memory the fused update reuses, handed on from state to state (not part of the state's value).
+        /// Persistent by default; see <see cref="M:Qmix.Functional.Learner.recycling"/>.</summary>
+        Workspace: LearnerWorkspace
     }
 
 /// <summary>A learner: its settings, the environment's sizes and the mixer (built-in or user-defined).</summary>
@@ -166,6 +185,9 @@ module Learner =
             bad "TargetUpdate" (sprintf "Soft needs τ in (0, 1], got %g" tau)
         | _ -> ()
 
+        if cfg.Threads < 0 then
+            bad "Threads" (sprintf "Threads must be 0 (all cores) or positive, got %d" cfg.Threads)
+
         if cfg.Weighted.IsSome && mixer.Outputs <> 1 then
             bad "Weighted" (sprintf "Weighted QMIX needs a mixer with one output, %s has %d" mixer.Name mixer.Outputs)
 
@@ -207,6 +229,7 @@ module Learner =
             Optim = initOptim learner online
             Updates = 0
             LastTargetUpdateEpisode = 0
+            Workspace = LearnerWorkspace()
         }
 
     /// <summary>A fresh learner state: online parameters from the key, targets a copy of them.</summary>
@@ -460,8 +483,9 @@ module Learner =
                 (nameof p)
                 "learner: Weighted QMIX needs Q̂* in both the online and the target parameters, plain QMIX in neither"
 
-    /// <summary>The loss, its gradient with respect to the online parameters, and the metrics (GradNorm unset).</summary>
-    let gradients (learner: Learner<'M>) (state: LearnerState<'M>) (batch: EpisodeBatch) =
+    /// <summary>The loss, its gradient with respect to the online parameters, and the metrics (GradNorm unset), always
+    /// computed on the gradient tape.</summary>
+    let tapeGradients (learner: Learner<'M>) (state: LearnerState<'M>) (batch: EpisodeBatch) =
         validateBatch learner batch
         Autodiff.valueGradAux (loss learner state.Target batch) state.Params
 
@@ -484,6 +508,388 @@ module Learner =
                         state.Target
             }
 
+    /// <summary>A copy of a learner state whose tensors live on the heap, with a workspace of its own: it stays
+    /// readable however many updates follow from the original.</summary>
+    let copyState (state: LearnerState<'M>) : LearnerState<'M> =
+        let optim =
+            match state.Optim with
+            | RmsPropState s ->
+                RmsPropState
+                    { s with
+                        SquareAvg = Tree.map Tensor.copy s.SquareAvg
+                        MomentumBuffer = Tree.map Tensor.copy s.MomentumBuffer
+                    }
+            | AdamState s ->
+                AdamState
+                    { s with
+                        ExpAvg = Tree.map Tensor.copy s.ExpAvg
+                        ExpAvgSq = Tree.map Tensor.copy s.ExpAvgSq
+                    }
+
+        { state with
+            Params = Tree.map Tensor.copy state.Params
+            Target = Tree.map Tensor.copy state.Target
+            Optim = optim
+            Workspace = LearnerWorkspace()
+        }
+
+    /// <summary>The same state on a recycling workspace of its own: each update along its line writes the new state
+    /// over the storage of the state two updates back, so that a training loop allocates nothing per update in steady
+    /// state. A recycled state's tensors refuse to be read (InvalidOperationException); keep one longer with
+    /// <c>copyState</c>. <c>Training.run</c> trains this way.</summary>
+    let recycling (state: LearnerState<'M>) : LearnerState<'M> =
+        { state with
+            Workspace = LearnerWorkspace(true)
+        }
+
+    /// <summary>The same state on a persistent workspace of its own: every later state gets fresh storage, and this
+    /// one (whose storage nothing will recycle any more) stays readable.</summary>
+    let persistent (state: LearnerState<'M>) : LearnerState<'M> =
+        { state with
+            Workspace = LearnerWorkspace(false)
+        }
+
+    /// The fused update's plan when the configuration is one it runs, else None.
+    let private fusedPlan (learner: Learner<'M>) (p: QParams<'M>) : FusedPlan option =
+        let cfg, spec = learner.Config, learner.Spec
+
+        let mixer =
+            match Mixers.builtInConfig learner.Mixer, box p.Mixer with
+            | Some(Qmix q), (:? MixerParams as mp) when mp.IsQmixParams -> Some(FusedQmix q)
+            | Some Vdn, _ -> Some FusedVdn
+            | Some Independent, _ -> Some FusedIql
+            | _ -> None
+
+        match cfg.Engine, cfg.Weighted, p.Central, p.Agent, mixer with
+        | Auto, None, None, Shared(RnnNet net), Some m ->
+            let lambda =
+                match cfg.Target with
+                | OneStep -> 0.0f
+                | TdLambda l -> l
+
+            Some
+                {
+                    N = spec.NAgents
+                    A = spec.NActions
+                    ObsDim = spec.ObsDim
+                    StateDim = spec.StateDim
+                    D = Agent.inputDim cfg.Agent spec
+                    H = GruCell.hidden net.Rnn
+                    S = Mixers.inputDim cfg.HyperInput spec
+                    LastAction = cfg.Agent.LastAction
+                    AgentId = cfg.Agent.AgentId
+                    Hyper = cfg.HyperInput
+                    Mixer = m
+                    K = learner.Mixer.Outputs
+                    Gamma = cfg.Gamma
+                    Lambda = lambda
+                    DoubleQ = cfg.DoubleQ
+                    LossScale = cfg.LossScale
+                }
+        | _ -> None
+
+    /// Where each parameter starts in the flat vector of the tree's leaves.
+    let private fusedLayout (p: QParams<'M>) : FusedLayout =
+        let leaves = Tree.leaves p
+        let starts = Array.scan (fun acc (t: Tensor) -> acc + t.Numel) 0 leaves
+
+        let off (t: Tensor) =
+            starts[Array.findIndex (fun l -> obj.ReferenceEquals(l, t)) leaves]
+
+        let net =
+            match p.Agent with
+            | Shared(RnnNet net) -> net
+            | _ -> invalidArg (nameof p) "fused update: needs a shared RNN agent"
+
+        let hyper (h: Hypernet) =
+            match h with
+            | OneLayer l -> off l.Weight, off l.Bias, -1, -1
+            | TwoLayers t -> off t.Hidden.Weight, off t.Hidden.Bias, off t.Output.Weight, off t.Output.Bias
+
+        let agentPart =
+            {
+                Total = starts[leaves.Length]
+                Fc1W = off net.Fc1.Weight
+                Fc1B = off net.Fc1.Bias
+                Wih = off net.Rnn.WeightIh
+                Whh = off net.Rnn.WeightHh
+                Bih = off net.Rnn.BiasIh
+                Bhh = off net.Rnn.BiasHh
+                Fc2W = off net.Fc2.Weight
+                Fc2B = off net.Fc2.Bias
+                W1a = -1
+                W1aB = -1
+                W1b = -1
+                W1bB = -1
+                Hb1 = -1
+                Hb1B = -1
+                Wfa = -1
+                WfaB = -1
+                Wfb = -1
+                WfbB = -1
+                V1 = -1
+                V1B = -1
+                V2 = -1
+                V2B = -1
+            }
+
+        match box p.Mixer with
+        | :? MixerParams as mp ->
+            match mp with
+            | QmixParams q ->
+                let w1a, w1aB, w1b, w1bB = hyper q.HyperW1
+                let wfa, wfaB, wfb, wfbB = hyper q.HyperWFinal
+
+                { agentPart with
+                    W1a = w1a
+                    W1aB = w1aB
+                    W1b = w1b
+                    W1bB = w1bB
+                    Hb1 = off q.HyperB1.Weight
+                    Hb1B = off q.HyperB1.Bias
+                    Wfa = wfa
+                    WfaB = wfaB
+                    Wfb = wfb
+                    WfbB = wfbB
+                    V1 = off q.V.Hidden.Weight
+                    V1B = off q.V.Hidden.Bias
+                    V2 = off q.V.Output.Weight
+                    V2B = off q.V.Output.Bias
+                }
+            | _ -> agentPart
+        | _ -> agentPart
+
+    /// Copies a tree's leaves back to back into a flat vector.
+    let private gather (tree: 'P) (dst: float32[]) =
+        let mutable at = 0
+
+        for t in Tree.leaves tree do
+            t.Span.CopyTo(Span(dst, at, t.Numel))
+            at <- at + t.Numel
+
+    /// The loss's gradient by the fused passes, left in the first half's buffer (before clipping), and the metrics
+    /// (GradNorm unset). The caller holds the workspace's lock.
+    let private fusedGradient
+        (learner: Learner<'M>)
+        (plan: FusedPlan)
+        (batch: EpisodeBatch)
+        (state: LearnerState<'M>)
+        (ws: LearnerWorkspace)
+        : float32[] * LearnerMetrics =
+        let cfg = learner.Config
+        let layout = fusedLayout state.Params
+        ws.Prepare(plan, layout)
+        // the parameters and the targets as flat vectors, their weights transposed once for the whole update
+        gather state.Params ws.Theta
+        gather state.Target ws.ThetaTarget
+        ws.Packed[0].Fill(ws.Theta, layout)
+        ws.Packed[1].Fill(ws.ThetaTarget, layout)
+        // the loss normaliser: filled steps up to the terminal one, over the whole batch
+        let b, t1 = batch.BatchSize, batch.MaxSeqLength
+        let mutable filled = 0.0f
+
+        for e in 0 .. b - 1 do
+            for t in 0 .. t1 - 2 do
+                let alive =
+                    if t = 0 then
+                        1.0f
+                    else
+                        1.0f - batch.Terminated[e * t1 + t - 1]
+
+                filled <- filled + batch.Filled[e * t1 + t] * alive
+
+        let maskSum = filled * float32 plan.K
+
+        if maskSum <= 0.0f then
+            invalidArg (nameof batch) "episode batch: no filled step to learn from"
+        // the two halves of the batch, in parallel when allowed; gradients summed in a fixed order
+        let halves = if b >= 2 then 2 else 1
+        let b0 = (b + 1) / 2
+
+        let half (i: int) () =
+            let e0, bs =
+                if i = 0 then
+                    0, (if halves = 1 then b else b0)
+                else
+                    b0, b - b0
+
+            ws.Shards[i].Run(batch, e0, bs, ws.Theta, ws.ThetaTarget, ws.Packed[0], ws.Packed[1], maskSum)
+
+        let threads =
+            if cfg.Threads = 0 then
+                Environment.ProcessorCount
+            else
+                cfg.Threads
+
+        if halves = 2 && threads > 1 then
+            Threading.Tasks.Parallel.Invoke(Action(half 0), Action(half 1))
+        else
+            for i in 0 .. halves - 1 do
+                half i ()
+
+        let grad = ws.Shards[0].Grad
+
+        if halves = 2 then
+            System.Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan grad, ReadOnlySpan ws.Shards[1].Grad, Span grad)
+        // the metrics, from the halves' sums in order
+        let mutable loss, tdAbs, q, y = 0.0, 0.0, 0.0, 0.0
+
+        for i in 0 .. halves - 1 do
+            let sums = ws.Shards[i].Sums
+            loss <- loss + sums.Loss
+            tdAbs <- tdAbs + sums.TdAbs
+            q <- q + sums.Q
+            y <- y + sums.Y
+
+        let ms = float maskSum
+
+        grad,
+        {
+            Loss = float32 loss * (cfg.LossScale / maskSum)
+            GradNorm = 0.0f
+            TdErrorAbs = float32 (tdAbs / ms)
+            QTakenMean = float32 (q / ms)
+            TargetMean = float32 (y / ms)
+            CentralLoss = 0.0f
+            WeightMean = 1.0f
+        }
+
+    /// <summary>The loss, its gradient with respect to the online parameters, and the metrics (GradNorm unset): by the
+    /// fused passes where the configuration allows (see <see cref="T:Qmix.Functional.LearnerEngine"/>), else on the
+    /// gradient tape.</summary>
+    let gradients
+        (learner: Learner<'M>)
+        (state: LearnerState<'M>)
+        (batch: EpisodeBatch)
+        : float32 * QParams<'M> * LearnerMetrics =
+        match fusedPlan learner state.Params with
+        | Some plan ->
+            validateBatch learner batch
+            let ws = LearnerWorkspace()
+
+            lock ws (fun () ->
+                let grad, metrics = fusedGradient learner plan batch state ws
+                let mutable at = 0
+
+                let leaves =
+                    Tree.leaves state.Params
+                    |> Array.map (fun t ->
+                        let g = Tensor.ofArray (t.Shape.ToArray()) (Array.sub grad at t.Numel)
+                        at <- at + t.Numel
+                        g)
+
+                metrics.Loss, Tree.rebuild state.Params leaves, metrics)
+        | None -> tapeGradients learner state batch
+
+    /// The fused update: the gradient by the fused passes, then clipping, the optimiser and the targets over flat
+    /// vectors, written into the next generation of the workspace's storage.
+    let private fusedUpdate
+        (learner: Learner<'M>)
+        (plan: FusedPlan)
+        (episode: int)
+        (batch: EpisodeBatch)
+        (state: LearnerState<'M>)
+        : LearnerState<'M> * LearnerMetrics =
+        let cfg = learner.Config
+
+        let ws =
+            if isNull state.Workspace then
+                LearnerWorkspace()
+            else
+                state.Workspace
+
+        lock ws (fun () ->
+            // loss and gradient of the online parameters
+            let grad, metrics = fusedGradient learner plan batch state ws
+            let p = ws.Layout.Total
+            // global gradient-norm clipping
+            let mutable sq = 0.0
+
+            for v in grad do
+                sq <- sq + float v * float v
+
+            let norm = float32 (Math.Sqrt sq)
+            let coef = cfg.GradNormClip / (norm + 1e-6f)
+
+            if coef < 1.0f then
+                System.Numerics.Tensors.TensorPrimitives.Multiply(ReadOnlySpan grad, coef, Span grad)
+            // one optimiser step, written into the next generation: [θ | θ_target | optimiser state]
+            match state.Optim with
+            | RmsPropState s ->
+                gather s.SquareAvg ws.Opt1
+                gather s.MomentumBuffer ws.Opt2
+            | AdamState s ->
+                gather s.ExpAvg ws.Opt1
+                gather s.ExpAvgSq ws.Opt2
+
+            let first = (Tree.leaves state.Params)[0]
+            let buf = ws.Storage.Next(4 * p, first)
+
+            let optim =
+                match cfg.Optimizer, state.Optim with
+                | RmsProp o, RmsPropState s ->
+                    Optim.rmspropStep (
+                        o,
+                        ReadOnlySpan ws.Theta,
+                        ReadOnlySpan grad,
+                        ReadOnlySpan ws.Opt1,
+                        ReadOnlySpan ws.Opt2,
+                        Span(buf, 0, p),
+                        Span(buf, 2 * p, p),
+                        Span(buf, 3 * p, p)
+                    )
+
+                    RmsPropState
+                        { s with
+                            SquareAvg = ws.Storage.View(s.SquareAvg, 2 * p)
+                            MomentumBuffer = ws.Storage.View(s.MomentumBuffer, 3 * p)
+                            Step = s.Step + 1
+                        }
+                | Adam o, AdamState s ->
+                    Optim.adamStep (
+                        o,
+                        s.Step + 1,
+                        ReadOnlySpan ws.Theta,
+                        ReadOnlySpan grad,
+                        ReadOnlySpan ws.Opt1,
+                        ReadOnlySpan ws.Opt2,
+                        Span(buf, 0, p),
+                        Span(buf, 2 * p, p),
+                        Span(buf, 3 * p, p)
+                    )
+
+                    AdamState
+                        { s with
+                            ExpAvg = ws.Storage.View(s.ExpAvg, 2 * p)
+                            ExpAvgSq = ws.Storage.View(s.ExpAvgSq, 3 * p)
+                            Step = s.Step + 1
+                        }
+                | o, _ -> invalidArg (nameof state) (sprintf "learner: the optimiser state does not match %A" o)
+            // the targets: a hard copy when due, Polyak averaging, or unchanged
+            let lastTarget =
+                match cfg.TargetUpdate with
+                | HardEvery k when episode - state.LastTargetUpdateEpisode >= k ->
+                    Array.Copy(buf, 0, buf, p, p)
+                    episode
+                | HardEvery _ ->
+                    Array.Copy(ws.ThetaTarget, 0, buf, p, p)
+                    state.LastTargetUpdateEpisode
+                | Soft tau ->
+                    for i in 0 .. p - 1 do
+                        buf[p + i] <- tau * buf[i] + (1.0f - tau) * ws.ThetaTarget[i]
+
+                    state.LastTargetUpdateEpisode
+
+            { state with
+                Params = ws.Storage.View(state.Params, 0)
+                Target = ws.Storage.View(state.Target, p)
+                Optim = optim
+                Updates = state.Updates + 1
+                LastTargetUpdateEpisode = lastTarget
+                Workspace = ws
+            },
+            { metrics with GradNorm = norm })
+
     /// <summary>One learner update, as PyMARL's <c>QLearner.train</c>: the loss of the batch, its gradient clipped to
     /// the global norm, one optimiser step, then the target-network update for the given episode count.</summary>
     /// <param name="learner">The learner.</param>
@@ -498,27 +904,32 @@ module Learner =
         (batch: EpisodeBatch)
         (state: LearnerState<'M>)
         : LearnerState<'M> * LearnerMetrics =
-        // loss and gradient of the online parameters
-        let _, grads, metrics = gradients learner state batch
-        // global gradient-norm clipping
-        let clipped, norm = Optim.clipGradNorm learner.Config.GradNormClip grads
-        // one optimiser step
-        let p, optim =
-            match learner.Config.Optimizer, state.Optim with
-            | RmsProp cfg, RmsPropState s ->
-                let p, s = Optim.rmsprop cfg s state.Params clipped
-                p, RmsPropState s
-            | Adam cfg, AdamState s ->
-                let p, s = Optim.adam cfg s state.Params clipped
-                p, AdamState s
-            | o, _ -> invalidArg (nameof state) (sprintf "learner: the optimiser state does not match %A" o)
+        match fusedPlan learner state.Params with
+        | Some plan ->
+            validateBatch learner batch
+            fusedUpdate learner plan episode batch state
+        | None ->
+            // loss and gradient of the online parameters
+            let _, grads, metrics = tapeGradients learner state batch
+            // global gradient-norm clipping
+            let clipped, norm = Optim.clipGradNorm learner.Config.GradNormClip grads
+            // one optimiser step
+            let p, optim =
+                match learner.Config.Optimizer, state.Optim with
+                | RmsProp cfg, RmsPropState s ->
+                    let p, s = Optim.rmsprop cfg s state.Params clipped
+                    p, RmsPropState s
+                | Adam cfg, AdamState s ->
+                    let p, s = Optim.adam cfg s state.Params clipped
+                    p, AdamState s
+                | o, _ -> invalidArg (nameof state) (sprintf "learner: the optimiser state does not match %A" o)
 
-        let next =
-            { state with
-                Params = p
-                Optim = optim
-                Updates = state.Updates + 1
-            }
-            |> updateTargets learner episode
+            let next =
+                { state with
+                    Params = p
+                    Optim = optim
+                    Updates = state.Updates + 1
+                }
+                |> updateTargets learner episode
 
-        next, { metrics with GradNorm = norm }
+            next, { metrics with GradNorm = norm }

@@ -267,11 +267,7 @@ module Mixers =
         Tensor.add (Tensor.mul hidden wf |> Tensor.sumAxis 1 true) v
         |> Tensor.reshape outDims
 
-    /// <summary>A built-in mixer for N agents and a hypernetwork input of width D.</summary>
-    /// <param name="cfg">The choice of mixer.</param>
-    /// <param name="n">The number of agents N.</param>
-    /// <param name="d">The width D of the hypernetwork input (see <see cref="M:Qmix.Functional.Mixers.inputDim"/>).</param>
-    let create (cfg: MixerConfig) (n: int) (d: int) : Mixer<MixerParams> =
+    let private build (cfg: MixerConfig) (n: int) (d: int) : Mixer<MixerParams> =
         if n < 1 then
             invalidArg (nameof n) (sprintf "mixer: needs at least one agent, got N=%d" n)
 
@@ -416,3 +412,24 @@ module Mixers =
                             Tensor.add (Tensor.sumAxis 1 true q') (twoLayer v st) |> Tensor.reshape outDims
                         | other -> invalidArg "p" (sprintf "vdn-s mixer: got parameters of another mixer (%A)" other)
             }
+
+    /// The configuration of every mixer record <c>create</c> made, by identity.
+    let private made =
+        System.Runtime.CompilerServices.ConditionalWeakTable<obj, MixerConfig>()
+
+    /// <summary>The configuration a built-in mixer was made from, or None for any other mixer (one written by a user,
+    /// or a copy of a built-in one with changed fields). The learner runs its fused update only for built-in
+    /// mixers.</summary>
+    let builtInConfig (mixer: Mixer<'P>) : MixerConfig option =
+        match made.TryGetValue(box mixer) with
+        | true, cfg -> Some cfg
+        | _ -> None
+
+    /// <summary>A built-in mixer for N agents and a hypernetwork input of width D.</summary>
+    /// <param name="cfg">The choice of mixer.</param>
+    /// <param name="n">The number of agents N.</param>
+    /// <param name="d">The width D of the hypernetwork input (see <see cref="M:Qmix.Functional.Mixers.inputDim"/>).</param>
+    let create (cfg: MixerConfig) (n: int) (d: int) : Mixer<MixerParams> =
+        let mixer = build cfg n d
+        made.AddOrUpdate(box mixer, cfg)
+        mixer

@@ -344,7 +344,11 @@ module Training =
         let cfg = trainer.Config
         let clock = Stopwatch.StartNew()
         let startStep = state.Counters.Step
-        let mutable current = state
+        // the loop owns its states: updates recycle the storage of the state two updates back
+        let mutable current =
+            { state with
+                Learner = Learner.recycling state.Learner
+            }
 
         let saveNow (s: TrainingState<'M>) =
             match cfg.CheckpointPath with
@@ -383,7 +387,10 @@ module Training =
                                          p
                                          current.Counters.LastSaveStep
                                  | _ -> ""),
-                            box current
+                            box
+                                { current with
+                                    Learner = Learner.persistent current.Learner
+                                }
                         )
                     )
                 | _ -> ()
@@ -406,10 +413,13 @@ module Training =
                 else
                     next
 
-        if
-            cfg.CheckpointPath.IsSome
-            && current.Counters.LastSaveStep <> current.Counters.Step
-        then
-            saveNow current
+        // the state handed back keeps its storage whatever the caller does next
+        let final =
+            { current with
+                Learner = Learner.persistent current.Learner
+            }
+
+        if cfg.CheckpointPath.IsSome && final.Counters.LastSaveStep <> final.Counters.Step then
+            saveNow final
         else
-            current
+            final

@@ -93,6 +93,60 @@ module Optim =
     let private fresh (t: Tensor) =
         Arena.Heap(fun () -> Tensor.Uninit t.Shape)
 
+    /// <summary>One RMSprop step (PyTorch's <c>RMSprop</c>, no centring) over flat spans: parameters p, gradients g,
+    /// square averages v and momentum buffers b in, their next values out (p', v', b'; equal lengths). The tree
+    /// version <see cref="M:Qmix.Tensors.Optim.rmsprop"/> runs this on every leaf.</summary>
+    let rmspropStep
+        (
+            cfg: RmsPropConfig,
+            p: ReadOnlySpan<float32>,
+            g: ReadOnlySpan<float32>,
+            v: ReadOnlySpan<float32>,
+            b: ReadOnlySpan<float32>,
+            p': Span<float32>,
+            v': Span<float32>,
+            b': Span<float32>
+        ) =
+        for j in 0 .. p.Length - 1 do
+            let sq = cfg.Alpha * v[j] + (1.0f - cfg.Alpha) * g[j] * g[j]
+            v'[j] <- sq
+            let step = g[j] / (MathF.Sqrt sq + cfg.Eps)
+
+            if cfg.Momentum > 0.0f then
+                let buf = cfg.Momentum * b[j] + step
+                b'[j] <- buf
+                p'[j] <- p[j] - cfg.Lr * buf
+            else
+                b'[j] <- b[j]
+                p'[j] <- p[j] - cfg.Lr * step
+
+    /// <summary>Adam's step number <paramref name="t"/> (from 1) over flat spans: parameters p, gradients g, first
+    /// and second moments m and v in, their next values out (p', m', v'). The tree version
+    /// <see cref="M:Qmix.Tensors.Optim.adam"/> runs this on every leaf.</summary>
+    let adamStep
+        (
+            cfg: AdamConfig,
+            t: int,
+            p: ReadOnlySpan<float32>,
+            g: ReadOnlySpan<float32>,
+            m: ReadOnlySpan<float32>,
+            v: ReadOnlySpan<float32>,
+            p': Span<float32>,
+            m': Span<float32>,
+            v': Span<float32>
+        ) =
+        let bc1 = 1.0 - Math.Pow(float cfg.Beta1, float t)
+        let bc2 = 1.0 - Math.Pow(float cfg.Beta2, float t)
+        let stepSize = float32 (float cfg.Lr / bc1)
+        let bc2Sqrt = float32 (Math.Sqrt bc2)
+
+        for j in 0 .. p.Length - 1 do
+            let mj = cfg.Beta1 * m[j] + (1.0f - cfg.Beta1) * g[j]
+            let vj = cfg.Beta2 * v[j] + (1.0f - cfg.Beta2) * g[j] * g[j]
+            m'[j] <- mj
+            v'[j] <- vj
+            p'[j] <- p[j] - stepSize * mj / (MathF.Sqrt vj / bc2Sqrt + cfg.Eps)
+
     /// <summary>A fresh RMSprop state for parameters shaped like <paramref name="parameters"/>.</summary>
     let rmspropInit (parameters: 'P) : RmsPropState<'P> =
         {
@@ -117,18 +171,7 @@ module Optim =
             let v' = nv[i].WritableSpan
             let b' = nb[i].WritableSpan
 
-            for j in 0 .. p.Length - 1 do
-                let sq = cfg.Alpha * v[j] + (1.0f - cfg.Alpha) * g[j] * g[j]
-                v'[j] <- sq
-                let step = g[j] / (MathF.Sqrt sq + cfg.Eps)
-
-                if cfg.Momentum > 0.0f then
-                    let buf = cfg.Momentum * b[j] + step
-                    b'[j] <- buf
-                    p'[j] <- p[j] - cfg.Lr * buf
-                else
-                    b'[j] <- b[j]
-                    p'[j] <- p[j] - cfg.Lr * step
+            rmspropStep (cfg, p, g, v, b, p', v', b')
 
         Tree.rebuild parameters np,
         {
@@ -152,10 +195,6 @@ module Optim =
         let ml, vl = Tree.leaves state.ExpAvg, Tree.leaves state.ExpAvgSq
         let np, nm, nv = Array.map fresh pl, Array.map fresh pl, Array.map fresh pl
         let t = state.Step + 1
-        let bc1 = 1.0 - Math.Pow(float cfg.Beta1, float t)
-        let bc2 = 1.0 - Math.Pow(float cfg.Beta2, float t)
-        let stepSize = float32 (float cfg.Lr / bc1)
-        let bc2Sqrt = float32 (Math.Sqrt bc2)
 
         for i in 0 .. pl.Length - 1 do
             let p = pl[i].Span
@@ -166,12 +205,7 @@ module Optim =
             let m' = nm[i].WritableSpan
             let v' = nv[i].WritableSpan
 
-            for j in 0 .. p.Length - 1 do
-                let mj = cfg.Beta1 * m[j] + (1.0f - cfg.Beta1) * g[j]
-                let vj = cfg.Beta2 * v[j] + (1.0f - cfg.Beta2) * g[j] * g[j]
-                m'[j] <- mj
-                v'[j] <- vj
-                p'[j] <- p[j] - stepSize * mj / (MathF.Sqrt vj / bc2Sqrt + cfg.Eps)
+            adamStep (cfg, t, p, g, m, v, p', m', v')
 
         Tree.rebuild parameters np,
         {

@@ -217,6 +217,7 @@ let compare (learner: Learner<MixerParams>) (c: Case) : string list =
     let online, target = paramsOf learner c
     let state = Learner.ofParams learner online target
     let _, grads, _ = Learner.gradients learner state batch
+    let _, tapeGrads, tapeMetrics = Learner.tapeGradients learner state batch
     let state', metrics = Learner.update learner 0 batch state
     let d (t: Tensor) = t.ToArray() |> Array.map float
 
@@ -231,6 +232,11 @@ let compare (learner: Learner<MixerParams>) (c: Case) : string list =
         if e > 1e-4 then
             yield sprintf "grad_norm %.8g vs %.8g (relative error %.2e)" metrics.GradNorm c.GradNorm e
 
+        let e = relErr (float tapeMetrics.Loss) c.Loss
+
+        if e > 1e-4 then
+            yield sprintf "loss on the tape %.8g vs %.8g (relative error %.2e)" tapeMetrics.Loss c.Loss e
+
         let before = Map(Tree.named online)
         let casesBefore = Map c.Params
         let after = Map(Tree.named state'.Params)
@@ -239,14 +245,16 @@ let compare (learner: Learner<MixerParams>) (c: Case) : string list =
         if gradsNamed.Count <> c.Grads.Count then
             yield sprintf "%d gradients vs %d in the case" gradsNamed.Count c.Grads.Count
 
-        for KeyValue(name, want) in c.Grads do
-            match gradsNamed.TryFind name with
-            | None -> yield sprintf "no gradient for %s" name
-            | Some g ->
-                let e = relNorm (d g) want.Data
+        // the learner's gradients (fused where it applies) and the tape's, each against the case
+        for path, named in [ "", gradsNamed; " on the tape", Map(Tree.named tapeGrads) ] do
+            for KeyValue(name, want) in c.Grads do
+                match named.TryFind name with
+                | None -> yield sprintf "no gradient%s for %s" path name
+                | Some g ->
+                    let e = relNorm (d g) want.Data
 
-                if e > 1e-4 then
-                    yield sprintf "gradient %s: relative error %.2e" name e
+                    if e > 1e-4 then
+                        yield sprintf "gradient%s %s: relative error %.2e" path name e
 
         for KeyValue(name, want) in c.ParamsAfter do
             match before.TryFind name, after.TryFind name with

@@ -1,0 +1,1021 @@
+namespace Qmix.Functional
+
+open System
+open System.Numerics
+open System.Threading.Tasks
+open Qmix.Tensors
+
+type private TP = System.Numerics.Tensors.TensorPrimitives
+
+/// <summary>The mixer a fused update runs.</summary>
+type internal FusedMixer =
+    /// QMIX's hypernetwork mixer.
+    | FusedQmix of QmixConfig
+    /// Q_tot = Σ_a Q_a.
+    | FusedVdn
+    /// No mixer: every agent's Q is its own output.
+    | FusedIql
+
+/// <summary>What a fused update needs to know: sizes, the inputs' layout, the mixer and the TD settings.</summary>
+type internal FusedPlan =
+    {
+        /// Agents N.
+        N: int
+        /// Actions A.
+        A: int
+        /// Observation width.
+        ObsDim: int
+        /// State width.
+        StateDim: int
+        /// Agent input width D.
+        D: int
+        /// GRU width H.
+        H: int
+        /// Hypernetwork input width.
+        S: int
+        /// Whether the agent input has the previous action's one-hot.
+        LastAction: bool
+        /// Whether the agent input has the agent id's one-hot.
+        AgentId: bool
+        /// What the hypernetworks read.
+        Hyper: HyperInput
+        /// The mixer.
+        Mixer: FusedMixer
+        /// The mixer's output width K (N for IQL, else 1).
+        K: int
+        /// Discount γ.
+        Gamma: float32
+        /// TD(λ)'s λ (0: one-step targets).
+        Lambda: float32
+        /// Double Q.
+        DoubleQ: bool
+        /// The loss factor.
+        LossScale: float32
+    }
+
+/// <summary>Where each parameter starts in the flat parameter vector (the order of <c>Tree.leaves</c>); −1 for
+/// parameters the mixer does not have. For QMIX's hypernetworks "a" is the first layer, "b" the second (−1 with
+/// one layer).</summary>
+type internal FusedLayout =
+    {
+        Total: int
+        Fc1W: int
+        Fc1B: int
+        Wih: int
+        Whh: int
+        Bih: int
+        Bhh: int
+        Fc2W: int
+        Fc2B: int
+        W1a: int
+        W1aB: int
+        W1b: int
+        W1bB: int
+        Hb1: int
+        Hb1B: int
+        Wfa: int
+        WfaB: int
+        Wfb: int
+        WfbB: int
+        V1: int
+        V1B: int
+        V2: int
+        V2B: int
+    }
+
+/// <summary>Weights of one network set (agent and mixer) transposed to [in, out], so that every forward matmul reads
+/// its right operand in place; repacked once per update.</summary>
+[<Sealed>]
+type internal FusedPacked(plan: FusedPlan) =
+    let h, d, a = plan.H, plan.D, plan.A
+
+    let e, he, ne =
+        match plan.Mixer with
+        | FusedQmix q -> q.Embed, q.HypernetEmbed, plan.N * q.Embed
+        | _ -> 0, 0, 0
+
+    let layers =
+        match plan.Mixer with
+        | FusedQmix q -> q.HypernetLayers
+        | _ -> 0
+
+    /// fc1ᵀ [D, H].
+    member val Fc1T = Array.zeroCreate<float32>(d * h)
+    /// W_ih's gate blocks transposed, r | z | n, each [H, H].
+    member val WihT = Array.init 3 (fun _ -> Array.zeroCreate<float32>(h * h))
+    /// W_hh's gate blocks transposed, r | z | n, each [H, H].
+    member val WhhT = Array.init 3 (fun _ -> Array.zeroCreate<float32>(h * h))
+    /// fc2ᵀ [H, A].
+    member val Fc2T = Array.zeroCreate<float32>(h * a)
+    /// hyper_w_1's first layer transposed: [S, HE] (two layers) or [S, N·E].
+    member val W1aT = Array.zeroCreate<float32>(plan.S * (if layers = 2 then he else ne))
+    /// hyper_w_1's second layer transposed [HE, N·E].
+    member val W1bT = Array.zeroCreate<float32>(if layers = 2 then he * ne else 0)
+    /// hyper_w_final's first layer transposed: [S, HE] (two layers) or [S, E].
+    member val WfaT = Array.zeroCreate<float32>(plan.S * (if layers = 2 then he else e))
+    /// hyper_w_final's second layer transposed [HE, E].
+    member val WfbT = Array.zeroCreate<float32>(if layers = 2 then he * e else 0)
+    /// hyper_b_1 transposed [S, E].
+    member val Hb1T = Array.zeroCreate<float32>(plan.S * e)
+    /// V's first layer transposed [S, E].
+    member val V1T = Array.zeroCreate<float32>(plan.S * e)
+
+    /// Transposes the weights of the flat parameter vector theta into this pack.
+    member pk.Fill(theta: float32[], layout: FusedLayout) =
+        let tr (off: int) (rows: int) (cols: int) (dst: float32[]) =
+            let src = ReadOnlySpan(theta, off, rows * cols)
+
+            for r in 0 .. rows - 1 do
+                for c in 0 .. cols - 1 do
+                    dst[c * rows + r] <- src[r * cols + c]
+
+        tr layout.Fc1W h d pk.Fc1T
+
+        for g in 0..2 do
+            tr (layout.Wih + g * h * h) h h pk.WihT[g]
+            tr (layout.Whh + g * h * h) h h pk.WhhT[g]
+
+        tr layout.Fc2W a h pk.Fc2T
+
+        match plan.Mixer with
+        | FusedQmix _ ->
+            if layers = 2 then
+                tr layout.W1a he plan.S pk.W1aT
+                tr layout.W1b ne he pk.W1bT
+                tr layout.Wfa he plan.S pk.WfaT
+                tr layout.Wfb e he pk.WfbT
+            else
+                tr layout.W1a ne plan.S pk.W1aT
+                tr layout.Wfa e plan.S pk.WfaT
+
+            tr layout.Hb1 e plan.S pk.Hb1T
+            tr layout.V1 e plan.S pk.V1T
+        | _ -> ()
+
+/// <summary>Activations of one agent unroll over a shard: inputs through Q-values, time-major rows
+/// <c>(t·B_s + episode)·N + agent</c>. With <c>keep</c> the gates of every step are kept for the backward pass;
+/// without, one step's worth is reused.</summary>
+[<Sealed>]
+type internal AgentActs(keep: bool) =
+    member val Keep = keep
+    member val A1: float32[] = Array.Empty() with get, set
+    member val Gi: float32[][] = [| Array.Empty(); Array.Empty(); Array.Empty() |] with get, set
+    member val Rg: float32[] = Array.Empty() with get, set
+    member val Zg: float32[] = Array.Empty() with get, set
+    member val Ng: float32[] = Array.Empty() with get, set
+    member val Ghn: float32[] = Array.Empty() with get, set
+    member val Ghr: float32[] = Array.Empty() with get, set
+    member val Ghz: float32[] = Array.Empty() with get, set
+    member val Hs: float32[] = Array.Empty() with get, set
+    member val Q: float32[] = Array.Empty() with get, set
+
+/// <summary>Activations of one mixer pass over M rows (kept for the backward pass).</summary>
+[<Sealed>]
+type internal MixActs() =
+    member val Hw1h: float32[] = Array.Empty() with get, set
+    member val W1raw: float32[] = Array.Empty() with get, set
+    member val W1: float32[] = Array.Empty() with get, set
+    member val Hid: float32[] = Array.Empty() with get, set
+    member val Hwfh: float32[] = Array.Empty() with get, set
+    member val Wfraw: float32[] = Array.Empty() with get, set
+    member val Wf: float32[] = Array.Empty() with get, set
+    member val Vh: float32[] = Array.Empty() with get, set
+    member val Out: float32[] = Array.Empty() with get, set
+
+/// <summary>Sums a shard reports: the squared TD errors and the metrics' numerators.</summary>
+[<Struct>]
+type internal ShardSums =
+    {
+        mutable Loss: float
+        mutable TdAbs: float
+        mutable Q: float
+        mutable Y: float
+    }
+
+/// <summary>The hand-written forward and backward passes of one QMIX-family update over contiguous buffers.</summary>
+module internal FusedKernels =
+    /// The value PyMARL gives unavailable actions before any max.
+    [<Literal>]
+    let Masked = -9999999.0f
+
+    /// A buffer of at least n elements: the old one when it is large enough.
+    let grow (a: float32[]) (n: int) =
+        if a.Length >= n then a else Array.zeroCreate n
+
+    /// c[rows, n] ← the ReadOnlySpan(theta, in, every) row.
+    let fillRows (c: float32[]) (rows: int) (n: int) (bias: ReadOnlySpan<float32>) =
+        for i in 0 .. rows - 1 do
+            bias.CopyTo(Span(c, i * n, n))
+
+    /// The rows of c[rows, n] ← the bias.
+    let fillSpanRows (c: Span<float32>) (rows: int) (n: int) (bias: ReadOnlySpan<float32>) =
+        for i in 0 .. rows - 1 do
+            bias.CopyTo(c.Slice(i * n, n))
+
+    /// dst[n] ← the column sums of src [rows, n] (an FMA chain down each column).
+    let colSum (ones: float32[]) (src: ReadOnlySpan<float32>) (rows: int) (n: int) (dst: Span<float32>) =
+        Kernels.matmulNN (1, rows, n, ReadOnlySpan(ones, 0, rows), src, dst, false)
+
+    /// x ← max(x, 0).
+    let relu (x: Span<float32>) = TP.Max(Span.op_Implicit x, 0.0f, x)
+
+    /// g ← g where x > 0, else 0.
+    let reluBack (x: ReadOnlySpan<float32>) (g: Span<float32>) =
+        let w = Vector<float32>.Count
+        let mutable i = 0
+
+        while i + w <= g.Length do
+            let xv = Vector<float32>(x.Slice i)
+            let gv = Vector<float32>(g.Slice i)
+
+            Vector
+                .ConditionalSelect(Vector.GreaterThan(xv, Vector<float32>.Zero), gv, Vector<float32>.Zero)
+                .CopyTo(g.Slice i)
+
+            i <- i + w
+
+        while i < g.Length do
+            if not (x[i] > 0.0f) then
+                g[i] <- 0.0f
+
+            i <- i + 1
+
+    /// y ← |x| or softplus(x).
+    let nonNegative (how: NonNegative) (x: ReadOnlySpan<float32>) (y: Span<float32>) =
+        match how with
+        | Abs -> TP.Abs(x, y)
+        | Softplus ->
+            for i in 0 .. x.Length - 1 do
+                let v = x[i]
+
+                y[i] <-
+                    if v > 20.0f then
+                        v
+                    else
+                        MathF.Max(v, 0.0f) + MathF.Log(1.0f + MathF.Exp(-MathF.Abs v))
+
+    /// g ← g · d|x|/dx or g · dsoftplus(x)/dx.
+    let nonNegativeBack (how: NonNegative) (x: ReadOnlySpan<float32>) (g: Span<float32>) =
+        match how with
+        | Abs ->
+            for i in 0 .. g.Length - 1 do
+                let v = x[i]
+
+                g[i] <-
+                    (if v > 0.0f then g[i]
+                     elif v < 0.0f then -g[i]
+                     else 0.0f)
+        | Softplus ->
+            for i in 0 .. g.Length - 1 do
+                let v = x[i]
+                let s = if v > 20.0f then 1.0f else 1.0f / (1.0f + MathF.Exp(-v))
+                g[i] <- g[i] * s
+
+    /// One GRU step's gradient through the gates, vectorised over the step's R·H values: from the gradient d of
+    /// h_t (overwritten with the direct part d ⊙ z), the gates r, z, n, the hidden part of n's pre-activation and
+    /// h_{t−1} (empty at t = 0), writes the gate pre-activation gradients.
+    let gruGatesBack
+        (
+            d: Span<float32>,
+            r: ReadOnlySpan<float32>,
+            z: ReadOnlySpan<float32>,
+            n: ReadOnlySpan<float32>,
+            ghn: ReadOnlySpan<float32>,
+            hPrev: ReadOnlySpan<float32>,
+            dgr: Span<float32>,
+            dgz: Span<float32>,
+            dgin: Span<float32>,
+            dghn: Span<float32>
+        ) =
+        let w = Vector<float32>.Count
+        let one = Vector<float32>.One
+        let first = hPrev.IsEmpty
+        let mutable i = 0
+
+        while i + w <= d.Length do
+            let dd = Vector<float32>(d.Slice i)
+            let rv = Vector<float32>(r.Slice i)
+            let zv = Vector<float32>(z.Slice i)
+            let nv = Vector<float32>(n.Slice i)
+
+            let hp =
+                if first then
+                    Vector<float32>.Zero
+                else
+                    Vector<float32>(hPrev.Slice i)
+            // through h' = (1 − z) n + z h
+            let dn = dd * (one - zv)
+            let dz = dd * (hp - nv)
+            // through n = tanh(a_n), a_n = gi_n + r ⊙ gh_n
+            let dan = dn * (one - nv * nv)
+            let dr = dan * Vector<float32>(ghn.Slice i)
+            // through the sigmoids
+            (dr * rv * (one - rv)).CopyTo(dgr.Slice i)
+            (dz * zv * (one - zv)).CopyTo(dgz.Slice i)
+            dan.CopyTo(dgin.Slice i)
+            (dan * rv).CopyTo(dghn.Slice i)
+            (dd * zv).CopyTo(d.Slice i)
+            i <- i + w
+
+        while i < d.Length do
+            let dd = d[i]
+            let rv, zv, nv = r[i], z[i], n[i]
+            let hp = if first then 0.0f else hPrev[i]
+            let dn = dd * (1.0f - zv)
+            let dz = dd * (hp - nv)
+            let dan = dn * (1.0f - nv * nv)
+            let dr = dan * ghn[i]
+            dgr[i] <- dr * rv * (1.0f - rv)
+            dgz[i] <- dz * zv * (1.0f - zv)
+            dgin[i] <- dan
+            dghn[i] <- dan * rv
+            d[i] <- dd * zv
+            i <- i + 1
+
+/// <summary>One shard of a fused update: a contiguous range of the batch's episodes, with every buffer its forward
+/// and backward passes need. Shards run in parallel; each writes its own gradient.</summary>
+[<Sealed>]
+type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
+    let n, a, d, h, s, k = plan.N, plan.A, plan.D, plan.H, plan.S, plan.K
+
+    let e, he, ne, layers, nonNeg =
+        match plan.Mixer with
+        | FusedQmix q -> q.Embed, q.HypernetEmbed, plan.N * q.Embed, q.HypernetLayers, q.NonNegative
+        | _ -> 0, 0, 0, 0, Abs
+
+    let online = AgentActs(true)
+    let target = AgentActs(false)
+    let mixOnline = MixActs()
+    let mixTarget = MixActs()
+    let mutable x: float32[] = Array.Empty()
+    let mutable sIn: float32[] = Array.Empty()
+    let mutable ones: float32[] = Array.Empty()
+    let mutable chosen: float32[] = Array.Empty()
+    let mutable actions: int[] = Array.Empty()
+    let mutable greedy: int[] = Array.Empty()
+    let mutable tmax: float32[] = Array.Empty()
+    let mutable y: float32[] = Array.Empty()
+    let mutable mask: float32[] = Array.Empty()
+    let mutable dqtot: float32[] = Array.Empty()
+    let mutable dq: float32[] = Array.Empty()
+    let mutable dQ: float32[] = Array.Empty()
+    let mutable dhs: float32[] = Array.Empty()
+    let mutable dgr: float32[] = Array.Empty()
+    let mutable dgz: float32[] = Array.Empty()
+    let mutable dgin: float32[] = Array.Empty()
+    let mutable dghn: float32[] = Array.Empty()
+    let mutable carry: float32[] = Array.Empty()
+    let mutable da1: float32[] = Array.Empty()
+    let mutable dw1: float32[] = Array.Empty()
+    let mutable dhw1h: float32[] = Array.Empty()
+    let mutable dwf: float32[] = Array.Empty()
+    let mutable dhwfh: float32[] = Array.Empty()
+    let mutable dhid: float32[] = Array.Empty()
+    let mutable dvh: float32[] = Array.Empty()
+    let mutable dv: float32[] = Array.Empty()
+
+    let grow = FusedKernels.grow
+
+    let growAgent (acts: AgentActs) (rows: int) (stepRows: int) =
+        let kept = if acts.Keep then rows else stepRows
+        acts.A1 <- grow acts.A1 (rows * h)
+
+        for g in 0..2 do
+            acts.Gi[g] <- grow acts.Gi[g] (rows * h)
+
+        acts.Rg <- grow acts.Rg (kept * h)
+        acts.Zg <- grow acts.Zg (kept * h)
+        acts.Ng <- grow acts.Ng (kept * h)
+        acts.Ghn <- grow acts.Ghn (kept * h)
+        acts.Ghr <- grow acts.Ghr (stepRows * h)
+        acts.Ghz <- grow acts.Ghz (stepRows * h)
+        acts.Hs <- grow acts.Hs (rows * h)
+        acts.Q <- grow acts.Q (rows * a)
+
+    let growMix (acts: MixActs) (m: int) =
+        acts.Hw1h <- grow acts.Hw1h (m * he)
+        acts.W1raw <- grow acts.W1raw (m * ne)
+        acts.W1 <- grow acts.W1 (m * ne)
+        acts.Hid <- grow acts.Hid (m * e)
+        acts.Hwfh <- grow acts.Hwfh (m * he)
+        acts.Wfraw <- grow acts.Wfraw (m * e)
+        acts.Wf <- grow acts.Wf (m * e)
+        acts.Vh <- grow acts.Vh (m * e)
+        acts.Out <- grow acts.Out (m * k)
+
+    /// The gradient of this shard's part of the loss, in the flat layout.
+    member val Grad = Array.zeroCreate<float32> layout.Total
+
+    /// The shard's sums after <c>Run</c>.
+    member val Sums = Unchecked.defaultof<ShardSums> with get, set
+
+    /// Grows every buffer to hold <paramref name="bs"/> episodes of <paramref name="t1"/> steps.
+    member _.Ensure(bs: int, t1: int) =
+        let r = bs * n
+        let rows = t1 * r
+        let m1 = t1 * bs
+        x <- grow x (rows * d)
+        sIn <- grow sIn (m1 * s)
+        ones <- grow ones (max rows m1)
+        Array.Fill(ones, 1.0f)
+        growAgent online rows r
+        growAgent target rows r
+        growMix mixOnline m1
+        growMix mixTarget m1
+        chosen <- grow chosen (rows)
+
+        actions <-
+            if actions.Length >= rows then
+                actions
+            else
+                Array.zeroCreate rows
+
+        greedy <-
+            if greedy.Length >= rows then
+                greedy
+            else
+                Array.zeroCreate rows
+
+        tmax <- grow tmax rows
+        y <- grow y (m1 * k)
+        mask <- grow mask m1
+        dqtot <- grow dqtot (m1 * k)
+        dq <- grow dq rows
+        dQ <- grow dQ (rows * a)
+        dhs <- grow dhs (rows * h)
+        dgr <- grow dgr (rows * h)
+        dgz <- grow dgz (rows * h)
+        dgin <- grow dgin (rows * h)
+        dghn <- grow dghn (rows * h)
+        carry <- grow carry (r * h)
+        da1 <- grow da1 (rows * h)
+        dw1 <- grow dw1 (m1 * ne)
+        dhw1h <- grow dhw1h (m1 * he)
+        dwf <- grow dwf (m1 * e)
+        dhwfh <- grow dhwfh (m1 * he)
+        dhid <- grow dhid (m1 * e)
+        dvh <- grow dvh (m1 * e)
+        dv <- grow dv m1
+
+    /// Writes the agents' inputs, the hypernetwork inputs and the taken actions of episodes e0 .. e0+bs−1.
+    member private _.Pack(batch: EpisodeBatch, e0: int, bs: int) =
+        let t1 = batch.MaxSeqLength
+        let o = plan.ObsDim
+        let rows = t1 * bs * n
+        Array.Clear(x, 0, rows * d)
+
+        for t in 0 .. t1 - 1 do
+            for le in 0 .. bs - 1 do
+                let ep = e0 + le
+
+                for ag in 0 .. n - 1 do
+                    let row = (t * bs + le) * n + ag
+                    let src = (ep * t1 + t) * n + ag
+                    let at = row * d
+                    Array.Copy(batch.Obs, src * o, x, at, o)
+                    let mutable c = at + o
+
+                    if plan.LastAction then
+                        if t > 0 then
+                            x[c + batch.Actions[src - n]] <- 1.0f
+
+                        c <- c + a
+
+                    if plan.AgentId then
+                        x[c + ag] <- 1.0f
+
+                    actions[row] <- batch.Actions[src]
+
+                let dst = (t * bs + le) * s
+                let st = ep * t1 + t
+                let sd = plan.StateDim
+                let no = n * o
+
+                match plan.Hyper with
+                | GlobalState -> Array.Copy(batch.State, st * sd, sIn, dst, sd)
+                | AllObservations -> Array.Copy(batch.Obs, st * no, sIn, dst, no)
+                | StateAndObservations ->
+                    Array.Copy(batch.State, st * sd, sIn, dst, sd)
+                    Array.Copy(batch.Obs, st * no, sIn, dst + sd, no)
+
+    /// The agents' Q-values over every step, the GRU carried through time.
+    member private _.AgentForward(theta: float32[], pk: FusedPacked, acts: AgentActs, t1: int, r: int) =
+        let rows = t1 * r
+        let rh = r * h
+        // fc1 and ReLU over every step at once
+        FusedKernels.fillRows acts.A1 rows h (ReadOnlySpan(theta, layout.Fc1B, h))
+
+        Kernels.matmulNN (
+            rows,
+            d,
+            h,
+            ReadOnlySpan(x, 0, rows * d),
+            ReadOnlySpan pk.Fc1T,
+            Span(acts.A1, 0, rows * h),
+            true
+        )
+
+        FusedKernels.relu (Span(acts.A1, 0, rows * h))
+        // the GRU's input side of every gate, over every step at once
+        for g in 0..2 do
+            FusedKernels.fillRows acts.Gi[g] rows h (ReadOnlySpan(theta, layout.Bih + g * h, h))
+
+            Kernels.matmulNN (
+                rows,
+                h,
+                h,
+                ReadOnlySpan(acts.A1, 0, rows * h),
+                ReadOnlySpan pk.WihT[g],
+                Span(acts.Gi[g], 0, rows * h),
+                true
+            )
+        // the recurrence: the hidden side of the gates, step by step
+        for t in 0 .. t1 - 1 do
+            let off = t * rh
+            let so = if acts.Keep then off else 0
+            let ghn = Span(acts.Ghn, so, rh)
+            FusedKernels.fillRows acts.Ghr r h (ReadOnlySpan(theta, layout.Bhh, h))
+            FusedKernels.fillRows acts.Ghz r h (ReadOnlySpan(theta, layout.Bhh + h, h))
+            FusedKernels.fillSpanRows ghn r h (ReadOnlySpan(theta, layout.Bhh + 2 * h, h))
+
+            if t > 0 then
+                let hp = ReadOnlySpan(acts.Hs, off - rh, rh)
+                Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[0], Span(acts.Ghr, 0, rh), true)
+                Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[1], Span(acts.Ghz, 0, rh), true)
+                Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[2], ghn, true)
+
+            let rg = Span(acts.Rg, so, rh)
+            let zg = Span(acts.Zg, so, rh)
+            let ng = Span(acts.Ng, so, rh)
+            let hs = Span(acts.Hs, off, rh)
+            // r and z: σ(input part + hidden part)
+            TP.Add(ReadOnlySpan(acts.Gi[0], off, rh), ReadOnlySpan(acts.Ghr, 0, rh), rg)
+            TP.Sigmoid(rg, rg)
+            TP.Add(ReadOnlySpan(acts.Gi[1], off, rh), ReadOnlySpan(acts.Ghz, 0, rh), zg)
+            TP.Sigmoid(zg, zg)
+            // n = tanh(input part + r ⊙ hidden part)
+            TP.MultiplyAdd(rg, ghn, ReadOnlySpan(acts.Gi[2], off, rh), ng)
+            TP.Tanh(ng, ng)
+            // h' = n + z ⊙ (h − n)
+            if t > 0 then
+                TP.Subtract(ReadOnlySpan(acts.Hs, off - rh, rh), ng, hs)
+            else
+                TP.Negate(ng, hs)
+
+            TP.MultiplyAdd(zg, hs, ng, hs)
+        // fc2 over every step at once
+        FusedKernels.fillRows acts.Q rows a (ReadOnlySpan(theta, layout.Fc2B, a))
+
+        Kernels.matmulNN (
+            rows,
+            h,
+            a,
+            ReadOnlySpan(acts.Hs, 0, rows * h),
+            ReadOnlySpan pk.Fc2T,
+            Span(acts.Q, 0, rows * a),
+            true
+        )
+
+    /// Q_tot [m, K] of agent Qs [m, N] under the mixer, keeping what the backward pass reads.
+    member private _.MixForward(theta: float32[], pk: FusedPacked, acts: MixActs, m: int, q: float32[]) =
+        let sx = ReadOnlySpan(sIn, 0, m * s)
+
+        match plan.Mixer with
+        | FusedVdn ->
+            for i in 0 .. m - 1 do
+                let mutable sum = 0.0f
+
+                for ag in 0 .. n - 1 do
+                    sum <- sum + q[i * n + ag]
+
+                acts.Out[i] <- sum
+        | FusedIql -> Array.Copy(q, acts.Out, m * n)
+        | FusedQmix _ ->
+            // W1 = nonneg(hyper_w_1(s)) [m, N, E]
+            let w1raw = Span(acts.W1raw, 0, m * ne)
+
+            if layers = 2 then
+                FusedKernels.fillRows acts.Hw1h m he (ReadOnlySpan(theta, layout.W1aB, he))
+                Kernels.matmulNN (m, s, he, sx, ReadOnlySpan pk.W1aT, Span(acts.Hw1h, 0, m * he), true)
+                FusedKernels.relu (Span(acts.Hw1h, 0, m * he))
+                FusedKernels.fillRows acts.W1raw m ne (ReadOnlySpan(theta, layout.W1bB, ne))
+                Kernels.matmulNN (m, he, ne, ReadOnlySpan(acts.Hw1h, 0, m * he), ReadOnlySpan pk.W1bT, w1raw, true)
+            else
+                FusedKernels.fillRows acts.W1raw m ne (ReadOnlySpan(theta, layout.W1aB, ne))
+                Kernels.matmulNN (m, s, ne, sx, ReadOnlySpan pk.W1aT, w1raw, true)
+
+            FusedKernels.nonNegative nonNeg (ReadOnlySpan(acts.W1raw, 0, m * ne)) (Span(acts.W1, 0, m * ne))
+            // hidden = ELU(b1(s) + Σ_a Q_a W1[a])
+            FusedKernels.fillRows acts.Hid m e (ReadOnlySpan(theta, layout.Hb1B, e))
+            Kernels.matmulNN (m, s, e, sx, ReadOnlySpan pk.Hb1T, Span(acts.Hid, 0, m * e), true)
+
+            for i in 0 .. m - 1 do
+                let row = Span(acts.Hid, i * e, e)
+
+                for ag in 0 .. n - 1 do
+                    TP.MultiplyAdd(ReadOnlySpan(acts.W1, (i * n + ag) * e, e), q[i * n + ag], row, row)
+
+            for i in 0 .. m * e - 1 do
+                let v = acts.Hid[i]
+
+                if not (v > 0.0f) then
+                    acts.Hid[i] <- MathF.Exp v - 1.0f
+            // W_final = nonneg(hyper_w_final(s)) [m, E]
+            let wfraw = Span(acts.Wfraw, 0, m * e)
+
+            if layers = 2 then
+                FusedKernels.fillRows acts.Hwfh m he (ReadOnlySpan(theta, layout.WfaB, he))
+                Kernels.matmulNN (m, s, he, sx, ReadOnlySpan pk.WfaT, Span(acts.Hwfh, 0, m * he), true)
+                FusedKernels.relu (Span(acts.Hwfh, 0, m * he))
+                FusedKernels.fillRows acts.Wfraw m e (ReadOnlySpan(theta, layout.WfbB, e))
+                Kernels.matmulNN (m, he, e, ReadOnlySpan(acts.Hwfh, 0, m * he), ReadOnlySpan pk.WfbT, wfraw, true)
+            else
+                FusedKernels.fillRows acts.Wfraw m e (ReadOnlySpan(theta, layout.WfaB, e))
+                Kernels.matmulNN (m, s, e, sx, ReadOnlySpan pk.WfaT, wfraw, true)
+
+            FusedKernels.nonNegative nonNeg (ReadOnlySpan(acts.Wfraw, 0, m * e)) (Span(acts.Wf, 0, m * e))
+            // V(s) = V2 · ReLU(V1 s)
+            FusedKernels.fillRows acts.Vh m e (ReadOnlySpan(theta, layout.V1B, e))
+            Kernels.matmulNN (m, s, e, sx, ReadOnlySpan pk.V1T, Span(acts.Vh, 0, m * e), true)
+            FusedKernels.relu (Span(acts.Vh, 0, m * e))
+            let v2 = ReadOnlySpan(theta, layout.V2, e)
+            let v2b = theta[layout.V2B]
+            // Q_tot = hidden · W_final + V(s)
+            for i in 0 .. m - 1 do
+                let v = v2b + TP.Dot(ReadOnlySpan(acts.Vh, i * e, e), v2)
+                acts.Out[i] <- TP.Dot(ReadOnlySpan(acts.Hid, i * e, e), ReadOnlySpan(acts.Wf, i * e, e)) + v
+
+    /// The mixer's backward pass over m rows: from dQ_tot [m, K] to dQ_a [m, N] and the mixer's gradient.
+    member private _.MixBackward(theta: float32[], acts: MixActs, m: int, q: float32[], g: float32[]) =
+        match plan.Mixer with
+        | FusedVdn ->
+            for i in 0 .. m - 1 do
+                for ag in 0 .. n - 1 do
+                    dq[i * n + ag] <- dqtot[i]
+        | FusedIql -> Array.Copy(dqtot, dq, m * n)
+        | FusedQmix _ ->
+            let sx = ReadOnlySpan(sIn, 0, m * s)
+            let v2 = ReadOnlySpan(theta, layout.V2, e)
+            // through Q_tot = hidden · W_final + V and hidden = ELU(pre)
+            for i in 0 .. m - 1 do
+                let dy = dqtot[i]
+                dv[i] <- dy
+
+                for j in 0 .. e - 1 do
+                    let hid = acts.Hid[i * e + j]
+                    dwf[i * e + j] <- dy * hid
+                    let dh = dy * acts.Wf[i * e + j]
+                    dhid[i * e + j] <- (if hid > 0.0f then dh else dh * (hid + 1.0f))
+
+                    // V's hidden layer: dV2 · ReLU'
+                    let vh = acts.Vh[i * e + j]
+                    dvh[i * e + j] <- (if vh > 0.0f then dy * v2[j] else 0.0f)
+                // through pre = b1 + Σ_a Q_a W1[a]
+                let dpre = ReadOnlySpan(dhid, i * e, e)
+
+                for ag in 0 .. n - 1 do
+                    let row = (i * n + ag) * e
+                    dq[i * n + ag] <- TP.Dot(dpre, ReadOnlySpan(acts.W1, row, e))
+                    TP.Multiply(dpre, q[i * n + ag], Span(dw1, row, e))
+            // through the non-negativity
+            FusedKernels.nonNegativeBack nonNeg (ReadOnlySpan(acts.W1raw, 0, m * ne)) (Span(dw1, 0, m * ne))
+            FusedKernels.nonNegativeBack nonNeg (ReadOnlySpan(acts.Wfraw, 0, m * e)) (Span(dwf, 0, m * e))
+            let dpre = ReadOnlySpan(dhid, 0, m * e)
+            // hyper_b_1
+            Kernels.matmulTN (e, m, s, dpre, sx, Span(g, layout.Hb1, e * s), false)
+            FusedKernels.colSum ones dpre m e (Span(g, layout.Hb1B, e))
+            // hyper_w_1
+            let dw1s = ReadOnlySpan(dw1, 0, m * ne)
+
+            if layers = 2 then
+                Kernels.matmulTN (
+                    ne,
+                    m,
+                    he,
+                    dw1s,
+                    ReadOnlySpan(acts.Hw1h, 0, m * he),
+                    Span(g, layout.W1b, ne * he),
+                    false
+                )
+
+                FusedKernels.colSum ones dw1s m ne (Span(g, layout.W1bB, ne))
+
+                Kernels.matmulNN (
+                    m,
+                    ne,
+                    he,
+                    dw1s,
+                    ReadOnlySpan(theta, layout.W1b, ne * he),
+                    Span(dhw1h, 0, m * he),
+                    false
+                )
+
+                FusedKernels.reluBack (ReadOnlySpan(acts.Hw1h, 0, m * he)) (Span(dhw1h, 0, m * he))
+                let dh = ReadOnlySpan(dhw1h, 0, m * he)
+                Kernels.matmulTN (he, m, s, dh, sx, Span(g, layout.W1a, he * s), false)
+                FusedKernels.colSum ones dh m he (Span(g, layout.W1aB, he))
+            else
+                Kernels.matmulTN (ne, m, s, dw1s, sx, Span(g, layout.W1a, ne * s), false)
+                FusedKernels.colSum ones dw1s m ne (Span(g, layout.W1aB, ne))
+            // hyper_w_final
+            let dwfs = ReadOnlySpan(dwf, 0, m * e)
+
+            if layers = 2 then
+                Kernels.matmulTN (
+                    e,
+                    m,
+                    he,
+                    dwfs,
+                    ReadOnlySpan(acts.Hwfh, 0, m * he),
+                    Span(g, layout.Wfb, e * he),
+                    false
+                )
+
+                FusedKernels.colSum ones dwfs m e (Span(g, layout.WfbB, e))
+
+                Kernels.matmulNN (
+                    m,
+                    e,
+                    he,
+                    dwfs,
+                    ReadOnlySpan(theta, layout.Wfb, e * he),
+                    Span(dhwfh, 0, m * he),
+                    false
+                )
+
+                FusedKernels.reluBack (ReadOnlySpan(acts.Hwfh, 0, m * he)) (Span(dhwfh, 0, m * he))
+                let dh = ReadOnlySpan(dhwfh, 0, m * he)
+                Kernels.matmulTN (he, m, s, dh, sx, Span(g, layout.Wfa, he * s), false)
+                FusedKernels.colSum ones dh m he (Span(g, layout.WfaB, he))
+            else
+                Kernels.matmulTN (e, m, s, dwfs, sx, Span(g, layout.Wfa, e * s), false)
+                FusedKernels.colSum ones dwfs m e (Span(g, layout.WfaB, e))
+            // V
+            let dvs = ReadOnlySpan(dv, 0, m)
+            Kernels.matmulTN (1, m, e, dvs, ReadOnlySpan(acts.Vh, 0, m * e), Span(g, layout.V2, e), false)
+            FusedKernels.colSum ones dvs m 1 (Span(g, layout.V2B, 1))
+            let dvhs = ReadOnlySpan(dvh, 0, m * e)
+            Kernels.matmulTN (e, m, s, dvhs, sx, Span(g, layout.V1, e * s), false)
+            FusedKernels.colSum ones dvhs m e (Span(g, layout.V1B, e))
+
+    /// The agents' backward pass: from dQ [rows, A] to the agent's gradient, back through time.
+    member private _.AgentBackward(theta: float32[], t1: int, r: int, g: float32[]) =
+        let rows = t1 * r
+        let rh = r * h
+        let acts = online
+        let dQs = ReadOnlySpan(dQ, 0, rows * a)
+        let hsAll = ReadOnlySpan(acts.Hs, 0, rows * h)
+        // fc2
+        Kernels.matmulTN (a, rows, h, dQs, hsAll, Span(g, layout.Fc2W, a * h), false)
+        FusedKernels.colSum ones dQs rows a (Span(g, layout.Fc2B, a))
+        Kernels.matmulNN (rows, a, h, dQs, ReadOnlySpan(theta, layout.Fc2W, a * h), Span(dhs, 0, rows * h), false)
+        // the recurrence, backwards; carry holds dL/dh_{t} flowing in from step t+1
+        for t in t1 - 1 .. -1 .. 0 do
+            let off = t * rh
+            let dd = Span(dhs, off, rh)
+
+            if t < t1 - 1 then
+                TP.Add(dd, ReadOnlySpan(carry, 0, rh), dd)
+
+            let hPrev =
+                if t > 0 then
+                    ReadOnlySpan(acts.Hs, off - rh, rh)
+                else
+                    ReadOnlySpan<float32>.Empty
+
+            FusedKernels.gruGatesBack (
+                dd,
+                ReadOnlySpan(acts.Rg, off, rh),
+                ReadOnlySpan(acts.Zg, off, rh),
+                ReadOnlySpan(acts.Ng, off, rh),
+                ReadOnlySpan(acts.Ghn, off, rh),
+                hPrev,
+                Span(dgr, off, rh),
+                Span(dgz, off, rh),
+                Span(dgin, off, rh),
+                Span(dghn, off, rh)
+            )
+
+            if t > 0 then
+                // dh_{t−1} = dh ⊙ z + Σ_gates dGh · W_hh
+                let c = Span(carry, 0, rh)
+                dd.CopyTo c
+                Kernels.matmulNN (r, h, h, ReadOnlySpan(dgr, off, rh), ReadOnlySpan(theta, layout.Whh, h * h), c, true)
+
+                Kernels.matmulNN (
+                    r,
+                    h,
+                    h,
+                    ReadOnlySpan(dgz, off, rh),
+                    ReadOnlySpan(theta, layout.Whh + h * h, h * h),
+                    c,
+                    true
+                )
+
+                Kernels.matmulNN (
+                    r,
+                    h,
+                    h,
+                    ReadOnlySpan(dghn, off, rh),
+                    ReadOnlySpan(theta, layout.Whh + 2 * h * h, h * h),
+                    c,
+                    true
+                )
+        // W_hh and b_hh: h_{t−1} pairs with step t ≥ 1
+        let later = (t1 - 1) * r
+        let hh = ReadOnlySpan(acts.Hs, 0, later * h)
+        let gateGrads = [| dgr; dgz; dghn |]
+
+        for gi in 0..2 do
+            let gg = ReadOnlySpan(gateGrads[gi], rh, later * h)
+            Kernels.matmulTN (h, later, h, gg, hh, Span(g, layout.Whh + gi * h * h, h * h), false)
+            FusedKernels.colSum ones (ReadOnlySpan(gateGrads[gi], 0, rows * h)) rows h (Span(g, layout.Bhh + gi * h, h))
+        // W_ih and b_ih over every step
+        let a1 = ReadOnlySpan(acts.A1, 0, rows * h)
+        let inGrads = [| dgr; dgz; dgin |]
+
+        for gi in 0..2 do
+            let gg = ReadOnlySpan(inGrads[gi], 0, rows * h)
+            Kernels.matmulTN (h, rows, h, gg, a1, Span(g, layout.Wih + gi * h * h, h * h), false)
+            FusedKernels.colSum ones gg rows h (Span(g, layout.Bih + gi * h, h))
+            // dA1 = Σ_gates dGi · W_ih
+            Kernels.matmulNN (
+                rows,
+                h,
+                h,
+                gg,
+                ReadOnlySpan(theta, layout.Wih + gi * h * h, h * h),
+                Span(da1, 0, rows * h),
+                gi > 0
+            )
+        // fc1 through the ReLU
+        FusedKernels.reluBack a1 (Span(da1, 0, rows * h))
+        let da = ReadOnlySpan(da1, 0, rows * h)
+        Kernels.matmulTN (h, rows, d, da, ReadOnlySpan(x, 0, rows * d), Span(g, layout.Fc1W, h * d), false)
+        FusedKernels.colSum ones da rows h (Span(g, layout.Fc1B, h))
+
+    /// Loss mask of episodes e0.. (time-major [T, B_s]): filled steps up to and including the terminal one.
+    static member MaskOf(batch: EpisodeBatch, e0: int, bs: int, mask: float32[]) =
+        let t1 = batch.MaxSeqLength
+
+        for t in 0 .. t1 - 2 do
+            for le in 0 .. bs - 1 do
+                let ep = e0 + le
+                let filled = batch.Filled[ep * t1 + t]
+
+                let alive =
+                    if t = 0 then
+                        1.0f
+                    else
+                        1.0f - batch.Terminated[ep * t1 + t - 1]
+
+                mask[t * bs + le] <- filled * alive
+
+    /// <summary>This shard's forward and backward passes over episodes e0 .. e0+bs−1: fills <c>Grad</c> and
+    /// <c>Sums</c>.</summary>
+    member sh.Run
+        (
+            batch: EpisodeBatch,
+            e0: int,
+            bs: int,
+            theta: float32[],
+            thetaTarget: float32[],
+            pk: FusedPacked,
+            pkTarget: FusedPacked,
+            maskSum: float32
+        ) =
+        let t1 = batch.MaxSeqLength
+        let t = t1 - 1
+        let r = bs * n
+        let rows = t1 * r
+        let m = t * bs
+        let m1 = t1 * bs
+        sh.Ensure(bs, t1)
+        Array.Clear sh.Grad
+        sh.Pack(batch, e0, bs)
+        // estimated Qs of the online and the target agents over every step
+        sh.AgentForward(theta, pk, online, t1, r)
+        sh.AgentForward(thetaTarget, pkTarget, target, t1, r)
+        // chosen-action Qs [T, B_s, N] and the online greedy actions over available actions (double Q)
+        let avail = batch.AvailActions
+
+        let argmaxAvail (q: float32[]) (row: int) (src: int) =
+            let mutable best = Single.NegativeInfinity
+            let mutable arg = 0
+
+            for u in 0 .. a - 1 do
+                let v =
+                    if avail[src * a + u] = 0.0f then
+                        FusedKernels.Masked
+                    else
+                        q[row * a + u]
+
+                if v > best then
+                    best <- v
+                    arg <- u
+
+            arg
+
+        for tt in 0 .. t1 - 1 do
+            for le in 0 .. bs - 1 do
+                for ag in 0 .. n - 1 do
+                    let row = (tt * bs + le) * n + ag
+                    let src = ((e0 + le) * t1 + tt) * n + ag
+
+                    if tt < t then
+                        chosen[row] <- online.Q[row * a + actions[row]]
+
+                    let pick =
+                        if plan.DoubleQ then
+                            argmaxAvail online.Q row src
+                        else
+                            argmaxAvail target.Q row src
+
+                    greedy[row] <- pick
+                    tmax[row] <- target.Q[row * a + pick]
+        // targets from the target mixer at every index
+        sh.MixForward(thetaTarget, pkTarget, mixTarget, m1, tmax)
+        FusedShard.MaskOf(batch, e0, bs, mask)
+        let lambda = plan.Lambda
+        let next = mixTarget.Out
+
+        for tt in t - 1 .. -1 .. 0 do
+            for le in 0 .. bs - 1 do
+                let ep = e0 + le
+                let rw = batch.Reward[ep * t1 + tt]
+                let notDone = 1.0f - batch.Terminated[ep * t1 + tt]
+                let lastFilled = tt + 1 = t || mask[(tt + 1) * bs + le] = 0.0f
+
+                for j in 0 .. k - 1 do
+                    let q1 = next[((tt + 1) * bs + le) * k + j]
+
+                    let boot =
+                        if lastFilled then
+                            q1
+                        else
+                            (1.0f - lambda) * q1 + lambda * y[((tt + 1) * bs + le) * k + j]
+
+                    y[(tt * bs + le) * k + j] <- rw + plan.Gamma * notDone * boot
+        // Q_tot of the taken joint actions, the masked TD error and dL/dQ_tot
+        sh.MixForward(theta, pk, mixOnline, m, chosen)
+        let coef = 2.0f * plan.LossScale / maskSum
+        let mutable sums = Unchecked.defaultof<ShardSums>
+
+        for i in 0 .. m - 1 do
+            let mk = mask[i]
+
+            for j in 0 .. k - 1 do
+                let qt = mixOnline.Out[i * k + j]
+                let yv = y[i * k + j]
+                let td = (qt - yv) * mk
+                sums.Loss <- sums.Loss + float (td * td)
+                sums.TdAbs <- sums.TdAbs + float (abs td * mk)
+                sums.Q <- sums.Q + float (qt * mk)
+                sums.Y <- sums.Y + float (yv * mk)
+                dqtot[i * k + j] <- coef * mk * td
+
+        sh.Sums <- sums
+        // back through the mixer to the chosen Qs, then through the agents
+        sh.MixBackward(theta, mixOnline, m, chosen, sh.Grad)
+        Array.Clear(dQ, 0, rows * a)
+
+        for row in 0 .. m * n - 1 do
+            dQ[row * a + actions[row]] <- dq[row]
+
+        sh.AgentBackward(theta, t1, r, sh.Grad)
+
+/// <summary>Reusable memory of the learner's fused update (activations, packed weights, flat parameter vectors and
+/// the storage of the states it returns), handed on from each learner state to the next. It is not part of a
+/// state's value, and one update at a time uses it (updates sharing it wait for each other).</summary>
+/// <remarks>A recycling workspace writes each new state over the storage of the state two updates back, so a line of
+/// updates allocates nothing in steady state, and reading a recycled state throws. A persistent one (the default)
+/// gives every state fresh storage.</remarks>
+[<Sealed; AllowNullLiteral>]
+type LearnerWorkspace(recycle: bool) =
+    /// <summary>A persistent workspace: every state keeps its own storage.</summary>
+    new() = LearnerWorkspace(false)
+
+    /// <summary>Whether new states recycle the storage of the state two updates back.</summary>
+    member _.Recycles = recycle
+
+    member val internal Plan: FusedPlan option = None with get, set
+    member val internal Layout = Unchecked.defaultof<FusedLayout> with get, set
+    member val internal Shards: FusedShard[] = Array.empty with get, set
+    member val internal Packed: FusedPacked[] = Array.empty with get, set
+    member val internal Theta: float32[] = Array.empty with get, set
+    member val internal ThetaTarget: float32[] = Array.empty with get, set
+    member val internal Opt1: float32[] = Array.empty with get, set
+    member val internal Opt2: float32[] = Array.empty with get, set
+    member val internal Storage = DoubleBuffer(recycle)
+
+    /// Sets the workspace up for a plan and a parameter layout (again only when they change).
+    member internal ws.Prepare(plan: FusedPlan, layout: FusedLayout) =
+        if ws.Plan <> Some plan || ws.Layout <> layout then
+            ws.Plan <- Some plan
+            ws.Layout <- layout
+            ws.Shards <- Array.init 2 (fun _ -> FusedShard(plan, layout))
+            ws.Packed <- Array.init 2 (fun _ -> FusedPacked(plan))
+            ws.Theta <- Array.zeroCreate layout.Total
+            ws.ThetaTarget <- Array.zeroCreate layout.Total
+            ws.Opt1 <- Array.zeroCreate layout.Total
+            ws.Opt2 <- Array.zeroCreate layout.Total
