@@ -95,6 +95,10 @@ public sealed record TrainingOptions
     /// <summary>The threshold of global gradient-norm clipping (<c>grad_norm_clip</c>, 10).</summary>
     public double GradNormClip { get; init => field = Guard.Positive(value, nameof(GradNormClip)); } = 10.0;
 
+    /// <summary>Threads a learner update may use: 0 (the default) for as many as the machine has, at most one per half
+    /// of the batch; 1 for the calling thread only. Results are bit-identical for every value.</summary>
+    public int LearnerThreads { get; init => field = Guard.AtLeast(value, 0, nameof(LearnerThreads)); } = 0;
+
     /// <summary>Episodes between hard copies of the online networks into the target networks
     /// (<c>target_update_interval</c>, 200). Ignored when <see cref="Tau"/> is set.</summary>
     public int TargetUpdateInterval
@@ -337,7 +341,7 @@ public sealed record TrainingOptions
                 weighting, (float)WeightedAlpha, CentralMixingEmbed, (float)QmixLossWeight, (float)CentralLossWeight));
         return new F.LearnerConfig(
             AgentConfig(), HyperInput(), (float)Gamma, DoubleQ, target, (float)LossScale, (float)GradNormClip, optimizer,
-            targetUpdate, weighted);
+            targetUpdate, weighted, F.LearnerEngine.Auto, LearnerThreads);
     }
 
     /// <summary>The F# core's configuration of these options; <paramref name="checkpointPath"/> is the checkpoint

@@ -332,6 +332,58 @@ module internal FusedKernels =
             d[i] <- dd * zv
             i <- i + 1
 
+/// <summary>Time spent in each phase of the fused update, summed over the halves of the batch (CPU time, not wall
+/// time), while switched on. For profiling; off by default.</summary>
+[<AbstractClass; Sealed>]
+type FusedProfile private () =
+    static let names =
+        [|
+            "pack inputs"
+            "agent forward (online)"
+            "agent forward (target)"
+            "greedy actions, target max"
+            "mixer forward (target)"
+            "TD targets, loss"
+            "mixer forward (online)"
+            "mixer backward"
+            "agent backward: fc2"
+            "agent backward: GRU recurrence"
+            "agent backward: weight gradients"
+            "gather, pack weights"
+            "reduce, clip, optimiser, targets"
+        |]
+
+    static let ticks = Array.zeroCreate<int64> names.Length
+    static member val internal Enabled = false with get, set
+
+    /// <summary>Starts counting from zero.</summary>
+    static member Start() =
+        lock ticks (fun () -> Array.Clear ticks)
+        FusedProfile.Enabled <- true
+
+    /// <summary>Stops counting.</summary>
+    static member Stop() = FusedProfile.Enabled <- false
+
+    /// <summary>The phases' names, in order.</summary>
+    static member Phases = Array.copy names
+
+    /// <summary>Milliseconds spent in each phase since <c>Start</c>, in the order of <c>Phases</c>.</summary>
+    static member Milliseconds() =
+        lock ticks (fun () ->
+            ticks
+            |> Array.map (fun t -> 1000.0 * float t / float System.Diagnostics.Stopwatch.Frequency))
+
+    static member internal Add(phase: int, since: int64) =
+        if FusedProfile.Enabled then
+            let dt = System.Diagnostics.Stopwatch.GetTimestamp() - since
+            lock ticks (fun () -> ticks[phase] <- ticks[phase] + dt)
+
+    static member internal Now() =
+        if FusedProfile.Enabled then
+            System.Diagnostics.Stopwatch.GetTimestamp()
+        else
+            0L
+
 /// <summary>One shard of a fused update: a contiguous range of the batch's episodes, with every buffer its forward
 /// and backward passes need. Shards run in parallel; each writes its own gradient.</summary>
 [<Sealed>]
@@ -765,10 +817,13 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         let acts = online
         let dQs = ReadOnlySpan(dQ, 0, rows * a)
         let hsAll = ReadOnlySpan(acts.Hs, 0, rows * h)
+        let pf = FusedProfile.Now()
         // fc2
         Kernels.matmulTN (a, rows, h, dQs, hsAll, Span(g, layout.Fc2W, a * h), false)
         FusedKernels.colSum ones dQs rows a (Span(g, layout.Fc2B, a))
         Kernels.matmulNN (rows, a, h, dQs, ReadOnlySpan(theta, layout.Fc2W, a * h), Span(dhs, 0, rows * h), false)
+        FusedProfile.Add(8, pf)
+        let pr = FusedProfile.Now()
         // the recurrence, backwards; carry holds dL/dh_{t} flowing in from step t+1
         for t in t1 - 1 .. -1 .. 0 do
             let off = t * rh
@@ -821,6 +876,9 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                     c,
                     true
                 )
+
+        FusedProfile.Add(9, pr)
+        let pw = FusedProfile.Now()
         // W_hh and b_hh: h_{t−1} pairs with step t ≥ 1
         let later = (t1 - 1) * r
         let hh = ReadOnlySpan(acts.Hs, 0, later * h)
@@ -853,6 +911,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         let da = ReadOnlySpan(da1, 0, rows * h)
         Kernels.matmulTN (h, rows, d, da, ReadOnlySpan(x, 0, rows * d), Span(g, layout.Fc1W, h * d), false)
         FusedKernels.colSum ones da rows h (Span(g, layout.Fc1B, h))
+        FusedProfile.Add(10, pw)
 
     /// Loss mask of episodes e0.. (time-major [T, B_s]): filled steps up to and including the terminal one.
     static member MaskOf(batch: EpisodeBatch, e0: int, bs: int, mask: float32[]) =
@@ -892,11 +951,18 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         let m1 = t1 * bs
         sh.Ensure(bs, t1)
         Array.Clear sh.Grad
+        let p0 = FusedProfile.Now()
         sh.Pack(batch, e0, bs)
+        FusedProfile.Add(0, p0)
         // estimated Qs of the online and the target agents over every step
+        let p0 = FusedProfile.Now()
         sh.AgentForward(theta, pk, online, t1, r)
+        FusedProfile.Add(1, p0)
+        let p0 = FusedProfile.Now()
         sh.AgentForward(thetaTarget, pkTarget, target, t1, r)
+        FusedProfile.Add(2, p0)
         // chosen-action Qs [T, B_s, N] and the online greedy actions over available actions (double Q)
+        let pg = FusedProfile.Now()
         let avail = batch.AvailActions
 
         let argmaxAvail (q: float32[]) (row: int) (src: int) =
@@ -934,7 +1000,11 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                     greedy[row] <- pick
                     tmax[row] <- target.Q[row * a + pick]
         // targets from the target mixer at every index
+        FusedProfile.Add(3, pg)
+        let p0 = FusedProfile.Now()
         sh.MixForward(thetaTarget, pkTarget, mixTarget, m1, tmax)
+        FusedProfile.Add(4, p0)
+        let pt = FusedProfile.Now()
         FusedShard.MaskOf(batch, e0, bs, mask)
         let lambda = plan.Lambda
         let next = mixTarget.Out
@@ -957,7 +1027,11 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
 
                     y[(tt * bs + le) * k + j] <- rw + plan.Gamma * notDone * boot
         // Q_tot of the taken joint actions, the masked TD error and dL/dQ_tot
+        FusedProfile.Add(5, pt)
+        let p0 = FusedProfile.Now()
         sh.MixForward(theta, pk, mixOnline, m, chosen)
+        FusedProfile.Add(6, p0)
+        let pl = FusedProfile.Now()
         let coef = 2.0f * plan.LossScale / maskSum
         let mutable sums = Unchecked.defaultof<ShardSums>
 
@@ -974,9 +1048,12 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                 sums.Y <- sums.Y + float (yv * mk)
                 dqtot[i * k + j] <- coef * mk * td
 
+        FusedProfile.Add(5, pl)
         sh.Sums <- sums
         // back through the mixer to the chosen Qs, then through the agents
+        let p0 = FusedProfile.Now()
         sh.MixBackward(theta, mixOnline, m, chosen, sh.Grad)
+        FusedProfile.Add(7, p0)
         Array.Clear(dQ, 0, rows * a)
 
         for row in 0 .. m * n - 1 do

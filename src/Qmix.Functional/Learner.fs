@@ -677,6 +677,7 @@ module Learner =
         (ws: LearnerWorkspace)
         : float32[] * LearnerMetrics =
         let cfg = learner.Config
+        let pg = FusedProfile.Now()
         let layout = fusedLayout state.Params
         ws.Prepare(plan, layout)
         // the parameters and the targets as flat vectors, their weights transposed once for the whole update
@@ -684,6 +685,7 @@ module Learner =
         gather state.Target ws.ThetaTarget
         ws.Packed[0].Fill(ws.Theta, layout)
         ws.Packed[1].Fill(ws.ThetaTarget, layout)
+        FusedProfile.Add(11, pg)
         // the loss normaliser: filled steps up to the terminal one, over the whole batch
         let b, t1 = batch.BatchSize, batch.MaxSeqLength
         let mutable filled = 0.0f
@@ -801,6 +803,7 @@ module Learner =
         lock ws (fun () ->
             // loss and gradient of the online parameters
             let grad, metrics = fusedGradient learner plan batch state ws
+            let po = FusedProfile.Now()
             let p = ws.Layout.Total
             // global gradient-norm clipping
             let mutable sq = 0.0
@@ -880,15 +883,18 @@ module Learner =
 
                     state.LastTargetUpdateEpisode
 
-            { state with
-                Params = ws.Storage.View(state.Params, 0)
-                Target = ws.Storage.View(state.Target, p)
-                Optim = optim
-                Updates = state.Updates + 1
-                LastTargetUpdateEpisode = lastTarget
-                Workspace = ws
-            },
-            { metrics with GradNorm = norm })
+            let next =
+                { state with
+                    Params = ws.Storage.View(state.Params, 0)
+                    Target = ws.Storage.View(state.Target, p)
+                    Optim = optim
+                    Updates = state.Updates + 1
+                    LastTargetUpdateEpisode = lastTarget
+                    Workspace = ws
+                }
+
+            FusedProfile.Add(12, po)
+            next, { metrics with GradNorm = norm })
 
     /// <summary>One learner update, as PyMARL's <c>QLearner.train</c>: the loss of the batch, its gradient clipped to
     /// the global norm, one optimiser step, then the target-network update for the given episode count.</summary>

@@ -7,6 +7,7 @@ let main argv =
     match argv with
     | [| "gflops" |] -> MatmulGflops.run ()
     | [| "learner" |] -> LearnerBenchmarks.LearnerTiming.run ()
+    | [| "profile" |] -> Profile.run ()
     | [| "combat" |] -> CombatThroughput.run ()
     | [| "envs" |] -> EnvThroughput.run ()
     | _ -> BenchmarkSwitcher.FromAssembly(typeof<Marker>.Assembly).Run(argv) |> ignore
