@@ -26,13 +26,15 @@ type ActingCase(envs: int) =
     let agent = Agent.init cfg spec (Rng.key 1UL)
     let actor = Actor.create cfg spec agent rows
     let rng = Random 2
-    let obs = Array.init (rows * spec.ObsDim) (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0))
+
+    let obs =
+        Array.init (rows * spec.ObsDim) (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0))
     // 70% of actions available, action 0 always
     let avail =
         Array.init (rows * spec.NActions) (fun i -> i % spec.NActions = 0 || rng.NextDouble() < 0.7)
 
     let last = Array.create rows -1
-    let hidden = Array.zeroCreate<float32> (rows * 64)
+    let hidden = Array.zeroCreate<float32>(rows * 64)
     let actions = Array.zeroCreate<int> rows
     let mutable h = Agent.initHidden agent rows
 
