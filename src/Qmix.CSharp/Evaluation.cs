@@ -11,7 +11,7 @@ public static class Evaluation
     static readonly FSharpFunc<int, float> greedy = FuncConvert.FromFunc<int, float>(_ => 0f);
 
     /// <summary>Runs greedy episodes of a policy in an environment, one after the other. Each episode starts from
-    /// a fresh memory; the policy's own memory (<see cref="Policy.Act"/>) is not touched.</summary>
+    /// a fresh memory; the policy's own memory (<see cref="Policy.Act(float[], bool[])"/>) is not touched.</summary>
     /// <param name="policy">The policy.</param>
     /// <param name="environment">The environment, built-in or a user's own; its spec must equal the
     /// policy's.</param>

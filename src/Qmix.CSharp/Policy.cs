@@ -5,21 +5,25 @@ using CoreParams = Qmix.Functional.QParams<Qmix.Functional.MixerParams>;
 namespace Qmix;
 
 /// <summary>Trained agents for decentralised execution: each agent picks its greedy action from its own observation
-/// and its own recurrent memory (the GRU's hidden state), which <see cref="Act"/> carries from one call to the next.
-/// The mixer is not needed to act; it is kept so that <see cref="Save"/> writes the whole model.</summary>
+/// and its own recurrent memory (the GRU's hidden state), which <see cref="Act(float[], bool[])"/> carries from one
+/// call to the next. The mixer is not needed to act; it is kept so that <see cref="Save"/> writes the whole
+/// model.</summary>
 /// <remarks>
-/// <para>Call <see cref="Reset"/> at the start of every episode, then <see cref="Act"/> once per step with what the
-/// environment shows. Actions are greedy: the largest Q-value among the available actions, the first on ties, as
-/// in training's greedy evaluations.</para>
+/// <para>Call <see cref="Reset"/> at the start of every episode, then <see cref="Act(float[], bool[])"/> once per step
+/// with what the environment shows (or its overload that writes into a span and allocates nothing). Actions are
+/// greedy: the largest Q-value among the available actions, the first on ties, as in training's greedy
+/// evaluations.</para>
 /// <para>A policy is not thread-safe (it holds the episode's memory); give each thread its own with
 /// <see cref="Clone"/>.</para>
 /// </remarks>
 public sealed class Policy
 {
     readonly F.AgentConfig agentConfig;
-    readonly F.EnvSpec coreSpec;
-    Tensor hidden;
-    int[] lastActions;
+    // the agents' networks packed for the fused acting step, and the episode's memory: every agent's hidden state
+    // and previous action
+    readonly F.Actor actor;
+    readonly float[] hidden;
+    readonly int[] lastActions;
 
     internal Policy(EnvironmentSpec spec, TrainingOptions options, CoreParams parameters)
     {
@@ -27,9 +31,10 @@ public sealed class Policy
         Options = options;
         Parameters = parameters;
         agentConfig = options.AgentConfig();
-        coreSpec = spec.ToCore();
-        hidden = F.Agent.initHidden(parameters.Agent, spec.Agents);
-        lastActions = NoActions(spec.Agents);
+        actor = F.ActorModule.create(agentConfig, spec.ToCore(), parameters.Agent, spec.Agents);
+        hidden = new float[spec.Agents * actor.HiddenDim];
+        lastActions = new int[spec.Agents];
+        Array.Fill(lastActions, -1);
     }
 
     /// <summary>The online parameters (agents, mixer and, for Weighted QMIX, Q̂*).</summary>
@@ -47,8 +52,8 @@ public sealed class Policy
     /// the start of every episode.</summary>
     public void Reset()
     {
-        hidden = F.Agent.initHidden(Parameters.Agent, Spec.Agents);
-        lastActions = NoActions(Spec.Agents);
+        Array.Clear(hidden);
+        Array.Fill(lastActions, -1);
     }
 
     /// <summary>Every agent's greedy action for one step, each from its own observation and memory; the memory
@@ -57,7 +62,8 @@ public sealed class Policy
     /// values), as <see cref="MultiAgentEnvironment.Observations"/> gives them.</param>
     /// <param name="availableActions">Which actions each agent may take, agent by agent (<c>Agents × Actions</c>
     /// flags, true = available).</param>
-    /// <returns>One action per agent, each available.</returns>
+    /// <returns>One action per agent, each available (a new array; <see cref="Act(ReadOnlySpan{float},
+    /// ReadOnlySpan{bool}, Span{int})"/> writes into the caller's instead).</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">An array has the wrong length (both lengths are in the message), or an
     /// agent has no available action.</exception>
@@ -65,6 +71,24 @@ public sealed class Policy
     {
         ArgumentNullException.ThrowIfNull(observations);
         ArgumentNullException.ThrowIfNull(availableActions);
+        var actions = new int[Spec.Agents];
+        Act(observations, availableActions, actions);
+        return actions;
+    }
+
+    /// <summary>Every agent's greedy action for one step, written into <paramref name="actions"/>: the same step as
+    /// <see cref="Act(float[], bool[])"/>, without allocating (a step takes a few microseconds: the agents' networks
+    /// were packed for it when the policy was made).</summary>
+    /// <param name="observations">Every agent's observation, agent by agent (<c>Agents × ObservationSize</c>
+    /// values).</param>
+    /// <param name="availableActions">Which actions each agent may take, agent by agent (<c>Agents × Actions</c>
+    /// flags, true = available).</param>
+    /// <param name="actions">Receives one action per agent (<c>Agents</c> values), each available; an
+    /// <c>int[]</c> converts to it.</param>
+    /// <exception cref="ArgumentException">A span has the wrong length (both lengths are in the message), or an
+    /// agent has no available action. The memory is not changed then.</exception>
+    public void Act(ReadOnlySpan<float> observations, ReadOnlySpan<bool> availableActions, Span<int> actions)
+    {
         int n = Spec.Agents, a = Spec.Actions;
         if (observations.Length != n * Spec.ObservationSize)
             throw new ArgumentException(
@@ -74,30 +98,16 @@ public sealed class Policy
             throw new ArgumentException(
                 $"{Spec.Name}: {availableActions.Length} available-action flags, expected {n * a} ({n} agents × {a} actions)",
                 nameof(availableActions));
+        if (actions.Length != n)
+            throw new ArgumentException($"{Spec.Name}: room for {actions.Length} actions, expected {n} (one per agent)",
+                nameof(actions));
         for (var agent = 0; agent < n; agent++)
-            if (!availableActions.AsSpan(agent * a, a).Contains(true))
+            if (!availableActions.Slice(agent * a, a).Contains(true))
                 throw new ArgumentException($"{Spec.Name}: agent {agent} has no available action", nameof(availableActions));
 
-        var inputs = F.Agent.actingInputs(agentConfig, coreSpec, observations, lastActions);
-        var (qs, next) = F.Agent.step(Parameters.Agent, n, inputs, hidden);
-        var q = qs.ToArray();
-        var actions = new int[n];
-        for (var agent = 0; agent < n; agent++)
-        {
-            // the first largest Q-value among the available actions (as the runner's greedy choice)
-            int best = -1;
-            var bestQ = 0f;
-            for (var u = 0; u < a; u++)
-                if (availableActions[agent * a + u] && (best < 0 || q[agent * a + u] > bestQ))
-                {
-                    best = u;
-                    bestQ = q[agent * a + u];
-                }
-            actions[agent] = best;
-        }
-        hidden = next;
-        lastActions = actions;
-        return (int[])actions.Clone();
+        // the first largest Q-value among the available actions (as the runner's greedy choice)
+        F.ActorModule.greedy(actor, observations, lastActions, hidden, availableActions, actions);
+        actions.CopyTo(lastActions);
     }
 
     /// <summary>A policy with the same parameters and a fresh memory (as after <see cref="Reset"/>).</summary>
@@ -180,5 +190,4 @@ public sealed class Policy
     internal static F.Learner<F.MixerParams> CreateLearner(EnvironmentSpec spec, TrainingOptions options) =>
         F.Learner.builtIn(options.LearnerConfig(), spec.ToCore(), options.MixerConfig());
 
-    static int[] NoActions(int n) => Enumerable.Repeat(-1, n).ToArray();
 }

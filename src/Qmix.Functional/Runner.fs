@@ -238,7 +238,8 @@ module Runner =
     /// <summary>Runs <paramref name="nEnvs"/> episodes in lockstep, ε-greedy, and records them.</summary>
     /// <remarks>
     /// <para>Every time step makes one batched forward pass of the agents over the rows of all environments still
-    /// running (<c>Agent.actingInputs</c>, then <c>Agent.step</c>; row <c>e·N + a</c> is agent a of environment e).
+    /// running (the fused <c>Actor.qValues</c>, which computes what <c>Agent.actingInputs</c> then <c>Agent.step</c>
+    /// compute, to rounding; row <c>e·N + a</c> is agent a of environment e).
     /// The agents' hidden state starts at zero in every episode and is carried per agent; the previous action is
     /// −1 (none) at t = 0. An environment stops at a true termination, when it reports truncation, or when its
     /// episode reaches <c>Spec.EpisodeLimit</c> transitions (the runner cuts it there even if the environment would
@@ -318,7 +319,13 @@ module Runner =
 
         // the environments still running, in order; the hidden state has one block of N rows for each
         let mutable live = Array.init nEnvs id
-        let mutable h = Agent.initHidden agent (nEnvs * n)
+        // the fused step, its weights packed once for the run; its buffers hold every environment's rows
+        let actor = Actor.create agentCfg spec agent (nEnvs * n)
+        let hd = actor.HiddenDim
+        let h = Array.zeroCreate<float32>(nEnvs * n * hd)
+        let obsIn = Array.zeroCreate<float32>(nEnvs * n * o)
+        let lastIn = Array.zeroCreate<int>(nEnvs * n)
+        let qData = Array.zeroCreate<float32>(nEnvs * n * a)
         let mutable stepCount = tEnv
         let mutable t = 0
 
@@ -326,17 +333,20 @@ module Runner =
             let rows = live.Length * n
             let epsilon = epsilonAt stepCount
             checkEpsilon epsilon
-            // one batched forward pass over the running environments' agents
-            let obsIn = Array.zeroCreate<float32>(rows * o)
-            let lastIn = Array.zeroCreate<int> rows
 
+            // one batched forward pass over the running environments' agents
             live
             |> Array.iteri (fun i e ->
                 System.Array.Copy(obs[e], 0, obsIn, i * n * o, n * o)
                 System.Array.Copy(lastActions, e * n, lastIn, i * n, n))
 
-            let q, h' = Agent.step agent n (Agent.actingInputs agentCfg spec obsIn lastIn) h
-            let qData = Tensor.toArray q
+            Actor.qValues
+                actor
+                (System.ReadOnlySpan(obsIn, 0, rows * o))
+                (System.ReadOnlySpan(lastIn, 0, rows))
+                (System.Span(h, 0, rows * hd))
+                (System.Span(qData, 0, rows * a))
+
             let ended = Array.zeroCreate<bool> live.Length
 
             live
@@ -379,14 +389,12 @@ module Runner =
             stepCount <- stepCount + live.Length
             t <- t + 1
 
-            if not (Array.contains true ended) then
-                h <- h'
-            else
-                // keep the hidden rows of the environments still running
+            if Array.contains true ended then
+                // keep the hidden rows of the environments still running, moved down in order
                 let keep = [| 0 .. live.Length - 1 |] |> Array.filter (fun i -> not ended[i])
 
-                if keep.Length > 0 then
-                    h <- keep |> Array.map (fun i -> Tensor.slice 0 (i * n) n h') |> Tensor.concat 0
+                keep
+                |> Array.iteri (fun j i -> System.Array.Copy(h, i * n * hd, h, j * n * hd, n * hd))
 
                 live <- keep |> Array.map (fun i -> live[i])
 

@@ -184,6 +184,20 @@ public class CliTests(TrainedRun run) : IClassFixture<TrainedRun>
     }
 
     [Fact]
+    public void The_acting_benchmarks_time_the_fused_step_without_allocating()
+    {
+        var one = Benchmarks.ActingStep(iterations: 20);
+        Assert.Equal("acting step (3 agents)", one.Name);
+        Assert.Equal(0.0, one.AllocatedBytes);
+        var batch = Benchmarks.ActingStepBatch(environments: 4, iterations: 20);
+        Assert.Equal("acting step (3 agents × 4 envs, per env)", batch.Name);
+        Assert.Equal(0.0, batch.AllocatedBytes);
+        Assert.InRange(batch.MedianMilliseconds, 1e-6, 1.0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Benchmarks.ActingStepBatch(environments: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Benchmarks.ActingStepBatch(iterations: 0));
+    }
+
+    [Fact]
     public void Info_lists_capabilities()
     {
         var (code, output, _) = Qmix("info");

@@ -83,6 +83,39 @@ public class PolicyTests
     }
 
     [Fact]
+    public void Acting_into_a_span_matches_the_array_overload_and_allocates_nothing()
+    {
+        var env = Environments.Combat("3m");
+        using var trainer = new Trainer(env, new TrainingOptions { TotalSteps = 0, Seed = 3 });
+        var byArray = trainer.Policy.Clone();
+        var bySpan = trainer.Policy.Clone();
+        var actions = new int[env.Spec.Agents];
+        env.Reset(5);
+        for (var t = 0; t < 20 && !env.IsDone; t++)
+        {
+            var obs = env.Observations;
+            var avail = env.AvailableActions;
+            var expected = byArray.Act(obs, avail);
+            bySpan.Act(obs, avail, actions);
+            Assert.Equal(expected, actions);
+            env.Step(expected);
+        }
+
+        env.Reset(6);
+        var o = env.Observations;
+        var av = env.AvailableActions;
+        for (var i = 0; i < 100; i++) bySpan.Act(o, av, actions);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++) bySpan.Act(o, av, actions);
+        Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before);
+
+        var wrong = Assert.Throws<ArgumentException>(() => bySpan.Act(o, av, new int[2]));
+        Assert.Equal("actions", wrong.ParamName);
+        Assert.Contains("expected 3", wrong.Message);
+        Assert.Equal("observations", Assert.Throws<ArgumentException>(() => bySpan.Act(o.AsSpan(1), av, actions)).ParamName);
+    }
+
+    [Fact]
     public void Evaluation_is_deterministic_and_reports_wins()
     {
         var env = Environments.Combat("3m");
