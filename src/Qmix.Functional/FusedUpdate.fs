@@ -5,7 +5,7 @@ open System.Numerics
 open System.Threading.Tasks
 open Qmix.Tensors
 
-type private TP = System.Numerics.Tensors.TensorPrimitives
+type private Prim = System.Numerics.Tensors.TensorPrimitives
 
 /// <summary>The mixer a fused update runs.</summary>
 type internal FusedMixer =
@@ -217,7 +217,7 @@ module internal FusedKernels =
         Kernels.matmulNN (1, rows, n, ReadOnlySpan(ones, 0, rows), src, dst, false)
 
     /// x ← max(x, 0).
-    let relu (x: Span<float32>) = TP.Max(Span.op_Implicit x, 0.0f, x)
+    let relu (x: Span<float32>) = Prim.Max(Span.op_Implicit x, 0.0f, x)
 
     /// g ← g where x > 0, else 0.
     let reluBack (x: ReadOnlySpan<float32>) (g: Span<float32>) =
@@ -243,7 +243,7 @@ module internal FusedKernels =
     /// y ← |x| or softplus(x).
     let nonNegative (how: NonNegative) (x: ReadOnlySpan<float32>) (y: Span<float32>) =
         match how with
-        | Abs -> TP.Abs(x, y)
+        | Abs -> Prim.Abs(x, y)
         | Softplus ->
             for i in 0 .. x.Length - 1 do
                 let v = x[i]
@@ -601,20 +601,20 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             let ng = Span(acts.Ng, so, rh)
             let hs = Span(acts.Hs, off, rh)
             // r and z: σ(input part + hidden part)
-            TP.Add(ReadOnlySpan(acts.Gi[0], off, rh), ReadOnlySpan(acts.Ghr, 0, rh), rg)
-            TP.Sigmoid(rg, rg)
-            TP.Add(ReadOnlySpan(acts.Gi[1], off, rh), ReadOnlySpan(acts.Ghz, 0, rh), zg)
-            TP.Sigmoid(zg, zg)
+            Prim.Add(ReadOnlySpan(acts.Gi[0], off, rh), ReadOnlySpan(acts.Ghr, 0, rh), rg)
+            Prim.Sigmoid(rg, rg)
+            Prim.Add(ReadOnlySpan(acts.Gi[1], off, rh), ReadOnlySpan(acts.Ghz, 0, rh), zg)
+            Prim.Sigmoid(zg, zg)
             // n = tanh(input part + r ⊙ hidden part)
-            TP.MultiplyAdd(rg, ghn, ReadOnlySpan(acts.Gi[2], off, rh), ng)
-            TP.Tanh(ng, ng)
+            Prim.MultiplyAdd(rg, ghn, ReadOnlySpan(acts.Gi[2], off, rh), ng)
+            Prim.Tanh(ng, ng)
             // h' = n + z ⊙ (h − n)
             if t > 0 then
-                TP.Subtract(ReadOnlySpan(acts.Hs, off - rh, rh), ng, hs)
+                Prim.Subtract(ReadOnlySpan(acts.Hs, off - rh, rh), ng, hs)
             else
-                TP.Negate(ng, hs)
+                Prim.Negate(ng, hs)
 
-            TP.MultiplyAdd(zg, hs, ng, hs)
+            Prim.MultiplyAdd(zg, hs, ng, hs)
         // fc2 over every step at once
         FusedKernels.fillRows acts.Q rows a (ReadOnlySpan(theta, layout.Fc2B, a))
 
@@ -665,7 +665,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                 let row = Span(acts.Hid, i * e, e)
 
                 for ag in 0 .. n - 1 do
-                    TP.MultiplyAdd(ReadOnlySpan(acts.W1, (i * n + ag) * e, e), q[i * n + ag], row, row)
+                    Prim.MultiplyAdd(ReadOnlySpan(acts.W1, (i * n + ag) * e, e), q[i * n + ag], row, row)
 
             for i in 0 .. m * e - 1 do
                 let v = acts.Hid[i]
@@ -694,8 +694,8 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             let v2b = theta[layout.V2B]
             // Q_tot = hidden · W_final + V(s)
             for i in 0 .. m - 1 do
-                let v = v2b + TP.Dot(ReadOnlySpan(acts.Vh, i * e, e), v2)
-                acts.Out[i] <- TP.Dot(ReadOnlySpan(acts.Hid, i * e, e), ReadOnlySpan(acts.Wf, i * e, e)) + v
+                let v = v2b + Prim.Dot(ReadOnlySpan(acts.Vh, i * e, e), v2)
+                acts.Out[i] <- Prim.Dot(ReadOnlySpan(acts.Hid, i * e, e), ReadOnlySpan(acts.Wf, i * e, e)) + v
 
     /// The mixer's backward pass over m rows: from dQ_tot [m, K] to dQ_a [m, N] and the mixer's gradient.
     member private _.MixBackward(theta: float32[], acts: MixActs, m: int, q: float32[], g: float32[]) =
@@ -727,8 +727,8 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
 
                 for ag in 0 .. n - 1 do
                     let row = (i * n + ag) * e
-                    dq[i * n + ag] <- TP.Dot(dpre, ReadOnlySpan(acts.W1, row, e))
-                    TP.Multiply(dpre, q[i * n + ag], Span(dw1, row, e))
+                    dq[i * n + ag] <- Prim.Dot(dpre, ReadOnlySpan(acts.W1, row, e))
+                    Prim.Multiply(dpre, q[i * n + ag], Span(dw1, row, e))
             // through the non-negativity
             FusedKernels.nonNegativeBack nonNeg (ReadOnlySpan(acts.W1raw, 0, m * ne)) (Span(dw1, 0, m * ne))
             FusedKernels.nonNegativeBack nonNeg (ReadOnlySpan(acts.Wfraw, 0, m * e)) (Span(dwf, 0, m * e))
@@ -830,7 +830,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             let dd = Span(dhs, off, rh)
 
             if t < t1 - 1 then
-                TP.Add(dd, ReadOnlySpan(carry, 0, rh), dd)
+                Prim.Add(dd, ReadOnlySpan(carry, 0, rh), dd)
 
             let hPrev =
                 if t > 0 then
