@@ -167,6 +167,7 @@ type internal AgentActs(keep: bool) =
     member val Ghr: float32[] = Array.Empty() with get, set
     member val Ghz: float32[] = Array.Empty() with get, set
     member val Hs: float32[] = Array.Empty() with get, set
+    member val Hp: float32[] = Array.Empty() with get, set
     member val Q: float32[] = Array.Empty() with get, set
 
 /// <summary>Activations of one mixer pass over M rows (kept for the backward pass).</summary>
@@ -217,7 +218,9 @@ module internal FusedKernels =
         Kernels.matmulNN (1, rows, n, ReadOnlySpan(ones, 0, rows), src, dst, false)
 
     /// x ← max(x, 0).
-    let relu (x: Span<float32>) = Prim.Max(Span.op_Implicit x, 0.0f, x)
+    let relu (x: Span<float32>) =
+        if not x.IsEmpty then
+            Prim.Max(Span.op_Implicit x, 0.0f, x)
 
     /// g ← g where x > 0, else 0.
     let reluBack (x: ReadOnlySpan<float32>) (g: Span<float32>) =
@@ -243,6 +246,7 @@ module internal FusedKernels =
     /// y ← |x| or softplus(x).
     let nonNegative (how: NonNegative) (x: ReadOnlySpan<float32>) (y: Span<float32>) =
         match how with
+        | Abs when x.IsEmpty -> ()
         | Abs -> Prim.Abs(x, y)
         | Softplus ->
             for i in 0 .. x.Length - 1 do
@@ -399,6 +403,11 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
     let target = AgentActs(false)
     let mixOnline = MixActs()
     let mixTarget = MixActs()
+    // the packed layout: local episodes sorted by the steps they need (longest first); at step t the first act[t]
+    // of them are live, and their rows start at mixer row off[t] (agent row N·off[t])
+    let mutable eps: int[] = Array.Empty()
+    let mutable act: int[] = Array.Empty()
+    let mutable off: int[] = Array.Empty()
     let mutable x: float32[] = Array.Empty()
     let mutable sIn: float32[] = Array.Empty()
     let mutable ones: float32[] = Array.Empty()
@@ -442,6 +451,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         acts.Ghr <- grow acts.Ghr (stepRows * h)
         acts.Ghz <- grow acts.Ghz (stepRows * h)
         acts.Hs <- grow acts.Hs (rows * h)
+        acts.Hp <- grow acts.Hp (kept * h)
         acts.Q <- grow acts.Q (rows * a)
 
     let growMix (acts: MixActs) (m: int) =
@@ -466,6 +476,14 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         let r = bs * n
         let rows = t1 * r
         let m1 = t1 * bs
+
+        if eps.Length < bs then
+            eps <- Array.zeroCreate bs
+
+        if act.Length < t1 + 1 then
+            act <- Array.zeroCreate (t1 + 1)
+            off <- Array.zeroCreate (t1 + 1)
+
         x <- grow x (rows * d)
         sIn <- grow sIn (m1 * s)
         ones <- grow ones (max rows m1)
@@ -509,19 +527,20 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         dvh <- grow dvh (m1 * e)
         dv <- grow dv m1
 
-    /// Writes the agents' inputs, the hypernetwork inputs and the taken actions of episodes e0 .. e0+bs−1.
-    member private _.Pack(batch: EpisodeBatch, e0: int, bs: int) =
+    /// Writes the live rows' agent inputs, hypernetwork inputs and taken actions.
+    member private _.Pack(batch: EpisodeBatch) =
         let t1 = batch.MaxSeqLength
         let o = plan.ObsDim
-        let rows = t1 * bs * n
+        let rows = n * off[t1]
         Array.Clear(x, 0, rows * d)
 
         for t in 0 .. t1 - 1 do
-            for le in 0 .. bs - 1 do
-                let ep = e0 + le
+            for le in 0 .. act[t] - 1 do
+                let ep = eps[le]
+                let mr = off[t] + le
 
                 for ag in 0 .. n - 1 do
-                    let row = (t * bs + le) * n + ag
+                    let row = mr * n + ag
                     let src = (ep * t1 + t) * n + ag
                     let at = row * d
                     Array.Copy(batch.Obs, src * o, x, at, o)
@@ -538,7 +557,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
 
                     actions[row] <- batch.Actions[src]
 
-                let dst = (t * bs + le) * s
+                let dst = mr * s
                 let st = ep * t1 + t
                 let sd = plan.StateDim
                 let no = n * o
@@ -550,10 +569,9 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                     Array.Copy(batch.State, st * sd, sIn, dst, sd)
                     Array.Copy(batch.Obs, st * no, sIn, dst + sd, no)
 
-    /// The agents' Q-values over every step, the GRU carried through time.
-    member private _.AgentForward(theta: float32[], pk: FusedPacked, acts: AgentActs, t1: int, r: int) =
-        let rows = t1 * r
-        let rh = r * h
+    /// The agents' Q-values over the live rows of every step, the GRU carried through time.
+    member private _.AgentForward(theta: float32[], pk: FusedPacked, acts: AgentActs, t1: int) =
+        let rows = n * off[t1]
         // fc1 and ReLU over every step at once
         FusedKernels.fillRows acts.A1 rows h (ReadOnlySpan(theta, layout.Fc1B, h))
 
@@ -581,40 +599,47 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                 Span(acts.Gi[g], 0, rows * h),
                 true
             )
-        // the recurrence: the hidden side of the gates, step by step
+        // the recurrence: the hidden side of the gates, step by step over the live rows
         for t in 0 .. t1 - 1 do
-            let off = t * rh
-            let so = if acts.Keep then off else 0
-            let ghn = Span(acts.Ghn, so, rh)
-            FusedKernels.fillRows acts.Ghr r h (ReadOnlySpan(theta, layout.Bhh, h))
-            FusedKernels.fillRows acts.Ghz r h (ReadOnlySpan(theta, layout.Bhh + h, h))
-            FusedKernels.fillSpanRows ghn r h (ReadOnlySpan(theta, layout.Bhh + 2 * h, h))
+            let r = n * act[t]
 
-            if t > 0 then
-                let hp = ReadOnlySpan(acts.Hs, off - rh, rh)
-                Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[0], Span(acts.Ghr, 0, rh), true)
-                Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[1], Span(acts.Ghz, 0, rh), true)
-                Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[2], ghn, true)
+            if r > 0 then
+                let rh = r * h
+                let at = n * off[t] * h
+                let so = if acts.Keep then at else 0
+                let hp = Span(acts.Hp, so, rh)
+                let ghr = Span(acts.Ghr, 0, rh)
+                let ghz = Span(acts.Ghz, 0, rh)
+                let ghn = Span(acts.Ghn, so, rh)
+                FusedKernels.fillSpanRows ghr r h (ReadOnlySpan(theta, layout.Bhh, h))
+                FusedKernels.fillSpanRows ghz r h (ReadOnlySpan(theta, layout.Bhh + h, h))
+                FusedKernels.fillSpanRows ghn r h (ReadOnlySpan(theta, layout.Bhh + 2 * h, h))
 
-            let rg = Span(acts.Rg, so, rh)
-            let zg = Span(acts.Zg, so, rh)
-            let ng = Span(acts.Ng, so, rh)
-            let hs = Span(acts.Hs, off, rh)
-            // r and z: σ(input part + hidden part)
-            Prim.Add(ReadOnlySpan(acts.Gi[0], off, rh), ReadOnlySpan(acts.Ghr, 0, rh), rg)
-            Prim.Sigmoid(rg, rg)
-            Prim.Add(ReadOnlySpan(acts.Gi[1], off, rh), ReadOnlySpan(acts.Ghz, 0, rh), zg)
-            Prim.Sigmoid(zg, zg)
-            // n = tanh(input part + r ⊙ hidden part)
-            Prim.MultiplyAdd(rg, ghn, ReadOnlySpan(acts.Gi[2], off, rh), ng)
-            Prim.Tanh(ng, ng)
-            // h' = n + z ⊙ (h − n)
-            if t > 0 then
-                Prim.Subtract(ReadOnlySpan(acts.Hs, off - rh, rh), ng, hs)
-            else
-                Prim.Negate(ng, hs)
+                if t > 0 then
+                    // h_{t−1} of the rows still live: the first rows of the previous step
+                    ReadOnlySpan(acts.Hs, n * off[t - 1] * h, rh).CopyTo hp
+                    let hpr = Span.op_Implicit hp
+                    Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[0], ghr, true)
+                    Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[1], ghz, true)
+                    Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[2], ghn, true)
+                else
+                    hp.Clear()
 
-            Prim.MultiplyAdd(zg, hs, ng, hs)
+                let rg = Span(acts.Rg, so, rh)
+                let zg = Span(acts.Zg, so, rh)
+                let ng = Span(acts.Ng, so, rh)
+                let hs = Span(acts.Hs, at, rh)
+                // r and z: σ(input part + hidden part)
+                Prim.Add(ReadOnlySpan(acts.Gi[0], at, rh), ghr, rg)
+                Prim.Sigmoid(rg, rg)
+                Prim.Add(ReadOnlySpan(acts.Gi[1], at, rh), ghz, zg)
+                Prim.Sigmoid(zg, zg)
+                // n = tanh(input part + r ⊙ hidden part)
+                Prim.MultiplyAdd(rg, ghn, ReadOnlySpan(acts.Gi[2], at, rh), ng)
+                Prim.Tanh(ng, ng)
+                // h' = n + z ⊙ (h − n)
+                Prim.Subtract(hp, ng, hs)
+                Prim.MultiplyAdd(zg, hs, ng, hs)
         // fc2 over every step at once
         FusedKernels.fillRows acts.Q rows a (ReadOnlySpan(theta, layout.Fc2B, a))
 
@@ -811,9 +836,8 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             FusedKernels.colSum ones dvhs m e (Span(g, layout.V1B, e))
 
     /// The agents' backward pass: from dQ [rows, A] to the agent's gradient, back through time.
-    member private _.AgentBackward(theta: float32[], t1: int, r: int, g: float32[]) =
-        let rows = t1 * r
-        let rh = r * h
+    member private _.AgentBackward(theta: float32[], t1: int, g: float32[]) =
+        let rows = n * off[t1]
         let acts = online
         let dQs = ReadOnlySpan(dQ, 0, rows * a)
         let hsAll = ReadOnlySpan(acts.Hs, 0, rows * h)
@@ -824,76 +848,93 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         Kernels.matmulNN (rows, a, h, dQs, ReadOnlySpan(theta, layout.Fc2W, a * h), Span(dhs, 0, rows * h), false)
         FusedProfile.Add(8, pf)
         let pr = FusedProfile.Now()
-        // the recurrence, backwards; carry holds dL/dh_{t} flowing in from step t+1
+        // the recurrence, backwards; carry holds dL/dh_t of step t's live rows, flowing in from step t+1
         for t in t1 - 1 .. -1 .. 0 do
-            let off = t * rh
-            let dd = Span(dhs, off, rh)
+            let r = n * act[t]
 
-            if t < t1 - 1 then
-                Prim.Add(dd, ReadOnlySpan(carry, 0, rh), dd)
+            if r > 0 then
+                let rh = r * h
+                let at = n * off[t] * h
+                let dd = Span(dhs, at, rh)
 
-            let hPrev =
+                if t < t1 - 1 && act[t + 1] > 0 then
+                    let carried = n * act[t + 1] * h
+                    Prim.Add(dd.Slice(0, carried), ReadOnlySpan(carry, 0, carried), dd.Slice(0, carried))
+
+                FusedKernels.gruGatesBack (
+                    dd,
+                    ReadOnlySpan(acts.Rg, at, rh),
+                    ReadOnlySpan(acts.Zg, at, rh),
+                    ReadOnlySpan(acts.Ng, at, rh),
+                    ReadOnlySpan(acts.Ghn, at, rh),
+                    (if t > 0 then
+                         ReadOnlySpan(acts.Hp, at, rh)
+                     else
+                         ReadOnlySpan<float32>.Empty),
+                    Span(dgr, at, rh),
+                    Span(dgz, at, rh),
+                    Span(dgin, at, rh),
+                    Span(dghn, at, rh)
+                )
+
                 if t > 0 then
-                    ReadOnlySpan(acts.Hs, off - rh, rh)
-                else
-                    ReadOnlySpan<float32>.Empty
+                    // dh_{t−1} = dh ⊙ z + Σ_gates dGh · W_hh
+                    let c = Span(carry, 0, rh)
+                    dd.CopyTo c
 
-            FusedKernels.gruGatesBack (
-                dd,
-                ReadOnlySpan(acts.Rg, off, rh),
-                ReadOnlySpan(acts.Zg, off, rh),
-                ReadOnlySpan(acts.Ng, off, rh),
-                ReadOnlySpan(acts.Ghn, off, rh),
-                hPrev,
-                Span(dgr, off, rh),
-                Span(dgz, off, rh),
-                Span(dgin, off, rh),
-                Span(dghn, off, rh)
-            )
+                    for gi in 0..2 do
+                        let src =
+                            match gi with
+                            | 0 -> dgr
+                            | 1 -> dgz
+                            | _ -> dghn
 
-            if t > 0 then
-                // dh_{t−1} = dh ⊙ z + Σ_gates dGh · W_hh
-                let c = Span(carry, 0, rh)
-                dd.CopyTo c
-                Kernels.matmulNN (r, h, h, ReadOnlySpan(dgr, off, rh), ReadOnlySpan(theta, layout.Whh, h * h), c, true)
-
-                Kernels.matmulNN (
-                    r,
-                    h,
-                    h,
-                    ReadOnlySpan(dgz, off, rh),
-                    ReadOnlySpan(theta, layout.Whh + h * h, h * h),
-                    c,
-                    true
-                )
-
-                Kernels.matmulNN (
-                    r,
-                    h,
-                    h,
-                    ReadOnlySpan(dghn, off, rh),
-                    ReadOnlySpan(theta, layout.Whh + 2 * h * h, h * h),
-                    c,
-                    true
-                )
+                        Kernels.matmulNN (
+                            r,
+                            h,
+                            h,
+                            ReadOnlySpan(src, at, rh),
+                            ReadOnlySpan(theta, layout.Whh + gi * h * h, h * h),
+                            c,
+                            true
+                        )
 
         FusedProfile.Add(9, pr)
         let pw = FusedProfile.Now()
-        // W_hh and b_hh: h_{t−1} pairs with step t ≥ 1
-        let later = (t1 - 1) * r
-        let hh = ReadOnlySpan(acts.Hs, 0, later * h)
-        let gateGrads = [| dgr; dgz; dghn |]
+        // W_hh and b_hh: each row of step t ≥ 1 pairs with its h_{t−1}
+        let first = n * act[0] * h
+        let later = rows - n * act[0]
+        let hh = ReadOnlySpan(acts.Hp, first, later * h)
 
         for gi in 0..2 do
-            let gg = ReadOnlySpan(gateGrads[gi], rh, later * h)
-            Kernels.matmulTN (h, later, h, gg, hh, Span(g, layout.Whh + gi * h * h, h * h), false)
-            FusedKernels.colSum ones (ReadOnlySpan(gateGrads[gi], 0, rows * h)) rows h (Span(g, layout.Bhh + gi * h, h))
+            let gg =
+                match gi with
+                | 0 -> dgr
+                | 1 -> dgz
+                | _ -> dghn
+
+            Kernels.matmulTN (
+                h,
+                later,
+                h,
+                ReadOnlySpan(gg, first, later * h),
+                hh,
+                Span(g, layout.Whh + gi * h * h, h * h),
+                false
+            )
+
+            FusedKernels.colSum ones (ReadOnlySpan(gg, 0, rows * h)) rows h (Span(g, layout.Bhh + gi * h, h))
         // W_ih and b_ih over every step
         let a1 = ReadOnlySpan(acts.A1, 0, rows * h)
-        let inGrads = [| dgr; dgz; dgin |]
 
         for gi in 0..2 do
-            let gg = ReadOnlySpan(inGrads[gi], 0, rows * h)
+            let src =
+                match gi with
+                | 0 -> dgr
+                | 1 -> dgz
+                | _ -> dgin
+
+            let gg = ReadOnlySpan(src, 0, rows * h)
             Kernels.matmulTN (h, rows, h, gg, a1, Span(g, layout.Wih + gi * h * h, h * h), false)
             FusedKernels.colSum ones gg rows h (Span(g, layout.Bih + gi * h, h))
             // dA1 = Σ_gates dGi · W_ih
@@ -913,30 +954,38 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         FusedKernels.colSum ones da rows h (Span(g, layout.Fc1B, h))
         FusedProfile.Add(10, pw)
 
-    /// Loss mask of episodes e0.. (time-major [T, B_s]): filled steps up to and including the terminal one.
-    static member MaskOf(batch: EpisodeBatch, e0: int, bs: int, mask: float32[]) =
+    /// <summary>The loss mask of one step of a batch's episode: filled and not after a termination.</summary>
+    static member MaskAt(batch: EpisodeBatch, ep: int, t: int) =
         let t1 = batch.MaxSeqLength
+        let filled = batch.Filled[ep * t1 + t]
 
-        for t in 0 .. t1 - 2 do
-            for le in 0 .. bs - 1 do
-                let ep = e0 + le
-                let filled = batch.Filled[ep * t1 + t]
+        let alive =
+            if t = 0 then
+                1.0f
+            else
+                1.0f - batch.Terminated[ep * t1 + t - 1]
 
-                let alive =
-                    if t = 0 then
-                        1.0f
-                    else
-                        1.0f - batch.Terminated[ep * t1 + t - 1]
+        filled * alive
 
-                mask[t * bs + le] <- filled * alive
+    /// <summary>The steps an episode needs computed: up to and including the one after its last masked-in step
+    /// (whose target value bootstraps it); 0 when no step counts. Later steps change neither the loss nor its
+    /// gradient, so they are skipped.</summary>
+    static member StepsOf(batch: EpisodeBatch, ep: int) =
+        let mutable last = -1
 
-    /// <summary>This shard's forward and backward passes over episodes e0 .. e0+bs−1: fills <c>Grad</c> and
-    /// <c>Sums</c>.</summary>
+        for t in 0 .. batch.MaxSeqLength - 2 do
+            if FusedShard.MaskAt(batch, ep, t) <> 0.0f then
+                last <- t
+
+        if last < 0 then 0 else last + 2
+
+    /// <summary>This shard's forward and backward passes over the given episodes (sorted by their needed steps,
+    /// longest first): fills <c>Grad</c> and <c>Sums</c>.</summary>
     member sh.Run
         (
             batch: EpisodeBatch,
-            e0: int,
-            bs: int,
+            episodes: int[],
+            steps: int[],
             theta: float32[],
             thetaTarget: float32[],
             pk: FusedPacked,
@@ -945,92 +994,108 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         ) =
         let t1 = batch.MaxSeqLength
         let t = t1 - 1
-        let r = bs * n
-        let rows = t1 * r
-        let m = t * bs
-        let m1 = t1 * bs
+        let bs = episodes.Length
         sh.Ensure(bs, t1)
         Array.Clear sh.Grad
-        let p0 = FusedProfile.Now()
-        sh.Pack(batch, e0, bs)
-        FusedProfile.Add(0, p0)
-        // estimated Qs of the online and the target agents over every step
-        let p0 = FusedProfile.Now()
-        sh.AgentForward(theta, pk, online, t1, r)
-        FusedProfile.Add(1, p0)
-        let p0 = FusedProfile.Now()
-        sh.AgentForward(thetaTarget, pkTarget, target, t1, r)
-        FusedProfile.Add(2, p0)
-        // chosen-action Qs [T, B_s, N] and the online greedy actions over available actions (double Q)
-        let pg = FusedProfile.Now()
-        let avail = batch.AvailActions
-
-        let argmaxAvail (q: float32[]) (row: int) (src: int) =
-            let mutable best = Single.NegativeInfinity
-            let mutable arg = 0
-
-            for u in 0 .. a - 1 do
-                let v =
-                    if avail[src * a + u] = 0.0f then
-                        FusedKernels.Masked
-                    else
-                        q[row * a + u]
-
-                if v > best then
-                    best <- v
-                    arg <- u
-
-            arg
+        // the packed layout: live episodes per step and where their rows start
+        Array.Copy(episodes, eps, bs)
+        off[0] <- 0
 
         for tt in 0 .. t1 - 1 do
-            for le in 0 .. bs - 1 do
+            let mutable live = 0
+
+            while live < bs && steps[eps[live]] > tt do
+                live <- live + 1
+
+            act[tt] <- live
+            off[tt + 1] <- off[tt] + live
+
+        let m = off[t]
+        let m1 = off[t1]
+        let p0 = FusedProfile.Now()
+        sh.Pack batch
+        FusedProfile.Add(0, p0)
+        // estimated Qs of the online and the target agents over every live step
+        let p0 = FusedProfile.Now()
+        sh.AgentForward(theta, pk, online, t1)
+        FusedProfile.Add(1, p0)
+        let p0 = FusedProfile.Now()
+        sh.AgentForward(thetaTarget, pkTarget, target, t1)
+        FusedProfile.Add(2, p0)
+        // chosen-action Qs and the greedy actions over available actions (online ones for double Q)
+        let pg = FusedProfile.Now()
+        let avail = batch.AvailActions
+        let pickFrom = if plan.DoubleQ then online.Q else target.Q
+
+        for tt in 0 .. t1 - 1 do
+            for le in 0 .. act[tt] - 1 do
                 for ag in 0 .. n - 1 do
-                    let row = (tt * bs + le) * n + ag
-                    let src = ((e0 + le) * t1 + tt) * n + ag
+                    let row = (off[tt] + le) * n + ag
+                    let src = (eps[le] * t1 + tt) * n + ag
 
                     if tt < t then
                         chosen[row] <- online.Q[row * a + actions[row]]
 
-                    let pick =
-                        if plan.DoubleQ then
-                            argmaxAvail online.Q row src
-                        else
-                            argmaxAvail target.Q row src
+                    let mutable best = Single.NegativeInfinity
+                    let mutable pick = 0
+
+                    for u in 0 .. a - 1 do
+                        let v =
+                            if avail[src * a + u] = 0.0f then
+                                FusedKernels.Masked
+                            else
+                                pickFrom[row * a + u]
+
+                        if v > best then
+                            best <- v
+                            pick <- u
 
                     greedy[row] <- pick
                     tmax[row] <- target.Q[row * a + pick]
-        // targets from the target mixer at every index
+
         FusedProfile.Add(3, pg)
+        // target values from the target mixer at every live step
         let p0 = FusedProfile.Now()
         sh.MixForward(thetaTarget, pkTarget, mixTarget, m1, tmax)
         FusedProfile.Add(4, p0)
+        // one-step or TD(λ) targets, backwards through each episode
         let pt = FusedProfile.Now()
-        FusedShard.MaskOf(batch, e0, bs, mask)
         let lambda = plan.Lambda
         let next = mixTarget.Out
 
         for tt in t - 1 .. -1 .. 0 do
-            for le in 0 .. bs - 1 do
-                let ep = e0 + le
-                let rw = batch.Reward[ep * t1 + tt]
-                let notDone = 1.0f - batch.Terminated[ep * t1 + tt]
-                let lastFilled = tt + 1 = t || mask[(tt + 1) * bs + le] = 0.0f
+            for le in 0 .. act[tt] - 1 do
+                let ep = eps[le]
+                let row = off[tt] + le
+                mask[row] <- FusedShard.MaskAt(batch, ep, tt)
 
-                for j in 0 .. k - 1 do
-                    let q1 = next[((tt + 1) * bs + le) * k + j]
+                if le < act[tt + 1] then
+                    let rw = batch.Reward[ep * t1 + tt]
+                    let notDone = 1.0f - batch.Terminated[ep * t1 + tt]
+                    let nextRow = off[tt + 1] + le
+                    let lastFilled = tt + 1 = t || mask[nextRow] = 0.0f
 
-                    let boot =
-                        if lastFilled then
-                            q1
-                        else
-                            (1.0f - lambda) * q1 + lambda * y[((tt + 1) * bs + le) * k + j]
+                    for j in 0 .. k - 1 do
+                        let q1 = next[nextRow * k + j]
 
-                    y[(tt * bs + le) * k + j] <- rw + plan.Gamma * notDone * boot
-        // Q_tot of the taken joint actions, the masked TD error and dL/dQ_tot
+                        let boot =
+                            if lastFilled then
+                                q1
+                            else
+                                (1.0f - lambda) * q1 + lambda * y[nextRow * k + j]
+
+                        y[row * k + j] <- rw + plan.Gamma * notDone * boot
+                else
+                    // no later step: the mask is 0 here
+                    for j in 0 .. k - 1 do
+                        y[row * k + j] <- 0.0f
+
         FusedProfile.Add(5, pt)
+        // Q_tot of the taken joint actions
         let p0 = FusedProfile.Now()
         sh.MixForward(theta, pk, mixOnline, m, chosen)
         FusedProfile.Add(6, p0)
+        // the masked TD error, the loss's sums and dL/dQ_tot
         let pl = FusedProfile.Now()
         let coef = 2.0f * plan.LossScale / maskSum
         let mutable sums = Unchecked.defaultof<ShardSums>
@@ -1054,12 +1119,13 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         let p0 = FusedProfile.Now()
         sh.MixBackward(theta, mixOnline, m, chosen, sh.Grad)
         FusedProfile.Add(7, p0)
+        let rows = n * m1
         Array.Clear(dQ, 0, rows * a)
 
         for row in 0 .. m * n - 1 do
             dQ[row * a + actions[row]] <- dq[row]
 
-        sh.AgentBackward(theta, t1, r, sh.Grad)
+        sh.AgentBackward(theta, t1, sh.Grad)
 
 /// <summary>Reusable memory of the learner's fused update (activations, packed weights, flat parameter vectors and
 /// the storage of the states it returns), handed on from each learner state to the next. It is not part of a

@@ -704,18 +704,19 @@ module Learner =
 
         if maskSum <= 0.0f then
             invalidArg (nameof batch) "episode batch: no filled step to learn from"
-        // the two halves of the batch, in parallel when allowed; gradients summed in a fixed order
+        // episodes by the steps they need, longest first (stable), dealt alternately to the two halves so that both
+        // get as much work; steps after an episode's last counted one are skipped (they add nothing)
+        let steps = Array.init b (fun e -> FusedShard.StepsOf(batch, e))
+        let order = Array.init b id |> Array.sortBy (fun e -> -steps[e], e)
         let halves = if b >= 2 then 2 else 1
-        let b0 = (b + 1) / 2
+
+        let part (i: int) =
+            [| for j in i..halves .. b - 1 -> order[j] |]
+
+        let parts = Array.init halves part
 
         let half (i: int) () =
-            let e0, bs =
-                if i = 0 then
-                    0, (if halves = 1 then b else b0)
-                else
-                    b0, b - b0
-
-            ws.Shards[i].Run(batch, e0, bs, ws.Theta, ws.ThetaTarget, ws.Packed[0], ws.Packed[1], maskSum)
+            ws.Shards[i].Run(batch, parts[i], steps, ws.Theta, ws.ThetaTarget, ws.Packed[0], ws.Packed[1], maskSum)
 
         let threads =
             if cfg.Threads = 0 then
