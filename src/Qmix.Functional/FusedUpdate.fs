@@ -107,6 +107,9 @@ type internal FusedPacked(plan: FusedPlan) =
     member val WhhT = Array.init 3 (fun _ -> Array.zeroCreate<float32>(h * h))
     /// fc2ᵀ [H, A].
     member val Fc2T = Array.zeroCreate<float32>(h * a)
+    /// The GRU's input-side biases with the hidden-side biases of r and z folded in (they add before the sigmoid):
+    /// b_ir + b_hr | b_iz + b_hz | b_in.
+    member val GateBias = Array.zeroCreate<float32>(3 * h)
     /// hyper_w_1's first layer transposed: [S, HE] (two layers) or [S, N·E].
     member val W1aT = Array.zeroCreate<float32>(plan.S * (if layers = 2 then he else ne))
     /// hyper_w_1's second layer transposed [HE, N·E].
@@ -136,6 +139,9 @@ type internal FusedPacked(plan: FusedPlan) =
             tr (layout.Whh + g * h * h) h h pk.WhhT[g]
 
         tr layout.Fc2W a h pk.Fc2T
+
+        for j in 0 .. 3 * h - 1 do
+            pk.GateBias[j] <- theta[layout.Bih + j] + (if j < 2 * h then theta[layout.Bhh + j] else 0.0f)
 
         match plan.Mixer with
         | FusedQmix _ ->
@@ -216,6 +222,14 @@ module internal FusedKernels =
     /// dst[n] ← the column sums of src [rows, n] (an FMA chain down each column).
     let colSum (ones: float32[]) (src: ReadOnlySpan<float32>) (rows: int) (n: int) (dst: Span<float32>) =
         Kernels.matmulNN (1, rows, n, ReadOnlySpan(ones, 0, rows), src, dst, false)
+
+    /// dst[n] += the column sums of src [rows, n].
+    let colSumAdd (ones: float32[]) (src: ReadOnlySpan<float32>) (rows: int) (n: int) (dst: Span<float32>) =
+        Kernels.matmulNN (1, rows, n, ReadOnlySpan(ones, 0, rows), src, dst, true)
+
+    /// Rows of agent activations processed together: the batched layers of a chunk of time steps stay in cache.
+    [<Literal>]
+    let ChunkRows = 768
 
     /// x ← max(x, 0).
     let relu (x: Span<float32>) =
@@ -355,6 +369,7 @@ type FusedProfile private () =
             "agent backward: weight gradients"
             "gather, pack weights"
             "reduce, clip, optimiser, targets"
+            "(of the agent forwards: GRU recurrence)"
         |]
 
     static let ticks = Array.zeroCreate<int64> names.Length
@@ -434,6 +449,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
     let mutable dhid: float32[] = Array.Empty()
     let mutable dvh: float32[] = Array.Empty()
     let mutable dv: float32[] = Array.Empty()
+    let dW1T = Array.zeroCreate<float32>(d * h)
 
     let grow = FusedKernels.grow
 
@@ -442,7 +458,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         acts.A1 <- grow acts.A1 (rows * h)
 
         for g in 0..2 do
-            acts.Gi[g] <- grow acts.Gi[g] (rows * h)
+            acts.Gi[g] <- grow acts.Gi[g] ((FusedKernels.ChunkRows + stepRows) * h)
 
         acts.Rg <- grow acts.Rg (kept * h)
         acts.Zg <- grow acts.Zg (kept * h)
@@ -512,13 +528,13 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         dqtot <- grow dqtot (m1 * k)
         dq <- grow dq rows
         dQ <- grow dQ (rows * a)
-        dhs <- grow dhs (rows * h)
-        dgr <- grow dgr (rows * h)
-        dgz <- grow dgz (rows * h)
-        dgin <- grow dgin (rows * h)
-        dghn <- grow dghn (rows * h)
+        dhs <- grow dhs ((FusedKernels.ChunkRows + r) * h)
+        dgr <- grow dgr ((FusedKernels.ChunkRows + r) * h)
+        dgz <- grow dgz ((FusedKernels.ChunkRows + r) * h)
+        dgin <- grow dgin ((FusedKernels.ChunkRows + r) * h)
+        dghn <- grow dghn ((FusedKernels.ChunkRows + r) * h)
         carry <- grow carry (r * h)
-        da1 <- grow da1 (rows * h)
+        da1 <- grow da1 ((FusedKernels.ChunkRows + r) * h)
         dw1 <- grow dw1 (m1 * ne)
         dhw1h <- grow dhw1h (m1 * he)
         dwf <- grow dwf (m1 * e)
@@ -569,89 +585,97 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                     Array.Copy(batch.State, st * sd, sIn, dst, sd)
                     Array.Copy(batch.Obs, st * no, sIn, dst + sd, no)
 
-    /// The agents' Q-values over the live rows of every step, the GRU carried through time.
-    member private _.AgentForward(theta: float32[], pk: FusedPacked, acts: AgentActs, t1: int) =
-        let rows = n * off[t1]
-        // fc1 and ReLU over every step at once
-        FusedKernels.fillRows acts.A1 rows h (ReadOnlySpan(theta, layout.Fc1B, h))
+    /// The last step (exclusive) of the chunk of steps starting at c0: as many as fit ChunkRows rows, at least one.
+    member private _.ChunkEnd(c0: int, t1: int) =
+        let mutable c1 = c0 + 1
 
-        Kernels.matmulNN (
-            rows,
-            d,
-            h,
-            ReadOnlySpan(x, 0, rows * d),
-            ReadOnlySpan pk.Fc1T,
-            Span(acts.A1, 0, rows * h),
-            true
-        )
+        while c1 < t1 && n * (off[c1 + 1] - off[c0]) <= FusedKernels.ChunkRows do
+            c1 <- c1 + 1
 
-        FusedKernels.relu (Span(acts.A1, 0, rows * h))
-        // the GRU's input side of every gate, over every step at once
-        for g in 0..2 do
-            FusedKernels.fillRows acts.Gi[g] rows h (ReadOnlySpan(theta, layout.Bih + g * h, h))
+        c1
 
-            Kernels.matmulNN (
-                rows,
-                h,
-                h,
-                ReadOnlySpan(acts.A1, 0, rows * h),
-                ReadOnlySpan pk.WihT[g],
-                Span(acts.Gi[g], 0, rows * h),
-                true
-            )
-        // the recurrence: the hidden side of the gates, step by step over the live rows
-        for t in 0 .. t1 - 1 do
-            let r = n * act[t]
+    /// The first step of the chunk of steps ending (exclusive) at c1, going backwards.
+    member private _.ChunkStart(c1: int) =
+        let mutable c0 = c1 - 1
 
-            if r > 0 then
-                let rh = r * h
-                let at = n * off[t] * h
-                let so = if acts.Keep then at else 0
-                let hp = Span(acts.Hp, so, rh)
-                let ghr = Span(acts.Ghr, 0, rh)
-                let ghz = Span(acts.Ghz, 0, rh)
-                let ghn = Span(acts.Ghn, so, rh)
-                FusedKernels.fillSpanRows ghr r h (ReadOnlySpan(theta, layout.Bhh, h))
-                FusedKernels.fillSpanRows ghz r h (ReadOnlySpan(theta, layout.Bhh + h, h))
-                FusedKernels.fillSpanRows ghn r h (ReadOnlySpan(theta, layout.Bhh + 2 * h, h))
+        while c0 > 0 && n * (off[c1] - off[c0 - 1]) <= FusedKernels.ChunkRows do
+            c0 <- c0 - 1
 
-                if t > 0 then
-                    // h_{t−1} of the rows still live: the first rows of the previous step
-                    ReadOnlySpan(acts.Hs, n * off[t - 1] * h, rh).CopyTo hp
-                    let hpr = Span.op_Implicit hp
-                    Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[0], ghr, true)
-                    Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[1], ghz, true)
-                    Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[2], ghn, true)
-                else
-                    hp.Clear()
+        c0
 
-                let rg = Span(acts.Rg, so, rh)
-                let zg = Span(acts.Zg, so, rh)
-                let ng = Span(acts.Ng, so, rh)
-                let hs = Span(acts.Hs, at, rh)
-                // r and z: σ(input part + hidden part)
-                Prim.Add(ReadOnlySpan(acts.Gi[0], at, rh), ghr, rg)
-                Prim.Sigmoid(rg, rg)
-                Prim.Add(ReadOnlySpan(acts.Gi[1], at, rh), ghz, zg)
-                Prim.Sigmoid(zg, zg)
-                // n = tanh(input part + r ⊙ hidden part)
-                Prim.MultiplyAdd(rg, ghn, ReadOnlySpan(acts.Gi[2], at, rh), ng)
-                Prim.Tanh(ng, ng)
-                // h' = n + z ⊙ (h − n)
-                Prim.Subtract(hp, ng, hs)
-                Prim.MultiplyAdd(zg, hs, ng, hs)
-        // fc2 over every step at once
-        FusedKernels.fillRows acts.Q rows a (ReadOnlySpan(theta, layout.Fc2B, a))
+    /// The agents' Q-values over the live rows of every step, the GRU carried through time; the batched layers
+    /// run a chunk of steps at a time so that their outputs are still in cache when the recurrence reads them.
+    member private sh.AgentForward(theta: float32[], pk: FusedPacked, acts: AgentActs, t1: int) =
+        let mutable c0 = 0
 
-        Kernels.matmulNN (
-            rows,
-            h,
-            a,
-            ReadOnlySpan(acts.Hs, 0, rows * h),
-            ReadOnlySpan pk.Fc2T,
-            Span(acts.Q, 0, rows * a),
-            true
-        )
+        while c0 < t1 do
+            let c1 = sh.ChunkEnd(c0, t1)
+            let r0 = n * off[c0]
+            let rc = n * (off[c1] - off[c0])
+
+            if rc > 0 then
+                // fc1 and ReLU over the chunk's rows
+                let a1 = Span(acts.A1, r0 * h, rc * h)
+                FusedKernels.fillSpanRows a1 rc h (ReadOnlySpan(theta, layout.Fc1B, h))
+                Kernels.matmulNN (rc, d, h, ReadOnlySpan(x, r0 * d, rc * d), ReadOnlySpan pk.Fc1T, a1, true)
+                FusedKernels.relu a1
+                // the GRU's input side of every gate over the chunk (r and z carry their hidden-side biases too)
+                for g in 0..2 do
+                    let gi = Span(acts.Gi[g], 0, rc * h)
+                    FusedKernels.fillSpanRows gi rc h (ReadOnlySpan(pk.GateBias, g * h, h))
+                    Kernels.matmulNN (rc, h, h, Span.op_Implicit a1, ReadOnlySpan pk.WihT[g], gi, true)
+                // the recurrence: the hidden side of the gates, step by step over the live rows
+                let pr = FusedProfile.Now()
+
+                for t in c0 .. c1 - 1 do
+                    let r = n * act[t]
+
+                    if r > 0 then
+                        let rh = r * h
+                        let at = n * off[t] * h
+                        let lt = at - r0 * h
+                        let so = if acts.Keep then at else 0
+                        let hp = Span(acts.Hp, so, rh)
+                        let ghr = Span(acts.Ghr, 0, rh)
+                        let ghz = Span(acts.Ghz, 0, rh)
+                        let ghn = Span(acts.Ghn, so, rh)
+                        FusedKernels.fillSpanRows ghn r h (ReadOnlySpan(theta, layout.Bhh + 2 * h, h))
+
+                        if t > 0 then
+                            // h_{t−1} of the rows still live: the first rows of the previous step
+                            ReadOnlySpan(acts.Hs, n * off[t - 1] * h, rh).CopyTo hp
+                            let hpr = Span.op_Implicit hp
+                            Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[0], ghr, false)
+                            Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[1], ghz, false)
+                            Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[2], ghn, true)
+                        else
+                            hp.Clear()
+                            ghr.Clear()
+                            ghz.Clear()
+
+                        let rg = Span(acts.Rg, so, rh)
+                        let zg = Span(acts.Zg, so, rh)
+                        let ng = Span(acts.Ng, so, rh)
+                        let hs = Span(acts.Hs, at, rh)
+                        // r and z: σ(input part + hidden part)
+                        Prim.Add(ReadOnlySpan(acts.Gi[0], lt, rh), ghr, rg)
+                        Prim.Sigmoid(rg, rg)
+                        Prim.Add(ReadOnlySpan(acts.Gi[1], lt, rh), ghz, zg)
+                        Prim.Sigmoid(zg, zg)
+                        // n = tanh(input part + r ⊙ hidden part)
+                        Prim.MultiplyAdd(rg, ghn, ReadOnlySpan(acts.Gi[2], lt, rh), ng)
+                        Prim.Tanh(ng, ng)
+                        // h' = n + z ⊙ (h − n)
+                        Prim.Subtract(hp, ng, hs)
+                        Prim.MultiplyAdd(zg, hs, ng, hs)
+
+                FusedProfile.Add(13, pr)
+                // fc2 over the chunk's rows
+                let q = Span(acts.Q, r0 * a, rc * a)
+                FusedKernels.fillSpanRows q rc a (ReadOnlySpan(theta, layout.Fc2B, a))
+                Kernels.matmulNN (rc, h, a, ReadOnlySpan(acts.Hs, r0 * h, rc * h), ReadOnlySpan pk.Fc2T, q, true)
+
+            c0 <- c1
 
     /// Q_tot [m, K] of agent Qs [m, N] under the mixer, keeping what the backward pass reads.
     member private _.MixForward(theta: float32[], pk: FusedPacked, acts: MixActs, m: int, q: float32[]) =
@@ -835,124 +859,138 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             Kernels.matmulTN (e, m, s, dvhs, sx, Span(g, layout.V1, e * s), false)
             FusedKernels.colSum ones dvhs m e (Span(g, layout.V1B, e))
 
-    /// The agents' backward pass: from dQ [rows, A] to the agent's gradient, back through time.
-    member private _.AgentBackward(theta: float32[], t1: int, g: float32[]) =
-        let rows = n * off[t1]
+    /// The agents' backward pass: from dQ [rows, A] to the agent's gradient (accumulated into g, which starts at
+    /// zero), back through time a chunk of steps at a time.
+    member private sh.AgentBackward(theta: float32[], t1: int, g: float32[]) =
         let acts = online
-        let dQs = ReadOnlySpan(dQ, 0, rows * a)
-        let hsAll = ReadOnlySpan(acts.Hs, 0, rows * h)
-        let pf = FusedProfile.Now()
-        // fc2
-        Kernels.matmulTN (a, rows, h, dQs, hsAll, Span(g, layout.Fc2W, a * h), false)
-        FusedKernels.colSum ones dQs rows a (Span(g, layout.Fc2B, a))
-        Kernels.matmulNN (rows, a, h, dQs, ReadOnlySpan(theta, layout.Fc2W, a * h), Span(dhs, 0, rows * h), false)
-        FusedProfile.Add(8, pf)
-        let pr = FusedProfile.Now()
-        // the recurrence, backwards; carry holds dL/dh_t of step t's live rows, flowing in from step t+1
-        for t in t1 - 1 .. -1 .. 0 do
-            let r = n * act[t]
+        Array.Clear dW1T
+        let mutable c1 = t1
 
-            if r > 0 then
-                let rh = r * h
-                let at = n * off[t] * h
-                let dd = Span(dhs, at, rh)
+        while c1 > 0 do
+            let c0 = sh.ChunkStart c1
+            let r0 = n * off[c0]
+            let rc = n * (off[c1] - off[c0])
 
-                if t < t1 - 1 && act[t + 1] > 0 then
-                    let carried = n * act[t + 1] * h
-                    Prim.Add(dd.Slice(0, carried), ReadOnlySpan(carry, 0, carried), dd.Slice(0, carried))
-
-                FusedKernels.gruGatesBack (
-                    dd,
-                    ReadOnlySpan(acts.Rg, at, rh),
-                    ReadOnlySpan(acts.Zg, at, rh),
-                    ReadOnlySpan(acts.Ng, at, rh),
-                    ReadOnlySpan(acts.Ghn, at, rh),
-                    (if t > 0 then
-                         ReadOnlySpan(acts.Hp, at, rh)
-                     else
-                         ReadOnlySpan<float32>.Empty),
-                    Span(dgr, at, rh),
-                    Span(dgz, at, rh),
-                    Span(dgin, at, rh),
-                    Span(dghn, at, rh)
+            if rc > 0 then
+                let pf = FusedProfile.Now()
+                let dQs = ReadOnlySpan(dQ, r0 * a, rc * a)
+                // fc2
+                Kernels.matmulTN (
+                    a,
+                    rc,
+                    h,
+                    dQs,
+                    ReadOnlySpan(acts.Hs, r0 * h, rc * h),
+                    Span(g, layout.Fc2W, a * h),
+                    true
                 )
 
-                if t > 0 then
-                    // dh_{t−1} = dh ⊙ z + Σ_gates dGh · W_hh
-                    let c = Span(carry, 0, rh)
-                    dd.CopyTo c
+                FusedKernels.colSumAdd ones dQs rc a (Span(g, layout.Fc2B, a))
+                Kernels.matmulNN (rc, a, h, dQs, ReadOnlySpan(theta, layout.Fc2W, a * h), Span(dhs, 0, rc * h), false)
+                FusedProfile.Add(8, pf)
+                let pr = FusedProfile.Now()
+                // the recurrence, backwards; carry holds dL/dh_t of step t's live rows, flowing in from step t+1
+                for t in c1 - 1 .. -1 .. c0 do
+                    let r = n * act[t]
 
-                    for gi in 0..2 do
-                        let src =
-                            match gi with
-                            | 0 -> dgr
-                            | 1 -> dgz
-                            | _ -> dghn
+                    if r > 0 then
+                        let rh = r * h
+                        let at = n * off[t] * h
+                        let lt = at - r0 * h
+                        let dd = Span(dhs, lt, rh)
 
-                        Kernels.matmulNN (
-                            r,
-                            h,
-                            h,
-                            ReadOnlySpan(src, at, rh),
-                            ReadOnlySpan(theta, layout.Whh + gi * h * h, h * h),
-                            c,
-                            true
+                        if t < t1 - 1 && act[t + 1] > 0 then
+                            let carried = n * act[t + 1] * h
+                            Prim.Add(dd.Slice(0, carried), ReadOnlySpan(carry, 0, carried), dd.Slice(0, carried))
+
+                        FusedKernels.gruGatesBack (
+                            dd,
+                            ReadOnlySpan(acts.Rg, at, rh),
+                            ReadOnlySpan(acts.Zg, at, rh),
+                            ReadOnlySpan(acts.Ng, at, rh),
+                            ReadOnlySpan(acts.Ghn, at, rh),
+                            (if t > 0 then
+                                 ReadOnlySpan(acts.Hp, at, rh)
+                             else
+                                 ReadOnlySpan<float32>.Empty),
+                            Span(dgr, lt, rh),
+                            Span(dgz, lt, rh),
+                            Span(dgin, lt, rh),
+                            Span(dghn, lt, rh)
                         )
 
-        FusedProfile.Add(9, pr)
-        let pw = FusedProfile.Now()
-        // W_hh and b_hh: each row of step t ≥ 1 pairs with its h_{t−1}
-        let first = n * act[0] * h
-        let later = rows - n * act[0]
-        let hh = ReadOnlySpan(acts.Hp, first, later * h)
+                        if t > 0 then
+                            // dh_{t−1} = dh ⊙ z + Σ_gates dGh · W_hh
+                            let c = Span(carry, 0, rh)
+                            dd.CopyTo c
 
-        for gi in 0..2 do
-            let gg =
-                match gi with
-                | 0 -> dgr
-                | 1 -> dgz
-                | _ -> dghn
+                            for gi in 0..2 do
+                                let src =
+                                    match gi with
+                                    | 0 -> dgr
+                                    | 1 -> dgz
+                                    | _ -> dghn
 
-            Kernels.matmulTN (
-                h,
-                later,
-                h,
-                ReadOnlySpan(gg, first, later * h),
-                hh,
-                Span(g, layout.Whh + gi * h * h, h * h),
-                false
-            )
+                                Kernels.matmulNN (
+                                    r,
+                                    h,
+                                    h,
+                                    ReadOnlySpan(src, lt, rh),
+                                    ReadOnlySpan(theta, layout.Whh + gi * h * h, h * h),
+                                    c,
+                                    true
+                                )
 
-            FusedKernels.colSum ones (ReadOnlySpan(gg, 0, rows * h)) rows h (Span(g, layout.Bhh + gi * h, h))
-        // W_ih and b_ih over every step
-        let a1 = ReadOnlySpan(acts.A1, 0, rows * h)
+                FusedProfile.Add(9, pr)
+                let pw = FusedProfile.Now()
+                // W_hh and b_hh: rows of steps t ≥ 1 pair with their h_{t−1}
+                let skip = if c0 = 0 then n * act[0] else 0
 
-        for gi in 0..2 do
-            let src =
-                match gi with
-                | 0 -> dgr
-                | 1 -> dgz
-                | _ -> dgin
+                for gi in 0..2 do
+                    let gg =
+                        match gi with
+                        | 0 -> dgr
+                        | 1 -> dgz
+                        | _ -> dghn
 
-            let gg = ReadOnlySpan(src, 0, rows * h)
-            Kernels.matmulTN (h, rows, h, gg, a1, Span(g, layout.Wih + gi * h * h, h * h), false)
-            FusedKernels.colSum ones gg rows h (Span(g, layout.Bih + gi * h, h))
-            // dA1 = Σ_gates dGi · W_ih
-            Kernels.matmulNN (
-                rows,
-                h,
-                h,
-                gg,
-                ReadOnlySpan(theta, layout.Wih + gi * h * h, h * h),
-                Span(da1, 0, rows * h),
-                gi > 0
-            )
-        // fc1 through the ReLU
-        FusedKernels.reluBack a1 (Span(da1, 0, rows * h))
-        let da = ReadOnlySpan(da1, 0, rows * h)
-        Kernels.matmulTN (h, rows, d, da, ReadOnlySpan(x, 0, rows * d), Span(g, layout.Fc1W, h * d), false)
-        FusedKernels.colSum ones da rows h (Span(g, layout.Fc1B, h))
-        FusedProfile.Add(10, pw)
+                    Kernels.matmulTN (
+                        h,
+                        rc - skip,
+                        h,
+                        ReadOnlySpan(gg, skip * h, (rc - skip) * h),
+                        ReadOnlySpan(acts.Hp, (r0 + skip) * h, (rc - skip) * h),
+                        Span(g, layout.Whh + gi * h * h, h * h),
+                        true
+                    )
+
+                    FusedKernels.colSumAdd ones (ReadOnlySpan(gg, 0, rc * h)) rc h (Span(g, layout.Bhh + gi * h, h))
+                // W_ih and b_ih, and dA1 = Σ_gates dGi · W_ih
+                let a1 = ReadOnlySpan(acts.A1, r0 * h, rc * h)
+                let da = Span(da1, 0, rc * h)
+
+                for gi in 0..2 do
+                    let src =
+                        match gi with
+                        | 0 -> dgr
+                        | 1 -> dgz
+                        | _ -> dgin
+
+                    let gg = ReadOnlySpan(src, 0, rc * h)
+                    Kernels.matmulTN (h, rc, h, gg, a1, Span(g, layout.Wih + gi * h * h, h * h), true)
+                    FusedKernels.colSumAdd ones gg rc h (Span(g, layout.Bih + gi * h, h))
+                    Kernels.matmulNN (rc, h, h, gg, ReadOnlySpan(theta, layout.Wih + gi * h * h, h * h), da, gi > 0)
+                // fc1 through the ReLU: dW1ᵀ [D, H] += Xᵀ · dA1 (H wide, so the kernel runs full panels)
+                FusedKernels.reluBack a1 da
+                let das = Span.op_Implicit da
+                Kernels.matmulTN (d, rc, h, ReadOnlySpan(x, r0 * d, rc * d), das, Span dW1T, true)
+                FusedKernels.colSumAdd ones das rc h (Span(g, layout.Fc1B, h))
+                FusedProfile.Add(10, pw)
+
+            c1 <- c0
+
+        for i in 0 .. h - 1 do
+            for j in 0 .. d - 1 do
+                g[layout.Fc1W + i * d + j] <- dW1T[j * h + i]
 
     /// <summary>The loss mask of one step of a batch's episode: filled and not after a termination.</summary>
     static member MaskAt(batch: EpisodeBatch, ep: int, t: int) =
