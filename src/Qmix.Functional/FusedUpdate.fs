@@ -170,10 +170,9 @@ type internal AgentActs(keep: bool) =
     member val Zg: float32[] = Array.Empty() with get, set
     member val Ng: float32[] = Array.Empty() with get, set
     member val Ghn: float32[] = Array.Empty() with get, set
-    member val Ghr: float32[] = Array.Empty() with get, set
-    member val Ghz: float32[] = Array.Empty() with get, set
     member val Hs: float32[] = Array.Empty() with get, set
     member val Hp: float32[] = Array.Empty() with get, set
+    member val Zeros: float32[] = Array.Empty() with get, set
     member val Q: float32[] = Array.Empty() with get, set
 
 /// <summary>Activations of one mixer pass over M rows (kept for the backward pass).</summary>
@@ -289,6 +288,68 @@ module internal FusedKernels =
                 let s = if v > 20.0f then 1.0f else 1.0f / (1.0f + MathF.Exp(-v))
                 g[i] <- g[i] * s
 
+    /// exp(x) lane by lane (Cephes' expf: range reduction by ln 2 in two parts, a degree-6 polynomial, the power of
+    /// two put into the exponent bits); within about 2 ulp of MathF.Exp over [−87, 88], clamped outside.
+    let inline vexp (x: Vector<float32>) =
+        let x = Vector.Min(Vector.Max(x, Vector<float32>(-87.3f)), Vector<float32>(88.7f))
+
+        let k =
+            Vector.Floor(x * Vector<float32>(1.44269504088896341f) + Vector<float32>(0.5f))
+
+        let r = x - k * Vector<float32>(0.693359375f) - k * Vector<float32>(-2.12194440e-4f)
+        let mutable p = Vector<float32>(1.9875691500E-4f)
+        p <- p * r + Vector<float32>(1.3981999507E-3f)
+        p <- p * r + Vector<float32>(8.3334519073E-3f)
+        p <- p * r + Vector<float32>(4.1665795894E-2f)
+        p <- p * r + Vector<float32>(1.6666665459E-1f)
+        p <- p * r + Vector<float32>(5.0000001201E-1f)
+        let e = p * r * r + r + Vector<float32>.One
+        let pow2 = Vector.ShiftLeft(Vector.ConvertToInt32 k + Vector<int>(127), 23)
+        e * Vector.AsVectorSingle pow2
+
+    /// One GRU step's gates and output in a single vectorised pass over the step's R·H values: from the full
+    /// pre-activations of r and z, the input side of n, the hidden side of n and h_{t−1}, writes r = σ(·), z = σ(·),
+    /// n = tanh(gi_n + r ⊙ gh_n) and h_t = n + z ⊙ (h_{t−1} − n).
+    let gruGatesForward
+        (
+            preR: ReadOnlySpan<float32>,
+            preZ: ReadOnlySpan<float32>,
+            gin: ReadOnlySpan<float32>,
+            ghn: ReadOnlySpan<float32>,
+            hPrev: ReadOnlySpan<float32>,
+            r: Span<float32>,
+            z: Span<float32>,
+            n: Span<float32>,
+            h: Span<float32>
+        ) =
+        let w = Vector<float32>.Count
+        let one = Vector<float32>.One
+        let two = Vector<float32>(2.0f)
+        let mutable i = 0
+
+        while i + w <= h.Length do
+            let rv = one / (one + vexp (-Vector<float32>(preR.Slice i)))
+            let zv = one / (one + vexp (-Vector<float32>(preZ.Slice i)))
+            let av = Vector<float32>(gin.Slice i) + rv * Vector<float32>(ghn.Slice i)
+            // tanh(a) = 1 − 2 / (1 + e^{2a}), saturating cleanly at ±1
+            let nv = one - two / (one + vexp (two * av))
+            let hv = nv + zv * (Vector<float32>(hPrev.Slice i) - nv)
+            rv.CopyTo(r.Slice i)
+            zv.CopyTo(z.Slice i)
+            nv.CopyTo(n.Slice i)
+            hv.CopyTo(h.Slice i)
+            i <- i + w
+
+        while i < h.Length do
+            let rv = 1.0f / (1.0f + MathF.Exp(-preR[i]))
+            let zv = 1.0f / (1.0f + MathF.Exp(-preZ[i]))
+            let nv = MathF.Tanh(gin[i] + rv * ghn[i])
+            r[i] <- rv
+            z[i] <- zv
+            n[i] <- nv
+            h[i] <- nv + zv * (hPrev[i] - nv)
+            i <- i + 1
+
     /// One GRU step's gradient through the gates, vectorised over the step's R·H values: from the gradient d of
     /// h_t (overwritten with the direct part d ⊙ z), the gates r, z, n, the hidden part of n's pre-activation and
     /// h_{t−1} (empty at t = 0), writes the gate pre-activation gradients.
@@ -370,6 +431,7 @@ type FusedProfile private () =
             "gather, pack weights"
             "reduce, clip, optimiser, targets"
             "(of the agent forwards: GRU recurrence)"
+            "(of the recurrence: hidden-side matmuls)"
         |]
 
     static let ticks = Array.zeroCreate<int64> names.Length
@@ -464,10 +526,9 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         acts.Zg <- grow acts.Zg (kept * h)
         acts.Ng <- grow acts.Ng (kept * h)
         acts.Ghn <- grow acts.Ghn (kept * h)
-        acts.Ghr <- grow acts.Ghr (stepRows * h)
-        acts.Ghz <- grow acts.Ghz (stepRows * h)
         acts.Hs <- grow acts.Hs (rows * h)
-        acts.Hp <- grow acts.Hp (kept * h)
+        acts.Hp <- grow acts.Hp (if acts.Keep then rows * h else 0)
+        acts.Zeros <- grow acts.Zeros (stepRows * h)
         acts.Q <- grow acts.Q (rows * a)
 
     let growMix (acts: MixActs) (m: int) =
@@ -635,39 +696,46 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                         let at = n * off[t] * h
                         let lt = at - r0 * h
                         let so = if acts.Keep then at else 0
-                        let hp = Span(acts.Hp, so, rh)
-                        let ghr = Span(acts.Ghr, 0, rh)
-                        let ghz = Span(acts.Ghz, 0, rh)
                         let ghn = Span(acts.Ghn, so, rh)
+                        // the input side of r and z, to which the hidden side is added in place
+                        let preR = Span(acts.Gi[0], lt, rh)
+                        let preZ = Span(acts.Gi[1], lt, rh)
                         FusedKernels.fillSpanRows ghn r h (ReadOnlySpan(theta, layout.Bhh + 2 * h, h))
 
-                        if t > 0 then
-                            // h_{t−1} of the rows still live: the first rows of the previous step
-                            ReadOnlySpan(acts.Hs, n * off[t - 1] * h, rh).CopyTo hp
-                            let hpr = Span.op_Implicit hp
-                            Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[0], ghr, false)
-                            Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[1], ghz, false)
-                            Kernels.matmulNN (r, h, h, hpr, ReadOnlySpan pk.WhhT[2], ghn, true)
-                        else
-                            hp.Clear()
-                            ghr.Clear()
-                            ghz.Clear()
+                        // h_{t−1} of the rows still live: the first rows of the previous step (zeros at t = 0)
+                        let hp =
+                            if t > 0 then
+                                ReadOnlySpan(acts.Hs, n * off[t - 1] * h, rh)
+                            else
+                                ReadOnlySpan(acts.Zeros, 0, rh)
 
+                        if acts.Keep then
+                            hp.CopyTo(Span(acts.Hp, at, rh))
+
+                        let pm = FusedProfile.Now()
+
+                        if t > 0 then
+                            Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[0], preR, true)
+                            Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[1], preZ, true)
+                            Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[2], ghn, true)
+
+                        FusedProfile.Add(14, pm)
                         let rg = Span(acts.Rg, so, rh)
                         let zg = Span(acts.Zg, so, rh)
                         let ng = Span(acts.Ng, so, rh)
                         let hs = Span(acts.Hs, at, rh)
-                        // r and z: σ(input part + hidden part)
-                        Prim.Add(ReadOnlySpan(acts.Gi[0], lt, rh), ghr, rg)
-                        Prim.Sigmoid(rg, rg)
-                        Prim.Add(ReadOnlySpan(acts.Gi[1], lt, rh), ghz, zg)
-                        Prim.Sigmoid(zg, zg)
-                        // n = tanh(input part + r ⊙ hidden part)
-                        Prim.MultiplyAdd(rg, ghn, ReadOnlySpan(acts.Gi[2], lt, rh), ng)
-                        Prim.Tanh(ng, ng)
-                        // h' = n + z ⊙ (h − n)
-                        Prim.Subtract(hp, ng, hs)
-                        Prim.MultiplyAdd(zg, hs, ng, hs)
+                        // r = σ(·), z = σ(·), n = tanh(gi_n + r ⊙ gh_n), h' = n + z ⊙ (h − n), in one pass
+                        FusedKernels.gruGatesForward (
+                            Span.op_Implicit preR,
+                            Span.op_Implicit preZ,
+                            ReadOnlySpan(acts.Gi[2], lt, rh),
+                            Span.op_Implicit ghn,
+                            hp,
+                            rg,
+                            zg,
+                            ng,
+                            hs
+                        )
 
                 FusedProfile.Add(13, pr)
                 // fc2 over the chunk's rows

@@ -107,7 +107,26 @@ module Optim =
             v': Span<float32>,
             b': Span<float32>
         ) =
-        for j in 0 .. p.Length - 1 do
+        let mutable j = 0
+
+        // whole vectors first: the same operations per lane as the scalar loop, so the same bits
+        if cfg.Momentum = 0.0f then
+            let w = Numerics.Vector<float32>.Count
+            let alpha = Numerics.Vector<float32>(cfg.Alpha)
+            let rest = Numerics.Vector<float32>(1.0f - cfg.Alpha)
+            let eps = Numerics.Vector<float32>(cfg.Eps)
+            let lr = Numerics.Vector<float32>(cfg.Lr)
+
+            while j + w <= p.Length do
+                let gv = Numerics.Vector<float32>(g.Slice j)
+                let sq = alpha * Numerics.Vector<float32>(v.Slice j) + rest * gv * gv
+                sq.CopyTo(v'.Slice j)
+                let step = gv / (Numerics.Vector.SquareRoot sq + eps)
+                b.Slice(j, w).CopyTo(b'.Slice j)
+                (Numerics.Vector<float32>(p.Slice j) - lr * step).CopyTo(p'.Slice j)
+                j <- j + w
+
+        while j < p.Length do
             let sq = cfg.Alpha * v[j] + (1.0f - cfg.Alpha) * g[j] * g[j]
             v'[j] <- sq
             let step = g[j] / (MathF.Sqrt sq + cfg.Eps)
@@ -119,6 +138,8 @@ module Optim =
             else
                 b'[j] <- b[j]
                 p'[j] <- p[j] - cfg.Lr * step
+
+            j <- j + 1
 
     /// <summary>Adam's step number <paramref name="t"/> (from 1) over flat spans: parameters p, gradients g, first
     /// and second moments m and v in, their next values out (p', m', v'). The tree version

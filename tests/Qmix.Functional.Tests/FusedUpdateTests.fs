@@ -1,0 +1,210 @@
+module Qmix.Functional.Tests.FusedUpdateTests
+
+open System
+open Xunit
+open Qmix.Tensors
+open Qmix.Functional
+open Qmix.Functional.Tests.LearnerTests
+
+/// ‖a − b‖ / ‖b‖ over all leaves of two gradient trees, and the worst leaf's name.
+let private worstLeaf (got: QParams<'M>) (want: QParams<'M>) =
+    Array.zip (Tree.named got) (Tree.named want)
+    |> Array.map (fun ((name, g), (_, w)) ->
+        let g, w = g.ToArray(), w.ToArray()
+        let mutable d, n = 0.0, 0.0
+
+        for i in 0 .. g.Length - 1 do
+            d <- d + float (g[i] - w[i]) ** 2.0
+            n <- n + float w[i] ** 2.0
+
+        name, sqrt d / max (sqrt n) 1e-12)
+    |> Array.maxBy snd
+
+/// Fused against tape: the loss and every gradient leaf, relative to the tape's.
+let private agreement (learner: Learner<MixerParams>) (state: LearnerState<MixerParams>) (batch: EpisodeBatch) =
+    let fusedLoss, fused, fm = Learner.gradients learner state batch
+    let tapeLoss, tape, tm = Learner.tapeGradients learner state batch
+    let lossErr = abs (fusedLoss - tapeLoss) / max (abs tapeLoss) 1e-12f
+    let leaf, err = worstLeaf fused tape
+    lossErr, leaf, err, fm, tm
+
+let private configs: (string * LearnerConfig * MixerConfig) list =
+    let q =
+        match qmixSmall with
+        | Qmix c -> c
+        | _ -> failwith "qmixSmall is a QMIX config"
+
+    [
+        "qmix, 2-layer hypernets", small, qmixSmall
+        "qmix, 1-layer hypernets", small, Qmix { q with HypernetLayers = 1 }
+        "qmix, softplus", small, Qmix { q with NonNegative = Softplus }
+        "qmix, no double Q", { small with DoubleQ = false }, qmixSmall
+        "qmix, TD(0.6), loss scale 0.5, Adam",
+        { small with
+            Target = TdLambda 0.6f
+            LossScale = 0.5f
+            Optimizer = Adam AdamConfig.defaults
+        },
+        qmixSmall
+        "qmix, all observations as hypernet input",
+        { small with
+            HyperInput = AllObservations
+        },
+        qmixSmall
+        "qmix, state and observations",
+        { small with
+            HyperInput = StateAndObservations
+        },
+        qmixSmall
+        "qmix, no last action, no agent id",
+        { small with
+            Agent =
+                { small.Agent with
+                    LastAction = false
+                    AgentId = false
+                }
+        },
+        qmixSmall
+        "vdn", small, Vdn
+        "iql", small, Independent
+    ]
+
+[<Fact>]
+let ``fused gradients agree with the tape for every configuration the fused update runs`` () =
+    for name, cfg, mixer in configs do
+        let learner = Learner.builtIn cfg spec mixer
+
+        for seed, b in [ 1UL, 5; 2UL, 1; 3UL, 8 ] do
+            let state = Learner.init learner (Rng.key seed)
+            // targets that differ from the online networks
+            let state =
+                { state with
+                    Target = Learner.initParams learner (Rng.key (seed + 100UL))
+                }
+
+            let batch = randomBatch spec b (seed + 7UL)
+            let lossErr, leaf, err, fm, tm = agreement learner state batch
+            Assert.True(lossErr < 1e-5f, sprintf "%s, B=%d: loss differs by %g (relative)" name b lossErr)
+            Assert.True(err < 1e-4, sprintf "%s, B=%d: gradient of %s differs by %g (relative)" name b leaf err)
+            Assert.Equal(tm.QTakenMean, fm.QTakenMean, 4)
+            Assert.Equal(tm.TargetMean, fm.TargetMean, 4)
+            Assert.Equal(tm.TdErrorAbs, fm.TdErrorAbs, 4)
+
+[<Fact>]
+let ``negative control: the agreement check notices a different discount`` () =
+    let learner = Learner.builtIn small spec qmixSmall
+    let state = Learner.init learner (Rng.key 1UL)
+    let batch = randomBatch spec 5 8UL
+    let _, fused, _ = Learner.gradients learner state batch
+
+    let other =
+        { learner with
+            Config = { learner.Config with Gamma = 0.9f }
+        }
+
+    let _, tape, _ = Learner.tapeGradients other state batch
+    let _, err = worstLeaf fused tape
+    Assert.True(err > 1e-3, sprintf "a discount of 0.9 against 0.99 went unnoticed (relative difference %g)" err)
+
+[<Fact>]
+let ``the update is bit-identical with one thread, two, or as many as the machine has`` () =
+    let batch = randomBatch spec 6 4UL
+
+    let run (threads: int) =
+        let learner = Learner.builtIn { small with Threads = threads } spec qmixSmall
+
+        let mutable s = Learner.init learner (Rng.key 2UL)
+        let losses = ResizeArray()
+
+        for i in 1..5 do
+            let s', m = Learner.update learner i batch s
+            s <- s'
+            losses.Add m.Loss
+
+        List.ofSeq losses, leaves s.Params
+
+    let l1, p1 = run 1
+    let l2, p2 = run 2
+    let l0, p0 = run 0
+    Assert.Equal<float32 list>(l1, l2)
+    Assert.Equal<float32 list>(l1, l0)
+    Assert.Equal<float32[][]>(p1, p2)
+    Assert.Equal<float32[][]>(p1, p0)
+
+[<Fact>]
+let ``the tape engine and the fused one take the same step, to rounding`` () =
+    let batch = randomBatch spec 5 6UL
+    let fusedLearner = Learner.builtIn small spec qmixSmall
+
+    let tapeLearner = Learner.builtIn { small with Engine = Tape } spec qmixSmall
+
+    let s0 = Learner.init fusedLearner (Rng.key 3UL)
+    let fs, fm = Learner.update fusedLearner 0 batch s0
+    let ts, tm = Learner.update tapeLearner 0 batch s0
+    Assert.Equal(tm.Loss, fm.Loss, 4)
+    Assert.Equal(tm.GradNorm, fm.GradNorm, 3)
+
+    for f, t in Array.zip (leaves fs.Params) (leaves ts.Params) do
+        for i in 0 .. f.Length - 1 do
+            Assert.True(abs (f[i] - t[i]) < 1e-5f, sprintf "parameter differs: %g vs %g" f[i] t[i])
+
+[<Fact>]
+let ``a user's copy of a built-in mixer runs on the tape`` () =
+    let builtIn = Mixers.create qmixSmall spec.NAgents spec.StateDim
+    let copy = { builtIn with Name = "mine" }
+    Assert.True((Mixers.builtInConfig builtIn).IsSome)
+    Assert.True((Mixers.builtInConfig copy).IsNone)
+
+[<Fact>]
+let ``a recycling line of updates refuses to read a state two updates back; a persistent one keeps every state`` () =
+    let learner = Learner.builtIn small spec qmixSmall
+    let batch = randomBatch spec 4 5UL
+    let s0 = Learner.recycling (Learner.init learner (Rng.key 4UL))
+    let s1 = fst (Learner.update learner 1 batch s0)
+    let s2 = fst (Learner.update learner 2 batch s1)
+    let s3 = fst (Learner.update learner 3 batch s2)
+    // s1's storage now holds s3; s2, the state s3 came from, is still readable
+    Assert.Throws<InvalidOperationException>(fun () -> leaves s1.Params |> ignore)
+    |> ignore
+
+    leaves s2.Params |> ignore
+    leaves s3.Params |> ignore
+    // a copy lives on
+    let kept = Learner.copyState s3
+    let s4 = fst (Learner.update learner 4 batch s3)
+    let _ = fst (Learner.update learner 5 batch s4)
+    Assert.Equal<float32[][]>(leaves kept.Params, leaves kept.Params)
+
+    Assert.Throws<InvalidOperationException>(fun () -> leaves s3.Params |> ignore)
+    |> ignore
+    // the default workspace never recycles
+    let p0 = Learner.init learner (Rng.key 4UL)
+    let p1 = fst (Learner.update learner 1 batch p0)
+    let p2 = fst (Learner.update learner 2 batch p1)
+    let _ = fst (Learner.update learner 3 batch p2)
+    Assert.Equal<float32[][]>(leaves (fst (Learner.update learner 2 batch p1)).Params, leaves p2.Params)
+
+[<Fact>]
+let ``steps after an episode's last counted one are skipped without changing the result`` () =
+    // the same episodes, once as they are and once with a longer padding tail of garbage observations
+    let learner = Learner.builtIn small spec qmixSmall
+    let state = Learner.init learner (Rng.key 9UL)
+    let batch = randomBatch spec 4 10UL
+    let t1 = batch.MaxSeqLength
+
+    let noisy =
+        { batch with
+            Obs =
+                Array.mapi
+                    (fun i v ->
+                        let step = (i / (spec.NAgents * spec.ObsDim)) % t1
+                        let ep = i / (spec.NAgents * spec.ObsDim * t1)
+                        let steps = FusedShard.StepsOf(batch, ep)
+                        if step >= steps then 1e6f else v)
+                    batch.Obs
+        }
+
+    let l1, g1, _ = Learner.gradients learner state batch
+    let l2, g2, _ = Learner.gradients learner state noisy
+    Assert.Equal(l1, l2)
+    Assert.Equal<float32[][]>(leaves g1, leaves g2)
