@@ -133,7 +133,7 @@ public static partial class Benchmarks
     /// <summary>Measures the single-thread peak of the matmul kernel (<c>Qmix.Tensors.Kernels.matmulNN</c> on the
     /// machine's best instruction set: Vector512 FMA tiles with AVX-512, Vector256 with AVX2) on a product at the agent
     /// network's shapes that stays in cache, [96×64]·[64×192]: the best of five batches, each about a fifth of
-    /// <paramref name="seconds"/>.</summary>
+    /// <paramref name="seconds"/>, after 0.4 s of warm-up for the JIT.</summary>
     /// <param name="seconds">The time to spend measuring, above 0.</param>
     /// <returns>The peak.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="seconds"/> is not a positive finite
@@ -147,10 +147,18 @@ public static partial class Benchmarks
         var b = Enumerable.Range(0, k * n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
         var c = new float[m * n];
         void Once() => Kernels.matmulNN(m, k, n, a, b, c, false);
-        for (var i = 0; i < 200; i++) Once();
+        // long enough for tiered compilation to replace the kernel's first code by its optimised code (call
+        // counting starts 100 ms after the last new method ran), then a batch size from the warm time of a call
         var clock = Stopwatch.StartNew();
-        Once();
-        var calls = Math.Max(1, (int)(seconds / 5 / Math.Max(clock.Elapsed.TotalSeconds, 1e-7)));
+        var warm = 0;
+        while (warm < 200 || clock.Elapsed.TotalSeconds < 0.4)
+        {
+            Once();
+            warm++;
+        }
+        clock.Restart();
+        for (var i = 0; i < 20; i++) Once();
+        var calls = Math.Max(1, (int)(seconds / 5 / Math.Max(clock.Elapsed.TotalSeconds / 20, 1e-7)));
         var best = double.MaxValue;
         for (var batch = 0; batch < 5; batch++)
         {

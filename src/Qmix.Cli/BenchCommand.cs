@@ -47,6 +47,7 @@ internal static class BenchCommand
         if (episodes is < 0 or > 0 and < 32)
             throw new UsageException($"--replay-episodes must be 0 (skip) or at least 32 (one batch), got {episodes}");
 
+        // the cores a learner update may use (its default is every core), for the floor
         var cores = System.Environment.ProcessorCount;
         io.Out.WriteLine($"qmix {LibraryInfo.Version} bench on {cores} cores{(quick ? " (quick: rough numbers)" : "")}");
 
@@ -171,7 +172,6 @@ internal static class BenchCommand
     /// reports one step of all environments, as assumed here, or already one environment's share).</summary>
     static void AddActingBatchRow(List<BenchRow> rows, BenchRow single, bool quick)
     {
-        _ = quick;
         // const int environments = 16;
         // var batch = Benchmarks.ActingStepBatch(environments, quick ? 50 : 2000);
         // rows.Add(ActingBatchRow(batch, environments, single));

@@ -185,6 +185,14 @@ public class BenchTests(QuickBench bench) : IClassFixture<QuickBench>
     }
 
     [Fact]
+    public void A_replay_smaller_than_one_batch_is_a_usage_error()
+    {
+        var (code, _, error) = CliTests.Qmix("bench", "--quick", "--replay-episodes", "5");
+        Assert.Equal(2, code);
+        Assert.Contains("--replay-episodes must be 0 (skip) or at least 32 (one batch), got 5", error);
+    }
+
+    [Fact]
     public void Skip_reasons_name_a_missing_script_a_python_without_torch_and_off()
     {
         var run = PyTorchReference.Run(Path.Combine(bench.Temp, "absent.py"));
