@@ -238,6 +238,7 @@ public class BenchTests(QuickBench bench) : IClassFixture<QuickBench>
         Assert.EndsWith("bench 1 exited with code 7 (RuntimeError: boom)", run.SkipReason);
     }
 
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     string FakePython(string name, string body)
     {
         var path = Path.Combine(bench.Temp, name);
