@@ -102,7 +102,7 @@ public static partial class Benchmarks
     }
 
     /// <summary>Times steps of a built-in environment with uniformly random available actions on one thread,
-    /// resetting finished episodes.</summary>
+    /// resetting finished episodes, after a warm-up (0.5 s when <paramref name="steps"/> is at least 2000).</summary>
     /// <param name="environment">A name from <see cref="Environments.Names"/>, e.g. <c>combat:3m</c>.</param>
     /// <param name="steps">Timed steps (at least 1).</param>
     /// <returns>The timing, per step.</returns>
@@ -135,7 +135,10 @@ public static partial class Benchmarks
             var r = env.Step.Invoke(state).Invoke(actions).Invoke(Rng.ofWords(1, t));
             state = r.Item2.Terminated || r.Item2.Truncated ? env.Reset.Invoke(Rng.ofWords(2, t)) : r.Item1;
         }
-        for (var i = 0; i < Math.Min(steps, 2000); i++) Step();
+        // warm-up: at least 2000 steps (or all of them) and, unless steps is small, 0.5 s, so that tiered compilation
+        // has replaced the first code of the step by its optimised code before the clock starts
+        var warmup = Stopwatch.StartNew();
+        for (var i = 0; i < Math.Min(steps, 2000) || (steps >= 2000 && warmup.Elapsed.TotalSeconds < 0.5); i++) Step();
         var allocated = GC.GetAllocatedBytesForCurrentThread();
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < steps; i++) Step();

@@ -181,7 +181,8 @@ internal sealed record PyTorchInfo(
 internal sealed record FlopInfo(string Operation, string Sizes, double Total, IReadOnlyList<FlopTerm> Terms);
 
 /// <summary>The replay buffer's memory in the report.</summary>
-internal sealed record ReplayInfo(int Episodes, string Sizes, long HeapBytes, long PayloadBytes, double BuildSeconds);
+internal sealed record ReplayInfo(
+    int Episodes, string Sizes, long HeapBytes, long PayloadBytes, double BuildSeconds, double SampleCopyMilliseconds);
 
 /// <summary>Formats a report as text.</summary>
 internal static class BenchText
