@@ -102,7 +102,7 @@ public static partial class Benchmarks
     }
 
     /// <summary>Times steps of a built-in environment with uniformly random available actions on one thread,
-    /// resetting finished episodes, after a warm-up (0.5 s when <paramref name="steps"/> is at least 2000).</summary>
+    /// resetting finished episodes.</summary>
     /// <param name="environment">A name from <see cref="Environments.Names"/>, e.g. <c>combat:3m</c>.</param>
     /// <param name="steps">Timed steps (at least 1).</param>
     /// <returns>The timing, per step.</returns>
