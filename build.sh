@@ -83,9 +83,26 @@ case "${1:-}" in
     dotnet run --project src/Qmix.Cli -c Release --no-build -- "$@"
     ;;
   bench)
-    restore
     shift
-    dotnet run --project tests/Qmix.Benchmarks -c Release -- "$@"
+    # no arguments, or `table [OPTIONS]`: `qmix bench [OPTIONS]`, every performance target in one table (against
+    # PyTorch when python3 with torch is there); `gflops | learner | envs | combat` and BenchmarkDotNet's own
+    # arguments (`bdn [ARGS]`, or e.g. `--filter '*Learner*'` directly) go to tests/Qmix.Benchmarks
+    case "${1:-}" in
+      "" | table)
+        if [ "${1:-}" = table ]; then shift; fi
+        build_release
+        dotnet run --project src/Qmix.Cli -c Release --no-build -- bench "$@"
+        ;;
+      bdn)
+        shift
+        restore
+        dotnet run --project tests/Qmix.Benchmarks -c Release -- "$@"
+        ;;
+      *)
+        restore
+        dotnet run --project tests/Qmix.Benchmarks -c Release -- "$@"
+        ;;
+    esac
     ;;
   docs)
     build_release

@@ -39,13 +39,20 @@ public sealed record BenchmarkResult
 
     /// <summary>Bytes allocated per operation on the timing thread.</summary>
     public required double AllocatedBytes { get; init; }
+
+    /// <summary>Bytes allocated per operation by every thread of the process
+    /// (<see cref="GC.GetTotalAllocatedBytes(bool)"/>, precise), so that work handed to other threads counts too; null
+    /// when the benchmark did not measure it. Other threads' own work in the same interval (the JIT's background
+    /// compilation, a timer) counts as well.</summary>
+    public double? AllocatedBytesAllThreads { get; init; }
 }
 
 /// <summary>Quick timings with a stopwatch (after a warm-up for the JIT): one QMIX learner update at the PyTorch
-/// reference's sizes, one greedy acting step, and environment steps per second. For careful measurements use the
-/// BenchmarkDotNet project (<c>./build.sh bench</c>).</summary>
+/// reference's sizes, one greedy acting step, environment steps per second, the replay buffer's memory and sampling
+/// time, the FLOPs of a learner update and the matmul kernel's peak (<c>qmix bench</c> prints them all against their
+/// targets). For careful measurements use the BenchmarkDotNet project (<c>./build.sh bench bdn</c>).</summary>
 /// <remarks>Times drift on shared machines; compare ratios taken on the same machine at the same time.</remarks>
-public static class Benchmarks
+public static partial class Benchmarks
 {
     /// <summary>Times one PyMARL-default QMIX learner update (RMSprop, double Q, 2-layer hypernetworks, GRU agents
     /// of width 64) on a random batch of the given sizes, as the PyTorch reference does.</summary>
@@ -191,7 +198,10 @@ public static class Benchmarks
             var r = env.Step.Invoke(state).Invoke(actions).Invoke(Rng.ofWords(1, t));
             state = r.Item2.Terminated || r.Item2.Truncated ? env.Reset.Invoke(Rng.ofWords(2, t)) : r.Item1;
         }
-        for (var i = 0; i < Math.Min(steps, 2000); i++) Step();
+        // warm-up: at least 2000 steps (or all of them) and, unless steps is small, 0.5 s, so that tiered compilation
+        // has replaced the first code of the step by its optimised code before the clock starts
+        var warmup = Stopwatch.StartNew();
+        for (var i = 0; i < Math.Min(steps, 2000) || (steps >= 2000 && warmup.Elapsed.TotalSeconds < 0.5); i++) Step();
         var allocated = GC.GetAllocatedBytesForCurrentThread();
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < steps; i++) Step();
@@ -210,6 +220,7 @@ public static class Benchmarks
     static BenchmarkResult Time(string name, string sizes, int iterations, Action op)
     {
         var times = new double[iterations];
+        var allocatedAll = GC.GetTotalAllocatedBytes(precise: true);
         var allocated = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < iterations; i++)
         {
@@ -218,11 +229,12 @@ public static class Benchmarks
             times[i] = clock.Elapsed.TotalMilliseconds;
         }
         var bytes = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)iterations;
+        var bytesAll = (GC.GetTotalAllocatedBytes(precise: true) - allocatedAll) / (double)iterations;
         Array.Sort(times);
         return new BenchmarkResult
         {
             Name = name, Sizes = sizes, Iterations = iterations, MedianMilliseconds = times[iterations / 2],
-            MinMilliseconds = times[0], AllocatedBytes = bytes,
+            MinMilliseconds = times[0], AllocatedBytes = bytes, AllocatedBytesAllThreads = bytesAll,
         };
     }
 

@@ -156,14 +156,22 @@ module EpisodeBatch =
             Episode.validate e
 
         let b = episodes.Length
-        let t = (episodes |> Array.maxBy (fun e -> e.Length)).Length + 1
+        let mutable longest = 0
+
+        for e in episodes do
+            longest <- max longest e.Length
+
+        let t = longest + 1
         let n, a, o, s = spec.NAgents, spec.NActions, spec.ObsDim, spec.StateDim
 
+        // Every element of a gathered array is overwritten by one copy of each episode's first t steps, so it is
+        // allocated without zeroing.
         let gather (width: int) (pick: Episode -> 'T[]) =
-            let out = Array.zeroCreate<'T>(b * t * width)
+            let rows = t * width
+            let out = GC.AllocateUninitializedArray<'T>(b * rows)
 
             for i in 0 .. b - 1 do
-                Array.blit (pick episodes[i]) 0 out (i * t * width) (t * width)
+                Array.Copy(pick episodes[i], 0, out, i * rows, rows)
 
             out
 
@@ -172,9 +180,7 @@ module EpisodeBatch =
 
         for i in 0 .. b - 1 do
             let e = episodes[i]
-
-            for k in 0 .. e.Length - 1 do
-                filled[i * t + k] <- 1.0f
+            Array.Fill(filled, 1.0f, i * t, e.Length)
 
             if e.Terminated then
                 terminated[i * t + e.Length - 1] <- 1.0f

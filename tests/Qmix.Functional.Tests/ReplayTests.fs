@@ -210,6 +210,65 @@ let ``the batch is truncated to the longest filled episode plus one, with filled
             Assert.Equal<float32[]>(e.AvailActions[.. t * na - 1], rows na b.AvailActions)
             Assert.Equal<float32[]>(e.Reward[.. t - 1], rows 1 b.Reward))
 
+[<Fact>]
+let ``batches too large to be zeroed on allocation hold the episodes' values and nothing else`` () =
+    // EpisodeBatch.ofEpisodes allocates the arrays it fills completely without zeroing them (the GC zeroes arrays
+    // of up to 2 KB anyway), so stack episodes large enough to skip it, many times over, into memory the GC hands
+    // back after collections, and compare every element with a plain stacking
+    let s =
+        {
+            Name = "wide"
+            NAgents = 4
+            NActions = 9
+            ObsDim = 64
+            StateDim = 100
+            EpisodeLimit = 40
+        }
+
+    let t1 = s.EpisodeLimit + 1
+
+    let episode (i: int) =
+        let r = Random i
+        let len = 10 + r.Next 31
+
+        let fill n =
+            Array.init n (fun _ -> float32 (r.NextDouble()) + 1.0f)
+
+        {
+            Spec = s
+            Length = len
+            Obs = fill (t1 * s.NAgents * s.ObsDim)
+            State = fill (t1 * s.StateDim)
+            Actions = Array.init (t1 * s.NAgents) (fun _ -> 1 + r.Next(s.NActions - 1))
+            AvailActions = fill (t1 * s.NAgents * s.NActions)
+            Reward = fill t1
+            Terminated = i % 2 = 0
+            Won = None
+        }
+
+    let buffer = Replay.empty 64 |> Replay.addMany (Seq.init 64 episode)
+
+    let stacked (eps: Episode[]) (t: int) (w: int) (pick: Episode -> 'T[]) =
+        Array.concat [ for e in eps -> (pick e)[.. t * w - 1] ]
+
+    for draw in 0..29 do
+        let key = Rng.foldIn draw (Rng.key 5UL)
+
+        let eps =
+            Replay.sampleIndices key 16 buffer |> Array.map (fun i -> Replay.item i buffer)
+
+        let b = Replay.sample key 16 buffer
+        let t = b.MaxSeqLength
+        Assert.True(b.Obs.Length * sizeof<float32> > 2048)
+        Assert.Equal<float32[]>(stacked eps t (s.NAgents * s.ObsDim) (fun e -> e.Obs), b.Obs)
+        Assert.Equal<float32[]>(stacked eps t s.StateDim (fun e -> e.State), b.State)
+        Assert.Equal<int[]>(stacked eps t s.NAgents (fun e -> e.Actions), b.Actions)
+        Assert.Equal<float32[]>(stacked eps t (s.NAgents * s.NActions) (fun e -> e.AvailActions), b.AvailActions)
+        Assert.Equal<float32[]>(stacked eps t 1 (fun e -> e.Reward), b.Reward)
+
+        if draw % 5 = 4 then
+            GC.Collect()
+
 // ---------------------------------------------------------------- bad input
 
 let private oneSpec =
