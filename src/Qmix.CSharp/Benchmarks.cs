@@ -63,9 +63,64 @@ public static partial class Benchmarks
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="size"/> is not a
     /// <see cref="BenchmarkSize"/>.</exception>
     public static BenchmarkResult LearnerUpdate(BenchmarkSize size = BenchmarkSize.ThreeM, int iterations = 15, int warmup = 5)
+        => LearnerUpdate(size, iterations, warmup, 0);
+
+    /// <summary>Times one learner update as <see cref="LearnerUpdate(BenchmarkSize, int, int)"/> does, on the given
+    /// number of threads (0: as many as the machine has). The state is carried from update to update on a recycling
+    /// workspace, as a training loop carries it, and the warm-up lasts at least a second so that the JIT has
+    /// optimised the kernels before timing starts.</summary>
+    /// <param name="size">The sizes.</param>
+    /// <param name="iterations">Timed updates (at least 1).</param>
+    /// <param name="warmup">Untimed updates first (at least 0).</param>
+    /// <param name="threads">Threads an update may use (at least 0).</param>
+    /// <returns>The timing.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="size"/> is not a
+    /// <see cref="BenchmarkSize"/>.</exception>
+    public static BenchmarkResult LearnerUpdate(BenchmarkSize size, int iterations, int warmup, int threads)
     {
         Guard.AtLeast(iterations, 1, nameof(iterations));
         Guard.AtLeast(warmup, 0, nameof(warmup));
+        Guard.AtLeast(threads, 0, nameof(threads));
+        var (learner, state, batch, sizes) = LearnerCase(size, threads);
+        var name = size == BenchmarkSize.ThreeM ? "3m-like" : "3s5z-like";
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < warmup || (warmup > 0 && clock.Elapsed.TotalSeconds < 1.0); i++)
+            state = F.Learner.update(learner, 0, batch, state).Item1;
+        return Time($"learner update ({name})", sizes, iterations,
+            () => state = F.Learner.update(learner, 0, batch, state).Item1);
+    }
+
+    /// <summary>How many parameter values differ after <paramref name="updates"/> learner updates on one thread and on
+    /// two, from the same start on the same batches (0 when the results are bit-identical).</summary>
+    /// <param name="size">The sizes.</param>
+    /// <param name="updates">Updates to take (at least 1).</param>
+    /// <returns>The number of differing values among the online parameters and the losses.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="updates"/> is below 1, or
+    /// <paramref name="size"/> is not a <see cref="BenchmarkSize"/>.</exception>
+    public static int LearnerThreadsDiffer(BenchmarkSize size = BenchmarkSize.ThreeM, int updates = 3)
+    {
+        Guard.AtLeast(updates, 1, nameof(updates));
+        (float[] Values, float[] Losses) Run(int threads)
+        {
+            var (learner, state, batch, _) = LearnerCase(size, threads);
+            var losses = new float[updates];
+            for (var i = 0; i < updates; i++)
+            {
+                var (next, metrics) = F.Learner.update(learner, i, batch, state);
+                state = next;
+                losses[i] = metrics.Loss;
+            }
+            return (Tree.leaves(state.Params).SelectMany(t => t.ToArray()).ToArray(), losses);
+        }
+        var one = Run(1);
+        var two = Run(2);
+        var differ = one.Losses.Zip(two.Losses).Count(p => BitConverter.SingleToInt32Bits(p.First) != BitConverter.SingleToInt32Bits(p.Second));
+        return differ + one.Values.Zip(two.Values).Count(p => BitConverter.SingleToInt32Bits(p.First) != BitConverter.SingleToInt32Bits(p.Second));
+    }
+
+    static (F.Learner<F.MixerParams> Learner, F.LearnerState<F.MixerParams> State, F.EpisodeBatch Batch, string Sizes)
+        LearnerCase(BenchmarkSize size, int threads)
+    {
         var (b, t, n, a, o, s) = size switch
         {
             BenchmarkSize.ThreeM => (32, 60, 3, 9, 30, 48),
@@ -74,12 +129,12 @@ public static partial class Benchmarks
         };
         var name = size == BenchmarkSize.ThreeM ? "3m-like" : "3s5z-like";
         var spec = new F.EnvSpec(name, n, a, o, s, t);
-        var learner = F.Learner.builtIn(F.LearnerConfig.defaults, spec, F.MixerConfig.NewQmix(F.QmixConfig.defaults));
-        var state = F.Learner.init(learner, Rng.key(1));
-        var batch = RandomBatch(b, t, n, a, o, s, new Random(7));
-        for (var i = 0; i < warmup; i++) state = F.Learner.update(learner, 0, batch, state).Item1;
-        return Time($"learner update ({name})", $"B={b} T={t} n={n} A={a} O={o} S={s}", iterations,
-            () => state = F.Learner.update(learner, 0, batch, state).Item1);
+        var d = F.LearnerConfig.defaults;
+        var config = new F.LearnerConfig(d.Agent, d.HyperInput, d.Gamma, d.DoubleQ, d.Target, d.LossScale, d.GradNormClip,
+            d.Optimizer, d.TargetUpdate, d.Weighted, d.Engine, threads);
+        var learner = F.Learner.builtIn(config, spec, F.MixerConfig.NewQmix(F.QmixConfig.defaults));
+        var state = F.Learner.recycling(F.Learner.init(learner, Rng.key(1)));
+        return (learner, state, RandomBatch(b, t, n, a, o, s, new Random(7)), $"B={b} T={t} n={n} A={a} O={o} S={s}");
     }
 
     /// <summary>Times one greedy acting step of 3 PyMARL-default GRU agents (observation 30, 9 actions): the agents'

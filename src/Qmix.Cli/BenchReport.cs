@@ -98,7 +98,7 @@ internal sealed record BenchRow
     public BenchRow Judged()
     {
         var ratio = Ours is { } o && BaselineMilliseconds is { } b && b > 0 ? o / b : (double?)null;
-        var value = Unit == "bytes" ? Ours : ratio;
+        var value = Unit == "ms" ? ratio : Ours;
         bool? targetMet = TargetLimit is { } limit && value is { } v ? (TargetStrict ? v < limit : v <= limit) : null;
         bool? allocationMet = AllocationLimit is { } a && AllocatedBytes is { } bytes ? bytes < a : null;
         var verdicts = new[] { Target is null ? (bool?)true : targetMet, AllocationTarget is null ? true : allocationMet };
@@ -217,6 +217,7 @@ internal static class BenchText
     {
         null => "not measured",
         { } v when r.Unit == "bytes" => Bytes(v),
+        { } v when r.Unit != "ms" => $"{v.ToString("0", CultureInfo.InvariantCulture)} {r.Unit}",
         { } v => Time(v),
     };
 

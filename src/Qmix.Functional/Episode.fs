@@ -100,6 +100,13 @@ module Episode =
         check "avail_actions [T+1, N, A]" episode.AvailActions.Length (t1 * s.NAgents * s.NActions)
         check "reward [T+1]" episode.Reward.Length t1
 
+/// <summary>Reusable memory for episode batches stacked at full length (episode_limit + 1 steps), for a loop that
+/// stacks a batch, learns from it, then stacks the next: once grown it allocates nothing. A batch stacked into it is
+/// overwritten by the next one, so a loop that owns it is its only user.</summary>
+[<Sealed; AllowNullLiteral>]
+type BatchBuffer() =
+    member val internal Batch: EpisodeBatch option = None with get, set
+
 /// <summary>Functions over episode batches.</summary>
 [<RequireQualifiedAccess>]
 module EpisodeBatch =
@@ -200,3 +207,74 @@ module EpisodeBatch =
             Terminated = terminated
             Filled = filled
         }
+
+    /// <summary>Stacks episodes of one spec into a buffer's memory at full length (episode_limit + 1 steps; PyMARL's
+    /// truncation to the longest episode is not applied, and the learner's fused update skips the padding): the same
+    /// transitions as <c>ofEpisodes</c>, without allocating once the buffer has held a batch of these sizes. The batch
+    /// returned is overwritten by the buffer's next use.</summary>
+    /// <exception cref="System.ArgumentException">No episodes, or episodes of different specs.</exception>
+    let stackInto (buffer: BatchBuffer) (episodes: Episode[]) : EpisodeBatch =
+        if isNull episodes || episodes.Length = 0 then
+            invalidArg (nameof episodes) "EpisodeBatch.stackInto: no episodes"
+
+        let spec = episodes[0].Spec
+
+        for e in episodes do
+            if e.Spec <> spec then
+                invalidArg
+                    (nameof episodes)
+                    (sprintf "EpisodeBatch.stackInto: episodes of %A and %A cannot share a batch" spec e.Spec)
+
+            Episode.validate e
+
+        let b, t = episodes.Length, spec.EpisodeLimit + 1
+        let n, a, o, s = spec.NAgents, spec.NActions, spec.ObsDim, spec.StateDim
+
+        let batch =
+            match buffer.Batch with
+            | Some x when
+                x.BatchSize = b
+                && x.MaxSeqLength = t
+                && x.NAgents = n
+                && x.NActions = a
+                && x.ObsDim = o
+                && x.StateDim = s
+                ->
+                x
+            | _ ->
+                let x =
+                    {
+                        BatchSize = b
+                        MaxSeqLength = t
+                        NAgents = n
+                        NActions = a
+                        ObsDim = o
+                        StateDim = s
+                        Obs = Array.zeroCreate (b * t * n * o)
+                        State = Array.zeroCreate (b * t * s)
+                        Actions = Array.zeroCreate (b * t * n)
+                        AvailActions = Array.zeroCreate (b * t * n * a)
+                        Reward = Array.zeroCreate (b * t)
+                        Terminated = Array.zeroCreate (b * t)
+                        Filled = Array.zeroCreate (b * t)
+                    }
+
+                buffer.Batch <- Some x
+                x
+
+        Array.Clear batch.Terminated
+        Array.Clear batch.Filled
+
+        for i in 0 .. b - 1 do
+            let e = episodes[i]
+            Array.Copy(e.Obs, 0, batch.Obs, i * t * n * o, t * n * o)
+            Array.Copy(e.State, 0, batch.State, i * t * s, t * s)
+            Array.Copy(e.Actions, 0, batch.Actions, i * t * n, t * n)
+            Array.Copy(e.AvailActions, 0, batch.AvailActions, i * t * n * a, t * n * a)
+            Array.Copy(e.Reward, 0, batch.Reward, i * t, t)
+            Array.Fill(batch.Filled, 1.0f, i * t, e.Length)
+
+            if e.Terminated then
+                batch.Terminated[i * t + e.Length - 1] <- 1.0f
+
+        batch

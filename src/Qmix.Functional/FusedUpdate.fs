@@ -1364,6 +1364,9 @@ type LearnerWorkspace(recycle: bool) =
     member val internal Opt2: float32[] = Array.empty with get, set
     member val internal Storage = DoubleBuffer(recycle)
 
+    /// <summary>Reused memory for the batches a training loop on this workspace samples.</summary>
+    member val Batches = BatchBuffer()
+
     /// Sets the workspace up for a plan and a parameter layout (again only when they change).
     member internal ws.Prepare(plan: FusedPlan, layout: FusedLayout) =
         if ws.Plan <> Some plan || ws.Layout <> layout then

@@ -588,6 +588,10 @@ module Learner =
                 }
         | _ -> None
 
+    /// <summary>Whether updates of these parameters run fused (see <see cref="T:Qmix.Functional.LearnerEngine"/>): the
+    /// fused update skips every step after an episode's last counted one, so batches may be stacked at full length.</summary>
+    let runsFused (learner: Learner<'M>) (p: QParams<'M>) : bool = (fusedPlan learner p).IsSome
+
     /// Where each parameter starts in the flat vector of the tree's leaves.
     let private fusedLayout (p: QParams<'M>) : FusedLayout =
         let leaves = Tree.leaves p

@@ -201,3 +201,17 @@ module Replay =
         sampleIndices key n buffer
         |> Array.map (fun i -> buffer.stored[i])
         |> EpisodeBatch.ofEpisodes
+
+    /// <summary>Like <c>sample</c> (the same episodes for the same key), stacked at full length into a buffer's
+    /// reused memory by <see cref="M:Qmix.Functional.EpisodeBatchModule.stackInto"/>: no allocation once the buffer
+    /// has held a batch of these sizes. The batch is overwritten by the buffer's next use.</summary>
+    /// <exception cref="System.ArgumentException"><paramref name="n"/> is less than 1 or more than the episodes
+    /// held.</exception>
+    let sampleInto (target: BatchBuffer) (key: Key) (n: int) (buffer: Replay) : EpisodeBatch =
+        let picked = sampleIndices key n buffer
+        let episodes = Array.zeroCreate n
+
+        for i in 0 .. n - 1 do
+            episodes[i] <- buffer.stored[picked[i]]
+
+        EpisodeBatch.stackInto target episodes

@@ -250,7 +250,18 @@ module Training =
         // sample a batch and update the learner (targets follow inside the update)
         let learner, updated =
             if Replay.canSample cfg.BatchSize replay then
-                let batch = Replay.sample k[1] cfg.BatchSize replay
+                let ws = state.Learner.Workspace
+                // a loop that owns its states stacks batches into reused memory (the fused update skips padding)
+                let batch =
+                    if
+                        not (isNull ws)
+                        && ws.Recycles
+                        && Learner.runsFused trainer.Learner state.Learner.Params
+                    then
+                        Replay.sampleInto ws.Batches k[1] cfg.BatchSize replay
+                    else
+                        Replay.sample k[1] cfg.BatchSize replay
+
                 let l, m = Learner.update trainer.Learner episode batch state.Learner
 
                 l,

@@ -208,3 +208,41 @@ let ``steps after an episode's last counted one are skipped without changing the
     let l2, g2, _ = Learner.gradients learner state noisy
     Assert.Equal(l1, l2)
     Assert.Equal<float32[][]>(leaves g1, leaves g2)
+
+[<Fact>]
+let ``the fused update learns the same from a truncated batch and from one stacked at full length`` () =
+    let learner = Learner.builtIn small spec qmixSmall
+    let state = Learner.init learner (Rng.key 12UL)
+    let batch = randomBatch spec 6 13UL
+    // the same episodes, truncated after the longest filled one plus a step (as Replay.sample stacks them)
+    let t1 = batch.MaxSeqLength
+
+    let longest =
+        Array.init batch.BatchSize (fun e -> Array.sum batch.Filled[e * t1 .. e * t1 + t1 - 1] |> int)
+        |> Array.max
+
+    let t' = longest + 1
+
+    let cut (width: int) (src: 'T[]) =
+        Array.init (batch.BatchSize * t' * width) (fun i ->
+            let e, rest = i / (t' * width), i % (t' * width)
+            src[e * t1 * width + rest])
+
+    let truncated =
+        { batch with
+            MaxSeqLength = t'
+            Obs = cut (spec.NAgents * spec.ObsDim) batch.Obs
+            State = cut spec.StateDim batch.State
+            Actions = cut spec.NAgents batch.Actions
+            AvailActions = cut (spec.NAgents * spec.NActions) batch.AvailActions
+            Reward = cut 1 batch.Reward
+            Terminated = cut 1 batch.Terminated
+            Filled = cut 1 batch.Filled
+        }
+
+    Assert.True(t' < t1, "the test needs a batch whose episodes all end before the limit")
+    let full, fm = Learner.update learner 0 batch state
+    let short, sm = Learner.update learner 0 truncated state
+    Assert.Equal(fm.Loss, sm.Loss)
+    Assert.Equal(fm.GradNorm, sm.GradNorm)
+    Assert.Equal<float32[][]>(leaves full.Params, leaves short.Params)
