@@ -26,14 +26,13 @@ public sealed record ReplayBenchmarkResult
     /// <summary>The time it took to make the episodes and fill the buffer, in seconds.</summary>
     public required double BuildSeconds { get; init; }
 
-    /// <summary>The time of <c>Replay.sample</c> drawing one batch from the full buffer (per sample; the allocation
-    /// counts the batch it returns).</summary>
+    /// <summary>The time of <c>Replay.sampleInto</c> drawing one batch from the full buffer into reused memory, as
+    /// the training loop samples (per sample, with the allocation per sample).</summary>
     public required BenchmarkResult Sample { get; init; }
 
-    /// <summary>The median time, in milliseconds, of copying the same batches' data (the same episodes, the same
-    /// truncation) into arrays allocated once and reused: what a sample costs apart from the new memory it
-    /// returns.</summary>
-    public required double CopyMilliseconds { get; init; }
+    /// <summary>The median time, in milliseconds, of <c>Replay.sample</c> drawing the same batches into new memory
+    /// (truncated to the longest episode): what a sample costs when every batch is a fresh array.</summary>
+    public required double AllocatingMilliseconds { get; init; }
 }
 
 public static partial class Benchmarks
@@ -68,12 +67,13 @@ public static partial class Benchmarks
         var heap = GC.GetTotalMemory(forceFullCollection: true) - before;
 
         var key = Rng.key(3);
-        for (var i = 0; i < Math.Min(samples, 5); i++) F.ReplayModule.sample(Rng.foldIn(-1 - i, key), batchSize, replay);
+        var target = new F.BatchBuffer();
+        for (var i = 0; i < Math.Min(samples, 5); i++) F.ReplayModule.sampleInto(target, Rng.foldIn(-1 - i, key), batchSize, replay);
         var draw = 0;
         var sample = Time($"replay sample ({batchSize} of {episodes})",
             $"B={batchSize} of {episodes} episodes, T+1={t1} n={n} A={a} O={o} S={s}", samples,
-            () => F.ReplayModule.sample(Rng.foldIn(draw++, key), batchSize, replay));
-        var copy = CopyOnly(replay, key, batchSize, samples);
+            () => F.ReplayModule.sampleInto(target, Rng.foldIn(draw++, key), batchSize, replay));
+        var allocating = Allocating(replay, key, batchSize, samples);
         GC.KeepAlive(replay);
         return new ReplayBenchmarkResult
         {
@@ -83,39 +83,19 @@ public static partial class Benchmarks
             PayloadBytes = payload,
             BuildSeconds = buildSeconds,
             Sample = sample,
-            CopyMilliseconds = copy,
+            AllocatingMilliseconds = allocating,
         };
     }
 
-    /// <summary>The median time of copying the batches <c>Replay.sample</c> drew (same keys) into arrays allocated
-    /// once, truncated as the sample truncates them.</summary>
-    static double CopyOnly(F.Replay replay, Key key, int batchSize, int samples)
+    /// <summary>The median time of <c>Replay.sample</c> drawing the same batches (same keys) into new memory.</summary>
+    static double Allocating(F.Replay replay, Key key, int batchSize, int samples)
     {
-        var spec = F.ReplayModule.item(0, replay).Spec;
-        var t1 = spec.EpisodeLimit + 1;
-        var (n, a, o, s) = (spec.NAgents, spec.NActions, spec.ObsDim, spec.StateDim);
-        var obs = new float[batchSize * t1 * n * o];
-        var state = new float[batchSize * t1 * s];
-        var actions = new int[batchSize * t1 * n];
-        var avail = new float[batchSize * t1 * n * a];
-        var reward = new float[batchSize * t1];
         var times = new double[samples];
-        for (var draw = -1; draw < samples; draw++)
+        for (var draw = 0; draw < samples; draw++)
         {
-            var episodes = F.ReplayModule.sampleIndices(Rng.foldIn(Math.Max(draw, 0), key), batchSize, replay)
-                .Select(i => F.ReplayModule.item(i, replay)).ToArray();
             var clock = Stopwatch.StartNew();
-            var t = episodes.Max(e => e.Length) + 1;
-            for (var i = 0; i < batchSize; i++)
-            {
-                var e = episodes[i];
-                Array.Copy(e.Obs, 0, obs, i * t * n * o, t * n * o);
-                Array.Copy(e.State, 0, state, i * t * s, t * s);
-                Array.Copy(e.Actions, 0, actions, i * t * n, t * n);
-                Array.Copy(e.AvailActions, 0, avail, i * t * n * a, t * n * a);
-                Array.Copy(e.Reward, 0, reward, i * t, t);
-            }
-            if (draw >= 0) times[draw] = clock.Elapsed.TotalMilliseconds;
+            F.ReplayModule.sample(Rng.foldIn(draw, key), batchSize, replay);
+            times[draw] = clock.Elapsed.TotalMilliseconds;
         }
         Array.Sort(times);
         return times[samples / 2];

@@ -121,23 +121,35 @@ module EpisodeBatch =
                 (nameof batch)
                 (sprintf "episode batch: needs at least 1 episode and 2 time steps, got B=%d T'=%d" b t)
 
-        let check (name: string) (arr: Array) (expected: int) =
+        // the name is formatted only when a check fails
+        let check (name: unit -> string) (arr: Array) (expected: int) =
             if isNull arr then
-                invalidArg (nameof batch) (sprintf "episode batch: %s is null" name)
+                invalidArg (nameof batch) (sprintf "episode batch: %s is null" (name ()))
 
             if arr.Length <> expected then
                 invalidArg
                     (nameof batch)
-                    (sprintf "episode batch: %s has %d values, expected %d" name arr.Length expected)
+                    (sprintf "episode batch: %s has %d values, expected %d" (name ()) arr.Length expected)
 
         let n, a = batch.NAgents, batch.NActions
-        check (sprintf "obs [B=%d, T'=%d, N=%d, obs_dim=%d]" b t n batch.ObsDim) batch.Obs (b * t * n * batch.ObsDim)
-        check (sprintf "state [B=%d, T'=%d, state_dim=%d]" b t batch.StateDim) batch.State (b * t * batch.StateDim)
-        check (sprintf "actions [B=%d, T'=%d, N=%d]" b t n) batch.Actions (b * t * n)
-        check (sprintf "avail_actions [B=%d, T'=%d, N=%d, A=%d]" b t n a) batch.AvailActions (b * t * n * a)
-        check (sprintf "reward [B=%d, T'=%d]" b t) batch.Reward (b * t)
-        check (sprintf "terminated [B=%d, T'=%d]" b t) batch.Terminated (b * t)
-        check (sprintf "filled [B=%d, T'=%d]" b t) batch.Filled (b * t)
+
+        check
+            (fun () -> sprintf "obs [B=%d, T'=%d, N=%d, obs_dim=%d]" b t n batch.ObsDim)
+            batch.Obs
+            (b * t * n * batch.ObsDim)
+
+        check
+            (fun () -> sprintf "state [B=%d, T'=%d, state_dim=%d]" b t batch.StateDim)
+            batch.State
+            (b * t * batch.StateDim)
+
+        check (fun () -> sprintf "actions [B=%d, T'=%d, N=%d]" b t n) batch.Actions (b * t * n)
+
+        check (fun () -> sprintf "avail_actions [B=%d, T'=%d, N=%d, A=%d]" b t n a) batch.AvailActions (b * t * n * a)
+
+        check (fun () -> sprintf "reward [B=%d, T'=%d]" b t) batch.Reward (b * t)
+        check (fun () -> sprintf "terminated [B=%d, T'=%d]" b t) batch.Terminated (b * t)
+        check (fun () -> sprintf "filled [B=%d, T'=%d]" b t) batch.Filled (b * t)
 
         for i in 0 .. batch.Actions.Length - 1 do
             let u = batch.Actions[i]
@@ -265,16 +277,39 @@ module EpisodeBatch =
         Array.Clear batch.Terminated
         Array.Clear batch.Filled
 
-        for i in 0 .. b - 1 do
+        // each episode's recorded steps are copied and the rest zeroed (what an episode holds there), two halves of
+        // the batch on two threads
+        let stack (i: int) =
             let e = episodes[i]
-            Array.Copy(e.Obs, 0, batch.Obs, i * t * n * o, t * n * o)
-            Array.Copy(e.State, 0, batch.State, i * t * s, t * s)
-            Array.Copy(e.Actions, 0, batch.Actions, i * t * n, t * n)
-            Array.Copy(e.AvailActions, 0, batch.AvailActions, i * t * n * a, t * n * a)
-            Array.Copy(e.Reward, 0, batch.Reward, i * t, t)
+            let kept = e.Length + 1
+
+            let put (src: 'T[]) (dst: 'T[]) (width: int) =
+                Array.Copy(src, 0, dst, i * t * width, kept * width)
+                Array.Clear(dst, (i * t + kept) * width, (t - kept) * width)
+
+            put e.Obs batch.Obs (n * o)
+            put e.State batch.State s
+            put e.Actions batch.Actions n
+            put e.AvailActions batch.AvailActions (n * a)
+            put e.Reward batch.Reward 1
             Array.Fill(batch.Filled, 1.0f, i * t, e.Length)
 
             if e.Terminated then
                 batch.Terminated[i * t + e.Length - 1] <- 1.0f
+
+        if b >= 2 && Environment.ProcessorCount > 1 then
+            let half = (b + 1) / 2
+
+            System.Threading.Tasks.Parallel.Invoke(
+                (fun () ->
+                    for i in 0 .. half - 1 do
+                        stack i),
+                (fun () ->
+                    for i in half .. b - 1 do
+                        stack i)
+            )
+        else
+            for i in 0 .. b - 1 do
+                stack i
 
         batch

@@ -74,7 +74,9 @@ module Tree =
                     if isNull v then
                         invalidArg "tree" (sprintf "parameter tree: the tensor at '%s' is null" prefix)
 
-                    names.Add prefix
+                    if not (isNull names) then
+                        names.Add prefix
+
                     leaves.Add(v :?> Tensor)
 
                 member _.Rebuild(_, leaves, cursor) =
@@ -91,7 +93,12 @@ module Tree =
                     let a = v :?> Array
 
                     for i in 0 .. a.Length - 1 do
-                        inner.Value.Collect(a.GetValue i, join prefix (string i), names, leaves)
+                        inner.Value.Collect(
+                            a.GetValue i,
+                            (if isNull names then "" else join prefix (string i)),
+                            names,
+                            leaves
+                        )
 
                 member _.Rebuild(v, leaves, cursor) =
                     let a = v :?> Array
@@ -138,7 +145,7 @@ module Tree =
                     let values = read v
 
                     for i in 0 .. fields.Length - 1 do
-                        inner[i].Value.Collect(values[i], join prefix names[i], ns, leaves)
+                        inner[i].Value.Collect(values[i], (if isNull ns then "" else join prefix names[i]), ns, leaves)
 
                 member _.Rebuild(v, leaves, cursor) =
                     let values = read v
@@ -155,7 +162,8 @@ module Tree =
                     let values = read v
 
                     for i in 0 .. elems.Length - 1 do
-                        inner[i].Value.Collect(values[i], join prefix (string i), ns, leaves)
+                        inner[i]
+                            .Value.Collect(values[i], (if isNull ns then "" else join prefix (string i)), ns, leaves)
 
                 member _.Rebuild(v, leaves, cursor) =
                     let values = read v
@@ -188,7 +196,8 @@ module Tree =
                         let values = read v
 
                         for i in 0 .. values.Length - 1 do
-                            inner[i].Value.Collect(values[i], join prefix names[i], ns, leaves)
+                            inner[i]
+                                .Value.Collect(values[i], (if isNull ns then "" else join prefix names[i]), ns, leaves)
 
                 member _.Rebuild(v, leaves, cursor) =
                     if isNull v then
@@ -211,8 +220,14 @@ module Tree =
         (walkerOf typeof<'P>).Collect(box tree, "", names, leaves)
         names.ToArray(), leaves.ToArray()
 
+    /// The leaves alone: no names are built.
+    let private collectLeaves (tree: 'P) =
+        let leaves = List<Tensor>()
+        (walkerOf typeof<'P>).Collect(box tree, "", null, leaves)
+        leaves.ToArray()
+
     /// <summary>The leaves of a tree, in declaration order.</summary>
-    let leaves (tree: 'P) : Tensor[] = snd (collect tree)
+    let leaves (tree: 'P) : Tensor[] = collectLeaves tree
 
     /// <summary>The dotted names of the leaves, in the order of <see cref="M:Qmix.Tensors.Tree.leaves"/>.</summary>
     let names (tree: 'P) : string[] = fst (collect tree)
@@ -225,7 +240,7 @@ module Tree =
     /// <summary>A tree shaped like <paramref name="template"/> with new leaves, in leaf order.</summary>
     /// <exception cref="System.ArgumentException">The number of leaves or a leaf's shape differs.</exception>
     let rebuild (template: 'P) (newLeaves: Tensor[]) : 'P =
-        let names, old = collect template
+        let old = collectLeaves template
 
         if newLeaves.Length <> old.Length then
             invalidArg
@@ -238,7 +253,7 @@ module Tree =
                     (nameof newLeaves)
                     (sprintf
                         "Tree.rebuild: '%s' has shape %O, the new leaf has shape %O"
-                        names[i]
+                        (fst (collect template)).[i]
                         old[i].Shape
                         newLeaves[i].Shape)
 

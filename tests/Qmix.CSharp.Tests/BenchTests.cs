@@ -278,7 +278,7 @@ public class BenchTests(QuickBench bench) : IClassFixture<QuickBench>
         Assert.Equal(40 * perEpisode, replay.PayloadBytes);
         Assert.Equal(3, replay.Sample.Iterations);
         Assert.NotNull(replay.Sample.AllocatedBytesAllThreads);
-        Assert.True(replay.CopyMilliseconds > 0);
+        Assert.True(replay.AllocatingMilliseconds > 0);
         Assert.Throws<ArgumentOutOfRangeException>(() => Benchmarks.ReplayBuffer(episodes: 10, batchSize: 32));
     }
 }
