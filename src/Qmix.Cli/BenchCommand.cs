@@ -198,7 +198,7 @@ internal static class BenchCommand
 
     static BenchRow ActingBatchRow(BenchmarkResult batch, int environments, BenchRow single) => new BenchRow
     {
-        Operation = $"acting step per environment ({environments} environments)", Sizes = batch.Sizes,
+        Operation = $"acting, {environments} envs (per env)", Sizes = batch.Sizes,
         // ActingStepBatch already reports per environment
         Ours = batch.MedianMilliseconds, Iterations = batch.Iterations,
         Baseline = single.Operation, BaselineMilliseconds = single.Ours,

@@ -48,7 +48,7 @@ public class BenchTests(QuickBench bench) : IClassFixture<QuickBench>
     static readonly string[] RowNames =
     [
         "matmul kernel peak (one thread)", "learner update (3m-like)", "learner update (3s5z-like)",
-        "acting step (3 agents)", "acting step per environment (16 environments)",
+        "1 thread vs 2: differing results", "acting step (3 agents)", "acting, 16 envs (per env)",
         "replay memory (100 3s5z-like episodes)", "replay sample (32 episodes)", "environment step (two-step)",
     ];
 
