@@ -115,7 +115,8 @@ let setup (s: Size) =
     let learner =
         Learner.builtIn LearnerConfig.defaults (spec s) (Qmix QmixConfig.defaults)
 
-    learner, Learner.init learner (Rng.key 1UL), batch s 7UL
+    // carried on a recycling workspace, as a training loop carries it
+    learner, Learner.recycling (Learner.init learner (Rng.key 1UL)), batch s 7UL
 
 /// BenchmarkDotNet: one learner update at the 3m-like and 3s5z-like sizes. The MemoryDiagnoser's "Allocated" counts
 /// every thread (BenchmarkDotNet reads GC.GetTotalAllocatedBytes(precise = true) on .NET 6 and later), so an update
