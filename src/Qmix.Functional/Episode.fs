@@ -157,12 +157,10 @@ module EpisodeBatch =
             if u < 0 || u >= a then
                 invalidArg (nameof batch) (sprintf "episode batch: actions[%d] = %d is outside 0..%d" i u (a - 1))
 
-    /// <summary>Stacks episodes (of one spec) into a batch, truncated to the longest filled episode plus one step
-    /// (the step holding the last next-observation).</summary>
-    /// <exception cref="System.ArgumentException">No episodes, or episodes of different specs.</exception>
-    let ofEpisodes (episodes: Episode[]) : EpisodeBatch =
+    /// The spec episodes share, after checking each of them; the messages name the caller.
+    let private commonSpec (caller: string) (episodes: Episode[]) =
         if isNull episodes || episodes.Length = 0 then
-            invalidArg (nameof episodes) "EpisodeBatch.ofEpisodes: no episodes"
+            invalidArg (nameof episodes) (sprintf "EpisodeBatch.%s: no episodes" caller)
 
         let spec = episodes[0].Spec
 
@@ -170,9 +168,17 @@ module EpisodeBatch =
             if e.Spec <> spec then
                 invalidArg
                     (nameof episodes)
-                    (sprintf "EpisodeBatch.ofEpisodes: episodes of %A and %A cannot share a batch" spec e.Spec)
+                    (sprintf "EpisodeBatch.%s: episodes of %A and %A cannot share a batch" caller spec e.Spec)
 
             Episode.validate e
+
+        spec
+
+    /// <summary>Stacks episodes (of one spec) into a batch, truncated to the longest filled episode plus one step
+    /// (the step holding the last next-observation).</summary>
+    /// <exception cref="System.ArgumentException">No episodes, or episodes of different specs.</exception>
+    let ofEpisodes (episodes: Episode[]) : EpisodeBatch =
+        let spec = commonSpec "ofEpisodes" episodes
 
         let b = episodes.Length
         let mutable longest = 0
@@ -226,18 +232,7 @@ module EpisodeBatch =
     /// returned is overwritten by the buffer's next use.</summary>
     /// <exception cref="System.ArgumentException">No episodes, or episodes of different specs.</exception>
     let stackInto (buffer: BatchBuffer) (episodes: Episode[]) : EpisodeBatch =
-        if isNull episodes || episodes.Length = 0 then
-            invalidArg (nameof episodes) "EpisodeBatch.stackInto: no episodes"
-
-        let spec = episodes[0].Spec
-
-        for e in episodes do
-            if e.Spec <> spec then
-                invalidArg
-                    (nameof episodes)
-                    (sprintf "EpisodeBatch.stackInto: episodes of %A and %A cannot share a batch" spec e.Spec)
-
-            Episode.validate e
+        let spec = commonSpec "stackInto" episodes
 
         let b, t = episodes.Length, spec.EpisodeLimit + 1
         let n, a, o, s = spec.NAgents, spec.NActions, spec.ObsDim, spec.StateDim

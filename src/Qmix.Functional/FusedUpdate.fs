@@ -921,8 +921,39 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                 let v = v2b + Prim.Dot(ReadOnlySpan(acts.Vh, i * e, e), v2)
                 acts.Out[i] <- Prim.Dot(ReadOnlySpan(acts.Hid, i * e, e), ReadOnlySpan(acts.Wf, i * e, e)) + v
 
+    /// Back through one hypernetwork of QMIX's mixer (one layer, or Linear → ReLU → Linear): from the gradient of its
+    /// output [m, width] to its weights' gradients in g.
+    member private _.HypernetBack
+        (
+            theta: float32[],
+            g: float32[],
+            m: int,
+            dOut: ReadOnlySpan<float32>,
+            width: int,
+            hidden: float32[],
+            dHidden: float32[],
+            wa: int,
+            waB: int,
+            wb: int,
+            wbB: int
+        ) =
+        let sx = ReadOnlySpan(sIn, 0, m * s)
+
+        if layers = 2 then
+            // the output layer, then back through the ReLU to the first layer
+            Kernels.matmulTN (width, m, he, dOut, ReadOnlySpan(hidden, 0, m * he), Span(g, wb, width * he), false)
+            FusedKernels.colSum ones dOut m width (Span(g, wbB, width))
+            Kernels.matmulNN (m, width, he, dOut, ReadOnlySpan(theta, wb, width * he), Span(dHidden, 0, m * he), false)
+            FusedKernels.reluBack (ReadOnlySpan(hidden, 0, m * he)) (Span(dHidden, 0, m * he))
+            let dh = ReadOnlySpan(dHidden, 0, m * he)
+            Kernels.matmulTN (he, m, s, dh, sx, Span(g, wa, he * s), false)
+            FusedKernels.colSum ones dh m he (Span(g, waB, he))
+        else
+            Kernels.matmulTN (width, m, s, dOut, sx, Span(g, wa, width * s), false)
+            FusedKernels.colSum ones dOut m width (Span(g, waB, width))
+
     /// The mixer's backward pass over m rows: from dQ_tot [m, K] to dQ_a [m, N] and the mixer's gradient.
-    member private _.MixBackward(theta: float32[], acts: MixActs, m: int, q: float32[], g: float32[]) =
+    member private sh.MixBackward(theta: float32[], acts: MixActs, m: int, q: float32[], g: float32[]) =
         match plan.Mixer with
         | FusedVdn ->
             for i in 0 .. m - 1 do
@@ -960,72 +991,34 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             // hyper_b_1
             Kernels.matmulTN (e, m, s, dpre, sx, Span(g, layout.Hb1, e * s), false)
             FusedKernels.colSum ones dpre m e (Span(g, layout.Hb1B, e))
-            // hyper_w_1
-            let dw1s = ReadOnlySpan(dw1, 0, m * ne)
+            // hyper_w_1 and hyper_w_final
+            sh.HypernetBack(
+                theta,
+                g,
+                m,
+                ReadOnlySpan(dw1, 0, m * ne),
+                ne,
+                acts.Hw1h,
+                dhw1h,
+                layout.W1a,
+                layout.W1aB,
+                layout.W1b,
+                layout.W1bB
+            )
 
-            if layers = 2 then
-                Kernels.matmulTN (
-                    ne,
-                    m,
-                    he,
-                    dw1s,
-                    ReadOnlySpan(acts.Hw1h, 0, m * he),
-                    Span(g, layout.W1b, ne * he),
-                    false
-                )
-
-                FusedKernels.colSum ones dw1s m ne (Span(g, layout.W1bB, ne))
-
-                Kernels.matmulNN (
-                    m,
-                    ne,
-                    he,
-                    dw1s,
-                    ReadOnlySpan(theta, layout.W1b, ne * he),
-                    Span(dhw1h, 0, m * he),
-                    false
-                )
-
-                FusedKernels.reluBack (ReadOnlySpan(acts.Hw1h, 0, m * he)) (Span(dhw1h, 0, m * he))
-                let dh = ReadOnlySpan(dhw1h, 0, m * he)
-                Kernels.matmulTN (he, m, s, dh, sx, Span(g, layout.W1a, he * s), false)
-                FusedKernels.colSum ones dh m he (Span(g, layout.W1aB, he))
-            else
-                Kernels.matmulTN (ne, m, s, dw1s, sx, Span(g, layout.W1a, ne * s), false)
-                FusedKernels.colSum ones dw1s m ne (Span(g, layout.W1aB, ne))
-            // hyper_w_final
-            let dwfs = ReadOnlySpan(dwf, 0, m * e)
-
-            if layers = 2 then
-                Kernels.matmulTN (
-                    e,
-                    m,
-                    he,
-                    dwfs,
-                    ReadOnlySpan(acts.Hwfh, 0, m * he),
-                    Span(g, layout.Wfb, e * he),
-                    false
-                )
-
-                FusedKernels.colSum ones dwfs m e (Span(g, layout.WfbB, e))
-
-                Kernels.matmulNN (
-                    m,
-                    e,
-                    he,
-                    dwfs,
-                    ReadOnlySpan(theta, layout.Wfb, e * he),
-                    Span(dhwfh, 0, m * he),
-                    false
-                )
-
-                FusedKernels.reluBack (ReadOnlySpan(acts.Hwfh, 0, m * he)) (Span(dhwfh, 0, m * he))
-                let dh = ReadOnlySpan(dhwfh, 0, m * he)
-                Kernels.matmulTN (he, m, s, dh, sx, Span(g, layout.Wfa, he * s), false)
-                FusedKernels.colSum ones dh m he (Span(g, layout.WfaB, he))
-            else
-                Kernels.matmulTN (e, m, s, dwfs, sx, Span(g, layout.Wfa, e * s), false)
-                FusedKernels.colSum ones dwfs m e (Span(g, layout.WfaB, e))
+            sh.HypernetBack(
+                theta,
+                g,
+                m,
+                ReadOnlySpan(dwf, 0, m * e),
+                e,
+                acts.Hwfh,
+                dhwfh,
+                layout.Wfa,
+                layout.WfaB,
+                layout.Wfb,
+                layout.WfbB
+            )
             // V
             let dvs = ReadOnlySpan(dv, 0, m)
             Kernels.matmulTN (1, m, e, dvs, ReadOnlySpan(acts.Vh, 0, m * e), Span(g, layout.V2, e), false)
