@@ -560,8 +560,27 @@ module Learner =
             | Some Independent, _ -> Some FusedIql
             | _ -> None
 
+        let d, s = Agent.inputDim cfg.Agent spec, Mixers.inputDim cfg.HyperInput spec
+
+        // parameters whose sizes disagree with the settings go to the tape, which names the mismatch
+        let sizesAgree (net: RnnAgent) =
+            net.Fc1.Weight.Shape[1] = d
+            && net.Fc2.Weight.Shape[0] = spec.NActions
+            && net.Rnn.WeightIh.Shape[1] = net.Fc1.Weight.Shape[0]
+            && (match box p.Mixer with
+                | :? MixerParams as mp ->
+                    match mp with
+                    | QmixParams q ->
+                        q.HyperB1.Weight.Shape[1] = s
+                        && q.HyperB1.Weight.Shape[0] * spec.NAgents =
+                            (match q.HyperW1 with
+                             | OneLayer l -> l.Weight.Shape[0]
+                             | TwoLayers t -> t.Output.Weight.Shape[0])
+                    | _ -> true
+                | _ -> true)
+
         match cfg.Engine, cfg.Weighted, p.Central, p.Agent, mixer with
-        | Auto, None, None, Shared(RnnNet net), Some m ->
+        | Auto, None, None, Shared(RnnNet net), Some m when sizesAgree net ->
             let lambda =
                 match cfg.Target with
                 | OneStep -> 0.0f
@@ -573,9 +592,9 @@ module Learner =
                     A = spec.NActions
                     ObsDim = spec.ObsDim
                     StateDim = spec.StateDim
-                    D = Agent.inputDim cfg.Agent spec
+                    D = d
                     H = GruCell.hidden net.Rnn
-                    S = Mixers.inputDim cfg.HyperInput spec
+                    S = s
                     LastAction = cfg.Agent.LastAction
                     AgentId = cfg.Agent.AgentId
                     Hyper = cfg.HyperInput

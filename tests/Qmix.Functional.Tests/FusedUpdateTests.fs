@@ -246,3 +246,17 @@ let ``the fused update learns the same from a truncated batch and from one stack
     Assert.Equal(fm.Loss, sm.Loss)
     Assert.Equal(fm.GradNorm, sm.GradNorm)
     Assert.Equal<float32[][]>(leaves full.Params, leaves short.Params)
+
+[<Fact>]
+let ``parameters whose sizes disagree with the settings are refused with the mismatch named`` () =
+    // a QMIX mixer made for a hypernetwork input of 9 values, in a learner whose states have 6
+    let mixer = Mixers.create qmixSmall spec.NAgents 9
+    let learner = Learner.create small spec mixer
+    let state = Learner.init learner (Rng.key 1UL)
+    let batch = randomBatch spec 3 2UL
+    Assert.False(Learner.runsFused learner state.Params)
+
+    let e =
+        Assert.ThrowsAny<ArgumentException>(fun () -> Learner.update learner 0 batch state |> ignore)
+
+    Assert.Contains("D=9", e.Message)
