@@ -121,12 +121,7 @@ public static partial class Benchmarks
     static (F.Learner<F.MixerParams> Learner, F.LearnerState<F.MixerParams> State, F.EpisodeBatch Batch, string Sizes)
         LearnerCase(BenchmarkSize size, int threads)
     {
-        var (b, t, n, a, o, s) = size switch
-        {
-            BenchmarkSize.ThreeM => (32, 60, 3, 9, 30, 48),
-            BenchmarkSize.ThreeS5Z => (32, 150, 8, 14, 80, 120),
-            _ => throw new ArgumentOutOfRangeException(nameof(size), size, $"{size} is not a BenchmarkSize"),
-        };
+        var (b, t, n, a, o, s) = Dimensions(size);
         var name = size == BenchmarkSize.ThreeM ? "3m-like" : "3s5z-like";
         var spec = new F.EnvSpec(name, n, a, o, s, t);
         var d = F.LearnerConfig.defaults;

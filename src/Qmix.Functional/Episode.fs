@@ -157,6 +157,20 @@ module EpisodeBatch =
             if u < 0 || u >= a then
                 invalidArg (nameof batch) (sprintf "episode batch: actions[%d] = %d is outside 0..%d" i u (a - 1))
 
+    /// <summary>The loss mask of step <paramref name="t"/> of episode <paramref name="e"/>: 1 when the step is filled
+    /// and no termination came before it, else 0 (PyMARL's <c>mask[:, 1:] *= 1 − terminated[:, :-1]</c>).</summary>
+    let maskAt (batch: EpisodeBatch) (e: int) (t: int) : float32 =
+        let t1 = batch.MaxSeqLength
+        let filled = batch.Filled[e * t1 + t]
+
+        let alive =
+            if t = 0 then
+                1.0f
+            else
+                1.0f - batch.Terminated[e * t1 + t - 1]
+
+        filled * alive
+
     /// The spec episodes share, after checking each of them; the messages name the caller.
     let private commonSpec (caller: string) (episodes: Episode[]) =
         if isNull episodes || episodes.Length = 0 then

@@ -213,15 +213,14 @@ module internal FusedKernels =
     let grow (a: float32[]) (n: int) =
         if a.Length >= n then a else Array.zeroCreate n
 
-    /// c[rows, n] ← the ReadOnlySpan(theta, in, every) row.
-    let fillRows (c: float32[]) (rows: int) (n: int) (bias: ReadOnlySpan<float32>) =
-        for i in 0 .. rows - 1 do
-            bias.CopyTo(Span(c, i * n, n))
-
     /// The rows of c[rows, n] ← the bias.
     let fillSpanRows (c: Span<float32>) (rows: int) (n: int) (bias: ReadOnlySpan<float32>) =
         for i in 0 .. rows - 1 do
             bias.CopyTo(c.Slice(i * n, n))
+
+    /// c[rows, n] ← the ReadOnlySpan(theta, in, every) row.
+    let fillRows (c: float32[]) (rows: int) (n: int) (bias: ReadOnlySpan<float32>) =
+        fillSpanRows (Span(c, 0, rows * n)) rows n bias
 
     /// dst[n] ← the column sums of src [rows, n] (an FMA chain down each column).
     let colSum (ones: float32[]) (src: ReadOnlySpan<float32>) (rows: int) (n: int) (dst: Span<float32>) =
@@ -1160,19 +1159,6 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             for j in 0 .. d - 1 do
                 g[layout.Fc1W + i * d + j] <- dW1T[j * h + i]
 
-    /// <summary>The loss mask of one step of a batch's episode: filled and not after a termination.</summary>
-    static member MaskAt(batch: EpisodeBatch, ep: int, t: int) =
-        let t1 = batch.MaxSeqLength
-        let filled = batch.Filled[ep * t1 + t]
-
-        let alive =
-            if t = 0 then
-                1.0f
-            else
-                1.0f - batch.Terminated[ep * t1 + t - 1]
-
-        filled * alive
-
     /// <summary>The steps an episode needs computed: up to and including the one after its last masked-in step
     /// (whose target value bootstraps it); 0 when no step counts. Later steps change neither the loss nor its
     /// gradient, so they are skipped.</summary>
@@ -1180,7 +1166,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         let mutable last = -1
 
         for t in 0 .. batch.MaxSeqLength - 2 do
-            if FusedShard.MaskAt(batch, ep, t) <> 0.0f then
+            if EpisodeBatch.maskAt batch ep t <> 0.0f then
                 last <- t
 
         if last < 0 then 0 else last + 2
@@ -1273,7 +1259,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             for le in 0 .. act[tt] - 1 do
                 let ep = eps[le]
                 let row = off[tt] + le
-                mask[row] <- FusedShard.MaskAt(batch, ep, tt)
+                mask[row] <- EpisodeBatch.maskAt batch ep tt
 
                 if le < act[tt + 1] then
                     let rw = batch.Reward[ep * t1 + tt]

@@ -320,15 +320,7 @@ module Learner =
 
         for e in 0 .. b - 1 do
             for k in 0 .. t - 1 do
-                let filled = batch.Filled[e * t1 + k]
-
-                let alive =
-                    if k = 0 then
-                        1.0f
-                    else
-                        1.0f - batch.Terminated[e * t1 + k - 1]
-
-                mask[k * b + e] <- filled * alive
+                mask[k * b + e] <- EpisodeBatch.maskAt batch e k
 
         mask
 

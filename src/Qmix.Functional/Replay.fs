@@ -208,10 +208,6 @@ module Replay =
     /// <exception cref="System.ArgumentException"><paramref name="n"/> is less than 1 or more than the episodes
     /// held.</exception>
     let sampleInto (target: BatchBuffer) (key: Key) (n: int) (buffer: Replay) : EpisodeBatch =
-        let picked = sampleIndices key n buffer
-        let episodes = Array.zeroCreate n
-
-        for i in 0 .. n - 1 do
-            episodes[i] <- buffer.stored[picked[i]]
-
-        EpisodeBatch.stackInto target episodes
+        sampleIndices key n buffer
+        |> Array.map (fun i -> buffer.stored[i])
+        |> EpisodeBatch.stackInto target
