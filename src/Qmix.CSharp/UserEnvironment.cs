@@ -95,7 +95,7 @@ internal sealed class UserEnvironment
             var ended = r.Terminated || r.Truncated || t >= spec.EpisodeLimit;
             var next = Stand(slot, Capture(slot.Env, s.Seed, new ActionNode(copy, s.History), t, ended));
             var won = r.Won is { } w ? FSharpOption<bool>.Some(w) : FSharpOption<bool>.None;
-            var info = new F.StepInfo(won, FSharpOption<float[]>.None);
+            var info = new F.StepInfo(won, FSharpOption<float[]>.None, FSharpOption<F.Casualties>.None);
             return Tuple.Create<object, F.Transition>(next, new F.Transition(r.Reward, r.Terminated, r.Truncated, info));
         }
     }

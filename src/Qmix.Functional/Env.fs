@@ -19,6 +19,15 @@ type EnvSpec =
         EpisodeLimit: int
     }
 
+/// <summary>The units lost so far in an episode, for environments with two armies (the combat maps).</summary>
+type Casualties =
+    {
+        /// <summary>The team's dead units (agents).</summary>
+        DeadAllies: int
+        /// <summary>The opponents' dead units.</summary>
+        DeadEnemies: int
+    }
+
 /// <summary>What one step reports besides the next state.</summary>
 type StepInfo =
     {
@@ -26,6 +35,8 @@ type StepInfo =
         Won: bool option
         /// <summary>Per-agent rewards, where the environment has them.</summary>
         AgentRewards: float32[] option
+        /// <summary>The units dead after the step, for environments with two armies; <c>None</c> elsewhere.</summary>
+        Casualties: Casualties option
     }
 
 /// <summary>The outcome of one joint action.</summary>
@@ -110,7 +121,12 @@ module Env =
             Reward = reward
             Terminated = terminated
             Truncated = truncated
-            Info = { Won = None; AgentRewards = None }
+            Info =
+                {
+                    Won = None
+                    AgentRewards = None
+                    Casualties = None
+                }
         }
 
     /// <summary>Checks a joint action against the spec and the state's available actions.</summary>

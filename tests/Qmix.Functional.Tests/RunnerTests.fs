@@ -259,6 +259,7 @@ let private counterEnv (limit: int) (never: bool) : Env<Counter> =
                         {
                             Won = (if never then None else Some(s.Len % 2 = 0))
                             AgentRewards = None
+                            Casualties = None
                         }
                 }
         Observations =

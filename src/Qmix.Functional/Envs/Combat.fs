@@ -879,12 +879,18 @@ module Combat =
 
     // ---------------------------------------------------------------- transition
 
-    let private wonInfo = { Won = Some true; AgentRewards = None }
+    let private wonInfo =
+        {
+            Won = Some true
+            AgentRewards = None
+            Casualties = None
+        }
 
     let private notWonInfo =
         {
             Won = Some false
             AgentRewards = None
+            Casualties = None
         }
 
     /// One environment step from checked actions: 8 ticks, then reward and episode end.

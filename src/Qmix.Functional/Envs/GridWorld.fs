@@ -52,6 +52,7 @@ module internal GridWorld =
                 {
                     Won = None
                     AgentRewards = Some agentRewards
+                    Casualties = None
                 }
         }
 
