@@ -32,7 +32,9 @@ public static class Environments
     public static IReadOnlyList<string> LbfTasks { get; } = Family("lbf:");
 
     /// <summary>Makes the environment registered under a name.</summary>
-    /// <param name="name">A name from <see cref="Names"/> (exact, case-sensitive).</param>
+    /// <param name="name">A name from <see cref="Names"/> (exact, case-sensitive), or a combat map with rules
+    /// appended: <c>combat:2s3z,reward=smax</c>, <c>combat:3m,state=raw</c>, <c>combat:3m,walls=lethal</c>, or
+    /// <c>combat:3m,smax</c> for all of SMAX's rules (the registered combat names play SMAC's).</param>
     /// <returns>A new handle.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="name"/> is null.</exception>
     /// <exception cref="ArgumentException">No environment has that name; the message lists the known names.</exception>
@@ -41,8 +43,12 @@ public static class Environments
         ArgumentNullException.ThrowIfNull(name);
         var entry = Registry.tryFind(name);
         if (entry is null)
+        {
+            if (name.StartsWith("combat:", StringComparison.Ordinal) && name.Contains(','))
+                throw new ArgumentException(Registry.combatNameError(name), nameof(name));
             throw new ArgumentException(
                 $"no environment is registered as '{name}'; known names: {string.Join(", ", names)}", nameof(name));
+        }
         return Make(entry.Value);
     }
 

@@ -43,3 +43,20 @@ public enum NonNegativeWeights
     /// <summary>softplus(x) = log(1 + eˣ), smooth and never exactly zero.</summary>
     Softplus,
 }
+
+/// <summary>Named training settings (<see cref="TrainingOptions.Preset"/>).</summary>
+public enum TrainingPreset
+{
+    /// <summary>The QMIX paper's settings as PyMARL runs them on SMAC: RMSprop lr 5e-4, batches of 32 episodes, one
+    /// environment per update, one-step targets, ε over 50,000 steps (<c>new TrainingOptions()</c>).</summary>
+    PyMarl,
+
+    /// <summary>pymarl2's fine-tuned QMIX: 8 environments per update, batches of 128 episodes, TD(λ) with λ = 0.6, Adam
+    /// lr 1e-3, the loss halved, ε over 100,000 steps, 32 greedy test episodes every 10,000 steps.</summary>
+    PyMarl2,
+
+    /// <summary>The QMIX paper's matrix-game settings (§5): uniform exploration (ε = 1), GRU width 16, mixing width 8
+    /// with one-layer hypernetworks, a buffer of 500 episodes, a target copy every 100 episodes, 10,000 steps, one
+    /// greedy test episode every 250 steps.</summary>
+    PaperMatrixGames,
+}

@@ -222,6 +222,55 @@ public sealed record TrainingOptions
         init => field = Guard.NonNegative(value, nameof(CentralLossWeight));
     } = 1.0;
 
+    // ------------------------------------------------------------------ presets
+
+    /// <summary>The options of a named preset: <see cref="TrainingPreset.PyMarl"/> (the defaults),
+    /// <see cref="TrainingPreset.PyMarl2"/> or <see cref="TrainingPreset.PaperMatrixGames"/>. Derive variants with
+    /// <c>with</c>: <c>TrainingOptions.Preset(TrainingPreset.PyMarl2) with { TotalSteps = 500_000 }</c>.</summary>
+    /// <param name="preset">The preset.</param>
+    /// <returns>The preset's options (the rest at their defaults).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="preset"/> is not a preset.</exception>
+    public static TrainingOptions Preset(TrainingPreset preset) => Defined(preset, nameof(preset)) switch
+    {
+        TrainingPreset.PyMarl2 => FromConfig(F.TrainingPresets.pymarl2),
+        TrainingPreset.PaperMatrixGames => new TrainingOptions
+        {
+            TotalSteps = 10_000, RnnHidden = 16, MixingEmbed = 8, HypernetLayers = 1, BufferSize = 500,
+            TargetUpdateInterval = 100, EpsilonStart = 1, EpsilonFinish = 1, TestInterval = 250, TestEpisodes = 1,
+        },
+        _ => new TrainingOptions(),
+    };
+
+    /// <summary>The options of the F# core's preset settings that the facade's options can express (the run's
+    /// settings, the learner's and the exploration schedule; the mixer's shape stays at the defaults).</summary>
+    static TrainingOptions FromConfig(F.TrainingConfig c)
+    {
+        var l = c.Learner;
+        var o = new TrainingOptions
+        {
+            TotalSteps = c.TotalSteps, BatchSize = c.BatchSize, BufferSize = c.BufferSize, ParallelEnvs = c.ParallelEnvs,
+            TestInterval = c.TestInterval, TestEpisodes = c.TestEpisodes, SaveInterval = c.SaveInterval, Seed = c.Seed,
+            EpsilonStart = c.Epsilon.Start, EpsilonFinish = c.Epsilon.Finish, EpsilonAnnealSteps = c.Epsilon.AnnealSteps,
+            Gamma = l.Gamma, DoubleQ = l.DoubleQ, LossScale = l.LossScale, GradNormClip = l.GradNormClip,
+            TdLambda = l.Target is F.TdTarget.TdLambda td ? td.lambda : null,
+            TargetUpdateInterval = l.TargetUpdate is F.TargetUpdate.HardEvery h ? h.episodes : 200,
+            Tau = l.TargetUpdate is F.TargetUpdate.Soft soft ? soft.tau : null,
+        };
+        return l.Optimizer switch
+        {
+            F.Optimizer.Adam a => o with
+            {
+                Optimizer = Optimizer.Adam, Lr = a.Item.Lr, AdamBeta1 = a.Item.Beta1, AdamBeta2 = a.Item.Beta2,
+                OptimizerEps = a.Item.Eps,
+            },
+            F.Optimizer.RmsProp r => o with
+            {
+                Optimizer = Optimizer.RmsProp, Lr = r.Item.Lr, RmsPropAlpha = r.Item.Alpha, OptimizerEps = r.Item.Eps,
+            },
+            _ => o,
+        };
+    }
+
     // ------------------------------------------------------------------ JSON
 
     /// <summary>The options as JSON, every setting spelled as PyMARL spells its keys (snake_case:

@@ -19,19 +19,21 @@ internal static class TrainCommand
         var seeds = new Option<string?>("--seeds") { Description = "Several seeds, e.g. 1..5 or 1,3,7: trained in parallel, each in OUT/seed-S, plotted together in OUT/curves.svg", HelpName = "A..B" };
         var config = new Option<string?>("--config") { Description = "Training options as JSON (snake_case keys, e.g. {\"lr\": 0.001, \"batch_size\": 16}), or a run's config.json to repeat it", HelpName = "FILE" };
         var output = new Option<string?>("--out") { Description = "The run directory; default runs/ENV-ALGO-TIME", HelpName = "DIR" };
+        var preset = new Option<string?>("--preset") { Description = "The settings to start from: pymarl (the QMIX paper's), pymarl2 (fine-tuned QMIX) or paper-matrix-games; default paper-matrix-games on the matrix games, pymarl2 otherwise", HelpName = "NAME" };
+        preset.AcceptOnlyFromAmong([.. Names.Presets]);
         var parallel = new Option<int?>("--parallel") { Description = "Seeds trained at once; default the number of cores", HelpName = "N" };
         var command = new Command("train", "Train agents on an environment, recording a run directory (config.json, metrics.jsonl/.csv, curves.svg, checkpoints/, summary.json)")
         {
-            env, algo, steps, seed, seeds, config, output, parallel,
+            env, algo, preset, steps, seed, seeds, config, output, parallel,
         };
         command.SetAction(r => Run(io, new Request(
-            r.GetValue(env), r.GetValue(algo), r.GetValue(steps), r.GetValue(seed), r.GetValue(seeds), r.GetValue(config),
+            r.GetValue(env), r.GetValue(algo), r.GetValue(preset), r.GetValue(steps), r.GetValue(seed), r.GetValue(seeds), r.GetValue(config),
             r.GetValue(output), r.GetValue(parallel), "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
         return command;
     }
 
     sealed record Request(
-        string? Env, string? Algo, int? Steps, ulong? Seed, string? Seeds, string? Config, string? Out, int? Parallel, string CommandLine);
+        string? Env, string? Algo, string? Preset, int? Steps, ulong? Seed, string? Seeds, string? Config, string? Out, int? Parallel, string CommandLine);
 
     /// <summary>One seed's run as the display sees it.</summary>
     sealed class SeedRun(ulong seed, RunRecorder recorder)
@@ -52,7 +54,8 @@ internal static class TrainCommand
         var envName = q.Env ?? configEnv ?? "two-step";
         envName = Names.RegisteredName(envName) ?? envName; // non-monotonic is matrix:non-monotonic
         Names.Environment(envName);
-        var options = Names.Preset(envName);
+        var presetUsed = q.Preset is not null ? Names.Preset(q.Preset) : Names.DefaultPreset(envName);
+        var options = TrainingOptions.Preset(presetUsed);
         if (configJson is not null) options = options.WithJson(configJson);
         if (q.Algo is not null) options = options with { Algorithm = Names.Algorithm(q.Algo) };
         if (q.Steps is { } n) options = options with { TotalSteps = n };
@@ -84,8 +87,10 @@ internal static class TrainCommand
         io.Out.WriteLine($"qmix {LibraryInfo.Version}: training {algoName} on {envName} for {options.TotalSteps:N0} steps, " +
                          (multi ? $"seeds {string.Join(", ", seeds)} ({Math.Min(parallel, seeds.Count)} at once)" : $"seed {seeds[0]}") +
                          $" -> {outDir}");
-        if (Names.IsMatrixGame(envName) && configJson is null)
-            io.Out.WriteLine("  settings: the QMIX paper's matrix-game setup (uniform exploration, small networks); see config.json");
+        if (configJson is null)
+            io.Out.WriteLine($"  settings: preset {Names.PresetName(presetUsed)}" +
+                             (presetUsed == TrainingPreset.PaperMatrixGames ? " (the QMIX paper's matrix-game setup: uniform exploration, small networks)" : "") +
+                             "; every option is in config.json");
 
         using var cts = new CancellationTokenSource();
         var interrupts = 0;

@@ -53,6 +53,36 @@ type TrainingConfig =
             Seed = 1UL
         }
 
+/// <summary>Named training settings.</summary>
+[<RequireQualifiedAccess>]
+module TrainingPresets =
+    /// <summary>The QMIX paper's settings as PyMARL runs them on SMAC: <c>TrainingConfig.defaults</c>.</summary>
+    let pymarl: TrainingConfig = TrainingConfig.defaults
+
+    /// <summary>pymarl2's fine-tuned QMIX (Hu et al., "Rethinking the Implementation Tricks and Monotonicity
+    /// Constraint in Cooperative Multi-Agent Reinforcement Learning"; its <c>algs/qmix.yaml</c>): 8 environments
+    /// stepped together per update (<c>batch_size_run</c>), batches of 128 episodes from the last 5000, TD(λ) targets
+    /// with λ = 0.6, Adam with lr 0.001 (PyTorch's β and ε), the loss halved (0.5 · TD²), ε from 1 to 0.05 over
+    /// 100,000 steps, a target copy every 200 episodes, gradients clipped at 10, and 32 greedy test episodes every
+    /// 10,000 steps. Everything else is PyMARL's (<c>TrainingConfig.defaults</c>).</summary>
+    let pymarl2: TrainingConfig =
+        { TrainingConfig.defaults with
+            Learner =
+                { LearnerConfig.defaults with
+                    Target = TdLambda 0.6f
+                    LossScale = 0.5f
+                    Optimizer = Adam AdamConfig.defaults
+                }
+            BatchSize = 128
+            ParallelEnvs = 8
+            Epsilon =
+                { EpsilonSchedule.defaults with
+                    AnnealSteps = 100_000
+                }
+            TestInterval = 10_000
+            TestEpisodes = 32
+        }
+
 /// <summary>A training run's state between iterations.</summary>
 type TrainingState<'M> =
     {

@@ -107,7 +107,8 @@ public class BenchTests(QuickBench bench) : IClassFixture<QuickBench>
         Assert.Equal("bytes", memory.GetProperty("unit").GetString());
         var payload = root.GetProperty("replay").GetProperty("payloadBytes").GetInt64();
         Assert.Equal(100L * 532_124, payload);
-        Assert.InRange(memory.GetProperty("ours").GetDouble(), payload, payload * 1.05);
+        // heap growth: the payload plus bookkeeping, less any garbage of the build that a collection freed meanwhile
+        Assert.InRange(memory.GetProperty("ours").GetDouble(), payload * 0.98, payload * 1.05);
         Assert.True(memory.GetProperty("met").GetBoolean());
 
         var sample = Row(root, "replay sample (32 episodes)");

@@ -141,11 +141,76 @@ type Scenario =
         EpisodeLimit: int
     }
 
+/// <summary>The team reward of the combat environment.</summary>
+type CombatReward =
+    /// <summary>SMAC's (<c>reward_only_positive</c>, the default of StarCraft II's SMAC): each step pays the enemies'
+    /// health lost in health points, plus 10 for each enemy killed in the step, plus 200 when the battle is won;
+    /// every payment is scaled by 20 / (the enemies' total maximum health + 10 · enemies + 200), so a perfect
+    /// episode pays 20.</summary>
+    | SmacReward
+    /// <summary>SMAX's (JaxMARL): the enemies' health lost in the step as fractions of their maximum health, summed
+    /// and divided by the number of enemies, plus 1 when the battle is won; a perfect episode pays 2. No kill
+    /// bonus: a learner sees little difference between wounding and killing.</summary>
+    | SmaxReward
+
+/// <summary>The form of the combat environment's global state (what QMIX's hypernetworks read).</summary>
+type CombatStateForm =
+    /// <summary>Normalised as SMAC's state is: per unit (allies, then enemies) the health fraction, the weapon
+    /// cooldown over the type's cooldown (clipped to [0, 1]), the position relative to the arena's centre over half
+    /// the arena ((x − 16) / 16, (y − 16) / 16), and the type one-hot, zero for dead units; then every agent's
+    /// previous action, one-hot (SMAC's <c>state_last_action</c>). Every feature lies in [−1, 1].</summary>
+    | NormalisedState
+    /// <summary>SMAX's <c>world_state</c>: per unit the health fraction, raw x and y (0 to 32), raw cooldown and the
+    /// type one-hot; then every unit's team (0 or 1) and type index (0 to 6). Fed to a mixer with PyMARL's
+    /// initialisation, positions of up to 32 scale the mixing weights by as much and QMIX diverges.</summary>
+    | RawState
+
+/// <summary>What the arena's boundary does to a unit that reaches it.</summary>
+type CombatWalls =
+    /// <summary>SMAC's maps: the boundary stops a unit (it stays at the edge, unharmed).</summary>
+    | BlockingWalls
+    /// <summary>SMAX's <c>walls_cause_death</c>: a unit on or beyond the boundary dies. Under random exploration
+    /// many allies walk to their death before they meet the enemy.</summary>
+    | LethalWalls
+
+/// <summary>The rules of the combat environment that differ between SMAC and SMAX. <c>CombatRules.defaults</c>
+/// is SMAC's (shaped reward, normalised state, blocking walls); <c>CombatRules.smax</c> is SMAX's.</summary>
+type CombatRules =
+    {
+        /// <summary>The team reward.</summary>
+        Reward: CombatReward
+        /// <summary>The global state's form.</summary>
+        State: CombatStateForm
+        /// <summary>The boundary.</summary>
+        Walls: CombatWalls
+    }
+
+    /// <summary>SMAC's rules, the default: <c>SmacReward</c>, <c>NormalisedState</c>, <c>BlockingWalls</c>.</summary>
+    static member defaults =
+        {
+            Reward = SmacReward
+            State = NormalisedState
+            Walls = BlockingWalls
+        }
+
+    /// <summary>SMAX's rules: <c>SmaxReward</c>, <c>RawState</c>, <c>LethalWalls</c>.</summary>
+    static member smax =
+        {
+            Reward = SmaxReward
+            State = RawState
+            Walls = LethalWalls
+        }
+
 /// The per-unit constants of a scenario, shared by every state of its episodes. Units are numbered allies
 /// first (0 .. NAllies-1), then enemies.
 type internal CombatLayout =
     {
         Scenario: Scenario
+        Rules: CombatRules
+        /// The registered name: combat:MAP, then the rules that differ from the defaults.
+        EnvName: string
+        /// SMAC's reward scale: 20 / (enemies' max health + 10 · enemies + 200).
+        RewardScale: float32
         NAllies: int
         NEnemies: int
         N: int
@@ -296,17 +361,25 @@ type internal CombatScratch =
 /// alive and strictly within its attack range, and its cooldown is at most 0 — the damage of all attackers is
 /// summed (health floored at 0) and the attacker's cooldown is reset to its type's cooldown plus a jitter
 /// uniform in [−1/16, 2/16); every other unit's cooldown drops by 1/16 (it may go negative). Living units with
-/// a move order move <c>speed / 16</c> along their direction, clipped to [0, 32]. Then units on or beyond the
-/// boundary (x or y ≤ 0 or ≥ 32) die — walls kill; then every pair of living units closer than the sum of
-/// their radii is pushed apart (each by half of <c>delta · (R/d − 1)</c>). Attacks resolve simultaneously, so
+/// a move order move <c>speed / 16</c> along their direction, clipped to [0, 32]. Under <c>LethalWalls</c>
+/// (SMAX's rule) units on or beyond the boundary (x or y ≤ 0 or ≥ 32) then die; under <c>BlockingWalls</c> (the
+/// default, as on SMAC's maps) the boundary only stops them. Then every pair of living units closer than the sum of
+/// their radii is pushed apart (each by half of <c>delta · (R/d − 1)</c>; under blocking walls, no further than the edge). Attacks resolve simultaneously, so
 /// both armies can die in the same step: a draw.</para>
 /// <para><b>Actions</b> (per agent, 5 + number of enemies): 0 north (+y), 1 east (+x), 2 south, 3 west, 4 stop,
-/// 5 + k attack enemy k. Moves are available to living units (walking into a wall is allowed, and lethal);
+/// 5 + k attack enemy k. Moves are available to living units (walking into a wall is allowed: it stops the unit,
+/// or kills it under <c>LethalWalls</c>);
 /// stop is always available and is the only action of a dead unit (its no-op); attack k is available when
 /// the unit and enemy k are alive and the enemy is strictly within the unit's attack range.</para>
-/// <para><b>Reward</b> (the team's, also every agent's): the enemies' health lost in the step as fractions
-/// of their maximum health, summed and divided by the number of enemies (deaths at the walls count),
-/// plus 1 when every enemy is dead and at least one ally lives. The most an episode pays is 2.</para>
+/// <para><b>Rules.</b> Three rules differ between SMAC and SMAX, and <see cref="T:Qmix.Functional.Envs.CombatRules"/>
+/// chooses each: the reward, the global state's form and the walls. The default is SMAC's on all three (SMAC's
+/// shaped reward, a normalised state, blocking walls): with SMAX's raw state QMIX's mixer diverges, and with
+/// SMAX's reward (no kill bonus) it does not learn the heterogeneous maps (measured; see the docs' Combat page).
+/// <c>CombatRules.smax</c> gives SMAX's; the environment's name says which rules it plays
+/// (<c>Combat.envName</c>).</para>
+/// <para><b>Reward</b> (the team's, also every agent's): see <see cref="T:Qmix.Functional.Envs.CombatReward"/>.
+/// Under SMAC's (the default) an episode pays at most 20, under SMAX's at most 2; a win means every enemy is dead
+/// and at least one ally lives. <c>Info.Casualties</c> counts the dead on each side after every step.</para>
 /// <para><b>Episode end.</b> <c>Terminated</c> when every ally or every enemy is dead; otherwise the step that
 /// brings the counter to the scenario's limit is <c>Truncated</c>. <c>Info.Won</c> is <c>Some true</c> on
 /// the winning step and <c>Some false</c> on every other step. Stepping a finished episode raises an
@@ -320,9 +393,9 @@ type internal CombatScratch =
 /// observer's sight range. Enemies' actions are visible (SMAX's <c>see_enemy_actions=True</c>, as in
 /// JaxMARL's QMIX configuration). Own features: health fraction, x / 32, y / 32, cooldown fraction, type
 /// one-hot; zero when dead. So 3m has 13 · 5 + 10 = 75 features.</para>
-/// <para><b>Global state</b> (SMAX's <c>world_state</c>): for every unit, allies then enemies, 4 + T features
-/// — health fraction, raw x, raw y, raw cooldown, type one-hot — zero for dead units; then every unit's team
-/// (0 ally, 1 enemy) and every unit's type index. So 3m has 12 · 6 = 72.</para>
+/// <para><b>Global state</b>: see <see cref="T:Qmix.Functional.Envs.CombatStateForm"/>. The normalised state (the
+/// default) has 4 + T features per unit and the agents' previous actions, so 3m has 10 · 6 + 3 · 8 = 84; SMAX's
+/// raw <c>world_state</c> has 6 + T per unit, so 3m has 12 · 6 = 72.</para>
 /// <para><b>Enemies</b> follow SMAX's <c>HeuristicEnemySMAX</c> (<c>attack_mode="closest"</c>): see
 /// <c>Combat.enemyHeuristic</c>.</para>
 /// <para><b>Randomness</b> comes only from the keys: the reset noise from the reset key; the cooldown jitter
@@ -420,9 +493,87 @@ module Combat =
                 (nameof name)
                 (sprintf "combat: no scenario named '%s'; known: %s" name (String.Join(", ", scenarios |> Map.keys)))
 
+    // ---------------------------------------------------------------- rules and names
+
+    /// <summary>The name of a scenario's environment under some rules: <c>combat:MAP</c> under the default rules,
+    /// followed by <c>,reward=smax</c>, <c>,state=raw</c> and <c>,walls=lethal</c> for each rule that differs from
+    /// the defaults, in that order (so SMAX's rules give <c>combat:3m,reward=smax,state=raw,walls=lethal</c>).</summary>
+    /// <param name="rules">The rules.</param>
+    /// <param name="scenario">The scenario.</param>
+    let envName (rules: CombatRules) (scenario: Scenario) : string =
+        let d = CombatRules.defaults
+
+        [
+            "combat:" + scenario.Name
+            if rules.Reward <> d.Reward then
+                (match rules.Reward with
+                 | SmacReward -> "reward=smac"
+                 | SmaxReward -> "reward=smax")
+            if rules.State <> d.State then
+                (match rules.State with
+                 | NormalisedState -> "state=normalised"
+                 | RawState -> "state=raw")
+            if rules.Walls <> d.Walls then
+                (match rules.Walls with
+                 | BlockingWalls -> "walls=blocking"
+                 | LethalWalls -> "walls=lethal")
+        ]
+        |> String.concat ","
+
+    /// <summary>Reads an environment name of the form <c>combat:MAP[,RULE…]</c>, where each RULE is
+    /// <c>reward=smac|smax</c>, <c>state=normalised|raw</c>, <c>walls=blocking|lethal</c>, or <c>smax</c> (all
+    /// three of SMAX's) or <c>smac</c> (all three of SMAC's, the defaults); later rules override earlier ones.</summary>
+    /// <param name="name">The name, e.g. <c>combat:2s3z,reward=smax</c>.</param>
+    /// <returns>The scenario and the rules; <c>Error</c> with a message naming what is wrong (an unknown map,
+    /// rule or value) when the name does not read.</returns>
+    let tryParseName (name: string) : Result<Scenario * CombatRules, string> =
+        if isNull name || not (name.StartsWith "combat:") then
+            Error(sprintf "'%s' is not a combat environment name (combat:MAP[,RULE...])" name)
+        else
+            let parts = name.Substring("combat:".Length).Split(',')
+
+            match Map.tryFind parts[0] scenarios with
+            | None ->
+                Error(
+                    sprintf
+                        "combat: no scenario named '%s'; known: %s"
+                        parts[0]
+                        (String.Join(", ", scenarios |> Map.keys))
+                )
+            | Some scenario ->
+                let rule (rules: Result<CombatRules, string>) (part: string) =
+                    match rules with
+                    | Error _ -> rules
+                    | Ok r ->
+                        match part.Trim().ToLowerInvariant() with
+                        | "smax" -> Ok CombatRules.smax
+                        | "smac" -> Ok CombatRules.defaults
+                        | "reward=smac" -> Ok { r with Reward = SmacReward }
+                        | "reward=smax" -> Ok { r with Reward = SmaxReward }
+                        | "state=normalised"
+                        | "state=normalized"
+                        | "state=smac" -> Ok { r with State = NormalisedState }
+                        | "state=raw"
+                        | "state=smax" -> Ok { r with State = RawState }
+                        | "walls=blocking"
+                        | "walls=smac" -> Ok { r with Walls = BlockingWalls }
+                        | "walls=lethal"
+                        | "walls=smax" -> Ok { r with Walls = LethalWalls }
+                        | other ->
+                            Error(
+                                sprintf
+                                    "%s: unknown combat rule '%s'; rules are reward=smac|smax, state=normalised|raw, walls=blocking|lethal, smax, smac"
+                                    name
+                                    other
+                            )
+
+                parts[1..]
+                |> Array.fold rule (Ok CombatRules.defaults)
+                |> Result.map (fun r -> scenario, r)
+
     // ---------------------------------------------------------------- layout
 
-    let private layoutOf (scenario: Scenario) : CombatLayout =
+    let private layoutWith (rules: CombatRules) (scenario: Scenario) : CombatLayout =
         let types = List.append scenario.Allies scenario.Enemies |> Array.ofList
         let na, ne = List.length scenario.Allies, List.length scenario.Enemies
 
@@ -439,9 +590,13 @@ module Combat =
         let n = na + ne
         let st = types |> Array.map UnitType.stats
         let tw = if Array.contains Colossus types then 7 else 6
+        let enemyHealth = st[na..] |> Array.sumBy (fun s -> s.MaxHealth)
 
         {
             Scenario = scenario
+            Rules = rules
+            EnvName = envName rules scenario
+            RewardScale = 20.0f / (enemyHealth + 10.0f * float32 ne + 200.0f)
             NAllies = na
             NEnemies = ne
             N = n
@@ -458,24 +613,38 @@ module Combat =
             AllyActions = AttackBase + ne
             EnemyActions = AttackBase + na
             ObsDim = (7 + tw) * (n - 1) + 4 + tw
-            StateDim = (6 + tw) * n
+            StateDim =
+                match rules.State with
+                | RawState -> (6 + tw) * n
+                | NormalisedState -> (4 + tw) * n + na * (AttackBase + ne)
         }
 
-    /// <summary>The sizes of a scenario's environment: N = allies, A = 5 + enemies, obs_dim = (7 + T)(n − 1) +
-    /// 4 + T and state_dim = (6 + T) n for n units and a type one-hot of width T (6, or 7 with a colossus).</summary>
+    let private layoutOf (scenario: Scenario) =
+        layoutWith CombatRules.defaults scenario
+
+    /// <summary>The sizes of a scenario's environment under some rules: N = allies, A = 5 + enemies, obs_dim =
+    /// (7 + T)(n − 1) + 4 + T for n units and a type one-hot of width T (6, or 7 with a colossus); state_dim =
+    /// (4 + T) n + N · A for the normalised state, (6 + T) n for SMAX's raw one.</summary>
+    /// <param name="rules">The rules.</param>
     /// <param name="scenario">The scenario.</param>
     /// <exception cref="System.ArgumentException">An army is empty or the episode limit is below 1.</exception>
-    let spec (scenario: Scenario) : EnvSpec =
-        let l = layoutOf scenario
+    let specWith (rules: CombatRules) (scenario: Scenario) : EnvSpec =
+        let l = layoutWith rules scenario
 
         {
-            Name = "combat:" + scenario.Name
+            Name = l.EnvName
             NAgents = l.NAllies
             NActions = l.AllyActions
             ObsDim = l.ObsDim
             StateDim = l.StateDim
             EpisodeLimit = scenario.EpisodeLimit
         }
+
+    /// <summary>The sizes of a scenario's environment under the default (SMAC's) rules; see
+    /// <c>Combat.specWith</c>.</summary>
+    /// <param name="scenario">The scenario.</param>
+    /// <exception cref="System.ArgumentException">An army is empty or the episode limit is below 1.</exception>
+    let spec (scenario: Scenario) : EnvSpec = specWith CombatRules.defaults scenario
 
     // ---------------------------------------------------------------- geometry and randomness
 
@@ -578,8 +747,18 @@ module Combat =
     /// <param name="positions">(x, y) of every unit, allies first, then enemies; strictly inside the arena.</param>
     /// <exception cref="System.ArgumentException">The number of positions is not the number of units, or a
     /// position is not strictly inside the arena.</exception>
-    let place (scenario: Scenario) (positions: (float32 * float32)[]) : CombatState =
-        let l = layoutOf scenario
+    let rec place (scenario: Scenario) (positions: (float32 * float32)[]) : CombatState =
+        placeWith CombatRules.defaults scenario positions
+
+    /// <summary>A first state with the units where you put them, played under some rules (see
+    /// <c>Combat.place</c>); <c>Combat.stepWith</c> steps it under those rules.</summary>
+    /// <param name="rules">The rules.</param>
+    /// <param name="scenario">The scenario.</param>
+    /// <param name="positions">(x, y) of every unit, allies first, then enemies; strictly inside the arena.</param>
+    /// <exception cref="System.ArgumentException">The number of positions is not the number of units, or a
+    /// position is not strictly inside the arena.</exception>
+    and placeWith (rules: CombatRules) (scenario: Scenario) (positions: (float32 * float32)[]) : CombatState =
+        let l = layoutWith rules scenario
         let n = l.N
 
         if isNull positions || positions.Length <> n then
@@ -712,26 +891,49 @@ module Combat =
 
         out
 
-    /// <summary>The global state, [state_dim] (SMAX's <c>world_state</c>; layout in the module's remarks).</summary>
+    /// <summary>The global state, [state_dim]: normalised as SMAC's under the default rules, SMAX's raw
+    /// <c>world_state</c> under <c>RawState</c> (layouts in <see cref="T:Qmix.Functional.Envs.CombatStateForm"/>).
+    /// </summary>
     /// <param name="state">The state.</param>
     let globalState (state: CombatState) : float32[] =
         let l = state.Layout
         let v = state.Values
         let n, tw = l.N, l.TypeWidth
-        let block = 4 + tw
         let out = Array.zeroCreate l.StateDim
 
-        for i in 0 .. n - 1 do
-            if v[2 * n + i] > 0.0f then
-                let o = i * block
-                out[o] <- v[2 * n + i] / l.MaxHealth[i]
-                out[o + 1] <- v[i]
-                out[o + 2] <- v[n + i]
-                out[o + 3] <- v[3 * n + i]
-                out[o + 4 + l.Types[i]] <- 1.0f
+        match l.Rules.State with
+        | RawState ->
+            let block = 4 + tw
 
-            out[n * block + i] <- if i < l.NAllies then 0.0f else 1.0f
-            out[n * block + n + i] <- float32 l.Types[i]
+            for i in 0 .. n - 1 do
+                if v[2 * n + i] > 0.0f then
+                    let o = i * block
+                    out[o] <- v[2 * n + i] / l.MaxHealth[i]
+                    out[o + 1] <- v[i]
+                    out[o + 2] <- v[n + i]
+                    out[o + 3] <- v[3 * n + i]
+                    out[o + 4 + l.Types[i]] <- 1.0f
+
+                out[n * block + i] <- if i < l.NAllies then 0.0f else 1.0f
+                out[n * block + n + i] <- float32 l.Types[i]
+        | NormalisedState ->
+            let block = 4 + tw
+            let halfW, halfH = Width / 2.0f, Height / 2.0f
+
+            for i in 0 .. n - 1 do
+                if v[2 * n + i] > 0.0f then
+                    let o = i * block
+                    out[o] <- v[2 * n + i] / l.MaxHealth[i]
+                    out[o + 1] <- clip01 (v[3 * n + i] / l.Cooldown[i])
+                    out[o + 2] <- (v[i] - halfW) / halfW
+                    out[o + 3] <- (v[n + i] - halfH) / halfH
+                    out[o + 4 + l.Types[i]] <- 1.0f
+
+            // every agent's previous action, one-hot (SMAC's state_last_action)
+            let at, a = n * block, l.AllyActions
+
+            for i in 0 .. l.NAllies - 1 do
+                out[at + i * a + state.Previous[i]] <- 1.0f
 
         out
 
@@ -877,21 +1079,80 @@ module Combat =
 
         out
 
+    /// <summary>A coordinated scripted policy: focus fire. The team picks one target: the living enemy with the
+    /// lowest health among those within attack range of some living ally (ties to the lower index), or, when no
+    /// enemy is within anyone's range, the living enemy closest to the allies' centre. Every living ally that has
+    /// the target within its range attacks it; one that does not but has other enemies within range attacks the
+    /// one of them with the lowest health (a shot now beats a walk); any other closes in on the target (by the one
+    /// of N, E, S, W with the largest dot product with the way there). Dead allies stop. It sees the whole state
+    /// and uses no randomness; its actions are always available.</summary>
+    /// <param name="state">The state.</param>
+    /// <returns>One action per agent.</returns>
+    let focusFire (state: CombatState) : int[] =
+        let l = state.Layout
+        let v = state.Values
+        let n, na = l.N, l.NAllies
+        let out = Array.create na Stop
+        let alive i = v[2 * n + i] > 0.0f
+        let inRange i j = dist2 v n i j < l.Range2[i]
+        // the team's target: the weakest enemy someone can shoot, else the enemy nearest the allies' centre
+        let mutable target = -1
+
+        for j in na .. n - 1 do
+            if alive j && (target < 0 || v[2 * n + j] < v[2 * n + target]) then
+                let mutable reachable = false
+
+                for i in 0 .. na - 1 do
+                    if alive i && inRange i j then
+                        reachable <- true
+
+                if reachable then
+                    target <- j
+
+        if target < 0 then
+            let mutable cx, cy, count = 0.0f, 0.0f, 0
+
+            for i in 0 .. na - 1 do
+                if alive i then
+                    cx <- cx + v[i]
+                    cy <- cy + v[n + i]
+                    count <- count + 1
+
+            if count > 0 then
+                cx <- cx / float32 count
+                cy <- cy / float32 count
+                let mutable best = Single.PositiveInfinity
+
+                for j in na .. n - 1 do
+                    if alive j then
+                        let dx, dy = v[j] - cx, v[n + j] - cy
+                        let d2 = dx * dx + dy * dy
+
+                        if d2 < best then
+                            best <- d2
+                            target <- j
+
+        if target >= 0 then
+            for i in 0 .. na - 1 do
+                if alive i then
+                    if inRange i target then
+                        out[i] <- AttackBase + target - na
+                    else
+                        let mutable weakest = -1
+
+                        for j in na .. n - 1 do
+                            if alive j && inRange i j && (weakest < 0 || v[2 * n + j] < v[2 * n + weakest]) then
+                                weakest <- j
+
+                        out[i] <-
+                            if weakest >= 0 then
+                                AttackBase + weakest - na
+                            else
+                                headingTo (v[target] - v[i]) (v[n + target] - v[n + i])
+
+        out
+
     // ---------------------------------------------------------------- transition
-
-    let private wonInfo =
-        {
-            Won = Some true
-            AgentRewards = None
-            Casualties = None
-        }
-
-    let private notWonInfo =
-        {
-            Won = Some false
-            AgentRewards = None
-            Casualties = None
-        }
 
     /// One environment step from checked actions: 8 ticks, then reward and episode end.
     let private advance
@@ -923,6 +1184,8 @@ module Combat =
 
         let stepLength, damage, range2, cooldown =
             l.StepLength, l.Damage, l.Range2, l.Cooldown
+
+        let lethalWalls = l.Rules.Walls = LethalWalls
 
         for t in 0 .. TicksPerStep - 1 do
             // attacks, from the positions and health before the tick
@@ -959,37 +1222,71 @@ module Combat =
                 let x, y = v[i], v[n + i]
 
                 v[2 * n + i] <-
-                    if h <= 0.0f || x <= 0.0f || y <= 0.0f || x >= Width || y >= Height then
+                    if h <= 0.0f then
+                        0.0f
+                    elif lethalWalls && (x <= 0.0f || y <= 0.0f || x >= Width || y >= Height) then
                         0.0f
                     else
                         h
 
             pushApart l v s (3 * n)
 
-        let mutable lost = 0.0f
-        let mutable alliesAlive = false
-        let mutable enemiesAlive = false
+            // blocking walls also hold units that were pushed against them
+            if not lethalWalls then
+                for i in 0 .. 2 * n - 1 do
+                    v[i] <- Math.Clamp(v[i], 0.0f, Width)
+
+        // the enemies' health lost in the step (as fractions and in health points), kills, and the dead on each side
+        let mutable lostFraction = 0.0f
+        let mutable lostHealth = 0.0f
+        let mutable kills = 0
+        let mutable deadAllies = 0
+        let mutable deadEnemies = 0
 
         for i in 0 .. n - 1 do
-            let h = v[2 * n + i]
+            let before, h = state.Values[2 * n + i], v[2 * n + i]
 
             if i < na then
-                alliesAlive <- alliesAlive || h > 0.0f
+                if h <= 0.0f then
+                    deadAllies <- deadAllies + 1
             else
-                enemiesAlive <- enemiesAlive || h > 0.0f
-                lost <- lost + (state.Values[2 * n + i] - h) / l.MaxHealth[i]
+                lostFraction <- lostFraction + (before - h) / l.MaxHealth[i]
+                lostHealth <- lostHealth + (before - h)
 
+                if h <= 0.0f then
+                    deadEnemies <- deadEnemies + 1
+
+                    if before > 0.0f then
+                        kills <- kills + 1
+
+        let alliesAlive, enemiesAlive = deadAllies < na, deadEnemies < l.NEnemies
         let won = alliesAlive && not enemiesAlive
         let terminated = not (alliesAlive && enemiesAlive)
         let step = state.StepCount + 1
-        let reward = MathF.Abs lost / float32 l.NEnemies + (if won then 1.0f else 0.0f)
+
+        let reward =
+            match l.Rules.Reward with
+            | SmaxReward -> MathF.Abs lostFraction / float32 l.NEnemies + (if won then 1.0f else 0.0f)
+            | SmacReward ->
+                (MathF.Abs lostHealth + 10.0f * float32 kills + (if won then 200.0f else 0.0f))
+                * l.RewardScale
 
         CombatState(l, step, v, previous, state.DefaultTargets),
         {
             Reward = reward
             Terminated = terminated
             Truncated = not terminated && step >= l.Scenario.EpisodeLimit
-            Info = if won then wonInfo else notWonInfo
+            Info =
+                {
+                    Won = Some won
+                    AgentRewards = None
+                    Casualties =
+                        Some
+                            {
+                                DeadAllies = deadAllies
+                                DeadEnemies = deadEnemies
+                            }
+                }
         }
 
     let private ensureRunning (state: CombatState) =
@@ -1054,7 +1351,7 @@ module Combat =
     /// The environment record without the checks of the allies' actions.
     let private unchecked (l: CombatLayout) : Env<CombatState> =
         {
-            Spec = spec l.Scenario
+            Spec = specWith l.Rules l.Scenario
             Reset = resetLayout l
             Step =
                 fun state actions key ->
@@ -1068,16 +1365,18 @@ module Combat =
             AvailableActions = availableActions
         }
 
-    /// <summary>The combat environment of a scenario, with SMAX's heuristic enemy (see the module's remarks).
-    /// </summary>
+    /// <summary>The combat environment of a scenario under some rules, with SMAX's heuristic enemy (see the
+    /// module's remarks).</summary>
+    /// <param name="rules">The rules (<c>CombatRules.defaults</c> for SMAC's, <c>CombatRules.smax</c> for SMAX's).
+    /// </param>
     /// <param name="scenario">The scenario, e.g. <c>Combat.scenarios["3m"]</c>.</param>
-    /// <returns>An environment named <c>combat:</c> + the scenario's name. Its step raises an
+    /// <returns>An environment named by <c>Combat.envName</c>. Its step raises an
     /// <see cref="T:System.ArgumentException"/> naming the agent and the action for a joint action of the wrong
-    /// length or an out-of-range or unavailable action, and for a finished episode; the state passed in is
-    /// never changed.</returns>
+    /// length or an out-of-range or unavailable action, for a finished episode, and for a state of another scenario
+    /// or other rules; the state passed in is never changed.</returns>
     /// <exception cref="System.ArgumentException">An army is empty or the episode limit is below 1.</exception>
-    let make (scenario: Scenario) : Env<CombatState> =
-        let layout = layoutOf scenario
+    let makeWith (rules: CombatRules) (scenario: Scenario) : Env<CombatState> =
+        let layout = layoutWith rules scenario
         let env = unchecked layout
         let step = env.Step
 
@@ -1087,10 +1386,13 @@ module Combat =
                     if isNull (box state) then
                         nullArg (nameof state)
 
-                    if not (obj.ReferenceEquals(state.Layout, layout)) && state.Scenario <> scenario then
+                    if
+                        not (obj.ReferenceEquals(state.Layout, layout))
+                        && (state.Scenario <> scenario || state.Layout.Rules <> rules)
+                    then
                         invalidArg
                             (nameof state)
-                            (sprintf "combat:%s: the state belongs to scenario %s" scenario.Name state.Scenario.Name)
+                            (sprintf "%s: the state belongs to %s" layout.EnvName state.Layout.EnvName)
 
                     ensureRunning state
                     let l = state.Layout
@@ -1100,6 +1402,22 @@ module Combat =
 
                     step state actions key
         }
+
+    /// <summary>The combat environment of a scenario under the default (SMAC's) rules: <c>Combat.makeWith
+    /// CombatRules.defaults</c>.</summary>
+    /// <param name="scenario">The scenario, e.g. <c>Combat.scenarios["3m"]</c>.</param>
+    /// <returns>An environment named <c>combat:</c> + the scenario's name.</returns>
+    /// <exception cref="System.ArgumentException">An army is empty or the episode limit is below 1.</exception>
+    let make (scenario: Scenario) : Env<CombatState> = makeWith CombatRules.defaults scenario
+
+    /// <summary>The combat environment of a name such as <c>combat:3m</c> or <c>combat:2s3z,reward=smax</c> (see
+    /// <c>Combat.tryParseName</c>).</summary>
+    /// <param name="name">The name.</param>
+    /// <exception cref="System.ArgumentException">The name does not read; the message says why.</exception>
+    let ofName (name: string) : Env<CombatState> =
+        match tryParseName name with
+        | Ok(scenario, rules) -> makeWith rules scenario
+        | Error e -> invalidArg (nameof name) e
 
     /// <summary>One step with both teams' actions given (for scripted scenarios, self-play or a learned
     /// enemy): the same world rules as <c>Combat.make</c>'s step, without the heuristic enemy. The reward,
@@ -1212,6 +1530,14 @@ module Combat =
     /// <param name="key">The key of the whole run.</param>
     let heuristicWinRate (scenario: Scenario) (episodes: int) (key: Key) : float =
         winRate (fun state _ -> heuristic state) scenario episodes key
+
+    /// <summary>The win rate of <c>Combat.focusFire</c> against SMAX's heuristic enemy over
+    /// <paramref name="episodes"/> episodes (see <c>Combat.winRate</c>): what a coordinated team wins.</summary>
+    /// <param name="scenario">The scenario.</param>
+    /// <param name="episodes">The number of episodes, at least 1.</param>
+    /// <param name="key">The key of the whole run.</param>
+    let focusFireWinRate (scenario: Scenario) (episodes: int) (key: Key) : float =
+        winRate (fun state _ -> focusFire state) scenario episodes key
 
     // ---------------------------------------------------------------- rendering
 

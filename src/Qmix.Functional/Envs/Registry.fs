@@ -159,8 +159,36 @@ module Registry =
 
     /// <summary>The entry registered under a name (exact, case-sensitive match), if any.</summary>
     /// <param name="name">The registered name.</param>
+    /// <remarks>Besides the registered names, a combat map under other rules is found by its name with the rules
+    /// appended (<c>combat:2s3z,reward=smax</c>, <c>combat:3m,smax</c>; see <c>Combat.tryParseName</c>); its entry is
+    /// named canonically (<c>Combat.envName</c>).</remarks>
     let tryFind (name: string) : EnvEntry option =
-        all |> List.tryFind (fun e -> e.Name = name)
+        match all |> List.tryFind (fun e -> e.Name = name) with
+        | Some e -> Some e
+        | None when not (isNull name) && name.StartsWith "combat:" && name.Contains ',' ->
+            match Combat.tryParseName name with
+            | Ok(scenario, rules) ->
+                let canonical = Combat.envName rules scenario
+
+                Some(
+                    EnvEntry.create
+                        canonical
+                        (sprintf
+                            "SMAX-style combat %s under rules %s"
+                            scenario.Name
+                            (canonical.Substring(("combat:" + scenario.Name).Length).TrimStart(',')))
+                        (fun () -> Combat.makeWith rules scenario)
+                        Combat.render
+                )
+            | Error _ -> None
+        | None -> None
+
+    /// <summary>Why a combat name with rules does not read (the message of <c>Combat.tryParseName</c>).</summary>
+    /// <param name="name">The name, e.g. <c>combat:3m,reward=smx</c>.</param>
+    let combatNameError (name: string) : string =
+        match Combat.tryParseName name with
+        | Error e -> e
+        | Ok _ -> sprintf "'%s' reads as a combat name" name
 
     /// <summary>The entry registered under a name (exact, case-sensitive match).</summary>
     /// <param name="name">The registered name.</param>
@@ -169,6 +197,10 @@ module Registry =
     let find (name: string) : EnvEntry =
         match tryFind name with
         | Some e -> e
+        | None when not (isNull name) && name.StartsWith "combat:" && name.Contains ',' ->
+            match Combat.tryParseName name with
+            | Error e -> invalidArg (nameof name) e
+            | Ok _ -> invalidArg (nameof name) (sprintf "no environment is registered as '%s'" name)
         | None ->
             invalidArg
                 (nameof name)
