@@ -253,7 +253,9 @@ is reproducible bit for bit.
 `Safetensors.save path metadata tensors` writes named float32 tensors in the safetensors format of PyTorch and
 Hugging Face (atomically: a temporary file, then a rename), and `Safetensors.load` reads them back. With
 `Tree.named` and `Tree.ofNamed`, any parameter tree goes to a file and back; PyTorch reads the same file with
-`safetensors.torch.load_file`.
+`safetensors.torch.load_file`. For data too large to hold twice, `Safetensors.saveStreamed` takes `TensorSource`s
+(a name, a shape and a function that writes the values into a sink) and streams them to the file, and
+`Safetensors.openRead` reads one tensor, or a range of one, at a time; offsets are 64-bit, so files past 4 GB work.
 *)
 let path =
     System.IO.Path.Combine(

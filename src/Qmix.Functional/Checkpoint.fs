@@ -36,20 +36,45 @@ type Checkpoint<'M> =
 type CheckpointException(message: string, path: string, inner: exn) =
     inherit Exception(sprintf "%s: %s" path message, inner)
 
-    /// <summary>The file that was being read or written.</summary>
+    /// <summary>The file that was being read.</summary>
+    member _.FilePath = path
+
+/// <summary>A checkpoint could not be written (no space left, no permission, a file in the way, a tensor that
+/// cannot be read...). The previous checkpoint at the same path, if there was one, is left as it was and loads; no
+/// partial file is left under a checkpoint file's name.</summary>
+/// <remarks>An <see cref="T:System.IO.IOException"/>: the message starts with the file being written, and
+/// <c>InnerException</c> is the cause.</remarks>
+type CheckpointSaveException(message: string, path: string, inner: exn) =
+    inherit IOException(sprintf "%s: %s" path message, inner)
+
+    /// <summary>The checkpoint file (under its final name) that was being written or moved into place.</summary>
     member _.FilePath = path
 
 /// <summary>Checkpoints. <c>NAME.safetensors</c> holds the online parameters under PyTorch state_dict names
 /// (<c>agent.fc1.weight</c>, <c>mixer.hyper_w_1.0.weight</c>), loadable into PyTorch as they are;
 /// <c>NAME.train.safetensors</c> holds the target parameters (<c>target.*</c>), the optimiser state (<c>optim.*</c>)
-/// and the replay buffer (<c>replay.*</c>); <c>NAME.json</c> is the sidecar with the configuration and the counters.
-/// Each file is written to a temporary file and renamed; the sidecar is renamed last and names an id that both
-/// tensor files carry, so a torn set is detected on load.</summary>
+/// and the replay buffer (<c>replay.*</c>, in chunks of episodes: see <c>replayLayout</c>); <c>NAME.json</c> is the
+/// sidecar with the configuration and the counters. Each file is staged beside its final name and renamed; the
+/// sidecar is renamed last and names an id that both tensor files carry, so a torn set is detected on load.</summary>
+/// <remarks>The replay buffer is streamed to the file episode by episode and read back the same way, so a save
+/// allocates a small constant beyond the buffer itself, and a load little more than the episodes it restores.
+/// Checkpoints of format version 1 (each replay field one tensor, e.g. <c>replay.obs</c> of shape
+/// <c>[count, T+1, N, obs_dim]</c>) are still read.</remarks>
 [<RequireQualifiedAccess>]
 module Checkpoint =
     /// <summary>The sidecar's format tag.</summary>
     [<Literal>]
     let Format = "qmix-functional/checkpoint"
+
+    /// <summary>The format version written: 2, the replay buffer in chunks of episodes. Version 1 (one tensor per
+    /// replay field) is still read.</summary>
+    [<Literal>]
+    let Version = 2
+
+    /// <summary>The most bytes a replay chunk tensor holds in a checkpoint written by <c>save</c>: 16 MiB (unless
+    /// one episode's field alone is larger).</summary>
+    [<Literal>]
+    let ChunkBytes = 16_777_216L
 
     /// <summary>The three file paths for a checkpoint path (with or without <c>.safetensors</c>).</summary>
     let paths (path: string) : string * string * string =
@@ -73,98 +98,177 @@ module Checkpoint =
         | AdamState s ->
             "adam", s.Step, Array.append (prefixed "optim.exp_avg." s.ExpAvg) (prefixed "optim.exp_avg_sq." s.ExpAvgSq)
 
-    let private replayTensors (replay: Replay) : (string * Tensor)[] =
+    // ---------------------------------------------------------------- the replay buffer's layout
+
+    /// The replay fields in file order, with the dimensions of one episode's part.
+    let private replayFields (spec: EnvSpec) =
+        let t1 = spec.EpisodeLimit + 1
+
+        [|
+            "obs", [| t1; spec.NAgents; spec.ObsDim |]
+            "state", [| t1; spec.StateDim |]
+            "actions", [| t1; spec.NAgents |]
+            "avail_actions", [| t1; spec.NAgents; spec.NActions |]
+            "reward", [| t1 |]
+            "length", [||]
+            "terminated", [||]
+            "won", [||]
+        |]
+
+    /// The number of values of one episode's part of a field.
+    let private perEpisode (dims: int[]) =
+        Array.fold (fun n d -> n * int64 d) 1L dims
+
+    /// <summary>The episodes per replay chunk that <c>save</c> uses for a spec: as many as keep the chunk of the
+    /// widest field (obs, state or avail_actions) within <c>ChunkBytes</c>, and at least 1.</summary>
+    /// <param name="spec">The environment's sizes.</param>
+    let chunkEpisodes (spec: EnvSpec) : int =
+        let widest = replayFields spec |> Array.map (snd >> perEpisode) |> Array.max
+        int (max 1L (min (int64 Int32.MaxValue) (ChunkBytes / (4L * max 1L widest))))
+
+    /// <summary>The name of a replay tensor: <c>replay.FIELD.CHUNK</c>, e.g. <c>replay.obs.0</c>.</summary>
+    /// <param name="field">The field: obs, state, actions, avail_actions, reward, length, terminated or won.</param>
+    /// <param name="chunk">The chunk's index, from 0.</param>
+    let replayTensorName (field: string) (chunk: int) : string = sprintf "replay.%s.%d" field chunk
+
+    /// The chunks of a buffer: (index, first episode, episodes), oldest first.
+    let private chunks (count: int) (chunkEpisodes: int) =
+        let n = (int64 count + int64 chunkEpisodes - 1L) / int64 chunkEpisodes
+
+        Array.init (int n) (fun k ->
+            let start = int64 k * int64 chunkEpisodes
+            k, int start, int (min (int64 chunkEpisodes) (int64 count - start)))
+
+    /// <summary>The replay tensors of a checkpoint holding <paramref name="count"/> episodes in chunks of
+    /// <paramref name="chunkEpisodes"/>, in file order. Chunk k holds episodes <c>k·C</c> up to (not including)
+    /// <c>min((k+1)·C, count)</c>, oldest first, so only the last chunk may be shorter. For each chunk, in this
+    /// order: <c>replay.obs.k</c> [E, T+1, N, obs_dim], <c>replay.state.k</c> [E, T+1, state_dim],
+    /// <c>replay.actions.k</c> [E, T+1, N] (as float32), <c>replay.avail_actions.k</c> [E, T+1, N, A],
+    /// <c>replay.reward.k</c> [E, T+1], <c>replay.length.k</c> [E], <c>replay.terminated.k</c> [E] (1 or 0) and
+    /// <c>replay.won.k</c> [E] (1 won, 0 lost, −1 not reported), where E is the chunk's number of episodes and
+    /// T = episode_limit. An empty buffer has no replay tensors.</summary>
+    /// <param name="spec">The environment's sizes.</param>
+    /// <param name="count">The number of episodes held.</param>
+    /// <param name="chunkEpisodes">The episodes per chunk, at least 1.</param>
+    /// <exception cref="System.ArgumentException"><paramref name="count"/> is negative or
+    /// <paramref name="chunkEpisodes"/> less than 1.</exception>
+    let replayLayout (spec: EnvSpec) (count: int) (chunkEpisodes: int) : (string * Shape)[] =
+        if count < 0 then
+            invalidArg (nameof count) (sprintf "the count of episodes must not be negative, got %d" count)
+
+        if chunkEpisodes < 1 then
+            invalidArg (nameof chunkEpisodes) (sprintf "a chunk holds at least 1 episode, got %d" chunkEpisodes)
+
+        [|
+            for k, _, episodes in chunks count chunkEpisodes do
+                for field, dims in replayFields spec do
+                    replayTensorName field k, Shape(Array.append [| episodes |] dims)
+        |]
+
+    /// The replay's tensors as sources that stream each episode's arrays to the file, matching replayLayout.
+    let private replaySources (spec: EnvSpec) (replay: Replay) (chunkEpisodes: int) : TensorSource[] =
         let eps = Replay.episodes replay
+        let shapes = replayLayout spec eps.Length chunkEpisodes
 
-        if eps.Length = 0 then
-            [||]
-        else
-            let s = eps[0].Spec
-            let t1 = s.EpisodeLimit + 1
-            let c = eps.Length
-
-            let cat (dims: int[]) (pick: Episode -> float32[]) =
-                Tensor.ofArray (Array.append [| c |] dims) (Array.concat (Array.map pick eps))
-
+        let writers: (TensorSink -> Episode -> unit)[] =
             [|
-                "replay.obs", cat [| t1; s.NAgents; s.ObsDim |] (fun e -> e.Obs)
-                "replay.state", cat [| t1; s.StateDim |] (fun e -> e.State)
-                "replay.actions", cat [| t1; s.NAgents |] (fun e -> Array.map float32 e.Actions)
-                "replay.avail_actions", cat [| t1; s.NAgents; s.NActions |] (fun e -> e.AvailActions)
-                "replay.reward", cat [| t1 |] (fun e -> e.Reward)
-                "replay.length", cat [||] (fun e -> [| float32 e.Length |])
-                "replay.terminated", cat [||] (fun e -> [| (if e.Terminated then 1.0f else 0.0f) |])
-                "replay.won",
-                cat [||] (fun e ->
-                    [|
+                fun sink e -> sink.Write e.Obs
+                fun sink e -> sink.Write e.State
+                fun sink e -> sink.Write e.Actions
+                fun sink e -> sink.Write e.AvailActions
+                fun sink e -> sink.Write e.Reward
+                fun sink e -> sink.Write(float32 e.Length)
+                fun sink e -> sink.Write(if e.Terminated then 1.0f else 0.0f)
+                fun sink e ->
+                    sink.Write(
                         match e.Won with
                         | None -> -1.0f
                         | Some false -> 0.0f
                         | Some true -> 1.0f
-                    |])
+                    )
             |]
 
+        [|
+            for k, start, episodes in chunks eps.Length chunkEpisodes do
+                for f in 0 .. writers.Length - 1 do
+                    let name, shape = shapes[k * writers.Length + f]
+
+                    {
+                        Name = name
+                        Shape = shape
+                        Write =
+                            fun sink ->
+                                for i in start .. start + episodes - 1 do
+                                    writers[f] sink eps[i]
+                    }
+        |]
+
+    // ---------------------------------------------------------------- saving
+
     let private writeSidecar
-        (path: string)
+        (stream: Stream)
         (id: string)
         (learner: Learner<'M>)
         (configText: string)
         (ckpt: Checkpoint<'M>)
         (optimKind: string)
         (optimStep: int)
+        (chunkEpisodes: int)
         =
-        let tmp = path + ".tmp"
-
-        do
-            use stream = File.Create tmp
-            use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
-            let s = learner.Spec
-            w.WriteStartObject()
-            w.WriteString("format", Format)
-            w.WriteNumber("version", 1)
-            w.WriteString("id", id)
-            w.WriteStartObject "spec"
-            w.WriteString("name", s.Name)
-            w.WriteNumber("n_agents", s.NAgents)
-            w.WriteNumber("n_actions", s.NActions)
-            w.WriteNumber("obs_dim", s.ObsDim)
-            w.WriteNumber("state_dim", s.StateDim)
-            w.WriteNumber("episode_limit", s.EpisodeLimit)
-            w.WriteEndObject()
-            w.WriteString("mixer", learner.Mixer.Name)
-            w.WriteString("config", configText)
-            w.WriteStartObject "counters"
-            w.WriteNumber("step", ckpt.Counters.Step)
-            w.WriteNumber("episode", ckpt.Counters.Episode)
-            w.WriteNumber("last_test_step", ckpt.Counters.LastTestStep)
-            w.WriteNumber("last_save_step", ckpt.Counters.LastSaveStep)
-            let k0, k1 = Rng.toWords ckpt.Counters.Key
-            w.WriteString("key", sprintf "%016x%016x" k0 k1)
-            w.WriteEndObject()
-            w.WriteStartObject "learner"
-            w.WriteNumber("updates", ckpt.Learner.Updates)
-            w.WriteNumber("last_target_update_episode", ckpt.Learner.LastTargetUpdateEpisode)
-            w.WriteEndObject()
-            w.WriteStartObject "optimiser"
-            w.WriteString("kind", optimKind)
-            w.WriteNumber("step", optimStep)
-            w.WriteEndObject()
-            w.WriteStartObject "replay"
-            w.WriteNumber("capacity", Replay.capacity ckpt.Replay)
-            w.WriteNumber("count", Replay.count ckpt.Replay)
-            w.WriteNumber("total_added", Replay.totalAdded ckpt.Replay)
-            w.WriteEndObject()
-            w.WriteEndObject()
-            w.Flush()
-            stream.Flush true
-
-        File.Move(tmp, path, true)
+        use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
+        let s = learner.Spec
+        w.WriteStartObject()
+        w.WriteString("format", Format)
+        w.WriteNumber("version", Version)
+        w.WriteString("id", id)
+        w.WriteStartObject "spec"
+        w.WriteString("name", s.Name)
+        w.WriteNumber("n_agents", s.NAgents)
+        w.WriteNumber("n_actions", s.NActions)
+        w.WriteNumber("obs_dim", s.ObsDim)
+        w.WriteNumber("state_dim", s.StateDim)
+        w.WriteNumber("episode_limit", s.EpisodeLimit)
+        w.WriteEndObject()
+        w.WriteString("mixer", learner.Mixer.Name)
+        w.WriteString("config", configText)
+        w.WriteStartObject "counters"
+        w.WriteNumber("step", ckpt.Counters.Step)
+        w.WriteNumber("episode", ckpt.Counters.Episode)
+        w.WriteNumber("last_test_step", ckpt.Counters.LastTestStep)
+        w.WriteNumber("last_save_step", ckpt.Counters.LastSaveStep)
+        let k0, k1 = Rng.toWords ckpt.Counters.Key
+        w.WriteString("key", sprintf "%016x%016x" k0 k1)
+        w.WriteEndObject()
+        w.WriteStartObject "learner"
+        w.WriteNumber("updates", ckpt.Learner.Updates)
+        w.WriteNumber("last_target_update_episode", ckpt.Learner.LastTargetUpdateEpisode)
+        w.WriteEndObject()
+        w.WriteStartObject "optimiser"
+        w.WriteString("kind", optimKind)
+        w.WriteNumber("step", optimStep)
+        w.WriteEndObject()
+        w.WriteStartObject "replay"
+        w.WriteNumber("capacity", Replay.capacity ckpt.Replay)
+        w.WriteNumber("count", Replay.count ckpt.Replay)
+        w.WriteNumber("total_added", Replay.totalAdded ckpt.Replay)
+        w.WriteNumber("chunk_episodes", chunkEpisodes)
+        w.WriteEndObject()
+        w.WriteEndObject()
+        w.Flush()
 
     /// <summary>Writes the online parameters alone (<c>NAME.safetensors</c>, PyTorch names), e.g. to hand a trained
     /// policy on.</summary>
+    /// <exception cref="Qmix.Functional.CheckpointSaveException">The file cannot be written; an earlier file at the
+    /// path is left as it was.</exception>
     let saveModel (path: string) (parameters: QParams<'M>) : unit =
         let model, _, _ = paths path
-        Safetensors.save model (Map [ "format", "pt" ]) (Tree.named parameters)
+
+        try
+            Safetensors.save model (Map [ "format", "pt" ]) (Tree.named parameters)
+        with
+        | :? ArgumentException
+        | :? OutOfMemoryException -> reraise ()
+        | e -> raise (CheckpointSaveException(sprintf "cannot save the model: %s" e.Message, model, e))
 
     /// <summary>Reads parameters written by <see cref="M:Qmix.Functional.Checkpoint.saveModel"/> (or a PyTorch
     /// state_dict saved with safetensors) into the learner's parameter layout.</summary>
@@ -181,120 +285,305 @@ module Checkpoint =
         | :? SafetensorsException as e -> raise (CheckpointException(e.Message, model, e))
         | :? IOException as e -> raise (CheckpointException(e.Message, model, e))
 
-    /// <summary>Writes a resumable checkpoint: model, training state and sidecar (see the module summary).</summary>
+    /// The default way to open a staged file: created (or truncated) for writing.
+    let private createFile (path: string) : Stream =
+        new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 <<< 16)
+
+    /// Writes a checkpoint, opening each staged file with `create` (tests pass streams that fail).
+    let internal saveWith
+        (create: string -> Stream)
+        (chunkEpisodes: int)
+        (path: string)
+        (learner: Learner<'M>)
+        (configText: string)
+        (ckpt: Checkpoint<'M>)
+        : unit =
+        if String.IsNullOrEmpty path then
+            invalidArg (nameof path) "the checkpoint path is null or empty"
+
+        if chunkEpisodes < 1 then
+            invalidArg (nameof chunkEpisodes) (sprintf "a chunk holds at least 1 episode, got %d" chunkEpisodes)
+
+        match Replay.spec ckpt.Replay with
+        | Some s when s <> learner.Spec ->
+            invalidArg
+                (nameof ckpt)
+                (sprintf "the replay buffer holds episodes of %A, but the learner is for %A" s learner.Spec)
+        | _ -> ()
+
+        let model, train, sidecar = paths path
+        let files = [ train; model; sidecar ]
+        let staged (f: string) = f + ".new"
+        let backup (f: string) = f + ".bak"
+        // the file being written or moved, named when something fails
+        let mutable current = train
+
+        let failed (e: exn) =
+            CheckpointSaveException(
+                sprintf "cannot save the checkpoint (%s); the previous checkpoint, if any, is kept" e.Message,
+                current,
+                e
+            )
+
+        // 1. stage the new set beside the old one: NAME.train.safetensors.new, NAME.safetensors.new, NAME.json.new
+        try
+            match Path.GetDirectoryName(Path.GetFullPath model) with
+            | null -> ()
+            | dir -> Directory.CreateDirectory dir |> ignore
+
+            let id = Guid.NewGuid().ToString("N")
+            let meta = Map [ "format", "pt"; "checkpoint_id", id ]
+            let optimKind, optimStep, optimT = optimTensors ckpt.Learner.Optim
+
+            let stage (file: string) (write: Stream -> unit) =
+                current <- file
+                use stream = create (staged file)
+                write stream
+                stream.Flush()
+
+                match stream with
+                | :? FileStream as fs -> fs.Flush true
+                | _ -> ()
+
+            let trainSources =
+                Array.concat
+                    [
+                        Tree.named ckpt.Learner.Target
+                        |> Array.map (fun (n, t) -> TensorSource.ofTensor ("target." + n) t)
+                        optimT |> Array.map (fun (n, t) -> TensorSource.ofTensor n t)
+                        replaySources learner.Spec ckpt.Replay chunkEpisodes
+                    ]
+
+            stage train (fun s -> Safetensors.write s meta trainSources)
+
+            stage model (fun s ->
+                Safetensors.write
+                    s
+                    meta
+                    (Tree.named ckpt.Learner.Params
+                     |> Array.map (fun (n, t) -> TensorSource.ofTensor n t)))
+
+            stage sidecar (fun s -> writeSidecar s id learner configText ckpt optimKind optimStep chunkEpisodes)
+        with e ->
+            for f in files do
+                try
+                    File.Delete(staged f)
+                with _ ->
+                    ()
+
+            match e with
+            | :? OutOfMemoryException -> reraise ()
+            | _ -> raise (failed e)
+
+        // 2. swap it in, keeping the previous set as .bak until the new sidecar is in place: a crash at any point
+        // leaves a loadable checkpoint (load falls back to the .bak files that carry the sidecar's id); a failure
+        // puts the previous set back
+        let movedAside = Collections.Generic.HashSet<string>()
+        let movedIn = Collections.Generic.HashSet<string>()
+
+        try
+            for f in files do
+                current <- f
+
+                if File.Exists f then
+                    File.Move(f, backup f, true)
+                    movedAside.Add f |> ignore
+
+            for f in files do
+                current <- f
+                File.Move(staged f, f, true)
+                movedIn.Add f |> ignore
+        with e ->
+            for f in files do
+                try
+                    if movedAside.Contains f then
+                        File.Move(backup f, f, true)
+                    elif movedIn.Contains f then
+                        File.Delete f
+
+                    File.Delete(staged f)
+                with _ ->
+                    ()
+
+            raise (failed e)
+
+        // 3. the new set is in place; the old one can go (a leftover .bak is harmless: load never prefers it)
+        for f in files do
+            try
+                File.Delete(backup f)
+            with _ ->
+                ()
+
+    /// <summary>Writes a resumable checkpoint with the replay buffer in chunks of a given number of episodes (see
+    /// <c>replayLayout</c>).</summary>
+    /// <param name="chunkEpisodes">The episodes per replay chunk, at least 1.</param>
     /// <param name="path">The checkpoint path, e.g. <c>runs/3m/model</c> (directories are created).</param>
     /// <param name="learner">The learner (its spec and mixer name are recorded).</param>
     /// <param name="configText">The configuration, as text, recorded in the sidecar.</param>
     /// <param name="ckpt">What to save.</param>
+    /// <exception cref="System.ArgumentException">The path is empty, <paramref name="chunkEpisodes"/> is less than
+    /// 1, or the replay buffer's episodes are of another spec than the learner's.</exception>
+    /// <exception cref="Qmix.Functional.CheckpointSaveException">The checkpoint could not be written (the message
+    /// names the file and the cause, which is the inner exception). The previous checkpoint at the path, if any, is
+    /// left as it was and loads.</exception>
+    let saveChunked
+        (chunkEpisodes: int)
+        (path: string)
+        (learner: Learner<'M>)
+        (configText: string)
+        (ckpt: Checkpoint<'M>)
+        : unit =
+        saveWith createFile chunkEpisodes path learner configText ckpt
+
+    /// <summary>Writes a resumable checkpoint: model, training state and sidecar (see the module summary), the
+    /// replay buffer in chunks of <c>chunkEpisodes learner.Spec</c> episodes. Files are staged beside their final
+    /// names (<c>.new</c>) and renamed into place, the sidecar last.</summary>
+    /// <param name="path">The checkpoint path, e.g. <c>runs/3m/model</c> (directories are created).</param>
+    /// <param name="learner">The learner (its spec and mixer name are recorded).</param>
+    /// <param name="configText">The configuration, as text, recorded in the sidecar.</param>
+    /// <param name="ckpt">What to save.</param>
+    /// <exception cref="System.ArgumentException">The path is empty, or the replay buffer's episodes are of another
+    /// spec than the learner's.</exception>
+    /// <exception cref="Qmix.Functional.CheckpointSaveException">The checkpoint could not be written (the message
+    /// names the file and the cause, which is the inner exception). The previous checkpoint at the path, if any, is
+    /// left as it was and loads.</exception>
     let save (path: string) (learner: Learner<'M>) (configText: string) (ckpt: Checkpoint<'M>) : unit =
-        let model, train, sidecar = paths path
+        saveChunked (chunkEpisodes learner.Spec) path learner configText ckpt
 
-        match Path.GetDirectoryName(Path.GetFullPath model) with
-        | null -> ()
-        | dir -> Directory.CreateDirectory dir |> ignore
-
-        let id = Guid.NewGuid().ToString("N")
-        let meta = Map [ "format", "pt"; "checkpoint_id", id ]
-        let optimKind, optimStep, optimT = optimTensors ckpt.Learner.Optim
-
-        let trainTensors =
-            Array.concat
-                [
-                    Tree.named ckpt.Learner.Target |> Array.map (fun (n, t) -> "target." + n, t)
-                    optimT
-                    replayTensors ckpt.Replay
-                ]
-
-        // stage the new set beside the old one
-        let staged (f: string) = f + ".new"
-        Safetensors.save (staged train) meta trainTensors
-        Safetensors.save (staged model) meta (Tree.named ckpt.Learner.Params)
-        writeSidecar (staged sidecar) id learner configText ckpt optimKind optimStep
-        // swap it in, keeping the previous set as .bak until the new sidecar is in place: a crash at any point
-        // leaves a loadable checkpoint (load falls back to the .bak files that carry the sidecar's id)
-        let files = [ train; model; sidecar ]
-
-        for f in files do
-            if File.Exists f then
-                File.Move(f, f + ".bak", true)
-
-        for f in files do
-            File.Move(staged f, f, true)
-
-        for f in files do
-            File.Delete(f + ".bak")
+    // ---------------------------------------------------------------- loading
 
     let private fail (path: string) (message: string) =
         raise (CheckpointException(message, path, null))
 
+    /// Reads the replay buffer from the training file, episode by episode straight into the episodes' arrays.
+    /// Version 1 files hold one chunk of all the episodes, under names without a chunk index.
     let private restoreReplay
-        (sidecar: string)
+        (r: SafetensorsReader)
         (spec: EnvSpec)
-        (train: SafetensorsFile)
+        (version: int)
+        (count: int)
+        (chunkEpisodes: int)
         (capacity: int)
         (total: int64)
         =
-        let get (name: string) =
-            match Safetensors.tryFind name train with
-            | Some t -> t.ToArray()
-            | None -> fail sidecar (sprintf "the training file has no tensor '%s'" name)
+        let fields = replayFields spec
+        let file = r.Path
 
-        let count =
-            match Safetensors.tryFind "replay.length" train with
-            | None -> 0
-            | Some t -> t.Numel
+        let layout =
+            [|
+                for k, start, episodes in chunks count chunkEpisodes do
+                    let name (field: string) =
+                        if version = 1 then
+                            "replay." + field
+                        else
+                            replayTensorName field k
+
+                    k, start, episodes, name
+            |]
+
+        // exactly the expected replay tensors, each of its expected shape
+        let expected = Collections.Generic.HashSet<string>(StringComparer.Ordinal)
+
+        for _, _, episodes, name in layout do
+            for field, dims in fields do
+                let n = name field
+                expected.Add n |> ignore
+                let shape = Shape(Array.append [| episodes |] dims)
+
+                match r.TryFindEntry n with
+                | None -> fail file (sprintf "the training file has no tensor '%s'" n)
+                | Some e when e.Shape <> shape ->
+                    fail
+                        file
+                        (sprintf
+                            "replay tensor '%s' has shape %O, expected %O (%d episodes of %s)"
+                            n
+                            e.Shape
+                            shape
+                            episodes
+                            spec.Name)
+                | Some _ -> ()
+
+        for e in r.Entries do
+            if
+                e.Name.StartsWith("replay.", StringComparison.Ordinal)
+                && not (expected.Contains e.Name)
+            then
+                fail
+                    file
+                    (sprintf
+                        "unexpected replay tensor '%s': the sidecar records %d episodes in chunks of %d"
+                        e.Name
+                        count
+                        chunkEpisodes)
 
         let t1 = spec.EpisodeLimit + 1
-        let n, a, o, s = spec.NAgents, spec.NActions, spec.ObsDim, spec.StateDim
+        let n, a = spec.NAgents, spec.NActions
+        let sizes = fields |> Array.map (snd >> perEpisode >> int)
+        let episodes = Array.zeroCreate<Episode> count
+        let actionValues = Array.zeroCreate<float32>(t1 * n)
 
-        let episodes =
-            if count = 0 then
-                [||]
-            else
-                let obs, state, actions = get "replay.obs", get "replay.state", get "replay.actions"
+        for _, start, chunkCount, name in layout do
+            let whole (field: string) =
+                let values = Array.zeroCreate<float32> chunkCount
+                r.ReadInto(name field, 0L, Span values)
+                values
 
-                let avail, reward, length =
-                    get "replay.avail_actions", get "replay.reward", get "replay.length"
+            let lengths, terminated, won = whole "length", whole "terminated", whole "won"
 
-                let terminated, won = get "replay.terminated", get "replay.won"
+            let bad (field: string) (j: int) (what: string) =
+                fail file (sprintf "replay tensor '%s', episode %d of the chunk: %s" (name field) j what)
 
-                let check (name: string) (arr: float32[]) (per: int) =
-                    if arr.Length <> count * per then
-                        fail
-                            sidecar
-                            (sprintf "replay tensor '%s' has %d values, expected %d × %d" name arr.Length count per)
+            for j in 0 .. chunkCount - 1 do
+                let part (f: int) =
+                    let values = Array.zeroCreate<float32> sizes[f]
+                    r.ReadInto(name (fst fields[f]), int64 j * int64 sizes[f], Span values)
+                    values
 
-                check "replay.obs" obs (t1 * n * o)
-                check "replay.state" state (t1 * s)
-                check "replay.actions" actions (t1 * n)
-                check "replay.avail_actions" avail (t1 * n * a)
-                check "replay.reward" reward t1
-                check "replay.terminated" terminated 1
-                check "replay.won" won 1
+                r.ReadInto(name "actions", int64 j * int64 actionValues.Length, Span actionValues)
 
-                Array.init count (fun i ->
+                let actions =
+                    actionValues
+                    |> Array.mapi (fun i v ->
+                        if v <> floor v || v < 0.0f || v >= float32 a then
+                            bad "actions" j (sprintf "value %d is %g; actions are integers in 0..%d" i v (a - 1))
+
+                        int v)
+
+                let length = lengths[j]
+
+                if length <> floor length || length < 1.0f || length > float32 spec.EpisodeLimit then
+                    bad "length" j (sprintf "%g is not a length in 1..%d" length spec.EpisodeLimit)
+
+                if terminated[j] <> 0.0f && terminated[j] <> 1.0f then
+                    bad "terminated" j (sprintf "%g is neither 0 nor 1" terminated[j])
+
+                episodes[start + j] <-
                     {
                         Spec = spec
-                        Length = int length[i]
-                        Obs = Array.sub obs (i * t1 * n * o) (t1 * n * o)
-                        State = Array.sub state (i * t1 * s) (t1 * s)
-                        Actions = Array.sub actions (i * t1 * n) (t1 * n) |> Array.map int
-                        AvailActions = Array.sub avail (i * t1 * n * a) (t1 * n * a)
-                        Reward = Array.sub reward (i * t1) t1
-                        Terminated = terminated[i] <> 0.0f
+                        Length = int length
+                        Obs = part 0
+                        State = part 1
+                        Actions = actions
+                        AvailActions = part 3
+                        Reward = part 4
+                        Terminated = terminated[j] = 1.0f
                         Won =
-                            match won[i] with
+                            match won[j] with
                             | 1.0f -> Some true
                             | 0.0f -> Some false
-                            | _ -> None
-                    })
+                            | -1.0f -> None
+                            | w -> bad "won" j (sprintf "%g is none of 1 (won), 0 (lost) and -1 (not reported)" w)
+                    }
 
         Replay.restore capacity total episodes
 
-    /// <summary>Reads a resumable checkpoint for a learner.</summary>
-    /// <exception cref="Qmix.Functional.CheckpointException">A file is missing or corrupt, the files belong to
-    /// different saves, the spec or mixer differs from the learner's, or a tensor has the wrong shape (the message
-    /// names the tensor and both shapes).</exception>
+    /// <summary>Reads a resumable checkpoint for a learner (format version 1 or 2). The tensor files are read one
+    /// tensor at a time, and the replay buffer episode by episode straight into the restored episodes.</summary>
+    /// <exception cref="Qmix.Functional.CheckpointException">A file is missing, truncated or corrupt, the files
+    /// belong to different saves, the format version is not one this library reads, the spec or mixer differs from
+    /// the learner's, a tensor has the wrong shape (the message names the tensor and both shapes), or a replay
+    /// tensor holds a value no episode can have (the message names the tensor).</exception>
     let load (path: string) (learner: Learner<'M>) : Checkpoint<'M> =
         let model, train, sidecar = paths path
 
@@ -351,6 +640,16 @@ module Checkpoint =
         if text root "format" <> Format then
             fail sidecar "not a Qmix.Functional checkpoint sidecar"
 
+        let version = int32Of root "version"
+
+        if version < 1 || version > Version then
+            fail
+                sidecar
+                (sprintf
+                    "checkpoint format version %d is not supported: this library reads versions 1 to %d"
+                    version
+                    Version)
+
         let id = text root "id"
         let spec = prop root "spec"
 
@@ -404,8 +703,20 @@ module Checkpoint =
         let lastTargetUpdate = int32Of learnerJson "last_target_update_episode"
         let replayJson = prop root "replay"
 
-        let capacity, totalAdded =
-            int32Of replayJson "capacity", int64Of replayJson "total_added"
+        let capacity, count, totalAdded =
+            int32Of replayJson "capacity", int32Of replayJson "count", int64Of replayJson "total_added"
+
+        if count < 0 || count > capacity then
+            wrong "count" (sprintf "a count of episodes in 0..%d (the capacity)" capacity) (prop replayJson "count")
+
+        // version 1 holds the whole buffer as one chunk
+        let chunkSize =
+            if version = 1 then
+                max 1 count
+            else
+                match int32Of replayJson "chunk_episodes" with
+                | c when c >= 1 -> c
+                | _ -> wrong "chunk_episodes" "a positive integer" (prop replayJson "chunk_episodes")
 
         if savedSpec <> learner.Spec then
             fail sidecar (sprintf "saved for %A, but the learner is for %A" savedSpec learner.Spec)
@@ -418,17 +729,26 @@ module Checkpoint =
         | "adam", Adam _ -> ()
         | kind, o -> fail sidecar (sprintf "saved with the %s optimiser, but the learner uses %A" kind o)
 
-        // the tensor file of the sidecar's save: the file itself, or its .bak after a crash during a save
-        let ofThisSave (file: string) =
+        let ofThisSave (r: SafetensorsReader) =
+            r.Metadata.TryFind "checkpoint_id" = Some id
+
+        // the tensor file of the sidecar's save, opened: the file itself, or its .bak after a crash during a save
+        let openOfThisSave (file: string) : SafetensorsReader =
             let bak = file + ".bak"
 
             let backup () =
                 if File.Exists bak then
                     try
-                        Some(Safetensors.load bak)
-                        |> Option.filter (fun b -> b.Metadata.TryFind "checkpoint_id" = Some id)
-                    with :? SafetensorsException ->
-                        None
+                        let r = Safetensors.openRead bak
+
+                        if ofThisSave r then
+                            Some r
+                        else
+                            r.Dispose()
+                            None
+                    with
+                    | :? SafetensorsException
+                    | :? IOException -> None
                 else
                     None
 
@@ -437,25 +757,29 @@ module Checkpoint =
                 | Some b -> b
                 | None -> fail file "missing: the checkpoint has no such file"
             else
-                let f = wrap file (fun () -> Safetensors.load file)
+                let f = wrap file (fun () -> Safetensors.openRead file)
 
-                if f.Metadata.TryFind "checkpoint_id" = Some id then
+                if ofThisSave f then
                     f
                 else
+                    f.Dispose()
+
                     match backup () with
                     | Some b -> b
                     | None -> fail file "belongs to a different save than its sidecar (a torn checkpoint)"
 
-        let modelFile = ofThisSave model
-        let trainFile = ofThisSave train
+        use modelFile = openOfThisSave model
+        use trainFile = openOfThisSave train
 
         let template = Learner.initParams learner (Rng.key 0UL)
-        let online = wrap model (fun () -> Tree.ofNamed template modelFile.Tensors)
+
+        let online =
+            wrap model (fun () -> Tree.ofNamed template (modelFile.ReadAll().Tensors))
 
         let section (prefix: string) =
-            trainFile.Tensors
-            |> List.filter (fun (n, _) -> n.StartsWith(prefix, StringComparison.Ordinal))
-            |> List.map (fun (n, t) -> n.Substring prefix.Length, t)
+            trainFile.Entries
+            |> List.filter (fun e -> e.Name.StartsWith(prefix, StringComparison.Ordinal))
+            |> List.map (fun e -> e.Name.Substring prefix.Length, trainFile.Read e.Name)
 
         let target = wrap train (fun () -> Tree.ofNamed template (section "target."))
 
@@ -488,6 +812,8 @@ module Checkpoint =
                     LastTargetUpdateEpisode = lastTargetUpdate
                     Workspace = LearnerWorkspace()
                 }
-            Replay = wrap train (fun () -> restoreReplay sidecar learner.Spec trainFile capacity totalAdded)
+            Replay =
+                wrap trainFile.Path (fun () ->
+                    restoreReplay trainFile learner.Spec version count chunkSize capacity totalAdded)
             Counters = loopCounters
         }

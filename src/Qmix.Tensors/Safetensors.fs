@@ -9,6 +9,7 @@ open System.Runtime.InteropServices
 open System.Security.Cryptography
 open System.Text.Encodings.Web
 open System.Text.Json
+open Microsoft.Win32.SafeHandles
 
 /// <summary>A safetensors file or buffer that cannot be read: the message names the file (when read from a
 /// path), the tensor concerned (when there is one) and what was wrong.</summary>
@@ -39,6 +40,299 @@ type SafetensorsFile =
         Metadata: Map<string, string>
     }
 
+/// <summary>One tensor of a safetensors header: its name, shape and where its data lies.</summary>
+type SafetensorsEntry =
+    {
+        /// <summary>The tensor's name.</summary>
+        Name: string
+        /// <summary>The tensor's shape (at most <c>Int32.MaxValue</c> elements).</summary>
+        Shape: Shape
+        /// <summary>The first byte of the tensor's data, relative to the start of the data buffer.</summary>
+        Begin: int64
+        /// <summary>One past the last byte of the tensor's data, relative to the start of the data buffer.</summary>
+        End: int64
+    }
+
+    /// <summary>The number of elements, counted in 64 bits.</summary>
+    member e.Numel = (e.End - e.Begin) / 4L
+
+/// <summary>The layout of a safetensors file, computed from the tensors' names and shapes alone (no data): the
+/// padded header and every tensor's byte range. Offsets are 64-bit, so files past 2 or 4 GB are laid out
+/// exactly.</summary>
+type SafetensorsLayout =
+    {
+        /// <summary>The header's JSON, padded with spaces to a multiple of 8 bytes.</summary>
+        Header: byte[]
+        /// <summary>The tensors in the order of their data.</summary>
+        Entries: SafetensorsEntry[]
+        /// <summary>The size of the data buffer in bytes.</summary>
+        DataBytes: int64
+    }
+
+    /// <summary>The size of the whole file in bytes: the 8-byte length, the header and the data.</summary>
+    member l.FileBytes = 8L + int64 l.Header.Length + l.DataBytes
+
+/// <summary>Where a <see cref="T:Qmix.Tensors.TensorSource"/> writes its tensor's values, in row-major order, as
+/// many at a time as it likes. The values go straight to the stream (converted to little-endian float32), so no copy
+/// of the tensor is ever assembled in memory. Writing more values than the tensor's shape holds, or fewer by the time
+/// the source returns, throws <see cref="T:System.InvalidOperationException"/>.</summary>
+[<Sealed>]
+type TensorSink internal (stream: Stream) =
+    // values per write to the stream: spans of any length are written in pieces whose byte counts fit an int
+    static let piece = 1 <<< 20
+    let mutable name: string = null
+    let mutable expected = 0L
+    let mutable written = 0L
+    // conversions (ints, scalars, big-endian machines) go through this buffer, allocated once per file
+    let mutable scratch: byte[] = null
+
+    member private _.Scratch =
+        if isNull scratch then
+            scratch <- Array.zeroCreate (1 <<< 16)
+
+        scratch
+
+    member internal _.Start(tensorName: string, count: int64) =
+        name <- tensorName
+        expected <- count
+        written <- 0L
+
+    member internal _.Finish() =
+        if written <> expected then
+            invalidOp (sprintf "tensor '%s': its source wrote %d values, but its shape holds %d" name written expected)
+
+    /// Checks that n more values fit, before any of them is written.
+    member private _.Reserve(n: int) =
+        if int64 n > expected - written then
+            invalidOp (
+                sprintf
+                    "tensor '%s': its source wrote more values than the %d its shape holds (%d written, %d more given)"
+                    name
+                    expected
+                    written
+                    n
+            )
+
+        written <- written + int64 n
+
+    /// <summary>The name of the tensor being written.</summary>
+    member _.Name = name
+
+    /// <summary>The number of values still to write for the current tensor.</summary>
+    member _.Remaining = expected - written
+
+    /// <summary>Writes values, in order.</summary>
+    /// <param name="values">The next values of the tensor, row-major.</param>
+    member s.Write(values: ReadOnlySpan<float32>) : unit =
+        s.Reserve values.Length
+        let mutable i = 0
+
+        while i < values.Length do
+            let n = min piece (values.Length - i)
+
+            if BitConverter.IsLittleEndian then
+                stream.Write(MemoryMarshal.AsBytes(values.Slice(i, n)))
+            else
+                let buf = s.Scratch
+                let mutable j = 0
+
+                while j < n do
+                    let m = min (buf.Length / 4) (n - j)
+
+                    for k in 0 .. m - 1 do
+                        BinaryPrimitives.WriteSingleLittleEndian(Span(buf, 4 * k, 4), values[i + j + k])
+
+                    stream.Write(buf, 0, 4 * m)
+                    j <- j + m
+
+            i <- i + n
+
+    /// <summary>Writes values, in order.</summary>
+    /// <param name="values">The next values of the tensor, row-major.</param>
+    member s.Write(values: float32[]) : unit = s.Write(ReadOnlySpan values)
+
+    /// <summary>Writes integers as float32 values, in order (exact for magnitudes up to 2^24).</summary>
+    /// <param name="values">The next values of the tensor, row-major.</param>
+    member s.Write(values: ReadOnlySpan<int>) : unit =
+        s.Reserve values.Length
+        let buf = s.Scratch
+        let mutable j = 0
+
+        while j < values.Length do
+            let m = min (buf.Length / 4) (values.Length - j)
+
+            for k in 0 .. m - 1 do
+                BinaryPrimitives.WriteSingleLittleEndian(Span(buf, 4 * k, 4), float32 values[j + k])
+
+            stream.Write(buf, 0, 4 * m)
+            j <- j + m
+
+    /// <summary>Writes integers as float32 values, in order (exact for magnitudes up to 2^24).</summary>
+    /// <param name="values">The next values of the tensor, row-major.</param>
+    member s.Write(values: int[]) : unit = s.Write(ReadOnlySpan values)
+
+    /// <summary>Writes one value.</summary>
+    /// <param name="value">The next value of the tensor.</param>
+    member s.Write(value: float32) : unit =
+        s.Reserve 1
+        let buf = s.Scratch
+        BinaryPrimitives.WriteSingleLittleEndian(Span(buf, 0, 4), value)
+        stream.Write(buf, 0, 4)
+
+/// <summary>A tensor to write, given by its name and shape, whose values a function streams into a
+/// <see cref="T:Qmix.Tensors.TensorSink"/> when the file is written (e.g. straight from the arrays that hold them,
+/// without concatenating them first).</summary>
+type TensorSource =
+    {
+        /// <summary>The tensor's name.</summary>
+        Name: string
+        /// <summary>The tensor's shape; the source must write exactly its number of elements.</summary>
+        Shape: Shape
+        /// <summary>Writes the tensor's values, row-major, into the sink.</summary>
+        Write: TensorSink -> unit
+    }
+
+/// <summary>Functions over tensor sources.</summary>
+[<RequireQualifiedAccess>]
+module TensorSource =
+    /// <summary>The source of an existing tensor (its data is read when the file is written).</summary>
+    /// <param name="name">The tensor's name.</param>
+    /// <param name="tensor">The tensor.</param>
+    let ofTensor (name: string) (tensor: Tensor) : TensorSource =
+        {
+            Name = name
+            Shape = tensor.Shape
+            Write = fun sink -> sink.Write tensor.Span
+        }
+
+/// <summary>An open safetensors file, read one tensor (or part of one) at a time by positional reads: the header
+/// is parsed and checked when the file is opened, and no more of the file than asked for is ever in memory. Files of
+/// any size (64-bit offsets) are read; one tensor holds at most <c>Int32.MaxValue</c> elements. Dispose it to close
+/// the file. Reads may come from several threads at once.</summary>
+[<Sealed>]
+type SafetensorsReader
+    internal
+    (path: string, handle: SafeFileHandle, dataStart: int64, entries: SafetensorsEntry[], metadata: Map<string, string>)
+    =
+    static let piece = 1 <<< 20
+
+    let index =
+        let d = Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal)
+
+        for e in entries do
+            d.Add(e.Name, e)
+
+        d
+
+    let where = sprintf "safetensors file '%s'" path
+
+    let entry (name: string) =
+        if isNull name then
+            nullArg (nameof name)
+
+        match index.TryGetValue name with
+        | true, e -> e
+        | _ -> invalidArg (nameof name) (sprintf "%s has no tensor '%s'" where name)
+
+    /// <summary>The file's path.</summary>
+    member _.Path = path
+
+    /// <summary>The <c>__metadata__</c> entries of the header (empty when there are none).</summary>
+    member _.Metadata = metadata
+
+    /// <summary>The tensors, in the order of their data in the file.</summary>
+    member _.Entries: SafetensorsEntry list = List.ofArray entries
+
+    /// <summary>The entry of the tensor of a given name, if the file has one.</summary>
+    /// <param name="name">The tensor's name.</param>
+    member _.TryFindEntry(name: string) : SafetensorsEntry option =
+        match index.TryGetValue name with
+        | true, e -> Some e
+        | _ -> None
+
+    /// <summary>Reads consecutive values of a tensor into a span.</summary>
+    /// <param name="name">The tensor's name.</param>
+    /// <param name="elementOffset">The row-major index of the first value to read.</param>
+    /// <param name="destination">Where the values go; its length is the number read.</param>
+    /// <exception cref="System.ArgumentException">The file has no tensor of that name.</exception>
+    /// <exception cref="System.ArgumentOutOfRangeException">The range lies outside the tensor.</exception>
+    /// <exception cref="T:Qmix.Tensors.SafetensorsException">The file ends inside the range (it was truncated after
+    /// it was opened).</exception>
+    member _.ReadInto(name: string, elementOffset: int64, destination: Span<float32>) : unit =
+        let e = entry name
+
+        if elementOffset < 0L || elementOffset > e.Numel - int64 destination.Length then
+            raise (
+                ArgumentOutOfRangeException(
+                    nameof elementOffset,
+                    sprintf
+                        "%s: values [%d, %d) are outside tensor '%s' of %d values"
+                        where
+                        elementOffset
+                        (elementOffset + int64 destination.Length)
+                        name
+                        e.Numel
+                )
+            )
+
+        let mutable position = dataStart + e.Begin + 4L * elementOffset
+        let mutable i = 0
+
+        while i < destination.Length do
+            let n = min piece (destination.Length - i)
+            let values = destination.Slice(i, n)
+            let bytes = MemoryMarshal.AsBytes values
+            let mutable got = 0
+
+            while got < bytes.Length do
+                let k = RandomAccess.Read(handle, bytes.Slice got, position + int64 got)
+
+                if k <= 0 then
+                    raise (
+                        SafetensorsException(
+                            sprintf
+                                "%s: the file ends at byte %d, inside tensor '%s' (data_offsets [%d, %d]); it was truncated after it was opened"
+                                where
+                                (position + int64 got)
+                                name
+                                e.Begin
+                                e.End,
+                            path,
+                            name
+                        )
+                    )
+
+                got <- got + k
+
+            if not BitConverter.IsLittleEndian then
+                for j in 0 .. n - 1 do
+                    values[j] <- BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(4 * j, 4))
+
+            position <- position + int64 bytes.Length
+            i <- i + n
+
+    /// <summary>Reads a whole tensor onto the GC heap.</summary>
+    /// <param name="name">The tensor's name.</param>
+    /// <exception cref="System.ArgumentException">The file has no tensor of that name.</exception>
+    member r.Read(name: string) : Tensor =
+        let e = entry name
+        let data = GC.AllocateUninitializedArray<float32>(int e.Numel)
+        r.ReadInto(name, 0L, Span data)
+        Tensor(e.Shape, data, 0, null, null, 0)
+
+    /// <summary>Reads every tensor onto the GC heap, with the metadata.</summary>
+    member r.ReadAll() : SafetensorsFile =
+        {
+            Tensors = [ for e in entries -> e.Name, r.Read e.Name ]
+            Metadata = metadata
+        }
+
+    /// <summary>Closes the file.</summary>
+    member _.Dispose() = handle.Dispose()
+
+    interface IDisposable with
+        member r.Dispose() = r.Dispose()
+
 /// <summary>
 /// Reading and writing named float32 tensors in the safetensors format used by PyTorch and Hugging Face.
 /// </summary>
@@ -53,6 +347,10 @@ type SafetensorsFile =
 /// 8-byte aligned; the data of the tensors follows back to back in the same order. Non-ASCII characters in
 /// names are written as raw UTF-8. The reference Python library orders tensors by name instead, so its bytes
 /// equal ours when the names are given in ordinal order.</para>
+/// <para>Large files: the header is computed from names and shapes alone (<c>layout</c>), with 64-bit offsets;
+/// <c>write</c> and <c>saveStreamed</c> then stream each tensor's values from its source straight to the file, and
+/// <c>openRead</c> reads one tensor, or a range of one, at a time. Neither side ever holds a copy of the whole data.
+/// One tensor holds at most <c>Int32.MaxValue</c> elements; a file may hold any number of them.</para>
 /// <para>Reading accepts only F32 tensors, and checks that the tensors' data exactly tiles the buffer with
 /// no gap, overlap or trailing bytes; anything else raises <see cref="T:Qmix.Tensors.SafetensorsException"/>.</para>
 /// </remarks>
@@ -61,6 +359,10 @@ module Safetensors =
     /// <summary>The largest header accepted when reading: 100 MB.</summary>
     [<Literal>]
     let MaxHeaderBytes = 100_000_000L
+
+    /// <summary>The most elements one tensor may hold, written or read: <c>Int32.MaxValue</c>.</summary>
+    [<Literal>]
+    let MaxElements = 2147483647L
 
     [<Literal>]
     let private MetadataKey = "__metadata__"
@@ -77,8 +379,23 @@ module Safetensors =
         with :? Text.EncoderFallbackException ->
             false
 
-    /// The padded header and the tensors to write, after checking the arguments.
-    let private prepare (metadata: Map<string, string>) (tensors: (string * Tensor) seq) =
+    /// The number of elements of a shape, in 64 bits (Shape.Numel is an int).
+    let private numel64 (shape: Shape) =
+        let mutable n = 1L
+
+        for d in shape.Dims do
+            n <- n * int64 d
+
+        n
+
+    /// <summary>The layout of a file holding tensors of the given names and shapes (in the given order) and
+    /// metadata: the padded header and each tensor's byte range, computed without any tensor data.</summary>
+    /// <param name="metadata">String metadata for the header's <c>__metadata__</c> entry (omitted when empty).</param>
+    /// <param name="tensors">The names and shapes; names must be distinct and not <c>__metadata__</c>.</param>
+    /// <exception cref="System.ArgumentException">A name repeats, is <c>__metadata__</c> or null; a metadata value
+    /// is null; a name or metadata string is not well-formed Unicode (has a lone surrogate); or a shape has more
+    /// than <c>Int32.MaxValue</c> elements.</exception>
+    let layout (metadata: Map<string, string>) (tensors: (string * Shape) seq) : SafetensorsLayout =
         if isNull (box metadata) then
             nullArg (nameof metadata)
 
@@ -88,7 +405,7 @@ module Safetensors =
         let items = Seq.toArray tensors
         let seen = HashSet<string>(StringComparer.Ordinal)
 
-        for name, t in items do
+        for name, shape in items do
             if isNull name then
                 invalidArg (nameof tensors) "a tensor name is null"
 
@@ -105,8 +422,15 @@ module Safetensors =
             if not (seen.Add name) then
                 invalidArg (nameof tensors) (sprintf "the tensor name '%s' appears more than once" name)
 
-            if isNull t then
-                invalidArg (nameof tensors) (sprintf "the tensor '%s' is null" name)
+            if numel64 shape > MaxElements then
+                invalidArg
+                    (nameof tensors)
+                    (sprintf
+                        "the tensor '%s' has shape %O, %d elements; a tensor holds at most %d (split it into several)"
+                        name
+                        shape
+                        (numel64 shape)
+                        MaxElements)
 
         for KeyValue(k, v) in metadata do
             if isNull v then
@@ -122,6 +446,7 @@ module Safetensors =
         let options =
             JsonWriterOptions(Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false)
 
+        let entries = Array.zeroCreate<SafetensorsEntry> items.Length
         let mutable offset = 0L
 
         do
@@ -136,13 +461,14 @@ module Safetensors =
 
                 w.WriteEndObject()
 
-            for name, t in items do
-                let bytes = int64 t.Numel * 4L
+            for i in 0 .. items.Length - 1 do
+                let name, shape = items[i]
+                let bytes = numel64 shape * 4L
                 w.WriteStartObject name
                 w.WriteString("dtype", "F32")
                 w.WriteStartArray "shape"
 
-                for d in t.Shape.Dims do
+                for d in shape.Dims do
                     w.WriteNumberValue d
 
                 w.WriteEndArray()
@@ -151,6 +477,15 @@ module Safetensors =
                 w.WriteNumberValue(offset + bytes)
                 w.WriteEndArray()
                 w.WriteEndObject()
+
+                entries[i] <-
+                    {
+                        Name = name
+                        Shape = shape
+                        Begin = offset
+                        End = offset + bytes
+                    }
+
                 offset <- offset + bytes
 
             w.WriteEndObject()
@@ -159,27 +494,71 @@ module Safetensors =
         let padded = (json.Length + 7) / 8 * 8
         let header = Array.create padded (byte ' ')
         json.CopyTo(Span header)
-        header, items, offset
 
-    /// Writes the length, header and data to a stream. Reading a tensor's data may throw (a tensor from an
-    /// ended arena scope); the stream then holds a partial file.
-    let private writeTo (stream: Stream) (header: byte[]) (items: (string * Tensor)[]) =
+        {
+            Header = header
+            Entries = entries
+            DataBytes = offset
+        }
+
+    /// The layout of sources, after checking them.
+    let private layoutOf (metadata: Map<string, string>) (sources: TensorSource seq) =
+        if isNull sources then
+            nullArg (nameof sources)
+
+        let items = Seq.toArray sources
+
+        for s in items do
+            if isNull (box s) then
+                invalidArg (nameof sources) "a tensor source is null"
+
+            if isNull (box s.Write) then
+                invalidArg (nameof sources) (sprintf "the source of tensor '%s' has no Write function" s.Name)
+
+        layout metadata (items |> Array.map (fun s -> s.Name, s.Shape)), items
+
+    /// Sources for tensors, after checking that none is null.
+    let private sourcesOf (tensors: (string * Tensor) seq) =
+        if isNull tensors then
+            nullArg (nameof tensors)
+
+        [|
+            for name, t in tensors do
+                if isNull t then
+                    invalidArg (nameof tensors) (sprintf "the tensor '%s' is null" name)
+
+                TensorSource.ofTensor name t
+        |]
+
+    /// Writes the length, the header, then each source's values, checking that each writes its shape's count.
+    let private writeLayout (stream: Stream) (l: SafetensorsLayout) (sources: TensorSource[]) =
         let lengthField = Array.zeroCreate<byte> 8
-        BinaryPrimitives.WriteUInt64LittleEndian(Span lengthField, uint64 header.Length)
+        BinaryPrimitives.WriteUInt64LittleEndian(Span lengthField, uint64 l.Header.Length)
         stream.Write(lengthField, 0, 8)
-        stream.Write(header, 0, header.Length)
+        stream.Write(l.Header, 0, l.Header.Length)
+        let sink = TensorSink stream
 
-        for _, t in items do
-            let data = t.Span
+        for i in 0 .. sources.Length - 1 do
+            let e = l.Entries[i]
+            sink.Start(e.Name, e.Numel)
+            sources[i].Write sink
+            sink.Finish()
 
-            if BitConverter.IsLittleEndian then
-                stream.Write(MemoryMarshal.AsBytes data)
-            else
-                let tmp = Array.zeroCreate<byte> 4
+    /// <summary>Writes a safetensors file to a stream, streaming each tensor's values from its source: the
+    /// header first (from the names and shapes), then each source's values in order. Nothing but a small conversion
+    /// buffer is allocated beyond the header.</summary>
+    /// <param name="stream">Where the file goes, from its first byte.</param>
+    /// <param name="metadata">String metadata for the header (omitted when empty).</param>
+    /// <param name="sources">The tensors to write.</param>
+    /// <exception cref="System.ArgumentException">See <c>layout</c>.</exception>
+    /// <exception cref="System.InvalidOperationException">A source wrote more or fewer values than its shape
+    /// holds; the stream then holds a partial file.</exception>
+    let write (stream: Stream) (metadata: Map<string, string>) (sources: TensorSource seq) : unit =
+        if isNull stream then
+            nullArg (nameof stream)
 
-                for x in data do
-                    BinaryPrimitives.WriteSingleLittleEndian(Span tmp, x)
-                    stream.Write(tmp, 0, 4)
+        let l, items = layoutOf metadata sources
+        writeLayout stream l items
 
     /// <summary>The bytes of a safetensors file holding the given tensors (in the given order) and metadata.</summary>
     /// <param name="metadata">String metadata for the header's <c>__metadata__</c> entry (omitted when empty).</param>
@@ -188,18 +567,57 @@ module Safetensors =
     /// metadata value is null; a name or metadata string is not well-formed Unicode (has a lone surrogate);
     /// or the result would exceed the largest possible array.</exception>
     let toBytes (metadata: Map<string, string>) (tensors: (string * Tensor) seq) : byte[] =
-        let header, items, dataBytes = prepare metadata tensors
-        let total = 8L + int64 header.Length + dataBytes
+        let l, items = layoutOf metadata (sourcesOf tensors)
 
-        if total > int64 Array.MaxLength then
+        if l.FileBytes > int64 Array.MaxLength then
             invalidArg
                 (nameof tensors)
-                (sprintf "the file would be %d bytes, more than a byte array can hold; use Safetensors.save" total)
+                (sprintf "the file would be %d bytes, more than a byte array can hold; use Safetensors.save" l.FileBytes)
 
-        let result = Array.zeroCreate<byte>(int total)
+        let result = Array.zeroCreate<byte>(int l.FileBytes)
         use stream = new MemoryStream(result, true)
-        writeTo stream header items
+        writeLayout stream l items
         result
+
+    /// <summary>Writes a safetensors file atomically, streaming each tensor's values from its source: the data
+    /// goes to a temporary file next to <paramref name="path"/> (<c>path + ".tmp-" + random hex</c>), which is
+    /// flushed to disk and then renamed over <paramref name="path"/>. If anything fails, the temporary file is
+    /// deleted and any earlier file at <paramref name="path"/> is left as it was.</summary>
+    /// <param name="path">The file to write.</param>
+    /// <param name="metadata">String metadata for the header (omitted when empty).</param>
+    /// <param name="sources">The tensors to write.</param>
+    /// <exception cref="System.ArgumentException">See <c>layout</c>.</exception>
+    /// <exception cref="System.InvalidOperationException">A source wrote more or fewer values than its shape
+    /// holds.</exception>
+    /// <exception cref="System.IO.IOException">The file cannot be written.</exception>
+    let saveStreamed (path: string) (metadata: Map<string, string>) (sources: TensorSource seq) : unit =
+        if String.IsNullOrEmpty path then
+            invalidArg (nameof path) "the path is null or empty"
+
+        let l, items = layoutOf metadata sources
+        let full = Path.GetFullPath path
+
+        let tmp =
+            full
+            + ".tmp-"
+            + Convert.ToHexString(RandomNumberGenerator.GetBytes 8).ToLowerInvariant()
+
+        try
+            do
+                use stream =
+                    new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 <<< 16)
+
+                writeLayout stream l items
+                stream.Flush true
+
+            File.Move(tmp, full, true)
+        with _ ->
+            try
+                File.Delete tmp
+            with _ ->
+                ()
+
+            reraise ()
 
     /// <summary>Writes a safetensors file atomically: the data goes to a temporary file next to
     /// <paramref name="path"/> (<c>path + ".tmp-" + random hex</c>), which is flushed to disk and then renamed
@@ -214,41 +632,9 @@ module Safetensors =
         if String.IsNullOrEmpty path then
             invalidArg (nameof path) "the path is null or empty"
 
-        let header, items, _ = prepare metadata tensors
-        let full = Path.GetFullPath path
-
-        let tmp =
-            full
-            + ".tmp-"
-            + Convert.ToHexString(RandomNumberGenerator.GetBytes 8).ToLowerInvariant()
-
-        try
-            do
-                use stream =
-                    new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 <<< 16)
-
-                writeTo stream header items
-                stream.Flush true
-
-            File.Move(tmp, full, true)
-        with _ ->
-            try
-                File.Delete tmp
-            with _ ->
-                ()
-
-            reraise ()
+        saveStreamed path metadata (sourcesOf tensors)
 
     // ---------------------------------------------------------------- reading
-
-    [<Struct>]
-    type private Entry =
-        {
-            Name: string
-            Dims: int[]
-            Begin: int64
-            End: int64
-        }
 
     let private describe (e: JsonElement) =
         let raw = e.GetRawText()
@@ -258,50 +644,57 @@ module Safetensors =
         else
             raw
 
-    /// Parses and validates a whole file's bytes; filePath (or null) goes into every error.
-    let private parse (filePath: string) (bytes: byte[]) : SafetensorsFile =
-        let where =
-            if isNull filePath then
-                "safetensors data"
-            else
-                sprintf "safetensors file '%s'" filePath
+    let private whereOf (filePath: string) =
+        if isNull filePath then
+            "safetensors data"
+        else
+            sprintf "safetensors file '%s'" filePath
 
-        let fail (tensor: string) (inner: exn) (msg: string) =
-            raise (SafetensorsException(where + ": " + msg, filePath, tensor, inner))
+    let private failIn (filePath: string) (tensor: string) (inner: exn) (msg: string) =
+        raise (SafetensorsException(whereOf filePath + ": " + msg, filePath, tensor, inner))
 
-        if bytes.Length < 8 then
-            fail null null (sprintf "the data is %d bytes long, too short for the 8-byte header length" bytes.Length)
+    /// Checks the 8-byte length field against the data's total length; returns the header's length.
+    let private headerLengthOf (filePath: string) (total: int64) (lengthField: ReadOnlySpan<byte>) : int =
+        let fail (msg: string) = failIn filePath null null msg
 
-        let n = BinaryPrimitives.ReadUInt64LittleEndian(ReadOnlySpan(bytes, 0, 8))
+        if total < 8L then
+            fail (sprintf "the data is %d bytes long, too short for the 8-byte header length" total)
+
+        let n = BinaryPrimitives.ReadUInt64LittleEndian lengthField
 
         if n > uint64 MaxHeaderBytes then
-            fail
-                null
-                null
-                (sprintf
+            fail (
+                sprintf
                     "the header length field says %d bytes, more than the %d-byte limit: not a safetensors file, or corrupt"
                     n
-                    MaxHeaderBytes)
+                    MaxHeaderBytes
+            )
 
-        if int64 n > int64 bytes.Length - 8L then
-            fail
-                null
-                null
-                (sprintf
+        if int64 n > total - 8L then
+            fail (
+                sprintf
                     "the header length field says %d bytes but only %d bytes follow it (truncated header)"
                     n
-                    (bytes.Length - 8))
+                    (total - 8L)
+            )
 
-        let headerLength = int n
-        let bufferStart = 8 + headerLength
-        let bufferLength = int64 (bytes.Length - bufferStart)
+        int n
 
-        if not (Text.Unicode.Utf8.IsValid(ReadOnlySpan(bytes, 8, headerLength))) then
+    /// Parses and validates a header (the bytes after the length field) for a data buffer of a given length; returns
+    /// the entries in data order and the metadata. filePath (or null) goes into every error.
+    let private parseHeader
+        (filePath: string)
+        (header: ReadOnlyMemory<byte>)
+        (bufferLength: int64)
+        : SafetensorsEntry[] * Map<string, string> =
+        let fail (tensor: string) (inner: exn) (msg: string) = failIn filePath tensor inner msg
+
+        if not (Text.Unicode.Utf8.IsValid header.Span) then
             fail null null "the header is not valid UTF-8"
 
         let doc =
             try
-                JsonDocument.Parse(ReadOnlyMemory(bytes, 8, headerLength))
+                JsonDocument.Parse header
             with e ->
                 fail null e (sprintf "the header is not valid JSON: %s" e.Message)
 
@@ -312,7 +705,7 @@ module Safetensors =
             fail null null (sprintf "the header must be a JSON object, found a JSON %O" root.ValueKind)
 
         let names = HashSet<string>(StringComparer.Ordinal)
-        let entries = List<Entry>()
+        let entries = List<SafetensorsEntry>()
         let mutable metadata = Map.empty
 
         for prop in root.EnumerateObject() do
@@ -438,13 +831,17 @@ module Safetensors =
                 entries.Add
                     {
                         Name = name
-                        Dims = dims
+                        Shape = Shape dims
                         Begin = b
                         End = e
                     }
 
         // The tensors must tile the buffer: sorted by offsets, each starts where the previous one ended.
-        let sorted = entries |> List.ofSeq |> List.sortBy (fun e -> struct (e.Begin, e.End)) // stable
+        let sorted =
+            entries
+            |> List.ofSeq
+            |> List.sortBy (fun e -> struct (e.Begin, e.End))
+            |> Array.ofList // stable
 
         for e in sorted do
             if e.End > bufferLength then
@@ -496,27 +893,7 @@ module Safetensors =
                     bufferLength
                     covered)
 
-        let tensors =
-            [
-                for e in sorted do
-                    let shape = Shape e.Dims
-                    let data = Array.zeroCreate<float32> shape.Numel
-                    let start = bufferStart + int e.Begin
-                    let length = int (e.End - e.Begin)
-
-                    if BitConverter.IsLittleEndian then
-                        Buffer.BlockCopy(bytes, start, data, 0, length)
-                    else
-                        for i in 0 .. data.Length - 1 do
-                            data[i] <- BinaryPrimitives.ReadSingleLittleEndian(ReadOnlySpan(bytes, start + 4 * i, 4))
-
-                    e.Name, Tensor(shape, data, 0, null, null, 0)
-            ]
-
-        {
-            Tensors = tensors
-            Metadata = metadata
-        }
+        sorted, metadata
 
     /// <summary>Reads safetensors bytes. The tensors live on the GC heap (never in an arena) and share no
     /// storage with <paramref name="bytes"/>.</summary>
@@ -526,17 +903,87 @@ module Safetensors =
         if isNull bytes then
             nullArg (nameof bytes)
 
-        parse null bytes
+        let headerLength =
+            headerLengthOf null bytes.LongLength (ReadOnlySpan(bytes, 0, min 8 bytes.Length))
 
-    /// <summary>Reads a safetensors file (up to 2 GB); errors name the file.</summary>
+        let bufferStart = 8 + headerLength
+
+        let entries, metadata =
+            parseHeader null (ReadOnlyMemory(bytes, 8, headerLength)) (int64 (bytes.Length - bufferStart))
+
+        let tensors =
+            [
+                for e in entries do
+                    let data = Array.zeroCreate<float32>(int e.Numel)
+                    let start = bufferStart + int e.Begin
+                    let length = int (e.End - e.Begin)
+
+                    if BitConverter.IsLittleEndian then
+                        Buffer.BlockCopy(bytes, start, data, 0, length)
+                    else
+                        for i in 0 .. data.Length - 1 do
+                            data[i] <- BinaryPrimitives.ReadSingleLittleEndian(ReadOnlySpan(bytes, start + 4 * i, 4))
+
+                    e.Name, Tensor(e.Shape, data, 0, null, null, 0)
+            ]
+
+        {
+            Tensors = tensors
+            Metadata = metadata
+        }
+
+    /// Reads exactly buffer.Length bytes at a position, or fewer when the file ends first; returns the count.
+    let private readAt (handle: SafeFileHandle) (position: int64) (buffer: Span<byte>) =
+        let mutable got = 0
+        let mutable ended = false
+
+        while not ended && got < buffer.Length do
+            let k = RandomAccess.Read(handle, buffer.Slice got, position + int64 got)
+
+            if k <= 0 then ended <- true else got <- got + k
+
+        got
+
+    /// <summary>Opens a safetensors file for reading one tensor at a time: reads and checks the header (errors
+    /// name the file and, where one is at fault, the tensor), and keeps the file open until the reader is
+    /// disposed. Works for files of any size.</summary>
+    /// <param name="path">The file to read.</param>
+    /// <exception cref="T:Qmix.Tensors.SafetensorsException">The file is not a valid safetensors file of F32 tensors
+    /// (including a file truncated inside its data: the message names the first tensor cut short).</exception>
+    /// <exception cref="System.IO.IOException">The file cannot be read.</exception>
+    let openRead (path: string) : SafetensorsReader =
+        if String.IsNullOrEmpty path then
+            invalidArg (nameof path) "the path is null or empty"
+
+        let handle =
+            File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess)
+
+        try
+            let total = RandomAccess.GetLength handle
+            let lengthField = Array.zeroCreate<byte> 8
+            let got = readAt handle 0L (Span lengthField)
+            let headerLength = headerLengthOf path total (ReadOnlySpan(lengthField, 0, got))
+            let header = Array.zeroCreate<byte> headerLength
+
+            if readAt handle 8L (Span header) <> headerLength then
+                failIn path null null "the file ended while its header was being read (truncated while opening?)"
+
+            let dataStart = 8L + int64 headerLength
+            let entries, metadata = parseHeader path (ReadOnlyMemory header) (total - dataStart)
+            new SafetensorsReader(path, handle, dataStart, entries, metadata)
+        with _ ->
+            handle.Dispose()
+            reraise ()
+
+    /// <summary>Reads a whole safetensors file onto the GC heap (of any size, as long as each tensor holds at most
+    /// <c>Int32.MaxValue</c> elements); errors name the file. To read one tensor at a time, use
+    /// <c>openRead</c>.</summary>
     /// <param name="path">The file to read.</param>
     /// <exception cref="T:Qmix.Tensors.SafetensorsException">The file is not a valid safetensors file of F32 tensors.</exception>
     /// <exception cref="System.IO.IOException">The file cannot be read.</exception>
     let load (path: string) : SafetensorsFile =
-        if String.IsNullOrEmpty path then
-            invalidArg (nameof path) "the path is null or empty"
-
-        parse path (File.ReadAllBytes path)
+        use reader = openRead path
+        reader.ReadAll()
 
     /// <summary>The tensor of a given name, if the file has one.</summary>
     /// <param name="name">The tensor's name.</param>

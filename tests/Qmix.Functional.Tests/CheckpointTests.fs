@@ -153,14 +153,15 @@ let ``the model file holds exactly the PyTorch state_dict names and shapes, the 
                 for prefix in [ "target."; "optim.square_avg."; "optim.momentum_buffer." ] do
                     for n, s in expectedModel do
                         prefix + n, s
-                "replay.obs", [| count; 3; 2; 4 |]
-                "replay.state", [| count; 3; 4 |]
-                "replay.actions", [| count; 3; 2 |]
-                "replay.avail_actions", [| count; 3; 2; 2 |]
-                "replay.reward", [| count; 3 |]
-                "replay.length", [| count |]
-                "replay.terminated", [| count |]
-                "replay.won", [| count |]
+                // the buffer in chunks of episodes; episodes of the two-step game are small, so one chunk holds all
+                "replay.obs.0", [| count; 3; 2; 4 |]
+                "replay.state.0", [| count; 3; 4 |]
+                "replay.actions.0", [| count; 3; 2 |]
+                "replay.avail_actions.0", [| count; 3; 2; 2 |]
+                "replay.reward.0", [| count; 3 |]
+                "replay.length.0", [| count |]
+                "replay.terminated.0", [| count |]
+                "replay.won.0", [| count |]
             ]
 
         Assert.Equal<(string * int[]) list>(List.sortBy fst expectedTrain, shapes trainFile)
@@ -206,8 +207,15 @@ let ``the sidecar records the configuration, the counters, the optimiser and the
             Assert.Equal(step, optimiser.GetProperty("step").GetInt32())
             // one optimiser step per update, and updates began once 8 episodes were held
             Assert.Equal(state.Counters.Episode - 7, step)
+            Assert.Equal(Checkpoint.Version, root.GetProperty("version").GetInt32())
             let replay = root.GetProperty "replay"
             Assert.Equal(Replay.count state.Replay, replay.GetProperty("count").GetInt32())
+
+            Assert.Equal(
+                Checkpoint.chunkEpisodes trainer.Learner.Spec,
+                replay.GetProperty("chunk_episodes").GetInt32()
+            )
+
             Assert.Equal(64, replay.GetProperty("capacity").GetInt32())
             Assert.Equal(int64 state.Counters.Episode, replay.GetProperty("total_added").GetInt64()))
 
@@ -575,3 +583,601 @@ let ``another spec, mixer or optimiser is reported clearly`` () =
         Assert.Equal(sidecar, e.FilePath)
         Assert.Contains("saved with the rmsprop optimiser", e.Message)
         Assert.Contains("Adam", e.Message))
+
+// ---------------------------------------------------------------- the replay buffer in chunks
+
+/// What a training state's checkpoint holds.
+let private checkpointOf (state: TrainingState<'M>) : Checkpoint<'M> =
+    {
+        Learner = state.Learner
+        Replay = state.Replay
+        Counters = state.Counters
+    }
+
+/// Saves a state with the replay in chunks of a given number of episodes.
+let private saveChunked (trainer: Trainer<'S, 'M>) (chunk: int) (path: string) (state: TrainingState<'M>) =
+    Checkpoint.saveChunked chunk path trainer.Learner (Training.configText trainer) (checkpointOf state)
+
+/// The replay tensors of a training file, in file order, with their shapes.
+let private replayEntries (file: string) =
+    use r = Safetensors.openRead file
+
+    r.Entries
+    |> List.filter (fun e -> e.Name.StartsWith("replay.", StringComparison.Ordinal))
+    |> List.map (fun e -> e.Name, e.Shape)
+
+[<Fact>]
+let ``the replay buffer round-trips in chunks: several, a partial last one, one, and none`` () =
+    withTempDir (fun dir ->
+        let trainer, state = trained { tiny with TotalSteps = 150 }
+        // 75 episodes through a 64-episode buffer: the oldest have been evicted
+        Assert.Equal(64, Replay.count state.Replay)
+        Assert.Equal(75L, Replay.totalAdded state.Replay)
+        let fresh = Training.init trainer
+
+        for name, s, chunk, chunks in
+            [
+                "by-1", state, 1, 64
+                "by-5", state, 5, 13 // 12 chunks of 5 and one of 4
+                "by-64", state, 64, 1
+                "by-100", state, 100, 1
+                "empty", fresh, 5, 0
+            ] do
+            let path = Path.Combine(dir, name)
+            saveChunked trainer chunk path s
+            let _, train, _ = Checkpoint.paths path
+
+            let layout =
+                Checkpoint.replayLayout trainer.Learner.Spec (Replay.count s.Replay) chunk
+
+            Assert.Equal<(string * Shape) list>(List.ofArray layout, replayEntries train)
+            Assert.Equal(8 * chunks, layout.Length)
+
+            if chunks > 1 then
+                let lastObs = layout[layout.Length - 8]
+                Assert.Equal(sprintf "replay.obs.%d" (chunks - 1), fst lastObs)
+                Assert.Equal(64 - (chunks - 1) * chunk, (snd lastObs)[0])
+
+            let loaded = Training.resume trainer path
+            assertSameLearner s.Learner loaded.Learner
+            assertSameReplay s.Replay loaded.Replay
+            Assert.Equal(s.Counters, loaded.Counters))
+
+[<Fact>]
+let ``a resumed run continues bit-identically whatever the chunking`` () =
+    withTempDir (fun dir ->
+        let trainer = Training.create tiny MatrixGames.twoStep
+
+        let states =
+            Training.iterations trainer (Training.init trainer)
+            |> Seq.map fst
+            |> Seq.toArray
+
+        let mid = states[45]
+        let reference = states[states.Length - 1]
+        let path = Path.Combine(dir, "mid")
+        saveChunked trainer 3 path mid
+        let finished = Training.run trainer ignore (Training.resume trainer path)
+        assertSameLearner reference.Learner finished.Learner
+        assertSameReplay reference.Replay finished.Replay
+        Assert.Equal(reference.Counters, finished.Counters))
+
+/// A spec the size of SMAC's 27m_vs_30m: 27 agents, 36 actions, 285-wide observations, episodes of 180 steps.
+let private spec27m =
+    {
+        Name = "27m_vs_30m-sized"
+        NAgents = 27
+        NActions = 36
+        ObsDim = 285
+        StateDim = 1170
+        EpisodeLimit = 180
+    }
+
+[<Fact>]
+let ``the chunk layout of a buffer past 2^31 values keeps every tensor small and every offset exact`` () =
+    // 5000 episodes of 181 × 27 × 285 observation values: 6,963,975,000 values, 27.9 GB; only names and shapes are made
+    let count = 5000
+    let chunk = Checkpoint.chunkEpisodes spec27m
+    // one episode's observations are 5.6 MB, so 3 fit in 16 MiB
+    Assert.Equal(3, chunk)
+    let layout = Checkpoint.replayLayout spec27m count chunk
+
+    let numel (s: Shape) =
+        s.ToArray() |> Array.fold (fun n d -> n * int64 d) 1L
+
+    let obs =
+        layout
+        |> Array.filter (fun (n, _) -> n.StartsWith("replay.obs.", StringComparison.Ordinal))
+
+    Assert.Equal(1667, obs.Length)
+    Assert.Equal(6_963_975_000L, obs |> Array.sumBy (snd >> numel))
+    Assert.True(6_963_975_000L > int64 Int32.MaxValue)
+    // every tensor within 16 MiB; every chunk of 3 episodes but the last, of 2
+    for _, s in layout do
+        Assert.True(numel s * 4L <= Checkpoint.ChunkBytes, sprintf "%O is larger than a chunk" s)
+
+    Assert.Equal<int list>(List.replicate 1666 3 @ [ 2 ], obs |> Array.map (fun (_, s) -> s[0]) |> List.ofArray)
+    Assert.Equal("replay.won.1666", fst layout[layout.Length - 1])
+    // the file's header: offsets back to back in 64 bits, up to the sum of all sizes
+    let file = Safetensors.layout (Map [ "checkpoint_id", "x" ]) layout
+    let sizes = layout |> Array.map (snd >> numel >> (*) 4L)
+    Assert.Equal(Array.sum sizes, file.DataBytes)
+    Assert.True(file.DataBytes > (1L <<< 35))
+
+    file.Entries
+    |> Array.iteri (fun i e ->
+        Assert.Equal(fst layout[i], e.Name)
+        Assert.Equal(Array.sum sizes[.. i - 1], e.Begin)
+        Assert.Equal(e.Begin + sizes[i], e.End))
+
+[<Fact>]
+let ``chunk counts and sizes hold at the ends of the int range`` () =
+    let tinySpec = MatrixGames.twoStep.Spec
+    // a chunk of every episode there can be, and one short of that: no overflow in the chunk arithmetic
+    for chunk, expected in
+        [
+            Int32.MaxValue, [ Int32.MaxValue ]
+            Int32.MaxValue - 1, [ Int32.MaxValue - 1; 1 ]
+        ] do
+        let firstDims =
+            Checkpoint.replayLayout tinySpec Int32.MaxValue chunk
+            |> Array.filter (fun (n, _) -> n.StartsWith("replay.length.", StringComparison.Ordinal))
+            |> Array.map (fun (_, s) -> s[0])
+
+        Assert.Equal<int list>(expected, List.ofArray firstDims)
+
+    // small episodes: one chunk holds up to 16 MiB of them; an episode larger than that is a chunk alone
+    Assert.Equal(int (Checkpoint.ChunkBytes / (4L * 3L * 2L * 4L)), Checkpoint.chunkEpisodes tinySpec)
+
+    Assert.Equal(
+        1,
+        Checkpoint.chunkEpisodes
+            { spec27m with
+                ObsDim = 1000
+                EpisodeLimit = 1000
+            }
+    )
+
+    Assert.Empty(Checkpoint.replayLayout tinySpec 0 7)
+
+    Assert.Throws<ArgumentException>(fun () -> Checkpoint.replayLayout tinySpec 10 0 |> ignore)
+    |> ignore
+
+// ---------------------------------------------------------------- old checkpoints
+
+/// The replay tensors as format version 1 wrote them: each field concatenated over the episodes into one tensor.
+let concatenatedReplay (replay: Replay) : (string * Tensor)[] =
+    let eps = Replay.episodes replay
+
+    if eps.Length = 0 then
+        [||]
+    else
+        let s = eps[0].Spec
+        let t1 = s.EpisodeLimit + 1
+        let c = eps.Length
+
+        let cat (dims: int[]) (pick: Episode -> float32[]) =
+            Tensor.ofArray (Array.append [| c |] dims) (Array.concat (Array.map pick eps))
+
+        [|
+            "replay.obs", cat [| t1; s.NAgents; s.ObsDim |] (fun e -> e.Obs)
+            "replay.state", cat [| t1; s.StateDim |] (fun e -> e.State)
+            "replay.actions", cat [| t1; s.NAgents |] (fun e -> Array.map float32 e.Actions)
+            "replay.avail_actions", cat [| t1; s.NAgents; s.NActions |] (fun e -> e.AvailActions)
+            "replay.reward", cat [| t1 |] (fun e -> e.Reward)
+            "replay.length", cat [||] (fun e -> [| float32 e.Length |])
+            "replay.terminated", cat [||] (fun e -> [| (if e.Terminated then 1.0f else 0.0f) |])
+            "replay.won",
+            cat [||] (fun e ->
+                [|
+                    match e.Won with
+                    | None -> -1.0f
+                    | Some false -> 0.0f
+                    | Some true -> 1.0f
+                |])
+        |]
+
+/// Rewrites a checkpoint in format version 1: the replay as one tensor per field, the sidecar's version 1 and no
+/// chunk size.
+let private toVersion1 (path: string) (replay: Replay) =
+    let _, train, sidecar = Checkpoint.paths path
+    let file = Safetensors.load train
+
+    let kept =
+        file.Tensors
+        |> List.filter (fun (n, _) -> not (n.StartsWith("replay.", StringComparison.Ordinal)))
+
+    Safetensors.save train file.Metadata (kept @ List.ofArray (concatenatedReplay replay))
+    let text = File.ReadAllText sidecar
+    let chunkLine = Text.RegularExpressions.Regex(",\\s*\"chunk_episodes\": \\d+")
+    File.WriteAllText(sidecar, chunkLine.Replace(text.Replace("\"version\": 2", "\"version\": 1"), ""))
+
+[<Fact>]
+let ``a checkpoint of format version 1 still loads`` () =
+    withTempDir (fun dir ->
+        let trainer, state = trained { tiny with TotalSteps = 150 }
+
+        for name, s in [ "run", state; "fresh", Training.init trainer ] do
+            let path = Path.Combine(dir, name)
+            saveChunked trainer 5 path s
+            toVersion1 path s.Replay
+            let _, train, sidecar = Checkpoint.paths path
+            Assert.DoesNotContain("chunk_episodes", File.ReadAllText sidecar)
+
+            if Replay.count s.Replay > 0 then
+                Assert.Contains("replay.obs", replayEntries train |> List.map fst)
+
+            let loaded = Training.resume trainer path
+            assertSameLearner s.Learner loaded.Learner
+            assertSameReplay s.Replay loaded.Replay
+            Assert.Equal(s.Counters, loaded.Counters)
+
+        // a version this library does not know is refused, naming the sidecar and the version
+        let path = Path.Combine(dir, "run")
+        let _, _, sidecar = Checkpoint.paths path
+        File.WriteAllText(sidecar, (File.ReadAllText sidecar).Replace("\"version\": 1", "\"version\": 3"))
+
+        let e =
+            Assert.Throws<CheckpointException>(fun () -> Training.resume trainer path |> ignore)
+
+        Assert.Equal(sidecar, e.FilePath)
+        Assert.Contains(sidecar, e.Message)
+        Assert.Contains("format version 3 is not supported", e.Message))
+
+// ---------------------------------------------------------------- damaged replay chunks
+
+/// Saves a trained state in chunks of 5 as "good", then for each damage: copies it, checks that the copy loads
+/// (negative control), damages the copy's training file, and checks that loading fails naming that file and the text.
+let private expectReplayFailures (damages: (string * (string -> string -> unit) * string list) list) =
+    withTempDir (fun dir ->
+        let trainer, state = trained { tiny with TotalSteps = 150 }
+        let good = Path.Combine(dir, "good")
+        saveChunked trainer 5 good state
+
+        for label, damage, mentions in damages do
+            let c = Path.Combine(dir, label)
+
+            for i in 0..2 do
+                File.Copy(fileOf good i, fileOf c i)
+
+            Assert.Equal(state.Counters, (Training.resume trainer c).Counters)
+            let train = fileOf c 1
+            damage train (fileOf c 2)
+
+            let e =
+                Assert.Throws<CheckpointException>(fun () -> Training.resume trainer c |> ignore)
+
+            Assert.Contains(train, e.Message)
+
+            for m in mentions do
+                Assert.Contains(m, e.Message))
+
+/// The byte where a tensor's data begins in a safetensors file.
+let private dataStart (file: string) (name: string) =
+    use r = Safetensors.openRead file
+    let headerLength = BitConverter.ToUInt64(File.ReadAllBytes(file)[0..7], 0)
+    8L + int64 headerLength + (r.TryFindEntry name).Value.Begin
+
+/// Overwrites one float32 value of a tensor in a file.
+let private poke (name: string) (index: int) (value: float32) (file: string) (_: string) =
+    use fs = new FileStream(file, FileMode.Open, FileAccess.Write)
+    fs.Position <- dataStart file name + 4L * int64 index
+    fs.Write(BitConverter.GetBytes value, 0, 4)
+
+[<Fact>]
+let ``a truncated or corrupted replay chunk is reported with the file and the tensor`` () =
+    expectReplayFailures
+        [
+            // cut inside the observations of chunk 7: the file is refused when opened, naming the tensor cut short
+            "truncated",
+            (fun train _ ->
+                let cut = dataStart train "replay.obs.7" + 10L
+                use fs = new FileStream(train, FileMode.Open, FileAccess.Write)
+                fs.SetLength cut),
+            [ "'replay.obs.7'"; "truncated" ]
+            // a shape changed in the header (same size, so the safetensors file itself is still valid)
+            "reshaped",
+            (fun train _ ->
+                let bytes = File.ReadAllBytes train
+                let text = Text.Encoding.Latin1.GetString bytes
+                let before = "\"replay.state.3\":{\"dtype\":\"F32\",\"shape\":[5,3,4]"
+                Assert.Contains(before, text)
+
+                File.WriteAllBytes(
+                    train,
+                    Text.Encoding.Latin1.GetBytes(text.Replace(before, before.Replace("[5,3,4]", "[5,4,3]")))
+                )),
+            [ "'replay.state.3'"; "[5, 4, 3]"; "expected [5, 3, 4]" ]
+            // values no episode can hold
+            "action", poke "replay.actions.2" 9 7.0f, [ "'replay.actions.2'"; "episode 1 of the chunk"; "0..1" ]
+            "length", poke "replay.length.12" 3 0.0f, [ "'replay.length.12'"; "episode 3"; "1..2" ]
+            "won", poke "replay.won.0" 0 0.5f, [ "'replay.won.0'"; "0.5" ]
+            "terminated", poke "replay.terminated.4" 2 2.0f, [ "'replay.terminated.4'"; "neither 0 nor 1" ]
+            // the sidecar and the file disagree on the episodes held
+            "count",
+            (fun _ sidecar ->
+                File.WriteAllText(sidecar, (File.ReadAllText sidecar).Replace("\"count\": 64", "\"count\": 60"))),
+            [ "unexpected replay tensor 'replay.obs.12'" ]
+        ]
+
+// ---------------------------------------------------------------- failed saves
+
+/// A stream over a file that fails as a full disk does once a shared budget of bytes is spent.
+type private DiskFullStream(inner: Stream, budget: int64 ref) =
+    inherit Stream()
+    override _.CanRead = false
+    override _.CanSeek = false
+    override _.CanWrite = true
+    override _.Length = inner.Length
+
+    override _.Position
+        with get () = inner.Position
+        and set _ = raise (NotSupportedException())
+
+    override _.Flush() = inner.Flush()
+    override _.Read(_: byte[], _: int, _: int) = raise (NotSupportedException())
+    override _.Seek(_: int64, _: SeekOrigin) = raise (NotSupportedException())
+    override _.SetLength _ = raise (NotSupportedException())
+
+    override s.Write(buffer: byte[], offset: int, count: int) =
+        s.Write(ReadOnlySpan(buffer, offset, count))
+
+    override _.Write(buffer: ReadOnlySpan<byte>) =
+        if int64 buffer.Length > budget.Value then
+            inner.Write(buffer.Slice(0, int budget.Value))
+            budget.Value <- 0L
+            raise (IOException "No space left on device (simulated)")
+
+        budget.Value <- budget.Value - int64 buffer.Length
+        inner.Write buffer
+
+    override _.Dispose(disposing: bool) =
+        if disposing then
+            inner.Dispose()
+
+        base.Dispose disposing
+
+/// Opens staged files as streams that fail after a total of `budget` bytes.
+let private diskFull (budget: int64) =
+    let left = ref budget
+
+    fun (path: string) -> new DiskFullStream(new FileStream(path, FileMode.Create, FileAccess.Write), left) :> Stream
+
+/// The names of the files in a directory, sorted.
+let private namesIn (dir: string) =
+    Directory.GetFileSystemEntries dir |> Array.map Path.GetFileName |> Array.sort
+
+[<Fact>]
+let ``a save that fails midway leaves the previous checkpoint loadable and no partial file`` () =
+    withTempDir (fun dir ->
+        let trainer = Training.create tiny MatrixGames.twoStep
+
+        let states =
+            Training.iterations trainer (Training.init trainer)
+            |> Seq.map fst
+            |> Seq.toArray
+
+        let early, late = states[10], states[60]
+        // the sizes of the files of a save of `late`
+        let sizing = Path.Combine(dir, "sizing")
+        Directory.CreateDirectory sizing |> ignore
+        saveChunked trainer 5 (Path.Combine(sizing, "model")) late
+        let trainBytes = FileInfo(Path.Combine(sizing, "model.train.safetensors")).Length
+        let modelBytes = FileInfo(Path.Combine(sizing, "model.safetensors")).Length
+        let sidecarBytes = FileInfo(Path.Combine(sizing, "model.json")).Length
+        let run = Path.Combine(dir, "run")
+        Directory.CreateDirectory run |> ignore
+        let path = Path.Combine(run, "model")
+        let model, train, sidecar = Checkpoint.paths path
+        saveChunked trainer 5 path early
+        let before = [ for f in [ model; train; sidecar ] -> File.ReadAllBytes f ]
+
+        // out of space in the training file (in its header, in the target parameters, in the replay, at its last
+        // byte), in the model file, in the sidecar
+        for budget, blamed in
+            [
+                0L, train
+                7L, train
+                100L, train
+                trainBytes / 2L, train
+                trainBytes - 1L, train
+                trainBytes + 50L, model
+                trainBytes + modelBytes + sidecarBytes / 2L, sidecar
+            ] do
+            let e =
+                Assert.Throws<CheckpointSaveException>(fun () ->
+                    Checkpoint.saveWith
+                        (diskFull budget)
+                        5
+                        path
+                        trainer.Learner
+                        (Training.configText trainer)
+                        (checkpointOf late))
+
+            Assert.Equal(blamed, e.FilePath)
+            Assert.StartsWith(blamed + ": cannot save the checkpoint", e.Message)
+            Assert.Contains("No space left on device (simulated)", e.Message)
+            Assert.IsType<IOException>(e.InnerException) |> ignore
+            // the previous checkpoint, untouched, and nothing else
+            Assert.Equal<string[]>([| "model.json"; "model.safetensors"; "model.train.safetensors" |], namesIn run)
+            Assert.Equal<byte[] list>(before, [ for f in [ model; train; sidecar ] -> File.ReadAllBytes f ])
+            let loaded = Training.resume trainer path
+            Assert.Equal(early.Counters, loaded.Counters)
+            assertSameLearner early.Learner loaded.Learner
+            assertSameReplay early.Replay loaded.Replay
+
+        // negative control: with enough space the same save goes through
+        Checkpoint.saveWith
+            (diskFull (trainBytes + modelBytes + sidecarBytes))
+            5
+            path
+            trainer.Learner
+            (Training.configText trainer)
+            (checkpointOf late)
+
+        Assert.Equal(late.Counters, (Training.resume trainer path).Counters)
+        Assert.Equal<string[]>([| "model.json"; "model.safetensors"; "model.train.safetensors" |], namesIn run))
+
+[<Fact>]
+let ``a first save that fails leaves no checkpoint file at all`` () =
+    withTempDir (fun dir ->
+        let trainer, state = trained { tiny with TotalSteps = 40 }
+        let path = Path.Combine(dir, "model")
+
+        Assert.Throws<CheckpointSaveException>(fun () ->
+            Checkpoint.saveWith
+                (diskFull 5000L)
+                5
+                path
+                trainer.Learner
+                (Training.configText trainer)
+                (checkpointOf state))
+        |> ignore
+
+        Assert.Empty(namesIn dir))
+
+[<Fact>]
+let ``a save blocked by a file in the way is reported and puts the previous checkpoint back`` () =
+    withTempDir (fun dir ->
+        let trainer = Training.create tiny MatrixGames.twoStep
+
+        let states =
+            Training.iterations trainer (Training.init trainer)
+            |> Seq.map fst
+            |> Seq.toArray
+
+        let early, late = states[10], states[40]
+        let path = Path.Combine(dir, "model")
+        let model, train, sidecar = Checkpoint.paths path
+        Training.save trainer path early
+        let before = [ for f in [ model; train; sidecar ] -> File.ReadAllBytes f ]
+
+        let check (blamed: string) (inTheWay: string) =
+            // a directory where the save needs a file: not an IOException when the file is created, so every cause is
+            // wrapped
+            Directory.CreateDirectory(Path.Combine(inTheWay, "x")) |> ignore
+
+            let e =
+                Assert.Throws<CheckpointSaveException>(fun () -> Training.save trainer path late)
+
+            Assert.Equal(blamed, e.FilePath)
+            Assert.NotNull e.InnerException
+            Assert.Equal<byte[] list>(before, [ for f in [ model; train; sidecar ] -> File.ReadAllBytes f ])
+            Assert.Equal(early.Counters, (Training.resume trainer path).Counters)
+            Directory.Delete(inTheWay, true)
+
+            Assert.Equal<string[]>([| "model.json"; "model.safetensors"; "model.train.safetensors" |], namesIn dir)
+
+        // while staging the sidecar (after both tensor files were staged)
+        check sidecar (sidecar + ".new")
+        // while moving the previous set aside (after two of its files were moved): they are moved back
+        check sidecar (sidecar + ".bak")
+        // and afterwards the save goes through
+        Training.save trainer path late
+        Assert.Equal(late.Counters, (Training.resume trainer path).Counters))
+
+// ---------------------------------------------------------------- memory
+
+/// A spec the size of SMAC's 3s5z: 8 agents, 14 actions, 80-wide observations, 120-wide states, 120 steps.
+let private spec3s5z =
+    {
+        Name = "3s5z-sized"
+        NAgents = 8
+        NActions = 14
+        ObsDim = 80
+        StateDim = 120
+        EpisodeLimit = 120
+    }
+
+/// A buffer of `count` synthetic episodes of a spec (values from the episode's index, all different).
+let private syntheticReplay (spec: EnvSpec) (count: int) =
+    let t1 = spec.EpisodeLimit + 1
+    let n = spec.NAgents
+
+    let episode (i: int) =
+        let fill (len: int) (salt: int) =
+            Array.init len (fun j -> float32 ((i * 7919 + j * 31 + salt) % 1000) * 0.001f)
+
+        {
+            Spec = spec
+            Length = 1 + i % spec.EpisodeLimit
+            Obs = fill (t1 * n * spec.ObsDim) 1
+            State = fill (t1 * spec.StateDim) 2
+            Actions = Array.init (t1 * n) (fun j -> (i + j) % spec.NActions)
+            AvailActions = Array.init (t1 * n * spec.NActions) (fun j -> float32 ((i + j) % 2))
+            Reward = fill t1 3
+            Terminated = i % 2 = 0
+            Won = if i % 3 = 0 then None else Some(i % 3 = 1)
+        }
+
+    Replay.addMany (Seq.init count episode) (Replay.empty count)
+
+/// The bytes of the episodes' arrays.
+let private replayBytes (replay: Replay) =
+    Replay.episodes replay
+    |> Array.sumBy (fun e ->
+        4L
+        * int64 (
+            e.Obs.Length
+            + e.State.Length
+            + e.Actions.Length
+            + e.AvailActions.Length
+            + e.Reward.Length
+        ))
+
+/// The bytes allocated on this thread while f runs.
+let private allocatedBy (f: unit -> unit) =
+    let before = GC.GetAllocatedBytesForCurrentThread()
+    f ()
+    GC.GetAllocatedBytesForCurrentThread() - before
+
+[<Fact>]
+let ``a save allocates a few hundred KB beyond the buffer, where concatenating allocates the buffer again`` () =
+    withTempDir (fun dir ->
+        // 400 episodes of 3s5z's sizes: 170 MB of replay
+        let replay = syntheticReplay spec3s5z 400
+        let bytes = replayBytes replay
+        Assert.True(bytes > 160_000_000L, sprintf "the buffer holds %d bytes" bytes)
+        let learner = Learner.builtIn tiny.Learner spec3s5z tiny.Mixer
+        let learnerState = Learner.init learner (Rng.key 1UL)
+
+        let ckpt =
+            {
+                Learner = learnerState
+                Replay = replay
+                Counters =
+                    {
+                        Step = 1
+                        Episode = 400
+                        LastTestStep = 0
+                        LastSaveStep = 0
+                        Key = Rng.key 2UL
+                    }
+            }
+
+        let path = Path.Combine(dir, "model")
+        // once to compile everything, then measured
+        Checkpoint.save path learner "config" ckpt
+        let saving = allocatedBy (fun () -> Checkpoint.save path learner "config" ckpt)
+        Assert.True(saving < 4_000_000L, sprintf "the save allocated %d bytes" saving)
+        // negative control: the same measurement of the old way (each field concatenated, then written) sees the
+        // buffer copied
+        let old = Path.Combine(dir, "old.safetensors")
+        Safetensors.save old Map.empty (concatenatedReplay replay)
+
+        let concatenating =
+            allocatedBy (fun () -> Safetensors.save old Map.empty (concatenatedReplay replay))
+
+        Assert.True(concatenating > bytes, sprintf "concatenating allocated %d bytes" concatenating)
+        File.Delete old
+        // loading allocates the episodes it restores and little else (the old load read the file into one array,
+        // then copied it three times)
+        let mutable loaded = Unchecked.defaultof<Checkpoint<MixerParams>>
+        let loading = allocatedBy (fun () -> loaded <- Checkpoint.load path learner)
+
+        Assert.True(
+            loading < bytes + bytes / 10L + 4_000_000L,
+            sprintf "the load allocated %d bytes for %d of episodes" loading bytes
+        )
+
+        Assert.True((replay = loaded.Replay), "the replay buffers differ"))

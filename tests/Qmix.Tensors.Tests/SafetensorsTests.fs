@@ -1,7 +1,11 @@
 module Qmix.Tensors.Tests.SafetensorsTests
 
+#nowarn "9" // a span over native memory: a zero-filled tensor larger than 2 GB that is never touched
+
 open System
 open System.IO
+open System.Runtime.InteropServices
+open System.Text.Json
 open System.Text
 open Xunit
 open FsCheck
@@ -437,3 +441,281 @@ let ``saving where the file cannot be written leaves nothing behind`` () =
 
         Assert.Equal<string[]>([| occupied |], Directory.GetFileSystemEntries dir)
         Assert.Empty(Directory.GetFileSystemEntries occupied))
+
+// ------------------------------------------------------------------ streaming: layout, writer, reader
+
+/// A stream that counts the bytes written to it and keeps none of them.
+type private CountingStream() =
+    inherit Stream()
+    member val Count = 0L with get, set
+    override _.CanRead = false
+    override _.CanSeek = false
+    override _.CanWrite = true
+    override s.Length = s.Count
+
+    override s.Position
+        with get () = s.Count
+        and set _ = raise (NotSupportedException())
+
+    override _.Flush() = ()
+    override _.Read(_: byte[], _: int, _: int) = raise (NotSupportedException())
+    override _.Seek(_: int64, _: SeekOrigin) = raise (NotSupportedException())
+    override _.SetLength _ = raise (NotSupportedException())
+    override s.Write(_: byte[], _: int, count: int) = s.Count <- s.Count + int64 count
+
+    override s.Write(buffer: ReadOnlySpan<byte>) =
+        s.Count <- s.Count + int64 buffer.Length
+
+/// A source that writes its values in pieces of a given size (the last may be shorter).
+let private piecewise (name: string) (dims: int[]) (data: float32[]) (pieceSize: int) =
+    {
+        Name = name
+        Shape = Shape dims
+        Write =
+            fun sink ->
+                let mutable i = 0
+
+                while i < data.Length do
+                    let n = min pieceSize (data.Length - i)
+                    sink.Write(ReadOnlySpan(data, i, n))
+                    i <- i + n
+    }
+
+[<Fact>]
+let ``write streams sources to the same bytes as toBytes, whatever the pieces`` () =
+    check (
+        Prop.forAll (Arb.fromGen (Gen.zip tensorsGen (Gen.choose (1, 7)))) (fun ((meta, tensors), pieceSize) ->
+            let sources =
+                tensors
+                |> List.map (fun (n, t: Tensor) -> piecewise n (t.Shape.ToArray()) (t.ToArray()) pieceSize)
+
+            use stream = new MemoryStream()
+            Safetensors.write stream meta sources
+            let l = Safetensors.layout meta (tensors |> List.map (fun (n, t) -> n, t.Shape))
+
+            stream.ToArray() = Safetensors.toBytes meta tensors
+            && stream.Length = l.FileBytes)
+    )
+
+[<Fact>]
+let ``integers and single values are written as float32`` () =
+    let source =
+        {
+            Name = "mixed"
+            Shape = Shape [| 6 |]
+            Write =
+                fun sink ->
+                    sink.Write [| 3; -1 |]
+                    sink.Write 2.5f
+                    sink.Write(ReadOnlySpan [| 7; 0 |])
+                    Assert.Equal(1L, sink.Remaining)
+                    Assert.Equal("mixed", sink.Name)
+                    sink.Write [| 9.0f |]
+        }
+
+    use stream = new MemoryStream()
+    Safetensors.write stream Map.empty [ source ]
+    let f = Safetensors.ofBytes (stream.ToArray())
+    Assert.Equal<float32[]>([| 3.0f; -1.0f; 2.5f; 7.0f; 0.0f; 9.0f |], (snd f.Tensors.Head).ToArray())
+
+[<Fact>]
+let ``a source that writes too many or too few values is named, and saveStreamed leaves nothing`` () =
+    let sourceOf (count: int) =
+        {
+            Name = "replay.obs.3"
+            Shape = Shape [| 2; 2 |]
+            Write = fun sink -> sink.Write(Array.zeroCreate<float32> count)
+        }
+
+    for count, text in [ 5, "more values than the 4"; 3, "wrote 3 values, but its shape holds 4" ] do
+        let e =
+            Assert.Throws<InvalidOperationException>(fun () ->
+                Safetensors.write (new MemoryStream()) Map.empty [ sourceOf count ])
+
+        Assert.Contains("'replay.obs.3'", e.Message)
+        Assert.Contains(text, e.Message)
+
+        withTempDir (fun dir ->
+            Assert.Throws<InvalidOperationException>(fun () ->
+                Safetensors.saveStreamed (Path.Combine(dir, "x.safetensors")) Map.empty [ sourceOf count ])
+            |> ignore
+
+            Assert.Empty(Directory.GetFileSystemEntries dir))
+
+[<Fact>]
+let ``a source that fails midway leaves the previous file untouched and no temporary file`` () =
+    withTempDir (fun dir ->
+        let path = Path.Combine(dir, "ckpt.safetensors")
+        Safetensors.save path Map.empty [ "w", tensor [| 2 |] [| 1.0f; 2.0f |] ]
+        let before = File.ReadAllBytes path
+
+        let failing =
+            {
+                Name = "big"
+                Shape = Shape [| 1 <<< 20 |]
+                Write =
+                    fun sink ->
+                        sink.Write(Array.zeroCreate<float32>(1 <<< 19))
+                        raise (IOException "No space left on device (simulated)")
+            }
+
+        let e =
+            Assert.Throws<IOException>(fun () -> Safetensors.saveStreamed path Map.empty [ failing ])
+
+        Assert.Contains("simulated", e.Message)
+        Assert.Equal<byte[]>(before, File.ReadAllBytes path)
+        Assert.Equal<string[]>([| path |], Directory.GetFileSystemEntries dir))
+
+[<Fact>]
+let ``the layout of tensors past 4 GB has exact 64-bit offsets`` () =
+    // three tensors of 2^30 elements (4 GB each) and a small one: nothing of that size is allocated
+    let big = Shape [| 1 <<< 15; 1 <<< 15 |]
+
+    let l =
+        Safetensors.layout (Map [ "k", "v" ]) [ "a", big; "b", big; "c", big; "d", Shape [| 3 |] ]
+
+    let gb4 = 1L <<< 32
+
+    let offsets =
+        l.Entries |> Array.map (fun e -> e.Name, e.Begin, e.End) |> Array.toList
+
+    Assert.Equal<(string * int64 * int64) list>(
+        [
+            "a", 0L, gb4
+            "b", gb4, 2L * gb4
+            "c", 2L * gb4, 3L * gb4
+            "d", 3L * gb4, 3L * gb4 + 12L
+        ],
+        offsets
+    )
+
+    Assert.Equal(3L * gb4 + 12L, l.DataBytes)
+    Assert.Equal(8L + int64 l.Header.Length + l.DataBytes, l.FileBytes)
+    Assert.Equal(1L <<< 30, l.Entries[0].Numel)
+    // the header says the same
+    use doc = JsonDocument.Parse(l.Header)
+    let c = doc.RootElement.GetProperty("c").GetProperty("data_offsets")
+    Assert.Equal(2L * gb4, c[0].GetInt64())
+    Assert.Equal(3L * gb4, c[1].GetInt64())
+    // one tensor of more than Int32.MaxValue elements is refused, by name
+    let e =
+        Assert.Throws<ArgumentException>(fun () ->
+            Safetensors.layout Map.empty [ "replay.obs", Shape [| 2; 1 <<< 30 |] ] |> ignore)
+
+    Assert.Contains("'replay.obs'", e.Message)
+    Assert.Contains("at most 2147483647", e.Message)
+
+[<Fact>]
+let ``a span of more than 2^29 values is written in pieces (no overflow past 2 GB)`` () =
+    // 2^29 + 8 floats = 2 GB + 32 bytes of zeroed native memory that is never touched: the writer used to turn
+    // a tensor's span into one byte span, whose length overflows an int past 2 GB
+    let count = (1 <<< 29) + 8
+    let memory = NativeMemory.AllocZeroed(unativeint count * 4un)
+
+    try
+        let source =
+            {
+                Name = "replay.obs"
+                Shape = Shape [| count |]
+                Write = fun sink -> sink.Write(ReadOnlySpan<float32>(memory, count))
+            }
+
+        use stream = new CountingStream()
+        Safetensors.write stream Map.empty [ source; { source with Name = "again" } ]
+
+        let l =
+            Safetensors.layout Map.empty [ "replay.obs", Shape [| count |]; "again", Shape [| count |] ]
+
+        Assert.Equal(l.FileBytes, stream.Count)
+        Assert.True(stream.Count > (1L <<< 32))
+    finally
+        NativeMemory.Free memory
+
+[<Fact>]
+let ``openRead reads tensors and ranges of them as ofBytes does`` () =
+    withTempDir (fun dir ->
+        let path = Path.Combine(dir, "f.safetensors")
+
+        Check.One(
+            Config.QuickThrowOnFailure.WithReplay(1UL, 1UL).WithMaxTest(30),
+            Prop.forAll (Arb.fromGen tensorsGen) (fun (meta, tensors) ->
+                Safetensors.save path meta tensors
+                use r = Safetensors.openRead path
+                let expected = Safetensors.ofBytes (File.ReadAllBytes path)
+
+                r.Metadata = meta
+                && (r.Entries |> List.map (fun e -> e.Name)) = List.map fst expected.Tensors
+                && expected.Tensors
+                   |> List.forall (fun (n, t) ->
+                       let whole = r.Read n
+                       let all = t.ToArray()
+                       // every range of up to 3 values
+                       let ranges =
+                           [
+                               for start in 0 .. all.Length do
+                                   for len in 0 .. min 3 (all.Length - start) do
+                                       let part = Array.zeroCreate<float32> len
+                                       r.ReadInto(n, int64 start, Span part)
+
+                                       bitsOf (tensor [| len |] part) =
+                                           bitsOf (tensor [| len |] all[start .. start + len - 1])
+                           ]
+
+                       whole.Shape = t.Shape && bitsOf whole = bitsOf t && List.forall id ranges))
+        ))
+
+[<Fact>]
+let ``openRead names the file and the tensor for a missing tensor or a range outside one`` () =
+    withTempDir (fun dir ->
+        let path = Path.Combine(dir, "f.safetensors")
+        Safetensors.save path Map.empty [ "w", tensor [| 2; 2 |] [| 1.0f; 2.0f; 3.0f; 4.0f |] ]
+        use r = Safetensors.openRead path
+
+        let missing =
+            Assert.Throws<ArgumentException>(fun () -> r.Read "replay.obs.0" |> ignore)
+
+        Assert.Contains(path, missing.Message)
+        Assert.Contains("no tensor 'replay.obs.0'", missing.Message)
+
+        let outside =
+            Assert.ThrowsAny<ArgumentOutOfRangeException>(fun () -> r.ReadInto("w", 3L, Span(Array.zeroCreate 2)))
+
+        Assert.Contains("tensor 'w'", outside.Message)
+        Assert.True(r.TryFindEntry("w").IsSome)
+        Assert.True(r.TryFindEntry("v").IsNone))
+
+[<Fact>]
+let ``a file past 4 GB is read at 64-bit offsets (a sparse file)`` () =
+    withTempDir (fun dir ->
+        let path = Path.Combine(dir, "big.safetensors")
+        // "a": 2^30 elements (4 GB), then "b": 4 elements at byte 2^32 of the data buffer
+        let l =
+            Safetensors.layout Map.empty [ "a", Shape [| 1 <<< 30 |]; "b", Shape [| 4 |] ]
+
+        let dataStart = 8L + int64 l.Header.Length
+
+        do
+            use fs = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite)
+            fs.Write(BitConverter.GetBytes(uint64 l.Header.Length), 0, 8)
+            fs.Write(l.Header, 0, l.Header.Length)
+            // the rest stays a hole: the file system stores no zeros for it
+            fs.SetLength l.FileBytes
+
+            let put (position: int64) (values: float32[]) =
+                RandomAccess.Write(fs.SafeFileHandle, ReadOnlySpan(floatBytes values), position)
+
+            put (dataStart + l.Entries[1].Begin) [| 1.0f; 2.0f; 3.0f; 4.0f |]
+            // the last two values of "a", past byte 2^32 - 8 of the data
+            put (dataStart + 4L * ((1L <<< 30) - 2L)) [| 5.0f; 6.0f |]
+            // one value past byte 2^31, where a 32-bit offset would wrap
+            put (dataStart + 4L * ((1L <<< 29) + 3L)) [| 7.0f |]
+
+        use r = Safetensors.openRead path
+        Assert.Equal<string list>([ "a"; "b" ], r.Entries |> List.map (fun e -> e.Name))
+        Assert.Equal<float32[]>([| 1.0f; 2.0f; 3.0f; 4.0f |], (r.Read "b").ToArray())
+        let tail = Array.zeroCreate<float32> 3
+        r.ReadInto("a", (1L <<< 30) - 3L, Span tail)
+        Assert.Equal<float32[]>([| 0.0f; 5.0f; 6.0f |], tail)
+        let mid = Array.zeroCreate<float32> 2
+        r.ReadInto("a", (1L <<< 29) + 3L, Span mid)
+        Assert.Equal<float32[]>([| 7.0f; 0.0f |], mid))
