@@ -200,7 +200,7 @@ public static class Charts
             _ => FSharpOption<Tuple<double, double>>.None,
         };
         return new F.ChartConfig(title, xLabel, yLabel, options.Width, options.Height, d.Palette, d.FontFamily, d.FontSize,
-            d.StrokeWidth, d.BandOpacity, range);
+            d.StrokeWidth, d.BandOpacity, range, d.ReferenceLines);
     }
 
     /// <summary>Runs a core call, giving its argument errors the facade's parameter name.</summary>

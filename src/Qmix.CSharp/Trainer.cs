@@ -188,7 +188,8 @@ public sealed class Trainer : IDisposable
     void Checkpoint()
     {
         var c = state.Counters;
-        state = new CoreState(state.Learner, state.Replay, new F.Counters(c.Step, c.Episode, c.LastTestStep, c.Step, c.Key));
+        state = new CoreState(state.Learner, state.Replay, new F.Counters(c.Step, c.Episode, c.LastTestStep, c.Step, c.Key),
+            state.Diagnostics);
         Write(checkpointStem!, state);
     }
 

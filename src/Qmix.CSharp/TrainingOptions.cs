@@ -350,5 +350,6 @@ public sealed record TrainingOptions
         new(LearnerConfig(), MixerConfig(), TotalSteps, BatchSize, BufferSize,
             new F.EpsilonSchedule((float)EpsilonStart, (float)EpsilonFinish, EpsilonAnnealSteps), ParallelEnvs,
             TestInterval, TestEpisodes, SaveInterval,
-            checkpointPath is null ? FSharpOption<string>.None : FSharpOption<string>.Some(checkpointPath), Seed);
+            checkpointPath is null ? FSharpOption<string>.None : FSharpOption<string>.Some(checkpointPath), Seed,
+            F.DiagnosticsConfig.defaults);
 }

@@ -43,6 +43,7 @@ let stepOf (e: TrainingEvent) =
     match e with
     | Collected c -> c.Step
     | Updated u -> u.Step
+    | Warned w -> w.Step
     | Tested t -> t.Step
     | Saved(_, step) -> step
     | Progress p -> p.Step
@@ -51,6 +52,7 @@ let episodeOf (e: TrainingEvent) =
     match e with
     | Collected c -> c.Episode
     | Updated u -> u.Episode
+    | Warned w -> w.Episode
     | Tested t -> t.Episode
     | Saved _ -> -1
     | Progress p -> p.Episode
@@ -88,14 +90,16 @@ let ``each iteration reports Collected, Updated, Tested, then Progress, with gro
             match e with
             | Collected _ -> 0
             | Updated _ -> 1
-            | Tested _ -> 2
-            | Saved _ -> 3
-            | Progress _ -> 4
+            | Warned _ -> 2
+            | Tested _ -> 3
+            | Saved _ -> 4
+            | Progress _ -> 5
 
         let ranks = List.map rank group
-        Assert.True(List.head ranks = 0 && List.last ranks = 4, sprintf "iteration %d: %A" i ranks)
+        Assert.True(List.head ranks = 0 && List.last ranks = 5, sprintf "iteration %d: %A" i ranks)
         Assert.True((ranks = List.sort ranks && ranks = List.distinct ranks), sprintf "iteration %d: %A" i ranks)
-        Assert.DoesNotContain(3, ranks) // no checkpoint path, no Saved event
+        Assert.DoesNotContain(2, ranks) // a healthy run: no warning
+        Assert.DoesNotContain(4, ranks) // no checkpoint path, no Saved event
 
         for e in group do
             Assert.Equal(2 * envs * (i + 1), stepOf e)
