@@ -322,9 +322,12 @@ output "options"
 ## Training
 
 `Trainer.Train` runs to `TotalSteps` on the calling thread and returns a `TrainingResult` (steps, episodes,
-updates, the last loss and test results, every evaluation, and the trained `Policy`). `Evaluated` is raised after
-each greedy evaluation; an `IProgress<TrainingProgress>` receives steps, ε, loss, returns, win rate and
-throughput.
+updates, the last loss and test results, every evaluation and warning, and the trained `Policy`). `Evaluated` is
+raised after each greedy evaluation; an `IProgress<TrainingProgress>` receives steps, ε, loss, the learner's
+diagnostics (`QTakenMean`, `TargetMean`, `TdErrorAbs`, `GradNorm`), returns, win rate, episode lengths, dead units
+(for environments with two armies) and throughput. `Warned` is raised when the Q-values leave their plausible range
+(`TrainingWarning` names the quantity, its value and the bound; `TrainingOptions.QValueBound` sets the bound when
+the largest return is known).
 *)
 (*** hide ***)
 csharp "train"

@@ -357,6 +357,59 @@ match Seq.last events with
 (*** include-output ***)
 
 (**
+### Learner diagnostics and the divergence check
+
+Each `Updated` event carries the learner's diagnostics as PyMARL logs them: `QTakenMean` (the mean Q_tot of the
+taken joint actions), `TargetMean`, `TdErrorAbs` and `GradNorm` (before clipping). `Collected` and `Tested` events
+carry the episodes' `MeanLength` and, for environments with two armies (the combat maps), the mean `DeadAllies` and
+`DeadEnemies` at the end of an episode (`None` elsewhere).
+
+Q_tot estimates a return, so it cannot honestly lie far beyond the largest return an episode pays. After every
+update, `Diagnostics.check` compares |`QTakenMean`| and |`TargetMean`| with a bound: `config.Diagnostics.QValueBound`
+when set, otherwise 10 × the largest return an episode seen so far can be worth (the sum of its rewards'
+magnitudes, plus max |r| / (1 − γ) for an episode cut at its limit), and at least 100. A value beyond it (or NaN)
+gives a `Warned` event, once per quantity, right after the `Updated` event that showed it. The run above stayed
+healthy:
+*)
+let lastUpdate =
+    events
+    |> Seq.choose (function
+        | Updated u -> Some u.Metrics
+        | _ -> None)
+    |> Seq.last
+
+printfn
+    "last update: Q taken %.3f, target %.3f, |TD error| %.3f, grad norm %.3f"
+    lastUpdate.QTakenMean
+    lastUpdate.TargetMean
+    lastUpdate.TdErrorAbs
+    lastUpdate.GradNorm
+
+printfn
+    "%d warnings; largest plausible return seen %g, so |Q| should stay below %g"
+    (count _.IsWarned)
+    final.Diagnostics.LargestReturn
+    (Diagnostics.bound config.Diagnostics final.Diagnostics)
+(*** include-output ***)
+
+(**
+The same check on an update whose Q-values had run away names the quantity, its value and the bound:
+*)
+let runaway = { lastUpdate with QTakenMean = 2500.0f }
+
+let _, warnings =
+    Diagnostics.check
+        config.Diagnostics
+        final.Diagnostics
+        final.Counters.Step
+        final.Counters.Episode
+        runaway
+
+for w in warnings do
+    printfn "%s" (Diagnostics.describe w)
+(*** include-output ***)
+
+(**
 ### The learner update underneath
 
 `Learner.update learner episodes batch state` is one update as PyMARL's `QLearner.train`: the TD loss of a batch

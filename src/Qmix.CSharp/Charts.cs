@@ -18,6 +18,12 @@ public readonly record struct ChartPoint(double X, double Y);
 /// chart notes how many).</param>
 public sealed record ChartSeries(string Name, IReadOnlyList<ChartPoint> Points);
 
+/// <summary>A horizontal reference line across a chart (<see cref="ChartOptions.ReferenceLines"/>), drawn dashed in
+/// grey with its own legend entry, e.g. the largest return beside Q-values.</summary>
+/// <param name="Name">The legend text.</param>
+/// <param name="Y">The height of the line; the y axis covers it. Finite.</param>
+public sealed record ChartReferenceLine(string Name, double Y);
+
 /// <summary>Several runs (seeds) of one configuration for a <see cref="Charts.Band"/> chart: drawn as their mean
 /// with a shaded 95% confidence band, labelled "name (n seeds)".</summary>
 /// <param name="Name">The configuration's name.</param>
@@ -46,6 +52,22 @@ public sealed record ChartOptions
 
     /// <summary>A value the y axis covers at least (e.g. 1 for win rates); null for the data's range.</summary>
     public double? YMax { get; init => field = value is { } v ? Finite(v, nameof(YMax)) : null; }
+
+    /// <summary>Horizontal reference lines, drawn dashed under the series (none by default); each one's height must
+    /// be finite.</summary>
+    public IReadOnlyList<ChartReferenceLine> ReferenceLines
+    {
+        get;
+        init => field = value is null
+            ? throw new ArgumentNullException(nameof(ReferenceLines))
+            : value.Select((r, i) => r is null
+                ? throw new ArgumentNullException(nameof(ReferenceLines), $"reference line {i} is null")
+                : r with
+                {
+                    Name = r.Name ?? throw new ArgumentNullException(nameof(ReferenceLines), $"reference line {i} has no name"),
+                    Y = Finite(r.Y, nameof(ReferenceLines)),
+                }).ToArray();
+    } = [];
 
     static double Finite(double v, string name) =>
         double.IsFinite(v) ? v : throw new ArgumentOutOfRangeException(name, v, $"{name} must be finite, got {v}");
@@ -199,8 +221,9 @@ public static class Charts
             (null, { } hi) => FSharpOption<Tuple<double, double>>.Some(Tuple.Create(hi, hi)),
             _ => FSharpOption<Tuple<double, double>>.None,
         };
+        var references = ListModule.OfSeq(options.ReferenceLines.Select(r => new F.ReferenceLine(r.Name, r.Y)));
         return new F.ChartConfig(title, xLabel, yLabel, options.Width, options.Height, d.Palette, d.FontFamily, d.FontSize,
-            d.StrokeWidth, d.BandOpacity, range);
+            d.StrokeWidth, d.BandOpacity, range, references);
     }
 
     /// <summary>Runs a core call, giving its argument errors the facade's parameter name.</summary>

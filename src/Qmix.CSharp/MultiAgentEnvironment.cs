@@ -84,7 +84,8 @@ public sealed class MultiAgentEnvironment : IMultiAgentEnvironment
         var truncated = tr.Truncated || (!tr.Terminated && StepCount >= Spec.EpisodeLimit);
         done = tr.Terminated || truncated;
         bool? won = tr.Info.Won is { } w ? w.Value : null;
-        return new StepResult(tr.Reward, tr.Terminated, truncated, won);
+        var casualties = tr.Info.Casualties is { } c ? c.Value : null;
+        return new StepResult(tr.Reward, tr.Terminated, truncated, won, casualties?.DeadAllies, casualties?.DeadEnemies);
     }
 
     /// <summary>Every agent's observation in the hand-stepped episode, agent by agent

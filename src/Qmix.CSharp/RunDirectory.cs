@@ -88,7 +88,8 @@ public sealed class RunDirectory
     /// <summary>A learning curve of the run against environment steps.</summary>
     /// <param name="metric">Which curve.</param>
     /// <returns>The points by step (one per step: the last record wins); empty when the run has no such values
-    /// (e.g. win rates of an environment without wins).</returns>
+    /// (e.g. win rates of an environment without wins, dead units of one without armies).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="metric"/> is not a defined value.</exception>
     public IReadOnlyList<ChartPoint> Curve(RunMetric metric) => Curve(Metrics, metric);
 
     /// <summary>The environment of the run, made by its name.</summary>
@@ -112,7 +113,10 @@ public sealed class RunDirectory
 
     internal static IReadOnlyList<ChartPoint> Curve(IReadOnlyList<MetricsRecord> records, RunMetric metric)
     {
-        var kind = metric is RunMetric.TestReturn or RunMetric.TestWinRate ? MetricsKind.Evaluation : MetricsKind.Progress;
+        var kind = metric is RunMetric.TestReturn or RunMetric.TestWinRate or RunMetric.TestEpisodeLength
+            or RunMetric.TestDeadAllies or RunMetric.TestDeadEnemies
+            ? MetricsKind.Evaluation
+            : MetricsKind.Progress;
         var byStep = new SortedDictionary<int, double>();
         foreach (var r in records)
         {
@@ -124,7 +128,18 @@ public sealed class RunDirectory
                 RunMetric.TrainReturn => r.TrainReturn,
                 RunMetric.TrainWinRate => r.TrainWinRate,
                 RunMetric.Loss => r.Loss,
-                _ => r.Epsilon,
+                RunMetric.Epsilon => r.Epsilon,
+                RunMetric.QTakenMean => r.QTakenMean,
+                RunMetric.TargetMean => r.TargetMean,
+                RunMetric.TdErrorAbs => r.TdErrorAbs,
+                RunMetric.GradNorm => r.GradNorm,
+                RunMetric.TrainEpisodeLength => r.TrainEpisodeLength,
+                RunMetric.TestEpisodeLength => r.TestEpisodeLength,
+                RunMetric.TrainDeadAllies => r.TrainDeadAllies,
+                RunMetric.TrainDeadEnemies => r.TrainDeadEnemies,
+                RunMetric.TestDeadAllies => r.TestDeadAllies,
+                RunMetric.TestDeadEnemies => r.TestDeadEnemies,
+                _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, $"{metric} is not a RunMetric"),
             };
             if (v is { } y) byStep[r.Step] = y;
         }

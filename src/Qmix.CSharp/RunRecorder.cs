@@ -5,10 +5,13 @@ using System.Text.Json;
 namespace Qmix;
 
 /// <summary>Trains and records a run in a directory of its own: <c>config.json</c> (everything needed to repeat the
-/// run), <c>metrics.jsonl</c> and <c>metrics.csv</c> (one record per progress report and per greedy evaluation),
-/// <c>curves.svg</c> (test and training return against steps, and the win rate where the environment reports wins),
-/// <c>checkpoints/</c> (the trainer's checkpoint: <c>model.safetensors</c> and its companions) and
-/// <c>summary.json</c> (how the run ended). <see cref="RunDirectory.Load"/> reads it back.</summary>
+/// run), <c>metrics.jsonl</c> and <c>metrics.csv</c> (one record per progress report, per greedy evaluation and per
+/// warning; the columns are listed in <see cref="MetricsRecord"/>), <c>curves.svg</c> (test and training return
+/// against steps, the win rate where the environment reports wins, then the learner's diagnostics: Q-values and TD
+/// targets beside the largest return recorded, TD error and gradient norm, episode lengths, and dead units where the
+/// environment reports them), <c>checkpoints/</c> (the trainer's checkpoint: <c>model.safetensors</c> and its
+/// companions) and <c>summary.json</c> (how the run ended, with its warnings). <see cref="RunDirectory.Load"/> reads
+/// it back.</summary>
 /// <example>
 /// <code>
 /// using var run = RunRecorder.Create("runs/3m", Environments.Combat("3m"), new TrainingOptions { TotalSteps = 300_000 });
@@ -26,6 +29,7 @@ public sealed class RunRecorder : IDisposable
 
     readonly StreamWriter jsonl, csv;
     readonly List<MetricsRecord> records = [];
+    readonly List<TrainingWarning> warnings = [];
     readonly Stopwatch clock = Stopwatch.StartNew();
     readonly Lock gate = new();
     TrainingProgress? last;
@@ -58,8 +62,26 @@ public sealed class RunRecorder : IDisposable
             Updates = Trainer.Updates,
             TestReturn = Tidy(e.MeanReturn),
             TestWinRate = Tidy(e.WinRate),
+            TestEpisodeLength = Tidy(e.MeanEpisodeLength),
+            TestDeadAllies = Tidy(e.DeadAllies),
+            TestDeadEnemies = Tidy(e.DeadEnemies),
             ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
         });
+        Trainer.Warned += (_, w) =>
+        {
+            lock (gate) warnings.Add(w);
+            Record(new MetricsRecord
+            {
+                Kind = MetricsKind.Warning,
+                Step = w.Step,
+                Episode = w.Episode,
+                Updates = Trainer.Updates,
+                QTakenMean = w.Quantity == "q_taken_mean" ? Tidy(w.Value) : null,
+                TargetMean = w.Quantity == "target_mean" ? Tidy(w.Value) : null,
+                ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+                Warning = w.Message,
+            });
+        };
     }
 
     /// <summary>Starts a run: creates the directory, writes <c>config.json</c>, opens the metrics files and creates
@@ -105,6 +127,15 @@ public sealed class RunRecorder : IDisposable
         get
         {
             lock (gate) return records.ToArray();
+        }
+    }
+
+    /// <summary>The warnings recorded so far (Q-values out of their plausible range), in order.</summary>
+    public IReadOnlyList<TrainingWarning> Warnings
+    {
+        get
+        {
+            lock (gate) return warnings.ToArray();
         }
     }
 
@@ -162,10 +193,20 @@ public sealed class RunRecorder : IDisposable
             Updates = progress.Updates,
             Epsilon = Tidy(progress.Epsilon),
             Loss = Tidy(progress.Loss),
+            QTakenMean = Tidy(progress.QTakenMean),
+            TargetMean = Tidy(progress.TargetMean),
+            TdErrorAbs = Tidy(progress.TdErrorAbs),
+            GradNorm = Tidy(progress.GradNorm),
             TrainReturn = Tidy(progress.TrainReturn),
             TrainWinRate = Tidy(progress.TrainWinRate),
+            TrainEpisodeLength = Tidy(progress.TrainEpisodeLength),
+            TrainDeadAllies = Tidy(progress.TrainDeadAllies),
+            TrainDeadEnemies = Tidy(progress.TrainDeadEnemies),
             TestReturn = Tidy(progress.TestReturn),
             TestWinRate = Tidy(progress.TestWinRate),
+            TestEpisodeLength = Tidy(progress.TestEpisodeLength),
+            TestDeadAllies = Tidy(progress.TestDeadAllies),
+            TestDeadEnemies = Tidy(progress.TestDeadEnemies),
             StepsPerSecond = Math.Round(progress.StepsPerSecond, 1),
             ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
         });
@@ -207,6 +248,7 @@ public sealed class RunRecorder : IDisposable
             FinalTrainReturn = Tidy(last?.TrainReturn),
             FinalLoss = Tidy(last?.Loss),
             Evaluations = tests.Count,
+            Warnings = Warnings is { Count: > 0 } ws ? ws : null,
             Checkpoint = File.Exists(model) ? Path.Combine(CheckpointFolder, ModelStem + ".safetensors").Replace('\\', '/') : null,
         };
         Charts.Save(CurvesPath, CurvesSvg(all, Config.Environment, Config.Options.Algorithm, Config.Options.Seed));
@@ -216,29 +258,71 @@ public sealed class RunRecorder : IDisposable
     }
 
     /// <summary>The learning curves of a run's records: returns (test and training) against steps, and, below, the
-    /// win rates when the environment reports wins; a note when there is nothing to draw yet.</summary>
+    /// win rates when the environment reports wins; then the learner's diagnostics — the Q-values (Q taken and the TD
+    /// target, with the largest |return| recorded as a dashed line: the values estimate returns, so they should stay
+    /// near it), the TD error and the gradient norm before clipping, the episode lengths, and the dead units where
+    /// the environment reports casualties. A note when there is nothing to draw yet.</summary>
     internal static string CurvesSvg(IReadOnlyList<MetricsRecord> records, string environment, Algorithm algorithm, ulong seed)
     {
         var title = $"{RunDirectory.AlgorithmName(algorithm)} on {environment}, seed {seed}";
         var returns = new List<ChartSeries>();
         var wins = new List<ChartSeries>();
+        var values = new List<ChartSeries>();
+        var errors = new List<ChartSeries>();
+        var lengths = new List<ChartSeries>();
+        var dead = new List<ChartSeries>();
         void Add(List<ChartSeries> to, string name, RunMetric metric)
         {
             var points = RunDirectory.Curve(records, metric);
             if (points.Count > 0) to.Add(new ChartSeries(name, points));
         }
+        // a value of the exploring episodes is one collection's: noisy, so drawn as a moving average
+        void AddSmoothed(List<ChartSeries> to, string name, RunMetric metric)
+        {
+            var points = RunDirectory.Curve(records, metric);
+            if (points.Count > 0) to.Add(new ChartSeries($"{name} (mean of {Window})", MovingAverage(points)));
+        }
         Add(returns, "test return", RunMetric.TestReturn);
-        // a training return is one collection's (with exploration): noisy, so drawn as a moving average
-        var train = RunDirectory.Curve(records, RunMetric.TrainReturn);
-        if (train.Count > 0) returns.Add(new ChartSeries($"train return (mean of {Window})", MovingAverage(train)));
+        AddSmoothed(returns, "train return", RunMetric.TrainReturn);
         Add(wins, "test win rate", RunMetric.TestWinRate);
         Add(wins, "train win rate", RunMetric.TrainWinRate);
+        Add(values, "Q taken", RunMetric.QTakenMean);
+        Add(values, "target", RunMetric.TargetMean);
+        Add(errors, "TD |error|", RunMetric.TdErrorAbs);
+        Add(errors, "grad norm", RunMetric.GradNorm);
+        Add(lengths, "test episodes", RunMetric.TestEpisodeLength);
+        AddSmoothed(lengths, "train episodes", RunMetric.TrainEpisodeLength);
+        Add(dead, "test dead allies", RunMetric.TestDeadAllies);
+        Add(dead, "test dead enemies", RunMetric.TestDeadEnemies);
+        AddSmoothed(dead, "train dead allies", RunMetric.TrainDeadAllies);
+        AddSmoothed(dead, "train dead enemies", RunMetric.TrainDeadEnemies);
         if (returns.Count == 0)
             return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"80\" viewBox=\"0 0 720 80\" font-family=\"sans-serif\">"
                 + $"<text x=\"12\" y=\"44\" font-size=\"14\">{System.Security.SecurityElement.Escape(title)}: no metrics recorded yet</text></svg>\n";
+        var panel = new ChartOptions { Height = 300 };
         var charts = new List<string> { Charts.Line(title, "step", "return", returns) };
         if (wins.Count > 0)
-            charts.Add(Charts.Line("", "step", "win rate", wins, new ChartOptions { Height = 300, YMin = 0, YMax = 1 }));
+            charts.Add(Charts.Line("", "step", "win rate", wins, panel with { YMin = 0, YMax = 1 }));
+        if (values.Count > 0)
+        {
+            // the largest |return| recorded (test or training mean): an honest Q-value lives near it
+            var largest = records
+                .SelectMany(r => new[] { r.TestReturn, r.TrainReturn })
+                .Where(v => v is { } x && double.IsFinite(x))
+                .Select(v => Math.Abs(v!.Value))
+                .DefaultIfEmpty(0)
+                .Max();
+            charts.Add(Charts.Line("learner diagnostics", "step", "Q value", values, panel with
+            {
+                ReferenceLines = [new ChartReferenceLine("largest |return| recorded", largest)],
+            }));
+        }
+        if (errors.Count > 0)
+            charts.Add(Charts.Line("", "step", "TD error, gradient", errors, panel with { YMin = 0 }));
+        if (lengths.Count > 0)
+            charts.Add(Charts.Line("", "step", "episode length", lengths, panel with { YMin = 0 }));
+        if (dead.Count > 0)
+            charts.Add(Charts.Line("", "step", "dead units", dead, panel with { YMin = 0 }));
         return Charts.Stack(charts);
     }
 

@@ -53,15 +53,26 @@ public enum MetricsKind
     /// <summary>A progress report of the trainer: counters, ε, loss, the last training and test returns, speed.</summary>
     Progress,
 
-    /// <summary>A greedy evaluation: the test return and win rate at a step.</summary>
+    /// <summary>A greedy evaluation: the test return, win rate, episode length and casualties at a step.</summary>
     Evaluation,
+
+    /// <summary>A warning: a learner quantity left its plausible range (see <see cref="TrainingWarning"/>); the record
+    /// holds the message and the quantity's value in its own column.</summary>
+    Warning,
 }
 
 /// <summary>One record of a run's metrics: a line of <c>metrics.jsonl</c> and a row of <c>metrics.csv</c>. Values
 /// not known (before the first update, or not part of this kind of record) are null.</summary>
+/// <remarks>The keys of <c>metrics.jsonl</c> and the columns of <c>metrics.csv</c> are the property names in
+/// snake_case: <c>kind</c>, <c>step</c>, <c>episode</c>, <c>updates</c>, <c>epsilon</c>; the learner's <c>loss</c>,
+/// <c>q_taken_mean</c>, <c>target_mean</c>, <c>td_error_abs</c> and <c>grad_norm</c> (PyMARL's names); the
+/// exploring episodes' <c>train_return</c>, <c>train_win_rate</c>, <c>train_episode_length</c>,
+/// <c>train_dead_allies</c>, <c>train_dead_enemies</c>; the greedy evaluation's <c>test_return</c>,
+/// <c>test_win_rate</c>, <c>test_episode_length</c>, <c>test_dead_allies</c>, <c>test_dead_enemies</c>;
+/// <c>steps_per_second</c>, <c>elapsed_seconds</c>, and <c>warning</c>.</remarks>
 public sealed record MetricsRecord
 {
-    /// <summary>A progress report or an evaluation.</summary>
+    /// <summary>A progress report, an evaluation or a warning.</summary>
     public required MetricsKind Kind { get; init; }
 
     /// <summary>Environment steps taken.</summary>
@@ -79,11 +90,35 @@ public sealed record MetricsRecord
     /// <summary>The loss of the last learner update.</summary>
     public double? Loss { get; init; }
 
+    /// <summary>The mean Q_tot of the taken joint actions in the last learner update (<c>q_taken_mean</c>).</summary>
+    public double? QTakenMean { get; init; }
+
+    /// <summary>The mean TD target in the last learner update (<c>target_mean</c>).</summary>
+    public double? TargetMean { get; init; }
+
+    /// <summary>The mean |TD error| in the last learner update (<c>td_error_abs</c>).</summary>
+    public double? TdErrorAbs { get; init; }
+
+    /// <summary>The gradient norm of the last learner update, before clipping (<c>grad_norm</c>).</summary>
+    public double? GradNorm { get; init; }
+
     /// <summary>The mean return of the last collected (exploring) episodes.</summary>
     public double? TrainReturn { get; init; }
 
     /// <summary>Their win rate, for environments that report wins.</summary>
     public double? TrainWinRate { get; init; }
+
+    /// <summary>Their mean length in environment steps (<c>train_episode_length</c>, PyMARL's
+    /// <c>ep_length_mean</c>).</summary>
+    public double? TrainEpisodeLength { get; init; }
+
+    /// <summary>The team's mean dead units at the end of those episodes, for environments with two armies
+    /// (<c>train_dead_allies</c>).</summary>
+    public double? TrainDeadAllies { get; init; }
+
+    /// <summary>The opponents' mean dead units at the end of those episodes, for environments with two armies
+    /// (<c>train_dead_enemies</c>).</summary>
+    public double? TrainDeadEnemies { get; init; }
 
     /// <summary>The mean return of the greedy evaluation (for a progress record: the last one).</summary>
     public double? TestReturn { get; init; }
@@ -91,27 +126,54 @@ public sealed record MetricsRecord
     /// <summary>Its win rate, for environments that report wins.</summary>
     public double? TestWinRate { get; init; }
 
+    /// <summary>The mean length of its episodes (<c>test_episode_length</c>, PyMARL's
+    /// <c>test_ep_length_mean</c>).</summary>
+    public double? TestEpisodeLength { get; init; }
+
+    /// <summary>The team's mean dead units at the end of its episodes, for environments with two armies
+    /// (<c>test_dead_allies</c>).</summary>
+    public double? TestDeadAllies { get; init; }
+
+    /// <summary>The opponents' mean dead units at the end of its episodes, for environments with two armies
+    /// (<c>test_dead_enemies</c>).</summary>
+    public double? TestDeadEnemies { get; init; }
+
     /// <summary>Environment steps per second of the current training call.</summary>
     public double? StepsPerSecond { get; init; }
 
     /// <summary>Seconds since the run (this recorder) started.</summary>
     public double ElapsedSeconds { get; init; }
 
+    /// <summary>For a warning record, the warning's message (<see cref="TrainingWarning.Message"/>); null
+    /// otherwise.</summary>
+    public string? Warning { get; init; }
+
     /// <summary>The columns of <c>metrics.csv</c>, in order.</summary>
     public static IReadOnlyList<string> CsvColumns { get; } =
     [
-        "kind", "step", "episode", "updates", "epsilon", "loss", "train_return", "train_win_rate", "test_return",
-        "test_win_rate", "steps_per_second", "elapsed_seconds",
+        "kind", "step", "episode", "updates", "epsilon", "loss", "q_taken_mean", "target_mean", "td_error_abs",
+        "grad_norm", "train_return", "train_win_rate", "train_episode_length", "train_dead_allies",
+        "train_dead_enemies", "test_return", "test_win_rate", "test_episode_length", "test_dead_allies",
+        "test_dead_enemies", "steps_per_second", "elapsed_seconds", "warning",
     ];
 
-    /// <summary>The record as a row of <c>metrics.csv</c> (invariant culture, empty cells for nulls).</summary>
+    /// <summary>The record as a row of <c>metrics.csv</c> (invariant culture, empty cells for nulls, the warning
+    /// quoted as CSV quotes text).</summary>
     /// <returns>The comma-separated values, in the order of <see cref="CsvColumns"/>.</returns>
     public string ToCsv()
     {
         static string N(double? v) => v is { } x ? x.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "";
-        return string.Join(",", Kind == MetricsKind.Progress ? "progress" : "evaluation", Step, Episode, Updates,
-            N(Epsilon), N(Loss), N(TrainReturn), N(TrainWinRate), N(TestReturn), N(TestWinRate), N(StepsPerSecond),
-            N(ElapsedSeconds));
+        static string Text(string? t) => t is null ? "" : "\"" + t.Replace("\"", "\"\"") + "\"";
+        var kind = Kind switch
+        {
+            MetricsKind.Progress => "progress",
+            MetricsKind.Evaluation => "evaluation",
+            _ => "warning",
+        };
+        return string.Join(",", kind, Step, Episode, Updates, N(Epsilon), N(Loss), N(QTakenMean), N(TargetMean),
+            N(TdErrorAbs), N(GradNorm), N(TrainReturn), N(TrainWinRate), N(TrainEpisodeLength), N(TrainDeadAllies),
+            N(TrainDeadEnemies), N(TestReturn), N(TestWinRate), N(TestEpisodeLength), N(TestDeadAllies),
+            N(TestDeadEnemies), N(StepsPerSecond), N(ElapsedSeconds), Text(Warning));
     }
 }
 
@@ -166,6 +228,10 @@ public sealed record RunSummary
     /// <summary>The number of greedy evaluations.</summary>
     public required int Evaluations { get; init; }
 
+    /// <summary>The run's warnings (Q-values out of their plausible range, see <see cref="TrainingWarning"/>), in
+    /// order; null when there were none.</summary>
+    public IReadOnlyList<TrainingWarning>? Warnings { get; init; }
+
     /// <summary>The checkpoint's model file relative to the run directory (<c>checkpoints/model.safetensors</c>); null
     /// when none was written.</summary>
     public string? Checkpoint { get; init; }
@@ -191,4 +257,34 @@ public enum RunMetric
 
     /// <summary>ε of the exploring episodes.</summary>
     Epsilon,
+
+    /// <summary>The mean Q_tot of the taken joint actions (<c>q_taken_mean</c>).</summary>
+    QTakenMean,
+
+    /// <summary>The mean TD target (<c>target_mean</c>).</summary>
+    TargetMean,
+
+    /// <summary>The mean |TD error| (<c>td_error_abs</c>).</summary>
+    TdErrorAbs,
+
+    /// <summary>The gradient norm before clipping (<c>grad_norm</c>).</summary>
+    GradNorm,
+
+    /// <summary>The mean length of the training episodes.</summary>
+    TrainEpisodeLength,
+
+    /// <summary>The mean length of the greedy evaluations' episodes.</summary>
+    TestEpisodeLength,
+
+    /// <summary>The team's mean dead units at the end of the training episodes (environments with two armies).</summary>
+    TrainDeadAllies,
+
+    /// <summary>The opponents' mean dead units at the end of the training episodes.</summary>
+    TrainDeadEnemies,
+
+    /// <summary>The team's mean dead units at the end of the greedy evaluations' episodes.</summary>
+    TestDeadAllies,
+
+    /// <summary>The opponents' mean dead units at the end of the greedy evaluations' episodes.</summary>
+    TestDeadEnemies,
 }

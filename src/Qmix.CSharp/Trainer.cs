@@ -71,7 +71,7 @@ public sealed class Trainer : IDisposable
     public bool IsComplete => F.Training.isDone(core, state);
 
     /// <summary>The least time between two progress reports (250 ms). Progress is also reported after every
-    /// evaluation and at the end.</summary>
+    /// evaluation, after every warning and at the end.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A negative time.</exception>
     public TimeSpan ProgressInterval
     {
@@ -85,9 +85,14 @@ public sealed class Trainer : IDisposable
     /// complete (so a handler may call <see cref="Save"/>).</summary>
     public event EventHandler<TrainingEvaluation>? Evaluated;
 
+    /// <summary>Raised on the training thread when a learner quantity leaves its plausible range (the Q-values are
+    /// diverging; see <see cref="TrainingWarning"/>), once per quantity and call of <see cref="Train"/>, once the
+    /// iteration that showed it is complete.</summary>
+    public event EventHandler<TrainingWarning>? Warned;
+
     /// <summary>Trains until <see cref="TrainingOptions.TotalSteps"/> steps are taken, on the calling thread.</summary>
     /// <param name="progress">Receives progress at most every <see cref="ProgressInterval"/>, after each
-    /// evaluation and at the end; may be null.</param>
+    /// evaluation and warning, and at the end; may be null.</param>
     /// <param name="cancellationToken">Stops training between two iterations. When
     /// <see cref="TrainingOptions.CheckpointDirectory"/> is set, a checkpoint of the last completed iteration is
     /// written before the exception is thrown.</param>
@@ -185,11 +190,32 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Writes the periodic checkpoint and records its step in the counters.</summary>
+    // the step of the last checkpoint tried, written or not: a failed one is tried again an interval later
+    int lastSaveAttempt;
+
+    // the warnings of the current Train call (diagnostics, and checkpoints that could not be written)
+    List<TrainingWarning> warnings = [];
+
+    /// A checkpoint that cannot be written (a full disk, a read-only directory) does not stop training: the previous
+    /// checkpoint stays, the failure is reported as a warning (quantity "checkpoint"), and the next one is tried at the
+    /// next interval.
     void Checkpoint()
     {
         var c = state.Counters;
-        state = new CoreState(state.Learner, state.Replay, new F.Counters(c.Step, c.Episode, c.LastTestStep, c.Step, c.Key));
-        Write(checkpointStem!, state);
+        lastSaveAttempt = c.Step;
+        var next = new CoreState(state.Learner, state.Replay, new F.Counters(c.Step, c.Episode, c.LastTestStep, c.Step, c.Key),
+            state.Diagnostics);
+        try
+        {
+            Write(checkpointStem!, next);
+            state = next;
+        }
+        catch (F.CheckpointSaveException e)
+        {
+            var w = new TrainingWarning(c.Step, c.Episode, "checkpoint", double.NaN, double.NaN, e.Message);
+            warnings.Add(w);
+            Warned?.Invoke(this, w);
+        }
     }
 
     static double? Value(FSharpOption<float>? option) => option is null ? null : option.Value;
@@ -199,7 +225,11 @@ public sealed class Trainer : IDisposable
         var clock = Stopwatch.StartNew();
         var startStep = state.Counters.Step;
         var evaluations = new List<TrainingEvaluation>();
+        warnings = new List<TrainingWarning>();
         double? epsilon = null, loss = null, trainReturn = null, trainWin = null, testReturn = null, testWin = null;
+        double? qTaken = null, target = null, tdError = null, gradNorm = null;
+        double? trainLength = null, trainDeadAllies = null, trainDeadEnemies = null;
+        TrainingEvaluation? lastTest = null;
         TimeSpan? lastReport = null;
         var saved = false;
 
@@ -211,10 +241,21 @@ public sealed class Trainer : IDisposable
             Updates = state.Learner.Updates,
             Epsilon = epsilon,
             Loss = loss,
+            QTakenMean = qTaken,
+            TargetMean = target,
+            TdErrorAbs = tdError,
+            GradNorm = gradNorm,
             TrainReturn = trainReturn,
             TrainWinRate = trainWin,
+            TrainEpisodeLength = trainLength,
+            TrainDeadAllies = trainDeadAllies,
+            TrainDeadEnemies = trainDeadEnemies,
             TestReturn = testReturn,
             TestWinRate = testWin,
+            TestEpisodeLength = lastTest?.MeanEpisodeLength,
+            TestDeadAllies = lastTest?.DeadAllies,
+            TestDeadEnemies = lastTest?.DeadEnemies,
+            Warnings = warnings.ToArray(),
             StepsPerSecond = (state.Counters.Step - startStep) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
             Elapsed = clock.Elapsed,
         };
@@ -228,6 +269,7 @@ public sealed class Trainer : IDisposable
                 disposal.Token.ThrowIfCancellationRequested();
                 var (next, events) = F.Training.iterate(core, state);
                 var tested = new List<TrainingEvaluation>();
+                var warned = new List<TrainingWarning>();
                 foreach (var e in events)
                 {
                     switch (e)
@@ -236,6 +278,9 @@ public sealed class Trainer : IDisposable
                             epsilon = c.Item.Epsilon;
                             trainReturn = c.Item.MeanReturn;
                             trainWin = Value(c.Item.WinRate);
+                            trainLength = c.Item.MeanLength;
+                            trainDeadAllies = Value(c.Item.DeadAllies);
+                            trainDeadEnemies = Value(c.Item.DeadEnemies);
                             break;
                         case F.TrainingEvent.Updated u:
                             var m = u.Item.Metrics;
@@ -245,9 +290,21 @@ public sealed class Trainer : IDisposable
                                     $"gradient norm {m.GradNorm}; the trainer keeps the state before this update",
                                     u.Item.Step, u.Item.Episode);
                             loss = m.Loss;
+                            qTaken = m.QTakenMean;
+                            target = m.TargetMean;
+                            tdError = m.TdErrorAbs;
+                            gradNorm = m.GradNorm;
+                            break;
+                        case F.TrainingEvent.Warned w:
+                            warned.Add(TrainingWarning.From(w.Item));
                             break;
                         case F.TrainingEvent.Tested t:
-                            tested.Add(new TrainingEvaluation(t.Item.Step, t.Item.Episode, t.Item.MeanReturn, Value(t.Item.WinRate)));
+                            tested.Add(new TrainingEvaluation(t.Item.Step, t.Item.Episode, t.Item.MeanReturn, Value(t.Item.WinRate))
+                            {
+                                MeanEpisodeLength = t.Item.MeanLength,
+                                DeadAllies = Value(t.Item.DeadAllies),
+                                DeadEnemies = Value(t.Item.DeadEnemies),
+                            });
                             break;
                     }
                 }
@@ -255,19 +312,25 @@ public sealed class Trainer : IDisposable
                 saved = false;
                 var counters = state.Counters;
                 if (checkpointStem is not null && Options.SaveInterval > 0
-                    && counters.Step - counters.LastSaveStep >= Options.SaveInterval)
+                    && counters.Step - Math.Max(counters.LastSaveStep, lastSaveAttempt) >= Options.SaveInterval)
                 {
                     Checkpoint();
                     saved = true;
+                }
+                foreach (var w in warned)
+                {
+                    warnings.Add(w);
+                    Warned?.Invoke(this, w);
                 }
                 foreach (var ev in tested)
                 {
                     evaluations.Add(ev);
                     testReturn = ev.MeanReturn;
                     testWin = ev.WinRate;
+                    lastTest = ev;
                     Evaluated?.Invoke(this, ev);
                 }
-                if (progress is not null && (tested.Count > 0 || lastReport is not { } last || clock.Elapsed - last >= ProgressInterval))
+                if (progress is not null && (tested.Count > 0 || warned.Count > 0 || lastReport is not { } last || clock.Elapsed - last >= ProgressInterval))
                 {
                     lastReport = clock.Elapsed;
                     progress.Report(Snapshot());
@@ -291,6 +354,7 @@ public sealed class Trainer : IDisposable
             Loss = loss,
             TestReturn = testReturn,
             TestWinRate = testWin,
+            Warnings = warnings,
             Evaluations = evaluations,
             Policy = Policy,
             CheckpointPath = checkpointStem is null ? null : ModelFiles.ModelPath(checkpointStem),

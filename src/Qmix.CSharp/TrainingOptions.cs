@@ -271,6 +271,22 @@ public sealed record TrainingOptions
         };
     }
 
+    // ------------------------------------------------------------------ diagnostics
+
+    /// <summary>The largest |Q| that is plausible for the environment, when known (e.g. a little above the largest
+    /// return an episode can pay): a learner update whose mean Q_tot or mean TD target goes beyond it gives a
+    /// <see cref="TrainingWarning"/>. Null (the default) derives the bound from the episodes collected: 10 × the
+    /// largest return an episode seen so far can be worth, and at least 100. Positive and finite when set.</summary>
+    public double? QValueBound
+    {
+        get;
+        init => field = value is { } b
+            ? double.IsFinite(b) && b > 0
+                ? b
+                : throw new ArgumentOutOfRangeException(nameof(QValueBound), b, $"{nameof(QValueBound)} must be positive and finite, got {b}")
+            : null;
+    }
+
     // ------------------------------------------------------------------ JSON
 
     /// <summary>The options as JSON, every setting spelled as PyMARL spells its keys (snake_case:
@@ -393,11 +409,19 @@ public sealed record TrainingOptions
             targetUpdate, weighted, F.LearnerEngine.Auto, LearnerThreads);
     }
 
+    internal F.DiagnosticsConfig DiagnosticsConfig()
+    {
+        var d = F.DiagnosticsConfig.defaults;
+        var bound = QValueBound is { } b ? FSharpOption<float>.Some((float)b) : FSharpOption<float>.None;
+        return new F.DiagnosticsConfig(bound, d.Factor, d.Floor);
+    }
+
     /// <summary>The F# core's configuration of these options; <paramref name="checkpointPath"/> is the checkpoint
     /// path stem, or null.</summary>
     internal F.TrainingConfig ToConfig(string? checkpointPath) =>
         new(LearnerConfig(), MixerConfig(), TotalSteps, BatchSize, BufferSize,
             new F.EpsilonSchedule((float)EpsilonStart, (float)EpsilonFinish, EpsilonAnnealSteps), ParallelEnvs,
             TestInterval, TestEpisodes, SaveInterval,
-            checkpointPath is null ? FSharpOption<string>.None : FSharpOption<string>.Some(checkpointPath), Seed);
+            checkpointPath is null ? FSharpOption<string>.None : FSharpOption<string>.Some(checkpointPath), Seed,
+            DiagnosticsConfig());
 }

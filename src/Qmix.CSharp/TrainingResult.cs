@@ -25,6 +25,10 @@ public sealed record TrainingResult
     /// <summary>The win rate of the last greedy evaluation of this call, for environments that report wins.</summary>
     public double? TestWinRate { get; init; }
 
+    /// <summary>The warnings of this call (Q-values out of their plausible range), in order; empty on a healthy
+    /// run.</summary>
+    public IReadOnlyList<TrainingWarning> Warnings { get; init; } = [];
+
     /// <summary>The greedy evaluations of this call, in order.</summary>
     public required IReadOnlyList<TrainingEvaluation> Evaluations { get; init; }
 

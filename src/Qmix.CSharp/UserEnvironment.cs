@@ -91,11 +91,18 @@ internal sealed class UserEnvironment
             var r = slot.Env.Step((int[])copy.Clone());
             if (!float.IsFinite(r.Reward))
                 throw new InvalidOperationException($"{spec.Name}: Step returned a non-finite reward {r.Reward}");
+            if (r.DeadAllies.HasValue != r.DeadEnemies.HasValue || r.DeadAllies < 0 || r.DeadEnemies < 0)
+                throw new InvalidOperationException(
+                    $"{spec.Name}: Step returned DeadAllies {r.DeadAllies?.ToString() ?? "null"} and DeadEnemies " +
+                    $"{r.DeadEnemies?.ToString() ?? "null"}; set both (never negative) or neither");
             var t = s.StepCount + 1;
             var ended = r.Terminated || r.Truncated || t >= spec.EpisodeLimit;
             var next = Stand(slot, Capture(slot.Env, s.Seed, new ActionNode(copy, s.History), t, ended));
             var won = r.Won is { } w ? FSharpOption<bool>.Some(w) : FSharpOption<bool>.None;
-            var info = new F.StepInfo(won, FSharpOption<float[]>.None, FSharpOption<F.Casualties>.None);
+            var casualties = r.DeadAllies is { } allies && r.DeadEnemies is { } enemies
+                ? FSharpOption<F.Casualties>.Some(new F.Casualties(allies, enemies))
+                : FSharpOption<F.Casualties>.None;
+            var info = new F.StepInfo(won, FSharpOption<float[]>.None, casualties);
             return Tuple.Create<object, F.Transition>(next, new F.Transition(r.Reward, r.Terminated, r.Truncated, info));
         }
     }

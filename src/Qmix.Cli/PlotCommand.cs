@@ -9,7 +9,12 @@ namespace Qmix.Cli;
 /// drawn as their mean with a 95% confidence band.</summary>
 internal static class PlotCommand
 {
-    static readonly string[] metrics = ["test-return", "train-return", "test-win-rate", "train-win-rate", "loss", "epsilon"];
+    /// <summary>The curves by name: each <see cref="RunMetric"/> in kebab-case (test-return, …, q-taken-mean,
+    /// td-error-abs, grad-norm, test-episode-length, test-dead-enemies, …).</summary>
+    static readonly Dictionary<string, RunMetric> byName = Enum.GetValues<RunMetric>()
+        .ToDictionary(m => JsonNamingPolicy.KebabCaseLower.ConvertName(m.ToString()), m => m);
+
+    static readonly string[] metrics = [.. byName.Keys];
 
     public static Command Create(Io io)
     {
@@ -26,15 +31,7 @@ internal static class PlotCommand
         return command;
     }
 
-    static RunMetric Metric(string name) => name switch
-    {
-        "train-return" => RunMetric.TrainReturn,
-        "test-win-rate" => RunMetric.TestWinRate,
-        "train-win-rate" => RunMetric.TrainWinRate,
-        "loss" => RunMetric.Loss,
-        "epsilon" => RunMetric.Epsilon,
-        _ => RunMetric.TestReturn,
-    };
+    static RunMetric Metric(string name) => byName.GetValueOrDefault(name, RunMetric.TestReturn);
 
     /// <summary>The run directories a path names: itself, or the runs directly inside it.</summary>
     public static IReadOnlyList<string> Expand(string path)

@@ -44,6 +44,34 @@ internal static class TrainCommand
         public volatile string Status = "waiting";
         public TrainingProgress? Printed;
         public TimeSpan? PrintedAt;
+        readonly List<TrainingWarning> warnings = [];
+        int printedWarnings;
+
+        /// <summary>Keeps a warning of the run (on its training thread).</summary>
+        public void Warn(TrainingWarning w)
+        {
+            lock (warnings) warnings.Add(w);
+        }
+
+        /// <summary>The warnings so far.</summary>
+        public IReadOnlyList<TrainingWarning> Warnings
+        {
+            get
+            {
+                lock (warnings) return warnings.ToArray();
+            }
+        }
+
+        /// <summary>The warnings not printed yet, marked printed.</summary>
+        public IReadOnlyList<TrainingWarning> Unprinted()
+        {
+            lock (warnings)
+            {
+                var fresh = warnings.Skip(printedWarnings).ToArray();
+                printedWarnings = warnings.Count;
+                return fresh;
+            }
+        }
     }
 
     static int Run(Io io, Request q)
@@ -75,7 +103,9 @@ internal static class TrainCommand
                 var dir = multi ? Path.Combine(outDir, $"seed-{seed}") : outDir;
                 var recorder = RunRecorder.Create(dir, Names.Environment(envName), options with { Seed = seed }, q.CommandLine);
                 recorder.Trainer.ProgressInterval = io.Live ? TimeSpan.FromMilliseconds(150) : TimeSpan.FromSeconds(1);
-                runs.Add(new SeedRun(seed, recorder));
+                var run = new SeedRun(seed, recorder);
+                recorder.Trainer.Warned += (_, w) => run.Warn(w);
+                runs.Add(run);
             }
         }
         catch
@@ -175,6 +205,7 @@ internal static class TrainCommand
             }
             foreach (var run in runs)
             {
+                foreach (var w in run.Unprinted()) io.Out.WriteLine(WarningLine(w, multi ? run.Seed : null));
                 var p = run.Latest;
                 if (p is null || ReferenceEquals(p, run.Printed)) continue;
                 if (!done && run.PrintedAt is { } at && clock.Elapsed - at < TimeSpan.FromSeconds(2)) continue;
@@ -193,9 +224,14 @@ internal static class TrainCommand
         var win = p.TestWinRate is { } w ? $"  win {w.ToString("P0", inv)}" : "";
         return string.Create(inv,
             $"{head} step {p.Step,9:N0}/{p.TotalSteps:N0} {p.Fraction * 100,3:0}%  episode {p.Episode,8:N0}  ε {Names.Number(p.Epsilon)}  " +
-            $"loss {Names.Number(p.Loss, "G4")}  return train {Names.Number(p.TrainReturn)} test {Names.Number(p.TestReturn)}{win}  " +
+            $"loss {Names.Number(p.Loss, "G4")}  Q {Names.Number(p.QTakenMean, "G4")}  TD|err| {Names.Number(p.TdErrorAbs, "G3")}  " +
+            $"return train {Names.Number(p.TrainReturn)} test {Names.Number(p.TestReturn)}{win}  " +
             $"{p.StepsPerSecond,8:N0} steps/s  {Eta(p)}");
     }
+
+    /// <summary>A warning as printed: "warning: MESSAGE", with the seed when several train.</summary>
+    static string WarningLine(TrainingWarning w, ulong? seed) =>
+        seed is { } s ? $"  warning (seed {s}): {w.Message}" : $"  warning: {w.Message}";
 
     static string Eta(TrainingProgress p) =>
         p.Step >= p.TotalSteps ? $"took {Names.Duration(p.Elapsed)}"
@@ -205,7 +241,7 @@ internal static class TrainCommand
     static IRenderable Table(List<SeedRun> runs, bool stopping)
     {
         var t = new Table().Border(TableBorder.Rounded).Expand();
-        foreach (var c in new[] { "seed", "progress", "step", "episode", "ε", "loss", "train return", "test return", "win rate", "steps/s", "time", "" })
+        foreach (var c in new[] { "seed", "progress", "step", "episode", "ε", "loss", "Q taken", "TD |err|", "train return", "test return", "win rate", "steps/s", "time", "" })
             t.AddColumn(new TableColumn(c).RightAligned());
         t.Columns[1].LeftAligned();
         t.Columns[^1].LeftAligned();
@@ -224,6 +260,11 @@ internal static class TrainCommand
                 new Text(p is null ? "–" : p.Episode.ToString("N0", CultureInfo.InvariantCulture)),
                 new Text(Names.Number(p?.Epsilon)),
                 new Text(Names.Number(p?.Loss, "G4")),
+                // a run with a warning shows its Q-values in yellow
+                new Markup(run.Warnings.Count > 0
+                    ? $"[yellow]{Markup.Escape(Names.Number(p?.QTakenMean, "G4"))}[/]"
+                    : Markup.Escape(Names.Number(p?.QTakenMean, "G4"))),
+                new Text(Names.Number(p?.TdErrorAbs, "G3")),
                 new Text(Names.Number(p?.TrainReturn)),
                 new Markup($"[bold]{Names.Number(p?.TestReturn)}[/]"),
                 new Text(p?.TestWinRate is { } w ? w.ToString("P0", CultureInfo.InvariantCulture) : "–"),
@@ -231,13 +272,28 @@ internal static class TrainCommand
                 new Text(p is null ? "–" : Eta(p)),
                 new Markup(Markup.Escape(status.Length > 40 ? status[..40] + "…" : status)));
         }
-        if (stopping) t.Caption("[yellow]stopping after the current iteration; writing checkpoints (Ctrl+C again to abort)[/]");
+        var caption = new List<string>();
+        foreach (var run in runs)
+            foreach (var w in run.Warnings)
+                caption.Add($"[yellow]warning{(runs.Count > 1 ? $" (seed {run.Seed})" : "")}: {Markup.Escape(Short(w))}[/]");
+        if (stopping) caption.Add("[yellow]stopping after the current iteration; writing checkpoints (Ctrl+C again to abort)[/]");
+        if (caption.Count > 0) t.Caption(string.Join("\n", caption));
         return t;
     }
+
+    /// <summary>A warning in a few words for the live table: "q_taken_mean = 1.2E+04 at step 4,000, above the
+    /// bound 100 (in full after the table and in summary.json)".</summary>
+    static string Short(TrainingWarning w) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"{w.Quantity} = {w.Value:G4} at step {w.Step:N0}, above the bound {w.Bound:G4} (in full below and in summary.json)");
 
     static int Report(Io io, List<SeedRun> runs, string outDir, bool multi, string envName, string algoName)
     {
         var o = io.Out;
+        // the warnings the display has not printed in full (all of them after a live table)
+        foreach (var run in runs)
+            foreach (var w in run.Unprinted())
+                o.WriteLine(WarningLine(w, multi ? run.Seed : null));
         foreach (var run in runs)
         {
             var s = run.Recorder.Summary;

@@ -25,6 +25,16 @@ type SeedGroup =
         Runs: (float * float)[][]
     }
 
+/// <summary>A horizontal reference line across a chart, drawn dashed with its own legend entry, e.g. the largest
+/// plausible return beside the Q-values.</summary>
+type ReferenceLine =
+    {
+        /// <summary>The legend text.</summary>
+        Name: string
+        /// <summary>The height of the line (the y axis covers it); finite.</summary>
+        Y: float
+    }
+
 /// <summary>How a chart looks: <c>ChartConfig.defaults</c> is a 720 × 420 chart with the Tableau 10 palette.</summary>
 type ChartConfig =
     {
@@ -53,10 +63,12 @@ type ChartConfig =
         /// <summary>A y range the axis covers at least, e.g. <c>Some(0.0, 1.0)</c> for win rates; data outside it
         /// widens the axis (default None: the data's range).</summary>
         YRange: (float * float) option
+        /// <summary>Horizontal reference lines, drawn dashed in grey under the series (default none).</summary>
+        ReferenceLines: ReferenceLine list
     }
 
     /// <summary>720 × 420 pixels, no title, x labelled "step", the Tableau 10 palette, 12 px sans-serif, 2 px lines,
-    /// bands at opacity 0.2, the y range from the data.</summary>
+    /// bands at opacity 0.2, the y range from the data, no reference lines.</summary>
     static member defaults =
         {
             Title = ""
@@ -82,6 +94,7 @@ type ChartConfig =
             StrokeWidth = 2.0
             BandOpacity = 0.2
             YRange = None
+            ReferenceLines = []
         }
 
 /// <summary>A learning curve that can be read off a run's <see cref="T:Qmix.Functional.TrainingEvent"/>s.</summary>
@@ -96,6 +109,30 @@ type Curve =
     | TestWinRate
     /// <summary>The win rate of the training episodes against steps, where the environment reports wins.</summary>
     | TrainWinRate
+    /// <summary>The mean Q_tot of the taken joint actions in each update (PyMARL's <c>q_taken_mean</c>).</summary>
+    | QTakenMean
+    /// <summary>The mean TD target in each update (PyMARL's <c>target_mean</c>).</summary>
+    | TargetMean
+    /// <summary>The mean |TD error| in each update (PyMARL's <c>td_error_abs</c>).</summary>
+    | TdErrorAbs
+    /// <summary>The gradient norm before clipping in each update (PyMARL's <c>grad_norm</c>).</summary>
+    | GradNorm
+    /// <summary>The mean length of the training episodes (PyMARL's <c>ep_length_mean</c>).</summary>
+    | TrainEpisodeLength
+    /// <summary>The mean length of the greedy test episodes (PyMARL's <c>test_ep_length_mean</c>).</summary>
+    | TestEpisodeLength
+    /// <summary>The team's mean dead units at the end of a training episode, where the environment reports
+    /// casualties.</summary>
+    | TrainDeadAllies
+    /// <summary>The opponents' mean dead units at the end of a training episode, where the environment reports
+    /// casualties.</summary>
+    | TrainDeadEnemies
+    /// <summary>The team's mean dead units at the end of a test episode, where the environment reports
+    /// casualties.</summary>
+    | TestDeadAllies
+    /// <summary>The opponents' mean dead units at the end of a test episode, where the environment reports
+    /// casualties.</summary>
+    | TestDeadEnemies
 
 /// <summary>Line charts as standalone SVG documents, written by the library itself: learning curves, several series
 /// with a legend, and the mean of several seeds with a shaded 95% confidence band.</summary>
@@ -348,6 +385,9 @@ module Plots =
             Skipped: int
         }
 
+    /// The colour of reference lines.
+    let private referenceColour = "#555555"
+
     let private render (cfg: ChartConfig) (layers: Layer list) : string =
         let fs = cfg.FontSize
         let cw = 0.6 * fs // an average character's width
@@ -375,6 +415,9 @@ module Plots =
                     yield a
                     yield b
                 | None -> ()
+
+                for r in cfg.ReferenceLines do
+                    yield r.Y
             |]
 
         let xTicks = niceTicks (Array.min xs) (Array.max xs)
@@ -416,14 +459,21 @@ module Plots =
         // the series' data-series attribute)
         let maxKey = max 4 (int ((0.4 * w - 60.0) / cw))
 
-        let key (l: Layer) =
-            if l.Key.Length <= maxKey then
-                l.Key
+        let shorten (k: string) =
+            if k.Length <= maxKey then
+                k
             else
-                l.Key.Substring(0, maxKey - 1) + "…"
+                k.Substring(0, maxKey - 1) + "…"
+
+        let key (l: Layer) = shorten l.Key
 
         let legendWidth =
-            float (layers |> List.map (fun l -> (key l).Length) |> List.max) * cw
+            float (
+                (layers |> List.map (fun l -> (key l).Length))
+                @ (cfg.ReferenceLines |> List.map (fun r -> (shorten r.Name).Length))
+                |> List.max
+            )
+            * cw
             + 24.0
             + 6.0
             + 30.0
@@ -571,6 +621,20 @@ module Plots =
                         (num cfg.BandOpacity)
                 ))
 
+        // reference lines under the series
+        for r in cfg.ReferenceLines do
+            add (
+                sprintf
+                    "<line class=\"reference\" data-series=\"%s\" x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"%s\" stroke-width=\"%s\" stroke-dasharray=\"6 4\"/>"
+                    (escape r.Name)
+                    (num px0)
+                    (num (sy r.Y))
+                    (num px1)
+                    (num (sy r.Y))
+                    referenceColour
+                    (num (0.75 * cfg.StrokeWidth))
+            )
+
         layers
         |> List.iteri (fun i l ->
             let points =
@@ -630,6 +694,29 @@ module Plots =
 
             add (sprintf "<text x=\"%s\" y=\"%s\">%s</text>" (num (lx + 30.0)) (num (y + 0.35 * fs)) (escape (key l))))
 
+        cfg.ReferenceLines
+        |> List.iteri (fun j r ->
+            let y = py0 + 6.0 + float (layers.Length + j) * (fs + 8.0)
+
+            add (
+                sprintf
+                    "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"%s\" stroke-width=\"%s\" stroke-dasharray=\"6 4\"/>"
+                    (num lx)
+                    (num y)
+                    (num (lx + 24.0))
+                    (num y)
+                    referenceColour
+                    (num (0.75 * cfg.StrokeWidth))
+            )
+
+            add (
+                sprintf
+                    "<text x=\"%s\" y=\"%s\">%s</text>"
+                    (num (lx + 30.0))
+                    (num (y + 0.35 * fs))
+                    (escape (shorten r.Name))
+            ))
+
         add "</g>"
 
         notes
@@ -661,6 +748,12 @@ module Plots =
         | Some(a, b) when not (finite a && finite b) ->
             invalidArg "config" (sprintf "Plots: the y range (%g, %g) is not finite" a b)
         | _ -> ()
+
+        for r in cfg.ReferenceLines do
+            if not (finite r.Y) then
+                invalidArg
+                    "config"
+                    (sprintf "Plots: the reference line \"%s\" is at %g, not a finite height" r.Name r.Y)
 
     /// <summary>A standalone SVG line chart of several series: axes with nice ticks (1, 2 or 5 × 10^k) and compact tick
     /// labels, the axis labels and title of <c>config</c>, one polyline per series in the palette's colours, and a
@@ -752,8 +845,9 @@ module Plots =
 
     // ---- learning curves ----
 
-    /// <summary>The legend name of a learning curve: "test return", "train return", "loss", "test win rate" or
-    /// "train win rate".</summary>
+    /// <summary>The legend name of a learning curve: "test return", "train return", "loss", "test win rate",
+    /// "train win rate", "Q taken", "target", "TD |error|", "grad norm", "train episode length", "test episode length",
+    /// "train dead allies", "train dead enemies", "test dead allies" or "test dead enemies".</summary>
     let curveName (curve: Curve) : string =
         match curve with
         | TestReturn -> "test return"
@@ -761,10 +855,21 @@ module Plots =
         | Loss -> "loss"
         | TestWinRate -> "test win rate"
         | TrainWinRate -> "train win rate"
+        | QTakenMean -> "Q taken"
+        | TargetMean -> "target"
+        | TdErrorAbs -> "TD |error|"
+        | GradNorm -> "grad norm"
+        | TrainEpisodeLength -> "train episode length"
+        | TestEpisodeLength -> "test episode length"
+        | TrainDeadAllies -> "train dead allies"
+        | TrainDeadEnemies -> "train dead enemies"
+        | TestDeadAllies -> "test dead allies"
+        | TestDeadEnemies -> "test dead enemies"
 
     /// <summary>A learning curve read off a run's events, against environment steps, named by
     /// <see cref="M:Qmix.Functional.Plots.curveName"/>. The points are in the events' order; a win-rate curve has
-    /// points only where the events report a win rate (none for environments without wins).</summary>
+    /// points only where the events report a win rate (none for environments without wins), a dead-units curve only
+    /// where they report casualties.</summary>
     let learningCurve (curve: Curve) (events: TrainingEvent seq) : Series =
         let points =
             events
@@ -775,6 +880,16 @@ module Plots =
                 | TrainReturn, Collected c -> Some(float c.Step, float c.MeanReturn)
                 | TrainWinRate, Collected c -> c.WinRate |> Option.map (fun w -> float c.Step, float w)
                 | Loss, Updated u -> Some(float u.Step, float u.Metrics.Loss)
+                | QTakenMean, Updated u -> Some(float u.Step, float u.Metrics.QTakenMean)
+                | TargetMean, Updated u -> Some(float u.Step, float u.Metrics.TargetMean)
+                | TdErrorAbs, Updated u -> Some(float u.Step, float u.Metrics.TdErrorAbs)
+                | GradNorm, Updated u -> Some(float u.Step, float u.Metrics.GradNorm)
+                | TrainEpisodeLength, Collected c -> Some(float c.Step, float c.MeanLength)
+                | TestEpisodeLength, Tested t -> Some(float t.Step, float t.MeanLength)
+                | TrainDeadAllies, Collected c -> c.DeadAllies |> Option.map (fun d -> float c.Step, float d)
+                | TrainDeadEnemies, Collected c -> c.DeadEnemies |> Option.map (fun d -> float c.Step, float d)
+                | TestDeadAllies, Tested t -> t.DeadAllies |> Option.map (fun d -> float t.Step, float d)
+                | TestDeadEnemies, Tested t -> t.DeadEnemies |> Option.map (fun d -> float t.Step, float d)
                 | _ -> None)
             |> Array.ofSeq
 

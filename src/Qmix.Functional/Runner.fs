@@ -38,6 +38,16 @@ type RunStats =
         WinRate: float32 option
         /// <summary>The environment steps taken: the sum of the episodes' lengths.</summary>
         Steps: int
+        /// <summary>The mean episode length in environment steps: <c>Steps</c> over the number of episodes (PyMARL's
+        /// <c>ep_length_mean</c>).</summary>
+        MeanLength: float32
+        /// <summary>The mean number of the team's dead units at the end of an episode, over the episodes whose last
+        /// transition reported <c>Info.Casualties</c>; <c>None</c> when none did (the environment has no armies, or
+        /// the statistics come from <see cref="M:Qmix.Functional.Runner.stats"/>, which sees episodes only).</summary>
+        DeadAllies: float32 option
+        /// <summary>The mean number of the opponents' dead units at the end of an episode, over the same episodes as
+        /// <c>DeadAllies</c>; <c>None</c> when none reported casualties.</summary>
+        DeadEnemies: float32 option
     }
 
 /// <summary>The exploration schedule.</summary>
@@ -211,13 +221,14 @@ module Runner =
             for i in 0 .. avail.Length - 1 do
                 r.Avail[t * avail.Length + i] <- if avail[i] then 1.0f else 0.0f
 
-    /// <summary>The statistics of recorded episodes: their returns, mean return, win rate (from each episode's
-    /// <c>Won</c>; <c>None</c> when no episode reports one, and episodes that report nothing count as not won) and
-    /// the steps they took (the sum of their lengths).</summary>
-    /// <exception cref="System.ArgumentException">No episodes.</exception>
-    let stats (episodes: Episode[]) : RunStats =
+    /// The statistics of recorded episodes, with what each episode's last transition reported as its casualties
+    /// (None for an episode that reported none).
+    let internal statsWith (episodes: Episode[]) (casualties: Casualties option[]) : RunStats =
         if isNull episodes || episodes.Length = 0 then
             invalidArg (nameof episodes) "Runner.stats: no episodes"
+
+        if isNull casualties || casualties.Length <> episodes.Length then
+            invalidArg (nameof casualties) "Runner.stats: one casualty report (or None) per episode is needed"
 
         let returns = episodes |> Array.map Episode.totalReward
 
@@ -228,51 +239,41 @@ module Runner =
             else
                 None
 
+        let steps = episodes |> Array.sumBy (fun ep -> ep.Length)
+        // the mean over the episodes that reported casualties
+        let reported = casualties |> Array.choose id
+
+        let meanOf (count: Casualties -> int) =
+            if reported.Length = 0 then
+                None
+            else
+                Some(float32 (reported |> Array.sumBy (count >> float)) / float32 reported.Length)
+
         {
             Returns = returns
             MeanReturn = Array.average returns
             WinRate = winRate
-            Steps = episodes |> Array.sumBy (fun ep -> ep.Length)
+            Steps = steps
+            MeanLength = float32 steps / float32 episodes.Length
+            DeadAllies = meanOf _.DeadAllies
+            DeadEnemies = meanOf _.DeadEnemies
         }
 
-    /// <summary>Runs <paramref name="nEnvs"/> episodes in lockstep, ε-greedy, and records them.</summary>
-    /// <remarks>
-    /// <para>Every time step makes one batched forward pass of the agents over the rows of all environments still
-    /// running (the fused <c>Actor.qValues</c>, which computes what <c>Agent.actingInputs</c> then <c>Agent.step</c>
-    /// compute, to rounding; row <c>e·N + a</c> is agent a of environment e).
-    /// The agents' hidden state starts at zero in every episode and is carried per agent; the previous action is
-    /// −1 (none) at t = 0. An environment stops at a true termination, when it reports truncation, or when its
-    /// episode reaches <c>Spec.EpisodeLimit</c> transitions (the runner cuts it there even if the environment would
-    /// go on); the run ends when every environment has stopped.</para>
-    /// <para>Exploration: the actions of time step k (k = 0, 1, …) are chosen with ε =
-    /// <c>epsilonAt (tEnv + s_k)</c>, where s_k counts the environment steps taken in this run before step k, i.e.
-    /// the sum over earlier time steps of the number of environments then running. So the global step counter
-    /// advances by one per environment transition, all environments of one time step share one ε, and the run
-    /// ends with the counter at <c>tEnv + stats.Steps</c>. (PyMARL's runners instead hold <c>t_env</c> fixed for
-    /// a whole run and add the run's steps at its end; pass <c>fun _ -> Epsilon.at schedule tEnv</c> to get that
-    /// behaviour exactly.)</para>
-    /// <para>Randomness: environment e uses <c>Rng.foldIn e key</c>, split into its reset key, its step keys
-    /// (folded with the time step) and its action keys (folded with the time step, then the agent). An
-    /// environment's episode is thus the same whatever the number of environments beside it, given the same ε.
-    /// The same key always gives the same episodes.</para>
-    /// <para>Each episode is padded to <c>episode_limit + 1</c> steps (see <see cref="T:Qmix.Functional.Episode"/>):
-    /// index <c>Length</c> holds the observation, state and available actions the last transition led to.
-    /// <c>Terminated</c> is the last transition's own flag (false when the episode was truncated), and <c>Won</c>
-    /// the last transition's <c>Info.Won</c>.</para>
-    /// </remarks>
-    /// <param name="env">The environment.</param>
-    /// <param name="agentCfg">The agent network's settings (which inputs it takes).</param>
-    /// <param name="agent">The agents' parameters.</param>
-    /// <param name="epsilonAt">ε as a function of the global environment step, e.g. <c>Epsilon.at schedule</c>.
-    /// Its values must lie in [0, 1].</param>
-    /// <param name="tEnv">The global environment step count at the start of the run (PyMARL's <c>t_env</c>).</param>
-    /// <param name="nEnvs">The number of environments (episodes), at least 1.</param>
-    /// <param name="key">The key of the run.</param>
-    /// <returns>The episodes, in environment order, and their statistics.</returns>
-    /// <exception cref="System.ArgumentException"><paramref name="nEnvs"/> is less than 1, ε is outside [0, 1], or
-    /// the environment returns an observation, state or available-action mask of the wrong size (the message
-    /// names the environment, the quantity and both sizes), or leaves an agent no available action.</exception>
-    let runEpisodes
+    /// <summary>The statistics of recorded episodes: their returns, mean return, win rate (from each episode's
+    /// <c>Won</c>; <c>None</c> when no episode reports one, and episodes that report nothing count as not won),
+    /// the steps they took (the sum of their lengths) and their mean length. An episode does not keep its
+    /// casualties, so <c>DeadAllies</c> and <c>DeadEnemies</c> are <c>None</c> here; the statistics that
+    /// <see cref="M:Qmix.Functional.Runner.runEpisodes"/> and <see cref="M:Qmix.Functional.Runner.evaluate"/>
+    /// return have them.</summary>
+    /// <exception cref="System.ArgumentException">No episodes.</exception>
+    let stats (episodes: Episode[]) : RunStats =
+        if isNull episodes then
+            invalidArg (nameof episodes) "Runner.stats: no episodes"
+
+        statsWith episodes (Array.create episodes.Length None)
+
+    /// The episodes of a run (see runEpisodes) and what each one's last transition reported as its casualties.
+    let internal runEpisodesWithCasualties
         (env: Env<'S>)
         (agentCfg: AgentConfig)
         (agent: AgentParams)
@@ -280,7 +281,7 @@ module Runner =
         (tEnv: int)
         (nEnvs: int)
         (key: Key)
-        : Episode[] * RunStats =
+        : Episode[] * Casualties option[] =
         if nEnvs < 1 then
             invalidArg (nameof nEnvs) (sprintf "Runner.runEpisodes: nEnvs must be at least 1, got %d" nEnvs)
 
@@ -310,6 +311,7 @@ module Runner =
         let lengths = Array.zeroCreate<int> nEnvs
         let terminated = Array.zeroCreate<bool> nEnvs
         let won = Array.zeroCreate<bool option> nEnvs
+        let casualties = Array.create nEnvs None
 
         for e in 0 .. nEnvs - 1 do
             let ob, gs, av = observe env states[e]
@@ -384,6 +386,7 @@ module Runner =
                     lengths[e] <- t + 1
                     terminated[e] <- tr.Terminated
                     won[e] <- tr.Info.Won
+                    casualties[e] <- tr.Info.Casualties
                     ended[i] <- true)
 
             stepCount <- stepCount + live.Length
@@ -414,7 +417,59 @@ module Runner =
                     Won = won[e]
                 })
 
-        episodes, stats episodes
+        episodes, casualties
+
+    /// <summary>Runs <paramref name="nEnvs"/> episodes in lockstep, ε-greedy, and records them.</summary>
+    /// <remarks>
+    /// <para>Every time step makes one batched forward pass of the agents over the rows of all environments still
+    /// running (the fused <c>Actor.qValues</c>, which computes what <c>Agent.actingInputs</c> then <c>Agent.step</c>
+    /// compute, to rounding; row <c>e·N + a</c> is agent a of environment e).
+    /// The agents' hidden state starts at zero in every episode and is carried per agent; the previous action is
+    /// −1 (none) at t = 0. An environment stops at a true termination, when it reports truncation, or when its
+    /// episode reaches <c>Spec.EpisodeLimit</c> transitions (the runner cuts it there even if the environment would
+    /// go on); the run ends when every environment has stopped.</para>
+    /// <para>Exploration: the actions of time step k (k = 0, 1, …) are chosen with ε =
+    /// <c>epsilonAt (tEnv + s_k)</c>, where s_k counts the environment steps taken in this run before step k, i.e.
+    /// the sum over earlier time steps of the number of environments then running. So the global step counter
+    /// advances by one per environment transition, all environments of one time step share one ε, and the run
+    /// ends with the counter at <c>tEnv + stats.Steps</c>. (PyMARL's runners instead hold <c>t_env</c> fixed for
+    /// a whole run and add the run's steps at its end; pass <c>fun _ -> Epsilon.at schedule tEnv</c> to get that
+    /// behaviour exactly.)</para>
+    /// <para>Randomness: environment e uses <c>Rng.foldIn e key</c>, split into its reset key, its step keys
+    /// (folded with the time step) and its action keys (folded with the time step, then the agent). An
+    /// environment's episode is thus the same whatever the number of environments beside it, given the same ε.
+    /// The same key always gives the same episodes.</para>
+    /// <para>Each episode is padded to <c>episode_limit + 1</c> steps (see <see cref="T:Qmix.Functional.Episode"/>):
+    /// index <c>Length</c> holds the observation, state and available actions the last transition led to.
+    /// <c>Terminated</c> is the last transition's own flag (false when the episode was truncated), and <c>Won</c>
+    /// the last transition's <c>Info.Won</c>. The statistics' <c>DeadAllies</c> and <c>DeadEnemies</c> average the
+    /// last transitions' <c>Info.Casualties</c> (the episode record does not keep them).</para>
+    /// </remarks>
+    /// <param name="env">The environment.</param>
+    /// <param name="agentCfg">The agent network's settings (which inputs it takes).</param>
+    /// <param name="agent">The agents' parameters.</param>
+    /// <param name="epsilonAt">ε as a function of the global environment step, e.g. <c>Epsilon.at schedule</c>.
+    /// Its values must lie in [0, 1].</param>
+    /// <param name="tEnv">The global environment step count at the start of the run (PyMARL's <c>t_env</c>).</param>
+    /// <param name="nEnvs">The number of environments (episodes), at least 1.</param>
+    /// <param name="key">The key of the run.</param>
+    /// <returns>The episodes, in environment order, and their statistics.</returns>
+    /// <exception cref="System.ArgumentException"><paramref name="nEnvs"/> is less than 1, ε is outside [0, 1], or
+    /// the environment returns an observation, state or available-action mask of the wrong size (the message
+    /// names the environment, the quantity and both sizes), or leaves an agent no available action.</exception>
+    let runEpisodes
+        (env: Env<'S>)
+        (agentCfg: AgentConfig)
+        (agent: AgentParams)
+        (epsilonAt: int -> float32)
+        (tEnv: int)
+        (nEnvs: int)
+        (key: Key)
+        : Episode[] * RunStats =
+        let episodes, casualties =
+            runEpisodesWithCasualties env agentCfg agent epsilonAt tEnv nEnvs key
+
+        episodes, statsWith episodes casualties
 
     /// <summary>Test episodes: greedy (ε = 0) runs of <paramref name="nEnvs"/> environments in lockstep until
     /// <paramref name="nEpisodes"/> episodes are done (the last run may use fewer environments); run i uses
@@ -425,7 +480,8 @@ module Runner =
     /// <param name="nEpisodes">The number of test episodes, at least 1.</param>
     /// <param name="nEnvs">The number of environments run in lockstep, at least 1.</param>
     /// <param name="key">The key of the evaluation.</param>
-    /// <returns>The statistics of the test episodes (returns, mean return, win rate, steps).</returns>
+    /// <returns>The statistics of the test episodes (returns, mean return, win rate, steps, mean length and, where
+    /// the environment reports them, the mean dead units at the end of an episode).</returns>
     /// <exception cref="System.ArgumentException"><paramref name="nEpisodes"/> or <paramref name="nEnvs"/> is less
     /// than 1, or the environment returns arrays of the wrong size.</exception>
     let evaluate
@@ -444,8 +500,9 @@ module Runner =
 
         let runs = (nEpisodes + nEnvs - 1) / nEnvs
 
-        Array.init runs (fun i ->
-            let size = min nEnvs (nEpisodes - i * nEnvs)
-            fst (runEpisodes env agentCfg agent (fun _ -> 0.0f) 0 size (Rng.foldIn i key)))
-        |> Array.concat
-        |> stats
+        let runs =
+            Array.init runs (fun i ->
+                let size = min nEnvs (nEpisodes - i * nEnvs)
+                runEpisodesWithCasualties env agentCfg agent (fun _ -> 0.0f) 0 size (Rng.foldIn i key))
+
+        statsWith (runs |> Array.collect fst) (runs |> Array.collect snd)

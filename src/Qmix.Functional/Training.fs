@@ -33,10 +33,14 @@ type TrainingConfig =
         CheckpointPath: string option
         /// <summary>The seed every random choice of the run derives from.</summary>
         Seed: uint64
+        /// <summary>The divergence check of the Q-values (<c>DiagnosticsConfig.defaults</c>: 10 × the largest
+        /// plausible return seen, at least 100).</summary>
+        Diagnostics: DiagnosticsConfig
     }
 
     /// <summary>PyMARL's QMIX on SMAC: 2,050,000 steps, batches of 32 from the last 5000 episodes, ε 1 → 0.05 over
-    /// 50k steps, 20 greedy test episodes every 2000 steps, no checkpoints, seed 1.</summary>
+    /// 50k steps, 20 greedy test episodes every 2000 steps, no checkpoints, seed 1, the default divergence
+    /// check.</summary>
     static member defaults =
         {
             Learner = LearnerConfig.defaults
@@ -51,6 +55,7 @@ type TrainingConfig =
             SaveInterval = 0
             CheckpointPath = None
             Seed = 1UL
+            Diagnostics = DiagnosticsConfig.defaults
         }
 
 /// <summary>Named training settings.</summary>
@@ -92,6 +97,10 @@ type TrainingState<'M> =
         Replay: Replay
         /// <summary>The loop's counters and random key.</summary>
         Counters: Counters
+        /// <summary>What the divergence check has seen (the largest plausible return) and the warnings it gave. Not
+        /// part of a checkpoint: <see cref="M:Qmix.Functional.Training.resume"/> rebuilds it from the replay
+        /// buffer.</summary>
+        Diagnostics: DiagnosticsState
     }
 
 /// <summary>Training episodes were collected.</summary>
@@ -107,6 +116,14 @@ type CollectedEvent =
         MeanReturn: float32
         /// <summary>Their win rate (with exploration), when the environment reports wins.</summary>
         WinRate: float32 option
+        /// <summary>Their mean length in environment steps (PyMARL's <c>ep_length_mean</c>).</summary>
+        MeanLength: float32
+        /// <summary>The mean number of the team's dead units at the end of an episode, when the environment reports
+        /// casualties (<c>StepInfo.Casualties</c>).</summary>
+        DeadAllies: float32 option
+        /// <summary>The mean number of the opponents' dead units at the end of an episode, when the environment
+        /// reports casualties.</summary>
+        DeadEnemies: float32 option
     }
 
 /// <summary>The learner took an update.</summary>
@@ -131,6 +148,15 @@ type TestedEvent =
         MeanReturn: float32
         /// <summary>Their win rate, when the environment reports wins.</summary>
         WinRate: float32 option
+        /// <summary>Their mean length in environment steps (PyMARL's <c>test_ep_length_mean</c>): with the greedy
+        /// policy, a telling number (a policy that learnt to stall runs into the limit).</summary>
+        MeanLength: float32
+        /// <summary>The mean number of the team's dead units at the end of a test episode, when the environment
+        /// reports casualties.</summary>
+        DeadAllies: float32 option
+        /// <summary>The mean number of the opponents' dead units at the end of a test episode, when the environment
+        /// reports casualties.</summary>
+        DeadEnemies: float32 option
     }
 
 /// <summary>Throughput, reported by <see cref="M:Qmix.Functional.Training.run"/> after each iteration.</summary>
@@ -152,8 +178,14 @@ type TrainingEvent =
     | Updated of UpdatedEvent
     /// <summary>Greedy test episodes were run.</summary>
     | Tested of TestedEvent
+    /// <summary>A learner quantity left its plausible range (the Q-values are diverging); given once per quantity,
+    /// right after the update that showed it.</summary>
+    | Warned of DiagnosticWarning
     /// <summary>A checkpoint was written (its path stem and step).</summary>
     | Saved of path: string * step: int
+    /// <summary>A checkpoint could not be written (its path stem, the step, and why); the previous checkpoint is kept
+    /// and training goes on.</summary>
+    | SaveFailed of path: string * step: int * reason: string
     /// <summary>Throughput so far.</summary>
     | Progress of ProgressEvent
 
@@ -237,6 +269,7 @@ module Training =
                     LastSaveStep = 0
                     Key = loopKey
                 }
+            Diagnostics = DiagnosticsState.empty
         }
 
     /// <summary>Whether the run has taken all its steps.</summary>
@@ -244,7 +277,9 @@ module Training =
         state.Counters.Step >= trainer.Config.TotalSteps
 
     /// <summary>One iteration, a pure function: collect <c>ParallelEnvs</c> episodes, store them, update the learner
-    /// once when the buffer holds a batch, and run greedy test episodes when <c>TestInterval</c> steps have passed.</summary>
+    /// once when the buffer holds a batch (and check its Q-values, see
+    /// <see cref="M:Qmix.Functional.Diagnostics.check"/>), and run greedy test episodes when <c>TestInterval</c> steps
+    /// have passed.</summary>
     /// <returns>The next state and what happened, in order.</returns>
     let iterate (trainer: Trainer<'S, 'M>) (state: TrainingState<'M>) : TrainingState<'M> * TrainingEvent list =
         let cfg = trainer.Config
@@ -275,10 +310,17 @@ module Training =
                     Epsilon = epsilon
                     MeanReturn = stats.MeanReturn
                     WinRate = stats.WinRate
+                    MeanLength = stats.MeanLength
+                    DeadAllies = stats.DeadAllies
+                    DeadEnemies = stats.DeadEnemies
                 }
 
+        // the largest plausible return covers the new episodes
+        let seen =
+            Diagnostics.observe trainer.Learner.Config.Gamma episodes state.Diagnostics
+
         // sample a batch and update the learner (targets follow inside the update)
-        let learner, updated =
+        let learner, diagnostics, updated =
             if Replay.canSample cfg.BatchSize replay then
                 let ws = state.Learner.Workspace
                 // a loop that owns its states stacks batches into reused memory (the fused update skips padding)
@@ -293,18 +335,20 @@ module Training =
                         Replay.sample k[1] cfg.BatchSize replay
 
                 let l, m = Learner.update trainer.Learner episode batch state.Learner
+                // Q-values far beyond any plausible return: warn, once per quantity
+                let diagnostics, warnings = Diagnostics.check cfg.Diagnostics seen step episode m
 
                 l,
-                [
-                    Updated
-                        {
-                            Step = step
-                            Episode = episode
-                            Metrics = m
-                        }
-                ]
+                diagnostics,
+                Updated
+                    {
+                        Step = step
+                        Episode = episode
+                        Metrics = m
+                    }
+                :: List.map Warned warnings
             else
-                state.Learner, []
+                state.Learner, seen, []
 
         // greedy evaluation every TestInterval steps
         let lastTest, tested =
@@ -320,6 +364,9 @@ module Training =
                             Episode = episode
                             MeanReturn = t.MeanReturn
                             WinRate = t.WinRate
+                            MeanLength = t.MeanLength
+                            DeadAllies = t.DeadAllies
+                            DeadEnemies = t.DeadEnemies
                         }
                 ]
             else
@@ -335,6 +382,7 @@ module Training =
                     LastTestStep = lastTest
                     Key = k[3]
                 }
+            Diagnostics = diagnostics
         },
         collected :: updated @ tested
 
@@ -365,6 +413,9 @@ module Training =
 
     /// <summary>Reads a checkpoint written by <see cref="M:Qmix.Functional.Training.save"/> to continue the run; the
     /// continuation is bit-identical to the uninterrupted run.</summary>
+    /// <remarks>The divergence check's memory is not in the checkpoint: its largest plausible return is rebuilt from
+    /// the episodes in the replay buffer (so it may be smaller than the uninterrupted run's when the buffer has
+    /// dropped the episode that set it), and a warning given before the save may be given again.</remarks>
     let resume (trainer: Trainer<'S, 'M>) (path: string) : TrainingState<'M> =
         let c = Checkpoint.load path trainer.Learner
 
@@ -372,6 +423,8 @@ module Training =
             Learner = c.Learner
             Replay = c.Replay
             Counters = c.Counters
+            Diagnostics =
+                Diagnostics.observe trainer.Learner.Config.Gamma (Replay.episodes c.Replay) DiagnosticsState.empty
         }
 
     let private finite (m: LearnerMetrics) =
@@ -391,9 +444,14 @@ module Training =
                 Learner = Learner.recycling state.Learner
             }
 
+        // the step of the last save tried, written or not: a failed save is tried again an interval later
+        let mutable lastAttempt = state.Counters.LastSaveStep
+
         let saveNow (s: TrainingState<'M>) =
             match cfg.CheckpointPath with
             | Some path ->
+                lastAttempt <- s.Counters.Step
+
                 let s =
                     { s with
                         Counters =
@@ -402,9 +460,20 @@ module Training =
                             }
                     }
 
-                save trainer path s
-                onEvent (Saved(path, s.Counters.Step))
-                s
+                try
+                    save trainer path s
+                    onEvent (Saved(path, s.Counters.Step))
+                    s
+                with :? CheckpointSaveException as e ->
+                    // the run goes on; the earlier checkpoint stays, and the next interval tries again
+                    onEvent (SaveFailed(path, s.Counters.Step, e.Message))
+
+                    { s with
+                        Counters =
+                            { s.Counters with
+                                LastSaveStep = current.Counters.LastSaveStep
+                            }
+                    }
             | None -> s
 
         while not (isDone trainer current) do
@@ -449,7 +518,10 @@ module Training =
             )
 
             current <-
-                if cfg.SaveInterval > 0 && c.Step - c.LastSaveStep >= cfg.SaveInterval then
+                if
+                    cfg.SaveInterval > 0
+                    && c.Step - max c.LastSaveStep lastAttempt >= cfg.SaveInterval
+                then
                     saveNow next
                 else
                     next

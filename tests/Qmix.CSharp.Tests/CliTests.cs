@@ -44,6 +44,10 @@ public class CliTests(TrainedRun run) : IClassFixture<TrainedRun>
         Assert.Contains($"run directory: {run.Directory}", run.Output);
         Assert.Contains(Path.Combine(run.Directory, "curves.svg"), run.Output);
         Assert.Contains("step", run.Output);
+        // the learner's diagnostics on each line; a healthy run has no warning
+        Assert.Matches(@"Q -?\d", run.Output);
+        Assert.Contains("TD|err|", run.Output);
+        Assert.DoesNotContain("warning", run.Output);
         var loaded = RunDirectory.Load(run.Directory);
         Assert.Equal(2000, loaded.Summary!.Steps);
         Assert.Equal(Algorithm.Qmix, loaded.Config.Options.Algorithm);
@@ -78,6 +82,12 @@ public class CliTests(TrainedRun run) : IClassFixture<TrainedRun>
         var svg = XDocument.Load(file);
         Assert.Contains(svg.Descendants(), e => e.Name.LocalName == "polyline" && (string?)e.Attribute("data-series") == "qmix on two-step");
         Assert.Contains("plot: " + file, output);
+
+        // the learner's diagnostics are curves too
+        var q = Path.Combine(run.Temp, "q.svg");
+        (code, output, error) = Qmix("plot", run.Directory, "--out", q, "--metric", "q-taken-mean");
+        Assert.True(code == 0, output + error);
+        Assert.Contains(XDocument.Load(q).Descendants(), e => e.Name.LocalName == "text" && e.Value == "q taken mean");
     }
 
     [Fact]
@@ -170,6 +180,24 @@ public class CliTests(TrainedRun run) : IClassFixture<TrainedRun>
         (code, _, error) = Qmix("train", "--config", config, "--out", Path.Combine(tmp.Path, "bad"));
         Assert.Equal(2, code);
         Assert.Contains("learning_rate", error);
+    }
+
+    [Fact]
+    public void Train_prints_a_warning_naming_the_quantity_when_Q_values_leave_their_range()
+    {
+        using var tmp = new TempDir();
+        var config = Path.Combine(tmp.Path, "options.json");
+        // the two-step game's Q-values approach 7 or 8: above a bound of 1
+        File.WriteAllText(config, """{"total_steps": 400, "test_interval": 200, "q_value_bound": 1}""");
+        var dir = Path.Combine(tmp.Path, "run");
+        var (code, output, error) = Qmix("train", "--config", config, "--out", dir);
+        Assert.True(code == 0, output + error);
+        var lines = output.Split('\n').Where(l => l.TrimStart().StartsWith("warning:", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.Contains(lines, l => l.Contains("q_taken_mean", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("target_mean", StringComparison.Ordinal));
+        Assert.All(lines, l => Assert.Contains("above the bound set in the configuration (1)", l));
+        Assert.Equal(2, RunDirectory.Load(dir).Summary!.Warnings!.Count);
     }
 
     [Fact]

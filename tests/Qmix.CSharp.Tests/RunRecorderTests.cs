@@ -56,9 +56,15 @@ public class RunRecorderTests
 
         // metrics.csv: the header, then one row per record
         var csv = File.ReadAllLines(Path.Combine(dir, "metrics.csv"));
-        Assert.Equal("kind,step,episode,updates,epsilon,loss,train_return,train_win_rate,test_return,test_win_rate,steps_per_second,elapsed_seconds", csv[0]);
+        Assert.Equal(
+            "kind,step,episode,updates,epsilon,loss,q_taken_mean,target_mean,td_error_abs,grad_norm," +
+            "train_return,train_win_rate,train_episode_length,train_dead_allies,train_dead_enemies," +
+            "test_return,test_win_rate,test_episode_length,test_dead_allies,test_dead_enemies," +
+            "steps_per_second,elapsed_seconds,warning", csv[0]);
         Assert.Equal(lines.Length + 1, csv.Length);
-        Assert.All(csv.Skip(1), row => Assert.Equal(12, row.Split(',').Length));
+        // a healthy run has no warning (whose quoted message could hold commas)
+        Assert.All(csv.Skip(1), row => Assert.Equal(23, row.Split(',').Length));
+        Assert.DoesNotContain(loaded.Metrics, m => m.Kind == MetricsKind.Warning);
 
         // curves.svg: well-formed, with the test and train return
         var svg = XDocument.Parse(File.ReadAllText(Path.Combine(dir, "curves.svg")));
@@ -75,6 +81,7 @@ public class RunRecorderTests
         Assert.Equal(evaluations, summary.Evaluations);
         Assert.Equal(loaded.Curve(RunMetric.TestReturn)[^1].Y, summary.FinalTestReturn);
         Assert.Equal("checkpoints/model.safetensors", summary.Checkpoint);
+        Assert.Null(summary.Warnings);
 
         // the checkpoint loads as a policy for the run's environment
         var policy = loaded.LoadPolicy();

@@ -121,6 +121,37 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_checkpoint_that_cannot_be_written_is_a_warning_and_the_last_good_one_stays()
+    {
+        using var dir = new TempDir();
+        using var trainer = new Trainer(Environments.TwoStep(), Settings.Short with { CheckpointDirectory = dir.Path, SaveInterval = 200 });
+        // after the first checkpoint, a directory takes the name the next one stages its tensors under
+        var blocked = false;
+        trainer.Evaluated += (_, _) =>
+        {
+            if (!blocked && File.Exists(Path.Combine(dir.Path, "model.json")))
+            {
+                blocked = true;
+                Directory.CreateDirectory(Path.Combine(dir.Path, "model.train.safetensors.new"));
+            }
+        };
+        var result = trainer.Train();
+        Assert.Equal(600, result.Steps);
+        var failures = result.Warnings.Where(w => w.Quantity == "checkpoint").ToArray();
+        Assert.NotEmpty(failures);
+        Assert.All(failures, w => Assert.Contains("cannot save the checkpoint", w.Message));
+        // one try per interval, not one per iteration
+        Assert.True(failures.Length <= 3, string.Join("; ", failures.Select(f => f.Step)));
+        using var other = new Trainer(Environments.TwoStep(), Settings.Short);
+        other.Resume(Path.Combine(dir.Path, "model.safetensors"));
+        Assert.True(other.Step is > 0 and < 600, $"resumed at step {other.Step}");
+        // the negative control: the same run unobstructed warns of nothing
+        using var clean = new TempDir();
+        using var free = new Trainer(Environments.TwoStep(), Settings.Short with { CheckpointDirectory = clean.Path, SaveInterval = 200 });
+        Assert.DoesNotContain(free.Train().Warnings, w => w.Quantity == "checkpoint");
+    }
+
+    [Fact]
     public void Every_algorithm_trains_a_few_steps()
     {
         foreach (var algo in Enum.GetValues<Algorithm>())

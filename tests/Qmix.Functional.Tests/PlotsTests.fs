@@ -444,8 +444,8 @@ let private metrics loss =
         Loss = loss
         GradNorm = 1.0f
         TdErrorAbs = 0.5f
-        QTakenMean = 0.0f
-        TargetMean = 0.0f
+        QTakenMean = 2.0f * loss
+        TargetMean = 3.0f * loss
         CentralLoss = 0.0f
         WeightMean = 1.0f
     }
@@ -463,6 +463,10 @@ let private events (wins: bool) =
                     Epsilon = 0.5f
                     MeanReturn = float32 i
                     WinRate = win
+                    MeanLength = float32 i + 0.5f
+                    // an environment with wins here is one with armies too
+                    DeadAllies = if wins then Some 1.0f else None
+                    DeadEnemies = if wins then Some(float32 i / 2.0f) else None
                 }
 
             if i > 1 then
@@ -480,6 +484,9 @@ let private events (wins: bool) =
                         Episode = i
                         MeanReturn = 2.0f * float32 i
                         WinRate = win
+                        MeanLength = 10.0f - float32 i
+                        DeadAllies = if wins then Some 0.0f else None
+                        DeadEnemies = if wins then Some 3.0f else None
                     }
 
             Progress
@@ -520,6 +527,99 @@ let ``win-rate curves are empty when the environment reports no wins`` () =
     Assert.Empty((Plots.learningCurve TestWinRate ev).Points)
     Assert.Empty(Plots.learningCurves [ TestWinRate; TrainWinRate ] ev)
     Assert.Equal(2, (Plots.learningCurves [ TestReturn; TrainReturn; TestWinRate ] ev).Length)
+
+[<Fact>]
+let ``learner diagnostics, episode lengths and casualties are read off training events`` () =
+    let ev = events true
+    let at (curve: Curve) = (Plots.learningCurve curve ev).Points
+    let updates = [ 2..6 ]
+    Assert.Equal<(float * float)[]>([| for i in updates -> float (i * 100), float (2.0f / float32 i) |], at QTakenMean)
+    Assert.Equal<(float * float)[]>([| for i in updates -> float (i * 100), float (3.0f / float32 i) |], at TargetMean)
+    Assert.Equal<(float * float)[]>([| for i in updates -> float (i * 100), 0.5 |], at TdErrorAbs)
+    Assert.Equal<(float * float)[]>([| for i in updates -> float (i * 100), 1.0 |], at GradNorm)
+    Assert.Equal<(float * float)[]>([| for i in 1..6 -> float (i * 100), float i + 0.5 |], at TrainEpisodeLength)
+
+    Assert.Equal<(float * float)[]>([| for i in [ 2; 4; 6 ] -> float (i * 100), 10.0 - float i |], at TestEpisodeLength)
+
+    Assert.Equal<(float * float)[]>([| for i in 1..6 -> float (i * 100), 1.0 |], at TrainDeadAllies)
+    Assert.Equal<(float * float)[]>([| for i in 1..6 -> float (i * 100), float i / 2.0 |], at TrainDeadEnemies)
+    Assert.Equal<(float * float)[]>([| for i in [ 2; 4; 6 ] -> float (i * 100), 0.0 |], at TestDeadAllies)
+    Assert.Equal<(float * float)[]>([| for i in [ 2; 4; 6 ] -> float (i * 100), 3.0 |], at TestDeadEnemies)
+    Assert.Equal("Q taken", Plots.curveName QTakenMean)
+    Assert.Equal("TD |error|", Plots.curveName TdErrorAbs)
+    // an environment without armies has no casualty curves
+    let plain = events false
+    Assert.Empty(Plots.learningCurves [ TrainDeadAllies; TrainDeadEnemies; TestDeadAllies; TestDeadEnemies ] plain)
+    Assert.Equal(2, (Plots.learningCurves [ TrainEpisodeLength; TestEpisodeLength; TestDeadAllies ] plain).Length)
+
+[<Fact>]
+let ``reference lines are drawn dashed, covered by the y axis and listed in the legend`` () =
+    let series =
+        [
+            {
+                Name = "Q taken"
+                Points = [| 0.0, 1.0; 10.0, 2.0 |]
+            }
+        ]
+
+    let cfg =
+        { config with
+            ReferenceLines =
+                [
+                    {
+                        Name = "largest return seen"
+                        Y = 8.0
+                    }
+                ]
+        }
+
+    let doc = parse (Plots.lineChart cfg series)
+    checkChart (Plots.lineChart cfg series) [ "Q taken", 2 ]
+
+    let classOf (e: XElement) =
+        match e.Attribute(XName.Get "class") with
+        | null -> ""
+        | a -> a.Value
+
+    let reference =
+        doc.Descendants()
+        |> Seq.filter (fun e -> e.Name.LocalName = "line" && classOf e = "reference")
+        |> List.ofSeq
+
+    Assert.Equal(1, reference.Length)
+    let line = reference.Head
+    Assert.Equal("largest return seen", line.Attribute(XName.Get "data-series").Value)
+    Assert.Equal("6 4", line.Attribute(XName.Get "stroke-dasharray").Value)
+    // the y axis reaches 8 though the data stop at 2: the line lies inside the plot, above the series
+    let y = float (line.Attribute(XName.Get "y1").Value)
+
+    let top =
+        doc.Descendants()
+        |> Seq.filter (fun e -> e.Name.LocalName = "polyline")
+        |> Seq.collect (fun e -> e.Attribute(XName.Get "points").Value.Split ' ')
+        |> Seq.map (fun p -> float (p.Split ',').[1])
+        |> Seq.min
+
+    Assert.True(y < top, sprintf "reference at y=%g, series reaches y=%g" y top)
+
+    let texts (keep: XElement -> bool) =
+        doc.Descendants()
+        |> Seq.filter (fun e -> e.Name.LocalName = "text" && keep e)
+        |> Seq.map _.Value
+        |> List.ofSeq
+
+    Assert.Contains("8", texts (fun e -> classOf e.Parent = "y-ticks"))
+    Assert.Contains("largest return seen", texts (fun e -> classOf e.Parent = "legend"))
+    // a reference line must have a finite height: negative control
+    let bad =
+        { cfg with
+            ReferenceLines = [ { Name = "nowhere"; Y = nan } ]
+        }
+
+    let e =
+        Assert.Throws<ArgumentException>(fun () -> Plots.lineChart bad series |> ignore)
+
+    Assert.Contains("nowhere", e.Message)
 
 [<Fact>]
 let ``seeds' events make a band chart`` () =

@@ -182,7 +182,11 @@ let ``random episodes of the two-step game are valid, two steps long and pay wha
     Assert.Contains(episodes, fun e -> e.Actions[0] = 0)
     Assert.Contains(episodes, fun e -> e.Actions[0] = 1)
     Assert.Equal(32, stats.Steps)
+    Assert.Equal(2.0f, stats.MeanLength)
     Assert.Equal(None, stats.WinRate)
+    // a game without armies reports no casualties
+    Assert.Equal(None, stats.DeadAllies)
+    Assert.Equal(None, stats.DeadEnemies)
     Assert.Equal<float32[]>(episodes |> Array.map Episode.totalReward, stats.Returns)
     Assert.Equal(Array.average stats.Returns, stats.MeanReturn)
     EpisodeBatch.ofEpisodes episodes |> EpisodeBatch.validate
@@ -273,6 +277,81 @@ let private counterEnv (limit: int) (never: bool) : Env<Counter> =
         // the last action is unavailable on odd steps
         AvailableActions = fun s -> Array.init (n * a) (fun i -> s.T % 2 = 0 || i % a <> a - 1)
     }
+
+/// The counter environment with two armies: after step t, an episode of odd length reports t dead allies and 2t + 1
+/// dead enemies; an episode of even length reports no casualties at all.
+let private armiesEnv (limit: int) : Env<Counter> =
+    let inner = counterEnv limit false
+
+    { inner with
+        Step =
+            fun s actions key ->
+                let s', tr = inner.Step s actions key
+
+                let casualties =
+                    if s.Len % 2 = 1 then
+                        Some
+                            {
+                                DeadAllies = s'.T
+                                DeadEnemies = 2 * s'.T + 1
+                            }
+                    else
+                        None
+
+                s',
+                { tr with
+                    Info = { tr.Info with Casualties = casualties }
+                }
+    }
+
+[<Fact>]
+let ``run statistics: mean length, and dead units at the end averaged over the episodes that report them`` () =
+    let env = armiesEnv 6
+    let agent = agentFor env.Spec 30UL
+
+    let episodes, stats =
+        Runner.runEpisodes env cfg agent (fun _ -> 1.0f) 0 12 (Rng.key 31UL)
+
+    let lengths = episodes |> Array.map _.Length
+    let odd = lengths |> Array.filter (fun l -> l % 2 = 1)
+    // both kinds of episode are among the twelve, so the average is over some of them only
+    Assert.NotEmpty odd
+    Assert.True(odd.Length < lengths.Length, sprintf "lengths %A" lengths)
+    Assert.Equal(Array.sum lengths, stats.Steps)
+    Assert.Equal(float32 (Array.sum lengths) / 12.0f, stats.MeanLength)
+    // the last transition of an odd episode of length L reports L dead allies and 2L + 1 dead enemies
+    Assert.Equal(Some(float32 (Array.sum odd) / float32 odd.Length), stats.DeadAllies)
+    Assert.Equal(Some(float32 (odd |> Array.sumBy (fun l -> 2 * l + 1)) / float32 odd.Length), stats.DeadEnemies)
+    // the episodes alone do not keep their casualties
+    let fromEpisodes = Runner.stats episodes
+    Assert.Equal(stats.MeanLength, fromEpisodes.MeanLength)
+    Assert.Equal(None, fromEpisodes.DeadAllies)
+    Assert.Equal(None, fromEpisodes.DeadEnemies)
+
+    // evaluation concatenates runs of environments and their casualties in the same order
+    let test = Runner.evaluate env cfg agent 7 3 (Rng.key 32UL)
+    Assert.Equal(7, test.Returns.Length)
+    Assert.Equal(float32 test.Steps / 7.0f, test.MeanLength)
+
+    let expected =
+        Array.init 3 (fun i ->
+            let size = min 3 (7 - i * 3)
+            fst (Runner.runEpisodes env cfg agent (fun _ -> 0.0f) 0 size (Rng.foldIn i (Rng.key 32UL))))
+        |> Array.concat
+        |> Array.map _.Length
+        |> Array.filter (fun l -> l % 2 = 1)
+
+    if expected.Length = 0 then
+        Assert.Equal(None, test.DeadAllies)
+    else
+        Assert.Equal(Some(float32 (Array.sum expected) / float32 expected.Length), test.DeadAllies)
+
+    // an environment whose episodes never report casualties has none
+    let _, plain =
+        Runner.runEpisodes (counterEnv 6 false) cfg agent (fun _ -> 1.0f) 0 12 (Rng.key 31UL)
+
+    Assert.Equal(None, plain.DeadAllies)
+    Assert.Equal(stats.MeanLength, plain.MeanLength)
 
 [<Fact>]
 let ``the runner cuts an episode at the limit: not terminated, full length`` () =

@@ -43,16 +43,20 @@ let stepOf (e: TrainingEvent) =
     match e with
     | Collected c -> c.Step
     | Updated u -> u.Step
+    | Warned w -> w.Step
     | Tested t -> t.Step
     | Saved(_, step) -> step
+    | SaveFailed(_, step, _) -> step
     | Progress p -> p.Step
 
 let episodeOf (e: TrainingEvent) =
     match e with
     | Collected c -> c.Episode
     | Updated u -> u.Episode
+    | Warned w -> w.Episode
     | Tested t -> t.Episode
-    | Saved _ -> -1
+    | Saved _
+    | SaveFailed _ -> -1
     | Progress p -> p.Episode
 
 let collected events =
@@ -88,14 +92,17 @@ let ``each iteration reports Collected, Updated, Tested, then Progress, with gro
             match e with
             | Collected _ -> 0
             | Updated _ -> 1
-            | Tested _ -> 2
-            | Saved _ -> 3
-            | Progress _ -> 4
+            | Warned _ -> 2
+            | Tested _ -> 3
+            | Saved _
+            | SaveFailed _ -> 4
+            | Progress _ -> 5
 
         let ranks = List.map rank group
-        Assert.True(List.head ranks = 0 && List.last ranks = 4, sprintf "iteration %d: %A" i ranks)
+        Assert.True(List.head ranks = 0 && List.last ranks = 5, sprintf "iteration %d: %A" i ranks)
         Assert.True((ranks = List.sort ranks && ranks = List.distinct ranks), sprintf "iteration %d: %A" i ranks)
-        Assert.DoesNotContain(3, ranks) // no checkpoint path, no Saved event
+        Assert.DoesNotContain(2, ranks) // a healthy run: no warning
+        Assert.DoesNotContain(4, ranks) // no checkpoint path, no Saved event
 
         for e in group do
             Assert.Equal(2 * envs * (i + 1), stepOf e)
@@ -246,6 +253,70 @@ let ``the same seed gives the same run, bit for bit; another seed another run`` 
         Assert.NotEqual<int[][]>(bits s1.Learner.Params, bits s3.Learner.Params)
 
 // ---------------------------------------------------------------- checkpoints and resuming
+
+[<Fact>]
+let ``a checkpoint that cannot be written is reported and the run goes on, keeping the last good one`` () =
+    withTempDir (fun dir ->
+        let path = Path.Combine(dir, "run")
+
+        let cfg =
+            { tiny with
+                TotalSteps = 101
+                SaveInterval = 30
+                CheckpointPath = Some path
+            }
+
+        let trainer = Training.create cfg MatrixGames.twoStep
+        // the first save (step 30) succeeds; then a directory takes the name a save stages its tensors under, so
+        // every later save fails
+        let events = ResizeArray()
+
+        let final =
+            Training.run
+                trainer
+                (fun e ->
+                    events.Add e
+
+                    match e with
+                    | Saved(_, 30) -> Directory.CreateDirectory(path + ".train.safetensors.new") |> ignore
+                    | _ -> ())
+                (Training.init trainer)
+
+        // the run reached its end; the failures did not move the last save, and the step-30 checkpoint still loads
+        Assert.Equal(102, final.Counters.Step)
+        Assert.Equal(30, final.Counters.LastSaveStep)
+        Assert.Equal(30, (Training.resume trainer path).Counters.Step)
+
+        let failed =
+            events
+            |> Seq.choose (fun e ->
+                match e with
+                | SaveFailed(p, step, reason) ->
+                    Assert.Equal(path, p)
+                    Assert.Contains("cannot save the checkpoint", reason)
+                    Some step
+                | _ -> None)
+            |> List.ofSeq
+
+        Assert.Equal<int list>([ 60; 90; 102 ], failed)
+        // the negative control: an unobstructed run reports no failure
+        withTempDir (fun clean ->
+            let trainer =
+                Training.create
+                    { cfg with
+                        CheckpointPath = Some(Path.Combine(clean, "run"))
+                    }
+                    MatrixGames.twoStep
+
+            let _, events = record trainer (Training.init trainer)
+
+            Assert.DoesNotContain(
+                events,
+                fun e ->
+                    match e with
+                    | SaveFailed _ -> true
+                    | _ -> false
+            )))
 
 [<Fact>]
 let ``checkpoints are saved every SaveInterval steps and at the end`` () =
