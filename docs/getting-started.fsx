@@ -11,7 +11,7 @@ index: 1
 Qmix.Functional needs only the [.NET 10 SDK](https://dotnet.microsoft.com/download). From a fresh clone:
 
 ```bash
-./build.sh run    # the main job: train QMIX on the paper's two-step game
+./build.sh run    # the main job: train QMIX on combat:3m (pymarl2's settings, 500k steps, about a minute)
 ./build.sh test   # every test project; ends with "N passed, N failed"
 ```
 
@@ -27,7 +27,7 @@ NuGet configuration (`dotnet nuget list source`) when it is unset. The other ent
 | command | what it does |
 | --- | --- |
 | `./build.sh build` | restore and build the solution in Release |
-| `./build.sh run train --env NAME --algo ALGO --steps N --seed S` | train with the `qmix` command (QMIX on the two-step game when no option is given) and report the greedy return; `ALGO` is `qmix`, `vdn`, `iql`, `qmix-ns`, `qmix-lin`, `vdn-s`, `cw-qmix` or `ow-qmix` |
+| `./build.sh run train --env NAME --algo ALGO --steps N --seed S` | train with the `qmix` command (QMIX on the two-step game when no environment is given; plain `./build.sh run` is QMIX on combat:3m) and report the greedy return; `ALGO` is `qmix`, `vdn`, `iql`, `qmix-ns`, `qmix-lin`, `vdn-s`, `cw-qmix` or `ow-qmix` |
 | `./build.sh docs` | build this site into `docs/output` (every page's code runs) |
 | `./build.sh bench …` | the benchmarks (see [Performance](performance.html)) |
 | `./build.sh format` | format the F# sources with Fantomas |

@@ -14,7 +14,7 @@ network whose weights are non-negative combines the utilities into a joint value
 is the tuple of per-agent greedy actions. Training is centralised, execution decentralised.
 
 ```bash
-./build.sh run    # train QMIX on the QMIX paper's two-step game
+./build.sh run    # train QMIX on combat:3m (pymarl2's settings, about a minute); ./build.sh run --env two-step for the paper's two-step game
 ./build.sh test   # every test project; ends with "N passed, N failed"
 ```
 

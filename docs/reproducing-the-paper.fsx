@@ -356,7 +356,7 @@ A StarCraft-scale run takes minutes to hours rather than seconds, so it is not r
 From the command line, QMIX with PyMARL's settings on 3m for 300 000 steps, seed 1:
 
 ```bash
-./build.sh run train --env combat:3m --algo qmix --steps 300000 --seed 1
+./build.sh run train --env combat:3m --algo qmix --preset pymarl --steps 300000 --seed 1
 ```
 
 The same run from F#: the defaults are already PyMARL's StarCraft settings, so only the length changes (and a

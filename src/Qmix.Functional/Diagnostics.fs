@@ -93,22 +93,21 @@ module Diagnostics =
 
     /// <summary>The largest return any step of an episode can plausibly be worth:
     /// <c>Σ_t |r_t|</c> over its transitions, which bounds the (discounted) return from every one of its steps; for
-    /// an episode cut at its limit (not terminated) with γ &lt; 1, plus <c>max_t |r_t| / (1 − γ)</c>, since the
-    /// learner bootstraps past the cut.</summary>
+    /// an episode cut at its limit (not terminated) with γ &lt; 1, plus its mean <c>|r_t|</c> per step over
+    /// <c>1 / (1 − γ)</c> more steps, since the learner bootstraps past the cut as if the episode went on at that
+    /// rate. (Its largest single reward would not do: a win bonus paid once, over 1 / (1 − γ) steps, allows a
+    /// hundred times the real return on a combat map, and a diverging mixer hides under that.)</summary>
     /// <param name="gamma">The discount γ of the learner.</param>
     /// <param name="episode">The episode.</param>
     /// <returns>A non-negative number (NaN when a reward is NaN).</returns>
     let plausibleReturn (gamma: float32) (episode: Episode) : float32 =
         let mutable sum = 0.0f
-        let mutable largest = 0.0f
 
         for t in 0 .. episode.Length - 1 do
-            let r = abs episode.Reward[t]
-            sum <- sum + r
-            largest <- max largest r
+            sum <- sum + abs episode.Reward[t]
 
-        if not episode.Terminated && gamma < 1.0f then
-            sum + largest / (1.0f - gamma)
+        if not episode.Terminated && gamma < 1.0f && episode.Length > 0 then
+            sum + sum / float32 episode.Length / (1.0f - gamma)
         else
             sum
 

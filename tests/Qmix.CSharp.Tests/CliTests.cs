@@ -149,9 +149,37 @@ public class CliTests(TrainedRun run) : IClassFixture<TrainedRun>
         (code, _, error) = Qmix("frobnicate");
         Assert.Equal(2, code);
 
+        (code, _, error) = Qmix("train", "--env", "combat:3m,walls=soft", "--steps", "10");
+        Assert.Equal(2, code);
+        Assert.Contains("'walls=soft'", error);
+
+        (code, _, error) = Qmix("train", "--preset", "pymarl3", "--steps", "10");
+        Assert.Equal(2, code);
+        Assert.Contains("pymarl3", error);
+
         (code, _, error) = Qmix("train", "--out", run.Directory, "--steps", "10");
         Assert.Equal(2, code);
         Assert.Contains("already holds a run", error);
+    }
+
+    [Fact]
+    public void Train_takes_a_preset_and_a_combat_map_under_SMAX_rules_and_records_both()
+    {
+        using var tmp = new TempDir();
+        var dir = Path.Combine(tmp.Path, "smax");
+        var (code, output, error) = Qmix("train", "--env", "combat:3m,smax", "--preset", "pymarl", "--steps", "200",
+            "--out", dir);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("preset pymarl", output);
+        var config = File.ReadAllText(Path.Combine(dir, "config.json"));
+        Assert.Contains("combat:3m,reward=smax,state=raw,walls=lethal", config);
+        Assert.Contains("\"optimizer\": \"rms-prop\"", config);
+        // the default off the matrix games is pymarl2's
+        dir = Path.Combine(tmp.Path, "default");
+        (code, output, error) = Qmix("train", "--env", "combat:3m", "--steps", "200", "--out", dir);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("preset pymarl2", output);
+        Assert.Contains("\"optimizer\": \"adam\"", File.ReadAllText(Path.Combine(dir, "config.json")));
     }
 
     [Fact]

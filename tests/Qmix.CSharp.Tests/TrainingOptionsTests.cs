@@ -12,6 +12,22 @@ public class TrainingOptionsTests
     }
 
     [Fact]
+    public void The_presets_are_the_cores_presets()
+    {
+        Assert.Equal(Qmix.Functional.TrainingPresets.pymarl, TrainingOptions.Preset(TrainingPreset.PyMarl).ToConfig(null));
+        Assert.Equal(Qmix.Functional.TrainingPresets.pymarl2, TrainingOptions.Preset(TrainingPreset.PyMarl2).ToConfig(null));
+        // pymarl2's numbers, as its algs/qmix.yaml and the specs give them
+        var p2 = TrainingOptions.Preset(TrainingPreset.PyMarl2);
+        Assert.Equal((8, 128, 5000, Optimizer.Adam, 1e-3, 0.6, 0.5, 100_000),
+            (p2.ParallelEnvs, p2.BatchSize, p2.BufferSize, p2.Optimizer, Math.Round(p2.Lr, 6), Math.Round(p2.TdLambda!.Value, 6),
+                p2.LossScale, p2.EpsilonAnnealSteps));
+        // the negative control: the two presets differ
+        Assert.NotEqual(TrainingOptions.Preset(TrainingPreset.PyMarl).ToConfig(null), p2.ToConfig(null));
+        Assert.Equal(1, TrainingOptions.Preset(TrainingPreset.PaperMatrixGames).EpsilonFinish);
+        Assert.Throws<ArgumentOutOfRangeException>(() => TrainingOptions.Preset((TrainingPreset)42));
+    }
+
+    [Fact]
     public void Every_algorithm_maps_onto_a_configuration()
     {
         foreach (var algo in Enum.GetValues<Algorithm>())

@@ -57,9 +57,10 @@ let ``the plausible return of an episode bounds the return from each of its step
     // Σ|r| = 1 + 3 + 0.5: the return from step 1 is −2.5, from step 0 −1.5, both within 4.5
     let e = episodeOf [| 1.0f; -3.0f; 0.5f |] true
     Assert.Equal(4.5f, Diagnostics.plausibleReturn 0.99f e)
-    // cut at the limit, the learner bootstraps past the end: plus max|r| / (1 − γ) = 3 / 0.5
+    // cut at the limit, the learner bootstraps past the end: plus the mean |r| per step over 1 / (1 − γ) steps,
+    // 4.5 / 4 / 0.5
     let cut = episodeOf [| 1.0f; -3.0f; 0.5f; 0.0f |] false
-    Assert.Equal(4.5f + 6.0f, Diagnostics.plausibleReturn 0.5f cut)
+    Assert.Equal(4.5f + 2.25f, Diagnostics.plausibleReturn 0.5f cut)
     // γ = 1 has no such allowance
     Assert.Equal(4.5f, Diagnostics.plausibleReturn 1.0f cut)
 

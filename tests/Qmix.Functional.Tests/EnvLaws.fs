@@ -25,6 +25,9 @@ type LawConfig =
         VecEnvs: int
         /// Steps of the vectorised run; 0 means the episode limit.
         VecSteps: int
+        /// The documented bound of every observation and global-state value (|x| ≤ bound); the registry gives each
+        /// built-in environment's (`EnvEntry.FeatureBound`).
+        FeatureBound: float32
     }
 
 /// 20 cases, 24 environments stepped for one episode limit.
@@ -33,6 +36,7 @@ let defaults =
         Cases = 20
         VecEnvs = 24
         VecSteps = 0
+        FeatureBound = 1.0f
     }
 
 /// What can be seen of a state: observations, global state, mask.
@@ -45,7 +49,7 @@ let private fail (env: Env<'S>) (seed: uint64) (t: int) (what: string) : 'a =
     failwithf "%s (seed %d, step %d): %s" env.Spec.Name seed t what
 
 /// Sizes, finiteness and at least one available action per agent.
-let private checkView (env: Env<'S>) seed t ((obs, gs, avail): View) =
+let private checkView (bound: float32) (env: Env<'S>) seed t ((obs, gs, avail): View) =
     let spec = env.Spec
 
     let size (what: string) (arr: 'a[]) (expected: int) =
@@ -64,6 +68,16 @@ let private checkView (env: Env<'S>) seed t ((obs, gs, avail): View) =
 
     if not (Array.forall Single.IsFinite gs) then
         fail env seed t "a global state value is not finite"
+
+    // every feature within the documented bound
+    let outside (what: string) (values: float32[]) =
+        match values |> Array.tryFindIndex (fun x -> abs x > bound) with
+        | Some i ->
+            fail env seed t (sprintf "%s value %d is %g, outside the documented bound ±%g" what i values[i] bound)
+        | None -> ()
+
+    outside "observation" obs
+    outside "global state" gs
 
     for a in 0 .. spec.NAgents - 1 do
         if not (Array.exists id avail[a * spec.NActions .. (a + 1) * spec.NActions - 1]) then
@@ -98,13 +112,13 @@ type private Step<'S> =
 
 /// Plays one episode of random legal actions from the key, checking the per-state and per-step laws; returns the
 /// steps and the view of the last state.
-let private episode (env: Env<'S>) (seed: uint64) (key: Key) : Step<'S> list * View =
+let private episode (bound: float32) (env: Env<'S>) (seed: uint64) (key: Key) : Step<'S> list * View =
     let k = Rng.splitN 3 key
     let limit = env.Spec.EpisodeLimit
 
     let rec go (s: 'S) (t: int) (acc: Step<'S> list) =
         let v = view env s
-        checkView env seed t v
+        checkView bound env seed t v
 
         if t = limit then
             List.rev acc, v
@@ -134,7 +148,7 @@ let private episode (env: Env<'S>) (seed: uint64) (key: Key) : Step<'S> list * V
 
             if tr.Terminated || tr.Truncated then
                 let v' = view env s'
-                checkView env seed (t + 1) v'
+                checkView bound env seed (t + 1) v'
                 List.rev acc, v'
             elif t + 1 = limit then
                 fail env seed t (sprintf "the episode did not end by its limit %d" limit)
@@ -287,9 +301,9 @@ let checkWith (config: LawConfig) (env: Env<'S>) : unit =
 
     Generators.forAll seeds (fun seed ->
         let key = Rng.key seed
-        let steps, last = episode env seed key
+        let steps, last = episode config.FeatureBound env seed key
         // determinism: the same key and actions give the same episode
-        let again, last' = episode env seed key
+        let again, last' = episode config.FeatureBound env seed key
 
         if List.length steps <> List.length again then
             fail env seed 0 "the same key gave episodes of different lengths"

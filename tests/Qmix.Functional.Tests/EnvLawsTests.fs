@@ -72,3 +72,21 @@ let ``an agent left without an available action is caught`` () =
             AvailableActions = fun _ -> [| true; true; true; false; false; false |]
         }
         "agent 1 has no available action"
+
+[<Fact>]
+let ``a feature outside the documented bound is caught: SMAX's raw combat state, Level-Based Foraging's raw cells`` () =
+    // the combat maps' default (normalised) state passes the bound of 1; SMAX's raw positions (0 to 32) do not
+    EnvLaws.checkWith light (Registry.make "combat:3m")
+    caught (Registry.make "combat:3m,state=raw") "global state value"
+    caught (Registry.make "combat:3m,state=raw") "outside the documented bound ±1"
+    // Level-Based Foraging documents its own bound (raw coordinates and levels), and breaks a bound of 1
+    let lbf = Registry.find "lbf:10x10-3p-3f"
+    Assert.Equal(9.0f, lbf.FeatureBound)
+
+    EnvLaws.checkWith
+        { light with
+            FeatureBound = lbf.FeatureBound
+        }
+        (lbf.Make())
+
+    caught (lbf.Make()) "observation value"

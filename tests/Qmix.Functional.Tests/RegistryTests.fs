@@ -115,5 +115,6 @@ let ``every registered environment, boxed, obeys the environment laws`` () =
             { EnvLaws.defaults with
                 Cases = 5
                 VecEnvs = 16
+                FeatureBound = e.FeatureBound
             }
             (e.Make())

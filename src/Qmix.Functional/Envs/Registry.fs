@@ -14,6 +14,10 @@ type EnvEntry =
         Make: unit -> Env<obj>
         /// <summary>A text frame of a state of the environment (a few lines).</summary>
         RenderText: obj -> string
+        /// <summary>The documented bound of the environment's features: every observation and global-state value
+        /// lies in [−FeatureBound, FeatureBound]. 1 for every built-in environment except Level-Based Foraging,
+        /// whose observations carry raw cell coordinates and levels (as lb-foraging's do).</summary>
+        FeatureBound: float32
     }
 
 /// <summary>Building registry entries.</summary>
@@ -31,7 +35,13 @@ module EnvEntry =
             Description = description
             Make = fun () -> Env.boxed (make ())
             RenderText = fun state -> render (Env.unboxState<'S> name state)
+            FeatureBound = 1.0f
         }
+
+    /// <summary>The entry with another documented feature bound (see <c>EnvEntry.FeatureBound</c>).</summary>
+    /// <param name="bound">The bound, positive.</param>
+    /// <param name="entry">The entry.</param>
+    let withFeatureBound (bound: float32) (entry: EnvEntry) : EnvEntry = { entry with FeatureBound = bound }
 
 /// <summary>The built-in environments by name.</summary>
 /// <remarks>
@@ -51,7 +61,15 @@ module Registry =
     /// <summary>Every registered environment, in a fixed order (by family).</summary>
     let all: EnvEntry list =
         let lbf (task: string) (description: string) =
+            // raw coordinates (0 .. size − 1) and levels (players' and foods', a food's at most the sum of the three
+            // lowest players' levels)
+            let c = Lbf.config task
+
+            let highest =
+                max (c.FieldSize - 1) (max (3 * c.MaxPlayerLevel) (defaultArg c.MaxFoodLevel 0))
+
             EnvEntry.create ("lbf:" + task) ("Level-Based Foraging: " + description) (fun () -> Lbf.env task) Lbf.render
+            |> EnvEntry.withFeatureBound (float32 highest)
 
         let combat (map: string) =
             let sc = Combat.scenario map
