@@ -328,27 +328,31 @@ let randomLegal (scenario: Scenario) =
 
             legal[Rng.intBelow (Rng.foldIn agent key) legal.Length])
 
-printfn "%-8s %9s %9s %9s %9s" "map" "agents" "heuristic" "paper" "random"
+printfn "%-8s %9s %9s %9s %11s %9s" "map" "agents" "heuristic" "paper" "focus fire" "random"
 
 for map in Combat.paperMaps do
     let scenario = Combat.scenario map
     let spec = Combat.spec scenario
     let heuristic = Combat.heuristicWinRate scenario 500 (Rng.key 2024UL)
+    let focus = Combat.focusFireWinRate scenario 500 (Rng.key 2024UL)
     let random = Combat.winRate (randomLegal scenario) scenario 500 (Rng.key 2024UL)
 
     printfn
-        "%-8s %9d %8.1f%% %8.0f%% %8.1f%%"
+        "%-8s %9d %8.1f%% %8.0f%% %10.1f%% %8.1f%%"
         map
         spec.NAgents
         (100.0 * heuristic)
         (100.0 * paperHeuristic[map])
+        (100.0 * focus)
         (100.0 * random)
 (*** include-output ***)
 
 (**
 Against StarCraft II's AI the paper's heuristic won most games; against SMAX's scripted enemy, which follows
 much the same rule (attack the closest unit in range), the heuristic meets its mirror image and wins about half
-of them. So the heuristic line to beat is lower here than in the paper, and random play wins nothing.
+of them. So the heuristic line to beat is lower here than in the paper. `Combat.focusFire` (every ally shoots the
+weakest enemy anyone can reach, the others close in) shows what a coordinated script wins against this enemy:
+most battles on the heterogeneous maps, little more than half of the marine mirrors.
 
 ### Training QMIX on combat:3m
 
@@ -434,4 +438,48 @@ printfn
 (**
 Episodes lengthen or shorten as the agents learn, so this is an estimate. See [Performance](performance.html) for
 the cost of one learner update against PyTorch's.
+*)
+
+(**
+## Learning the combat maps: SMAC's rules, pymarl2's settings
+
+With SMAX's rules and PyMARL's settings, QMIX won no battle of combat:3m after 300k steps: its loss climbed from 10
+to 60 and its Q-values far past any return. Two of SMAX's rules were the cause, and the combat maps now play
+SMAC's (see [Combat](combat.html)):
+
+* **The state.** SMAX's `world_state` carries raw positions (0 to 32), raw cooldowns and type indices. QMIX's
+  hypernetworks turn the state into mixing weights, so weights, and Q_tot with them, grow with the state's scale,
+  and the learner diverges. SMAC normalises its state; so does the default here (every feature in [−1, 1]; the
+  environment laws now check each environment's documented bound).
+* **The reward.** SMAX pays the enemies' lost health as fractions plus 1 for a win, at most 2, with nothing for a
+  kill. SMAC pays health points, 10 per kill and 200 for a win, scaled to at most 20. With SMAX's reward QMIX learns
+  nothing on 2s3z: its greedy policy fights briefly, then stops.
+* **The walls.** SMAX's walls kill; SMAC's maps stop a unit at the edge. This one matters least.
+
+The ablation, one rule at a time, QMIX with the default settings (pymarl2's), seed 1, each run's final policy
+evaluated over 200 greedy episodes (`qmix eval RUN --episodes 200`), measured on this 2-core machine with other
+work running:
+
+| environment | steps | greedy win | |
+|---|---:|---:|---|
+| combat:3m (SMAC's rules) | 300k | 73.5 % | |
+| combat:3m,state=raw | 300k | 0 % | Q_tot ≈ 227 (returns at most 20): the divergence warning fires |
+| combat:3m,reward=smax | 300k | 80.0 % | |
+| combat:3m,walls=lethal | 300k | 80.5 % | |
+| combat:3m,smax (all SMAX's) | 300k | 0 % | |
+| combat:2s3z (SMAC's rules) | 500k | **94.0 %** | focus fire 86 %, heuristic 49 % |
+| combat:2s3z,state=raw | 500k | 0 % | |
+| combat:2s3z,reward=smax | 500k | 2.5 % | |
+| combat:2s3z,walls=lethal | 500k | 90.5 % | |
+| combat:2s3z,smax (all SMAX's) | 500k | 0 % | |
+
+and the paper's comparison on the same settings: on 2s3z VDN 57.0 % and IQL 65.0 % against QMIX's 94.0 %; on 3m
+VDN 77.5 % and IQL 72.0 % against QMIX's 73.5 % (300k steps: the marine mirror does not separate them).
+
+The commands: `qmix train --env ENV --algo ALGO --steps N --seed 1 --out RUN`, then `qmix eval RUN --episodes 200`.
+`qmix train` starts from **pymarl2's settings** off the matrix games (`--preset pymarl2`: 8 environments per update,
+batches of 128, TD(λ) 0.6, Adam 1e-3, ε over 100k steps): they learn these maps in a fraction of the steps and the
+wall-clock time of the QMIX paper's (`--preset pymarl`). On 3m QMIX plateaus between 75 and 90 % greedy wins from
+about 300k steps on (88.5 % over 200 greedy episodes after 2M steps, seed 2), above the focus-fire
+script's 62 % but short of the 100 % pymarl2 reports on SMAC's 3m: what holds it there is still being measured.
 *)
