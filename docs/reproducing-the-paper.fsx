@@ -390,8 +390,36 @@ let trainOn3m () =
         | _ -> ())
 
 (**
-`trainOn3m ()` would run it; `Training.resume` continues from its last checkpoint. What a short stretch of that
-run costs on the machine building this site (its first 2000 steps):
+`trainOn3m ()` would run it; `Training.resume` continues from its last checkpoint.
+
+### The whole comparison: `qmix reproduce`
+
+The paper's StarCraft figures compare QMIX, VDN and IQL over several maps and seeds. `qmix reproduce` trains such a
+grid of maps × algorithms × seeds × presets, each cell an ordinary run directory
+(`OUT/ENV/ALGO-PRESET/seed-S`, as `qmix train` makes it), a few cells at a time:
+
+```bash
+qmix reproduce --envs combat:3m,combat:2s3z --algos qmix,vdn,iql --seeds 1..3 --preset pymarl2 --steps 500000 \
+               --out runs/grid --parallel 2
+qmix reproduce --paper --out runs/paper --dry-run    # QMIX on the six maps, VDN and IQL on four; seeds 1..3 (1..5 on 3m)
+```
+
+- **Resumable.** Cells write a checkpoint every `--save-interval` steps (50,000) and on Ctrl+C; running the same command
+  again skips the finished cells and continues the others from their checkpoints (`RunRecorder.Resume`: the metrics
+  files keep the records up to the checkpoint and the run goes on bit-identically). `--dry-run` lists every cell as
+  done, partial at step X, or not started.
+- **Memory.** A cell holds its replay buffer: buffer × (limit + 1) × (N·obs + state + N·A + N + 1) × 4 bytes, about
+  6 GB for 3s5z's 5000 episodes. The estimate is printed per map, and a grid whose `--parallel` cells would not fit in
+  the memory available is refused with a smaller `--parallel` or `--buffer` to use instead.
+- **Results.** Each finished cell is evaluated over `--eval-episodes` greedy episodes (200; kept in its `eval.json`).
+  `OUT/results.md` and `OUT/results.json` give, per map, algorithm and preset: the seeds done, the median final win
+  rate with a 95% percentile-bootstrap interval over the seeds, the best win rate, the steps and wall-clock time to
+  50% and 90% test win, and the final return; `OUT/ENV.svg` draws the test win rate of each algorithm as the mean
+  and 95% band over the seeds.
+- **On a cluster.** `--print commands` prints one `qmix train … --resume` line per cell, and `--print slurm` an array
+  job with one task per cell; `qmix reproduce … --report` then writes the results from the cells on disk.
+
+What a short stretch of the single 3m run above costs on the machine building this site (its first 2000 steps):
 *)
 let shortRun =
     { TrainingConfig.defaults with

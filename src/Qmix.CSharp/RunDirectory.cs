@@ -30,6 +30,27 @@ public sealed class RunDirectory
     /// <summary>The checkpoint's model file (<c>checkpoints/model.safetensors</c>); null when there is none.</summary>
     public string? CheckpointPath { get; }
 
+    /// <summary>The environment step the checkpoint was written at, read from its sidecar
+    /// (<c>checkpoints/model.json</c>); null when there is no checkpoint or its sidecar cannot be read. A run that
+    /// is not complete continues from this step (<see cref="RunRecorder.Resume"/>).</summary>
+    /// <returns>The step, or null.</returns>
+    public int? CheckpointStep()
+    {
+        if (CheckpointPath is null) return null;
+        var sidecar = System.IO.Path.Combine(Path, RunRecorder.CheckpointFolder, RunRecorder.ModelStem + ".json");
+        // after a crash during a save the previous sidecar may still be waiting as .bak
+        if (!File.Exists(sidecar)) sidecar += ".bak";
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(sidecar));
+            return doc.RootElement.GetProperty("counters").GetProperty("step").GetInt32();
+        }
+        catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Whether a directory holds a run (a <c>config.json</c>).</summary>
     /// <param name="path">The directory.</param>
     /// <returns>True when <c>path/config.json</c> exists.</returns>

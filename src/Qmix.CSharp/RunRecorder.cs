@@ -20,8 +20,9 @@ namespace Qmix;
 /// </example>
 /// <remarks>The metrics files are flushed after every record, so a run that is killed keeps what it recorded.
 /// When training is cancelled, the trainer writes its checkpoint, the recorder writes <c>curves.svg</c> and
-/// <c>summary.json</c> (with <see cref="RunSummary.Completed"/> false), and the cancellation is rethrown.</remarks>
-public sealed class RunRecorder : IDisposable
+/// <c>summary.json</c> (with <see cref="RunSummary.Completed"/> false), and the cancellation is rethrown.
+/// <see cref="Resume"/> continues such a run, or a killed one, from its last checkpoint.</remarks>
+public sealed partial class RunRecorder : IDisposable
 {
     /// <summary>The file names of a run directory.</summary>
     internal const string ConfigFile = "config.json", MetricsJsonFile = "metrics.jsonl", MetricsCsvFile = "metrics.csv",
@@ -34,10 +35,12 @@ public sealed class RunRecorder : IDisposable
     readonly Lock gate = new();
     TrainingProgress? last;
     bool disposed;
+    // the seconds a resumed run had trained before (0 for a new run): elapsed times continue from there
+    double secondsBefore;
 
     RunRecorder(string directory, MultiAgentEnvironment environment, TrainingOptions options, string? command)
+        : this(directory, environment, null, options)
     {
-        Directory = directory;
         Config = new RunConfig
         {
             Environment = environment.Name,
@@ -53,6 +56,17 @@ public sealed class RunRecorder : IDisposable
         csv = new StreamWriter(Path.Combine(directory, MetricsCsvFile), append: false);
         csv.WriteLine(string.Join(",", MetricsRecord.CsvColumns));
         csv.Flush();
+    }
+
+    /// <summary>The part shared by a new run and a resumed one: the trainer, whose checkpoints go to
+    /// <c>checkpoints/</c>, and the handlers that record its evaluations and warnings. <paramref name="config"/> is
+    /// the existing run's, or null for a new run (whose constructor sets it).</summary>
+    RunRecorder(string directory, MultiAgentEnvironment environment, RunConfig? config, TrainingOptions options)
+    {
+        Directory = directory;
+        Config = config!;
+        jsonl = null!;
+        csv = null!;
         Trainer = new Trainer(environment, options with { CheckpointDirectory = Path.Combine(directory, CheckpointFolder) });
         Trainer.Evaluated += (_, e) => Record(new MetricsRecord
         {
@@ -65,7 +79,7 @@ public sealed class RunRecorder : IDisposable
             TestEpisodeLength = Tidy(e.MeanEpisodeLength),
             TestDeadAllies = Tidy(e.DeadAllies),
             TestDeadEnemies = Tidy(e.DeadEnemies),
-            ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+            ElapsedSeconds = Math.Round(secondsBefore + clock.Elapsed.TotalSeconds, 3),
         });
         Trainer.Warned += (_, w) =>
         {
@@ -78,7 +92,7 @@ public sealed class RunRecorder : IDisposable
                 Updates = Trainer.Updates,
                 QTakenMean = w.Quantity == "q_taken_mean" ? Tidy(w.Value) : null,
                 TargetMean = w.Quantity == "target_mean" ? Tidy(w.Value) : null,
-                ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+                ElapsedSeconds = Math.Round(secondsBefore + clock.Elapsed.TotalSeconds, 3),
                 Warning = w.Message,
             });
         };
@@ -164,16 +178,16 @@ public sealed class RunRecorder : IDisposable
         try
         {
             var result = Trainer.Train(recording, cancellationToken);
-            return Finish(result.Elapsed.TotalSeconds, null);
+            return Finish(secondsBefore + result.Elapsed.TotalSeconds, null);
         }
         catch (OperationCanceledException)
         {
-            Finish((clock.Elapsed - started).TotalSeconds, "cancelled");
+            Finish(secondsBefore + (clock.Elapsed - started).TotalSeconds, "cancelled");
             throw;
         }
         catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException)
         {
-            Finish((clock.Elapsed - started).TotalSeconds, e.Message);
+            Finish(secondsBefore + (clock.Elapsed - started).TotalSeconds, e.Message);
             throw;
         }
     }
@@ -208,7 +222,7 @@ public sealed class RunRecorder : IDisposable
             TestDeadAllies = Tidy(progress.TestDeadAllies),
             TestDeadEnemies = Tidy(progress.TestDeadEnemies),
             StepsPerSecond = Math.Round(progress.StepsPerSecond, 1),
-            ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+            ElapsedSeconds = Math.Round(secondsBefore + clock.Elapsed.TotalSeconds, 3),
         });
     }
 

@@ -4,7 +4,7 @@ using Spectre.Console;
 
 namespace Qmix.Cli;
 
-/// <summary>The <c>qmix</c> command: <c>train</c>, <c>eval</c>, <c>verify</c>, <c>envs</c>, <c>plot</c>,
+/// <summary>The <c>qmix</c> command: <c>train</c>, <c>reproduce</c>, <c>eval</c>, <c>verify</c>, <c>envs</c>, <c>plot</c>,
 /// <c>bench</c> and <c>info</c>, built on the C# facade alone.</summary>
 public static class Cli
 {
@@ -38,6 +38,7 @@ public static class Cli
         var root = new RootCommand("qmix: cooperative multi-agent reinforcement learning by value factorisation (QMIX, VDN, Weighted QMIX, ...)")
         {
             TrainCommand.Create(io),
+            ReproduceCommand.Create(io),
             EvalCommand.Create(io),
             VerifyCommand.Create(io),
             EnvsCommand.Create(io),

@@ -22,24 +22,36 @@ internal static class TrainCommand
         var preset = new Option<string?>("--preset") { Description = "The settings to start from: pymarl (the QMIX paper's), pymarl2 (fine-tuned QMIX) or paper-matrix-games; default paper-matrix-games on the matrix games, pymarl2 otherwise", HelpName = "NAME" };
         preset.AcceptOnlyFromAmong([.. Names.Presets]);
         var parallel = new Option<int?>("--parallel") { Description = "Seeds trained at once; default the number of cores", HelpName = "N" };
+        var buffer = new Option<int?>("--buffer") { Description = "Episodes the replay buffer keeps (buffer_size); default the preset's", HelpName = "N" };
+        var saveInterval = new Option<int?>("--save-interval") { Description = "Steps between checkpoints (save_interval), so that a killed run loses little; default the preset's (0: at the end and on Ctrl+C only)", HelpName = "N" };
+        var resume = new Option<bool>("--resume") { Description = "When --out already holds the run: continue it from its checkpoint (nothing to do when it is complete); settings given must be the run's" };
         var command = new Command("train", "Train agents on an environment, recording a run directory (config.json, metrics.jsonl/.csv, curves.svg, checkpoints/, summary.json)")
         {
-            env, algo, preset, steps, seed, seeds, config, output, parallel,
+            env, algo, preset, steps, seed, seeds, config, output, parallel, buffer, saveInterval, resume,
         };
         command.SetAction(r => Run(io, new Request(
             r.GetValue(env), r.GetValue(algo), r.GetValue(preset), r.GetValue(steps), r.GetValue(seed), r.GetValue(seeds), r.GetValue(config),
-            r.GetValue(output), r.GetValue(parallel), "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
+            r.GetValue(output), r.GetValue(parallel), r.GetValue(buffer), r.GetValue(saveInterval), r.GetValue(resume),
+            "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
         return command;
     }
 
     sealed record Request(
-        string? Env, string? Algo, string? Preset, int? Steps, ulong? Seed, string? Seeds, string? Config, string? Out, int? Parallel, string CommandLine);
+        string? Env, string? Algo, string? Preset, int? Steps, ulong? Seed, string? Seeds, string? Config, string? Out, int? Parallel,
+        int? Buffer, int? SaveInterval, bool Resume, string CommandLine)
+    {
+        /// <summary>Whether any setting of the run is given (a resumed run is then checked against them).</summary>
+        public bool SetsOptions => Env is not null || Algo is not null || Preset is not null || Steps is not null || Seed is not null
+                                   || Seeds is not null || Config is not null || Buffer is not null || SaveInterval is not null;
+    }
 
     /// <summary>One seed's run as the display sees it.</summary>
-    sealed class SeedRun(ulong seed, RunRecorder recorder)
+    sealed class SeedRun(ulong seed, RunRecorder recorder, int resumedAt)
     {
         public ulong Seed { get; } = seed;
         public RunRecorder Recorder { get; } = recorder;
+        /// <summary>The step a resumed run continued from; -1 for a new run.</summary>
+        public int ResumedAt { get; } = resumedAt;
         public volatile TrainingProgress? Latest;
         public volatile string Status = "waiting";
         public TrainingProgress? Printed;
@@ -79,7 +91,9 @@ internal static class TrainCommand
         // the configuration: preset, then the config file, then the flags
         string? configEnv = null, configJson = null;
         if (q.Config is not null) (configEnv, configJson) = Names.ReadConfig(q.Config);
-        var envName = q.Env ?? configEnv ?? "two-step";
+        // a run continued without naming its environment keeps its own
+        var existing = q.Resume && q.Env is null && configEnv is null ? ExistingConfig(q) : null;
+        var envName = q.Env ?? configEnv ?? existing?.Environment ?? "two-step";
         envName = Names.RegisteredName(envName) ?? envName; // non-monotonic is matrix:non-monotonic
         Names.Environment(envName);
         var presetUsed = q.Preset is not null ? Names.Preset(q.Preset) : Names.DefaultPreset(envName);
@@ -88,6 +102,10 @@ internal static class TrainCommand
         if (q.Algo is not null) options = options with { Algorithm = Names.Algorithm(q.Algo) };
         if (q.Steps is { } n) options = options with { TotalSteps = n };
         if (q.Seed is { } s) options = options with { Seed = s };
+        // a run continued without any setting given keeps its own
+        if (existing is not null && !q.SetsOptions) options = existing.Options;
+        if (q.Buffer is { } b) options = options with { BufferSize = Positive(b, "--buffer") };
+        if (q.SaveInterval is { } si) options = options with { SaveInterval = si >= 0 ? si : throw new UsageException($"--save-interval {si}: at least 0") };
         var seeds = q.Seeds is not null ? Names.Seeds(q.Seeds) : [options.Seed];
         var parallel = Math.Max(1, q.Parallel ?? System.Environment.ProcessorCount);
         var algoName = RunDirectory.AlgorithmName(options.Algorithm);
@@ -96,14 +114,30 @@ internal static class TrainCommand
         var multi = seeds.Count > 1;
 
         var runs = new List<SeedRun>();
+        var finished = new List<(ulong Seed, string Dir, string State)>(); // runs --resume found done or failed
         try
         {
             foreach (var seed in seeds)
             {
                 var dir = multi ? Path.Combine(outDir, $"seed-{seed}") : outDir;
-                var recorder = RunRecorder.Create(dir, Names.Environment(envName), options with { Seed = seed }, q.CommandLine);
+                RunRecorder recorder;
+                var resumedAt = -1;
+                if (q.Resume && RunDirectory.IsRunDirectory(dir))
+                {
+                    var run0 = RunDirectory.Load(dir);
+                    if (q.SetsOptions && Resumption.Differences(run0.Config, envName, options with { Seed = seed }) is { Count: > 0 } diff)
+                        throw Resumption.Mismatch(dir, diff);
+                    if (Resumption.StateOf(run0) is RunState.Done or RunState.Failed)
+                    {
+                        finished.Add((seed, dir, Resumption.Describe(dir)));
+                        continue;
+                    }
+                    recorder = RunRecorder.Resume(dir, Names.Environment(run0.Config.Environment));
+                    resumedAt = recorder.Trainer.Step;
+                }
+                else recorder = RunRecorder.Create(dir, Names.Environment(envName), options with { Seed = seed }, q.CommandLine);
                 recorder.Trainer.ProgressInterval = io.Live ? TimeSpan.FromMilliseconds(150) : TimeSpan.FromSeconds(1);
-                var run = new SeedRun(seed, recorder);
+                var run = new SeedRun(seed, recorder, resumedAt);
                 recorder.Trainer.Warned += (_, w) => run.Warn(w);
                 runs.Add(run);
             }
@@ -117,7 +151,13 @@ internal static class TrainCommand
         io.Out.WriteLine($"qmix {LibraryInfo.Version}: training {algoName} on {envName} for {options.TotalSteps:N0} steps, " +
                          (multi ? $"seeds {string.Join(", ", seeds)} ({Math.Min(parallel, seeds.Count)} at once)" : $"seed {seeds[0]}") +
                          $" -> {outDir}");
-        if (configJson is null)
+        foreach (var (seed, dir, state) in finished)
+            io.Out.WriteLine($"  {(multi ? $"seed {seed}: " : "")}{dir} is {(state == "done" ? "complete already: nothing to train" : state + "; not retried (remove it to start over)")}");
+        foreach (var run in runs.Where(r => r.ResumedAt >= 0))
+            io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {(multi ? $"seed {run.Seed}: " : "")}continuing {run.Recorder.Directory} from step {run.ResumedAt:N0} {(run.ResumedAt == 0 ? "(it has no checkpoint)" : "(its checkpoint)")}"));
+        if (runs.Count == 0) return finished.Any(f => f.State != "done") ? Cli.Failed : Cli.Ok;
+        if (configJson is null && existing is null)
             io.Out.WriteLine($"  settings: preset {Names.PresetName(presetUsed)}" +
                              (presetUsed == TrainingPreset.PaperMatrixGames ? " (the QMIX paper's matrix-game setup: uniform exploration, small networks)" : "") +
                              "; every option is in config.json");
@@ -171,6 +211,17 @@ internal static class TrainCommand
         }
 
         return Report(io, runs, outDir, multi, envName, algoName);
+    }
+
+    static int Positive(int value, string option) => value >= 1 ? value : throw new UsageException($"{option} {value}: at least 1");
+
+    /// <summary>The configuration of the run that <c>--resume</c> continues (the first seed's that exists), or
+    /// null.</summary>
+    static RunConfig? ExistingConfig(Request q)
+    {
+        if (q.Out is null) return null;
+        var dirs = q.Seeds is not null ? Names.Seeds(q.Seeds).Select(s => Path.Combine(q.Out, $"seed-{s}")) : [q.Out];
+        return dirs.Where(RunDirectory.IsRunDirectory).Select(d => RunDirectory.Load(d).Config).FirstOrDefault();
     }
 
     sealed class Reporter(SeedRun run) : IProgress<TrainingProgress>
@@ -317,8 +368,8 @@ internal static class TrainCommand
         if (multi)
         {
             var plot = Path.Combine(outDir, "curves.svg");
-            var groups = PlotCommand.Groups(runs.Where(r => r.Recorder.Summary is not null)
-                .Select(r => RunDirectory.Load(r.Recorder.Directory)).ToList(), RunMetric.TestReturn);
+            var groups = PlotCommand.Groups(Directory.GetDirectories(outDir, "seed-*").Order(StringComparer.Ordinal)
+                .Where(RunDirectory.IsRunDirectory).Select(RunDirectory.Load).Where(r => r.Summary is not null).ToList(), RunMetric.TestReturn);
             if (groups.Count > 0)
             {
                 Charts.Save(plot, Charts.Band($"{algoName} on {envName}", "step", "test return", groups));
