@@ -188,27 +188,13 @@ internal static class ReproduceCommand
         var runs = todo.Select(c => new CellRun(all.ToList().IndexOf(c), c)).ToList();
         if (runs.Count == 0) return (false, false);
         using var cts = new CancellationTokenSource();
-        var interrupts = 0;
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            // the first Ctrl+C stops the cells after their current iteration, writing checkpoints; a second one aborts
-            if (Interlocked.Increment(ref interrupts) == 1)
-            {
-                e.Cancel = true;
-                cts.Cancel();
-            }
-        };
-        Console.CancelKeyPress += onCancel;
+        // the first Ctrl+C stops after the current iteration and writes checkpoints; a second one aborts
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        try
+        using (Interrupts.CancelOnFirst(cts))
+        using (var slots = new SemaphoreSlim(grid.Parallel))
         {
-            using var slots = new SemaphoreSlim(grid.Parallel);
             var tasks = runs.Select(run => Task.Run(() => TrainCell(run, grid, slots, log, io.Live, cts.Token), CancellationToken.None)).ToArray();
             Display(io, runs, tasks, log, cts, all.Count);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
         }
         return (cts.IsCancellationRequested, runs.Any(r => r.Status.StartsWith("failed", StringComparison.Ordinal)));
     }

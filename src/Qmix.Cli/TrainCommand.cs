@@ -163,17 +163,8 @@ internal static class TrainCommand
                              "; every option is in config.json");
 
         using var cts = new CancellationTokenSource();
-        var interrupts = 0;
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            // the first Ctrl+C stops after the current iteration and writes checkpoints; a second one aborts
-            if (Interlocked.Increment(ref interrupts) == 1)
-            {
-                e.Cancel = true;
-                cts.Cancel();
-            }
-        };
-        Console.CancelKeyPress += onCancel;
+        // the first Ctrl+C stops after the current iteration and writes checkpoints; a second one aborts
+        var interrupts = Interrupts.CancelOnFirst(cts);
         try
         {
             using var slots = new SemaphoreSlim(parallel);
@@ -206,7 +197,7 @@ internal static class TrainCommand
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
+            interrupts.Dispose();
             foreach (var r in runs) r.Recorder.Dispose();
         }
 

@@ -741,23 +741,15 @@ module Combat =
     /// <exception cref="System.ArgumentException">An army is empty or the episode limit is below 1.</exception>
     let reset (scenario: Scenario) (key: Key) : CombatState = resetLayout (layoutOf scenario) key
 
-    /// <summary>A first state with the units where you put them (for scripted scenarios): full health, cooldown
-    /// 0, previous actions stop, after one pass pushing overlapping units apart.</summary>
-    /// <param name="scenario">The scenario.</param>
-    /// <param name="positions">(x, y) of every unit, allies first, then enemies; strictly inside the arena.</param>
-    /// <exception cref="System.ArgumentException">The number of positions is not the number of units, or a
-    /// position is not strictly inside the arena.</exception>
-    let rec place (scenario: Scenario) (positions: (float32 * float32)[]) : CombatState =
-        placeWith CombatRules.defaults scenario positions
-
-    /// <summary>A first state with the units where you put them, played under some rules (see
-    /// <c>Combat.place</c>); <c>Combat.stepWith</c> steps it under those rules.</summary>
+    /// <summary>A first state with the units where you put them, played under some rules: full health, cooldown 0,
+    /// previous actions stop, after one pass pushing overlapping units apart; <c>Combat.stepWith</c> steps it under
+    /// those rules.</summary>
     /// <param name="rules">The rules.</param>
     /// <param name="scenario">The scenario.</param>
     /// <param name="positions">(x, y) of every unit, allies first, then enemies; strictly inside the arena.</param>
     /// <exception cref="System.ArgumentException">The number of positions is not the number of units, or a
     /// position is not strictly inside the arena.</exception>
-    and placeWith (rules: CombatRules) (scenario: Scenario) (positions: (float32 * float32)[]) : CombatState =
+    let placeWith (rules: CombatRules) (scenario: Scenario) (positions: (float32 * float32)[]) : CombatState =
         let l = layoutWith rules scenario
         let n = l.N
 
@@ -785,6 +777,15 @@ module Combat =
             v[2 * n + i] <- l.MaxHealth[i]
 
         initial l v
+
+    /// <summary>A first state with the units where you put them (for scripted scenarios): full health, cooldown
+    /// 0, previous actions stop, after one pass pushing overlapping units apart.</summary>
+    /// <param name="scenario">The scenario.</param>
+    /// <param name="positions">(x, y) of every unit, allies first, then enemies; strictly inside the arena.</param>
+    /// <exception cref="System.ArgumentException">The number of positions is not the number of units, or a
+    /// position is not strictly inside the arena.</exception>
+    let place (scenario: Scenario) (positions: (float32 * float32)[]) : CombatState =
+        placeWith CombatRules.defaults scenario positions
 
     // ---------------------------------------------------------------- masks
 

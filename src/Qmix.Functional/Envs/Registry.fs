@@ -216,9 +216,7 @@ module Registry =
         match tryFind name with
         | Some e -> e
         | None when not (isNull name) && name.StartsWith "combat:" && name.Contains ',' ->
-            match Combat.tryParseName name with
-            | Error e -> invalidArg (nameof name) e
-            | Ok _ -> invalidArg (nameof name) (sprintf "no environment is registered as '%s'" name)
+            invalidArg (nameof name) (combatNameError name)
         | None ->
             invalidArg
                 (nameof name)
