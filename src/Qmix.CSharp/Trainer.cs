@@ -189,16 +189,15 @@ public sealed class Trainer : IDisposable
         ModelFiles.WriteSidecar(path, Spec, Options);
     }
 
-    /// <summary>Writes the periodic checkpoint and records its step in the counters.</summary>
     // the step of the last checkpoint tried, written or not: a failed one is tried again an interval later
     int lastSaveAttempt;
 
     // the warnings of the current Train call (diagnostics, and checkpoints that could not be written)
     List<TrainingWarning> warnings = [];
 
-    /// A checkpoint that cannot be written (a full disk, a read-only directory) does not stop training: the previous
-    /// checkpoint stays, the failure is reported as a warning (quantity "checkpoint"), and the next one is tried at the
-    /// next interval.
+    /// <summary>Writes the periodic checkpoint and records its step in the counters. A checkpoint that cannot be
+    /// written (a full disk, a read-only directory) does not stop training: the previous checkpoint stays, the failure
+    /// is reported as a warning (quantity "checkpoint"), and the next one is tried at the next interval.</summary>
     void Checkpoint()
     {
         var c = state.Counters;
@@ -226,6 +225,7 @@ public sealed class Trainer : IDisposable
         var startStep = state.Counters.Step;
         var evaluations = new List<TrainingEvaluation>();
         warnings = new List<TrainingWarning>();
+        lastSaveAttempt = state.Counters.LastSaveStep;
         double? epsilon = null, loss = null, trainReturn = null, trainWin = null, testReturn = null, testWin = null;
         double? qTaken = null, target = null, tdError = null, gradNorm = null;
         double? trainLength = null, trainDeadAllies = null, trainDeadEnemies = null;
