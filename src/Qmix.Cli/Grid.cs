@@ -57,6 +57,11 @@ internal sealed record Grid
     /// <summary>Cells trained at once.</summary>
     public int Parallel { get; init; } = 2;
 
+    /// <summary>Whether a finished cell keeps its training state (<c>checkpoints/model.train.safetensors</c>: target
+    /// networks, optimiser, replay buffer). False deletes it once the cell is evaluated: the policy, metrics,
+    /// summary and evaluation stay, and a grid of the large maps needs a few GB of disk instead of tens.</summary>
+    public bool KeepReplay { get; init; }
+
     /// <summary>The grid's folder.</summary>
     public string Out { get; init; } = Path.Combine("runs", "reproduce");
 
@@ -67,7 +72,8 @@ internal sealed record Grid
     // ------------------------------------------------------------------ the paper's grid
 
     /// <summary>The QMIX paper's StarCraft comparison: QMIX on the six maps, VDN and IQL on 3m, 2s3z, 3s5z and
-    /// 1c3s5z; seeds 1..3, 1..5 on 3m; PyMARL's settings (the paper's) unless a preset is named.</summary>
+    /// 1c3s5z; seeds 1..3, 1..5 on 3m; each map's default preset (pymarl2, as <c>qmix train</c>) unless a preset is
+    /// named, and the paper's horizon of 2,050,000 steps unless <c>--steps</c> says otherwise.</summary>
     public static Grid Paper() => new()
     {
         Blocks =
@@ -76,7 +82,6 @@ internal sealed record Grid
             new GridBlock(["combat:5m", "combat:8m"], ["qmix"], Range(1, 3), null),
             new GridBlock(["combat:2s3z", "combat:3s5z", "combat:1c3s5z"], ["qmix", "vdn", "iql"], Range(1, 3), null),
         ],
-        DefaultPreset = "pymarl",
     };
 
     static ulong[] Range(ulong from, ulong to) => [.. Enumerable.Range((int)from, (int)(to - from + 1)).Select(i => (ulong)i)];
@@ -286,7 +291,7 @@ internal sealed record Grid
     // ------------------------------------------------------------------ grid files
 
     static readonly string[] fileKeys =
-        ["envs", "algos", "seeds", "preset", "presets", "steps", "buffer", "save_interval", "eval_episodes", "parallel", "out", "config", "blocks"];
+        ["envs", "algos", "seeds", "preset", "presets", "steps", "buffer", "save_interval", "eval_episodes", "parallel", "keep_replay", "out", "config", "blocks"];
 
     /// <summary>A grid from a JSON file with the command's fields (<c>envs</c>, <c>algos</c>, <c>seeds</c>,
     /// <c>preset</c>, <c>steps</c>, <c>buffer</c>, <c>save_interval</c>, <c>eval_episodes</c>, <c>parallel</c>,
@@ -340,11 +345,17 @@ internal sealed record Grid
                 SaveInterval = Int(fields, "save_interval", path) ?? DefaultSaveInterval,
                 EvalEpisodes = Int(fields, "eval_episodes", path) ?? DefaultEvalEpisodes,
                 Parallel = Int(fields, "parallel", path) ?? 2,
+                KeepReplay = Bool(fields, "keep_replay", path) ?? false,
                 Out = Text(fields, "out", path) ?? Path.Combine("runs", "reproduce"),
                 Config = config,
             };
         }
     }
+
+    static bool? Bool(Dictionary<string, JsonElement> fields, string key, string path) =>
+        !fields.TryGetValue(key, out var v) ? null
+        : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean()
+        : throw new UsageException($"--grid {path}: \"{key}\" must be true or false, not {v.GetRawText()}");
 
     static Dictionary<string, JsonElement> Fields(JsonElement obj, string path, string[] known)
     {

@@ -16,12 +16,13 @@ internal static class ReproduceCommand
         var envs = new Option<string[]>("--envs") { Description = "Environments, comma-separated (a combat map keeps its rules: combat:3m,smax,combat:2s3z)", HelpName = "ENV,..." };
         var algos = new Option<string[]>("--algos") { Description = "Algorithms, comma-separated; default qmix", HelpName = "ALGO,..." };
         var seeds = new Option<string?>("--seeds") { Description = "Seeds, e.g. 1..3 or 1,2,5; default 1..3", HelpName = "A..B" };
-        var preset = new Option<string[]>("--preset", "--presets") { Description = "Presets, comma-separated (pymarl, pymarl2, paper-matrix-games); default each environment's (pymarl with --paper)", HelpName = "NAME,..." };
+        var preset = new Option<string[]>("--preset", "--presets") { Description = "Presets, comma-separated (pymarl, pymarl2, paper-matrix-games); default each environment's (pymarl2 on the combat maps)", HelpName = "NAME,..." };
         var steps = new Option<int?>("--steps") { Description = "Environment steps per cell; default the preset's", HelpName = "N" };
         var buffer = new Option<int?>("--buffer") { Description = "Episodes each cell's replay buffer keeps; default the preset's (5000)", HelpName = "N" };
         var saveInterval = new Option<int?>("--save-interval") { Description = $"Steps between a cell's checkpoints, so that a stopped grid loses little; default {Grid.DefaultSaveInterval:N0}", HelpName = "N" };
         var evalEpisodes = new Option<int?>("--eval-episodes") { Description = $"Greedy episodes that give a finished cell's final win rate (kept in its eval.json); 0 for its last in-training test; default {Grid.DefaultEvalEpisodes}", HelpName = "K" };
         var parallel = new Option<int?>("--parallel") { Description = "Cells trained at once; default 2", HelpName = "N" };
+        var keepReplay = new Option<bool>("--keep-replay") { Description = "Keep a finished cell's training state (checkpoints/model.train.safetensors, with the replay buffer); by default it is deleted once the cell is evaluated" };
         var output = new Option<string?>("--out") { Description = "The grid's folder: OUT/ENV/ALGO-PRESET/seed-S, results.md, results.json, ENV.svg; default runs/reproduce", HelpName = "DIR" };
         var config = new Option<string?>("--config") { Description = "Training options as JSON, applied over each preset (as qmix train --config)", HelpName = "FILE" };
         var grid = new Option<string?>("--grid") { Description = "A JSON grid with the same fields (envs, algos, seeds, preset, steps, ...; blocks for a union of grids)", HelpName = "FILE" };
@@ -32,18 +33,18 @@ internal static class ReproduceCommand
         var report = new Option<bool>("--report") { Description = "Train nothing: write the results of the cells already there (e.g. after a Slurm array)" };
         var command = new Command("reproduce", "Train a grid of environments × algorithms × seeds × presets, resumably, and tabulate and plot the results")
         {
-            envs, algos, seeds, preset, steps, buffer, saveInterval, evalEpisodes, parallel, output, config, grid, paper, print, dryRun, report,
+            envs, algos, seeds, preset, steps, buffer, saveInterval, evalEpisodes, parallel, keepReplay, output, config, grid, paper, print, dryRun, report,
         };
         command.SetAction(r => Run(io, new Request(
             r.GetValue(envs), r.GetValue(algos), r.GetValue(seeds), r.GetValue(preset), r.GetValue(steps), r.GetValue(buffer),
-            r.GetValue(saveInterval), r.GetValue(evalEpisodes), r.GetValue(parallel), r.GetValue(output), r.GetValue(config),
+            r.GetValue(saveInterval), r.GetValue(evalEpisodes), r.GetValue(parallel), r.GetValue(keepReplay), r.GetValue(output), r.GetValue(config),
             r.GetValue(grid), r.GetValue(paper), r.GetValue(print), r.GetValue(dryRun), r.GetValue(report))));
         return command;
     }
 
     internal sealed record Request(
         string[]? Envs, string[]? Algos, string? Seeds, string[]? Presets, int? Steps, int? Buffer, int? SaveInterval, int? EvalEpisodes,
-        int? Parallel, string? Out, string? Config, string? GridFile, bool Paper, string? Print, bool DryRun, bool Report);
+        int? Parallel, bool KeepReplay, string? Out, string? Config, string? GridFile, bool Paper, string? Print, bool DryRun, bool Report);
 
     /// <summary>The grid a request names: --paper or --grid FILE or the flags, the flags replacing what the grid
     /// sets (a list flag replaces that list in every block).</summary>
@@ -70,6 +71,7 @@ internal static class ReproduceCommand
             SaveInterval = q.SaveInterval ?? grid.SaveInterval,
             EvalEpisodes = q.EvalEpisodes ?? grid.EvalEpisodes,
             Parallel = q.Parallel ?? grid.Parallel,
+            KeepReplay = q.KeepReplay || grid.KeepReplay,
             Out = q.Out ?? grid.Out,
             Config = q.Config ?? grid.Config,
         };
@@ -245,6 +247,7 @@ internal static class ReproduceCommand
                         $"{head}: {e.Episodes} greedy episodes: return {e.MeanReturn:0.00}{(e.WinRate is { } ew ? $", win rate {ew:P1}" : "")}"));
                 run.Status = "done";
             }
+            if (!grid.KeepReplay) DropTrainingState(cell.Dir);
         }
         catch (OperationCanceledException)
         {
@@ -261,6 +264,13 @@ internal static class ReproduceCommand
             recorder?.Dispose();
             slots.Release();
         }
+    }
+
+    /// <summary>Deletes a finished cell's training state (targets, optimiser, replay buffer), keeping its policy.</summary>
+    internal static void DropTrainingState(string cellDir)
+    {
+        var path = Path.Combine(cellDir, "checkpoints", "model.train.safetensors");
+        if (File.Exists(path)) File.Delete(path);
     }
 
     static void Display(Io io, List<CellRun> runs, Task[] tasks, System.Collections.Concurrent.ConcurrentQueue<string> log, CancellationTokenSource cts, int cells)

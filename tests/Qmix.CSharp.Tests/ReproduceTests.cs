@@ -23,7 +23,7 @@ public class ReproduceTests
     static ReproduceCommand.Request Request(
         string[]? envs = null, string[]? algos = null, string? seeds = null, string? grid = null, bool paper = false, string? @out = null,
         int? steps = null, string? config = null, int? buffer = null, int? saveInterval = null) =>
-        new(envs, algos, seeds, null, steps, buffer, saveInterval, null, null, @out, config, grid, paper, null, false, false);
+        new(envs, algos, seeds, null, steps, buffer, saveInterval, null, null, false, @out, config, grid, paper, null, false, false);
 
     /// <summary>A command line split as a POSIX shell splits words (plain words and single quotes).</summary>
     static string[] ShellWords(string line)
@@ -94,7 +94,8 @@ public class ReproduceTests
         Assert.Equal(["qmix"], cells.Where(c => c.Env is "combat:5m" or "combat:8m").Select(c => c.Algo).Distinct());
         Assert.Equal(["qmix", "vdn", "iql"], cells.Where(c => c.Env == "combat:1c3s5z").Select(c => c.Algo).Distinct());
         Assert.Equal(6, cells.Select(c => c.Env).Distinct().Count());
-        Assert.All(cells, c => Assert.Equal("pymarl", c.Preset));
+        // each map's default preset, as qmix train uses it
+        Assert.All(cells, c => Assert.Equal("pymarl2", c.Preset));
 
         // one seed of each, and the same grid from a JSON file
         Assert.Equal(6 + 4 * 2, ReproduceCommand.BuildGrid(Request(paper: true, seeds: "1")).Cells().Count);
@@ -102,7 +103,7 @@ public class ReproduceTests
         var file = Path.Combine(tmp.Path, "grid.json");
         File.WriteAllText(file, """
             {
-              "preset": "pymarl",
+              "preset": "pymarl2",
               "algos": ["qmix", "vdn", "iql"],
               "blocks": [
                 {"envs": ["combat:3m"], "seeds": "1..5"},
@@ -118,6 +119,11 @@ public class ReproduceTests
         File.WriteAllText(file, """{"envs": ["two-step"], "learning_rate": 0.1}""");
         var bad = Assert.Throws<UsageException>(() => ReproduceCommand.BuildGrid(Request(grid: file)));
         Assert.Contains("learning_rate", bad.Message);
+        File.WriteAllText(file, """{"envs": ["two-step"], "keep_replay": "yes"}""");
+        bad = Assert.Throws<UsageException>(() => ReproduceCommand.BuildGrid(Request(grid: file)));
+        Assert.Contains("keep_replay", bad.Message);
+        File.WriteAllText(file, """{"envs": ["two-step"], "keep_replay": true}""");
+        Assert.True(ReproduceCommand.BuildGrid(Request(grid: file)).KeepReplay);
     }
 
     // ------------------------------------------------------------------ training, skipping, resuming
@@ -139,6 +145,9 @@ public class ReproduceTests
             Assert.True(run.Summary!.Completed);
             Assert.Equal(300, run.Summary.Steps);
             Assert.True(File.Exists(Path.Combine(cell.Dir, "eval.json")));
+            // a finished cell keeps its policy and drops its training state (replay buffer) unless --keep-replay
+            Assert.True(File.Exists(Path.Combine(cell.Dir, "checkpoints", "model.safetensors")));
+            Assert.False(File.Exists(Path.Combine(cell.Dir, "checkpoints", "model.train.safetensors")));
         }
         Assert.True(File.Exists(Path.Combine(outDir, "results.md")));
         Assert.True(File.Exists(Path.Combine(outDir, "two-step.svg")));
@@ -182,8 +191,9 @@ public class ReproduceTests
             ["reproduce", "--envs", "two-step", "--algos", "qmix", "--seeds", "1", "--steps", "400", "--config", config,
              "--save-interval", "100", "--eval-episodes", "0", "--out", dir];
         var whole = Path.Combine(tmp.Path, "whole");
-        var (code, output, error) = Qmix(Args(whole));
+        var (code, output, error) = Qmix([.. Args(whole), "--keep-replay"]);
         Assert.True(code == 0, output + error);
+        Assert.True(File.Exists(Path.Combine(whole, "two-step", "qmix-paper-matrix-games", "seed-1", "checkpoints", "model.train.safetensors")));
 
         // the cell as the grid makes it, stopped at step ~250 (as by Ctrl+C)
         var stoppedOut = Path.Combine(tmp.Path, "stopped");
