@@ -75,14 +75,17 @@ internal static class GridJson
 /// <param name="Upper">The interval's upper end.</param>
 internal sealed record Interval(double Median, double Lower, double Upper);
 
-/// <summary>What one cell contributes to the results.</summary>
+/// <summary>What one cell contributes to the results: its state, steps and time, final and best win rate, steps and
+/// time to 50% and 90% test win, and its divergence evidence: the largest absolute <c>q_taken_mean</c> its metrics
+/// logged and the number of diagnostics warnings it gave.</summary>
 internal sealed record CellResult(
     ulong Seed, string Dir, string State, int? Steps, double? Seconds, double? FinalWinRate, double? FinalReturn, string? FinalFrom,
     double? BestWinRate,
     [property: JsonPropertyName("steps_to_50")] int? StepsTo50,
     [property: JsonPropertyName("seconds_to_50")] double? SecondsTo50,
     [property: JsonPropertyName("steps_to_90")] int? StepsTo90,
-    [property: JsonPropertyName("seconds_to_90")] double? SecondsTo90);
+    [property: JsonPropertyName("seconds_to_90")] double? SecondsTo90,
+    double? LargestQTakenMean, int Warnings);
 
 /// <summary>The results of one group of cells (an environment, algorithm and preset over its seeds): medians over the
 /// seeds that are done.</summary>
@@ -93,7 +96,7 @@ internal sealed record GroupResult(
     [property: JsonPropertyName("seconds_to_50")] double? SecondsTo50,
     [property: JsonPropertyName("steps_to_90")] double? StepsTo90,
     [property: JsonPropertyName("seconds_to_90")] double? SecondsTo90,
-    double? FinalReturn, IReadOnlyList<CellResult> Cells);
+    double? FinalReturn, double? LargestQTakenMean, int Warnings, IReadOnlyList<CellResult> Cells);
 
 /// <summary>What <c>results.json</c> holds.</summary>
 internal sealed record GridResultsFile(
@@ -179,7 +182,7 @@ internal static class GridResults
     public static CellResult Cell(GridCell cell, int evalEpisodes)
     {
         if (!RunDirectory.IsRunDirectory(cell.Dir))
-            return new CellResult(cell.Seed, cell.Dir, "not started", null, null, null, null, null, null, null, null, null, null);
+            return new CellResult(cell.Seed, cell.Dir, "not started", null, null, null, null, null, null, null, null, null, null, null, 0);
         var run = RunDirectory.Load(cell.Dir);
         var state = Resumption.Describe(cell.Dir);
         var tests = run.Metrics.Where(m => m.Kind == MetricsKind.Evaluation).ToList();
@@ -200,7 +203,8 @@ internal static class GridResults
         }
         return new CellResult(cell.Seed, cell.Dir, state, summary?.Steps ?? run.CheckpointStep(), summary?.Seconds,
             hasWins ? finalWin : null, finalReturn, from, best,
-            hasWins ? s50 : null, hasWins ? t50 : null, hasWins ? s90 : null, hasWins ? t90 : null);
+            hasWins ? s50 : null, hasWins ? t50 : null, hasWins ? s90 : null, hasWins ? t90 : null,
+            run.Metrics.Select(m => m.QTakenMean is { } q ? Math.Abs(q) : (double?)null).Max(), summary?.Warnings?.Count ?? 0);
     }
 
     /// <summary>The groups of the cells, in the order of their first cells: medians over the seeds that are done
@@ -224,6 +228,7 @@ internal static class GridResults
                 hasWins ? MedianOrNever(done.Select(r => (double?)r.StepsTo90)) : null,
                 hasWins ? MedianOrNever(done.Select(r => r.SecondsTo90)) : null,
                 MedianOf(done.Select(r => r.FinalReturn)),
+                results.Select(r => r.LargestQTakenMean).Max(), results.Sum(r => r.Warnings),
                 results));
         }
         return groups;
@@ -286,7 +291,7 @@ internal static class GridResults
 
     static readonly string[] columns =
         ["environment", "algorithm", "preset", "seeds done", "final win rate (median [95% CI])", "best win rate", "steps to 50%", "time to 50%",
-         "steps to 90%", "time to 90%", "final test return"];
+         "steps to 90%", "time to 90%", "final test return", "largest |Q taken|", "warnings"];
 
     /// <summary>The table's columns, and a row per group.</summary>
     public static (string[] Columns, List<string[]> Rows) Table(IReadOnlyList<GroupResult> groups)
@@ -302,6 +307,8 @@ internal static class GridResults
             g.StepsTo90 is { } s90 ? s90.ToString("N0", CultureInfo.InvariantCulture) : Dash,
             g.SecondsTo90 is { } t90 ? Time(t90) : Dash,
             g.FinalReturn is { } r ? r.ToString("0.00", CultureInfo.InvariantCulture) : Dash,
+            g.LargestQTakenMean is { } q ? q.ToString("0.0", CultureInfo.InvariantCulture) : Dash,
+            g.Warnings.ToString(CultureInfo.InvariantCulture),
         }).ToList();
         return (columns, rows);
     }
@@ -325,7 +332,9 @@ internal static class GridResults
         b.Append(inv, $"- Final win rate: {FinalText(grid.EvalEpisodes)}; the {IntervalMethod}.\n");
         b.Append("- Best win rate: the best in-training greedy test of each seed, median over the seeds done.\n");
         b.Append(inv, $"- Steps and time to 50% / 90%: {TimeToText}.\n");
-        b.Append("- Final test return: of the same evaluation as the final win rate, median over the seeds done.\n\n");
+        b.Append("- Final test return: of the same evaluation as the final win rate, median over the seeds done.\n");
+        b.Append("- Largest |Q taken| and warnings: the largest absolute `q_taken_mean` any seed's metrics logged, and the divergence ");
+        b.Append("warnings all seeds gave (an episode's return is at most 20 on the combat maps).\n\n");
         var (head, rows) = Table(groups);
         b.Append("| ").Append(string.Join(" | ", head)).Append(" |\n");
         b.Append('|').Append(string.Concat(head.Select((_, i) => i < 3 ? " --- |" : " ---: |"))).Append('\n');

@@ -159,6 +159,9 @@ public class ReproduceTests
             // two-step reports no wins: no win rates, a final return
             Assert.All(groups.EnumerateArray(), g => Assert.Equal(JsonValueKind.Null, g.GetProperty("final_win_rate").ValueKind));
             Assert.All(groups.EnumerateArray(), g => Assert.Equal(JsonValueKind.Number, g.GetProperty("final_return").ValueKind));
+            // the divergence evidence: the largest |q_taken_mean| logged (updates ran) and no warning
+            Assert.All(groups.EnumerateArray(), g => Assert.True(g.GetProperty("largest_q_taken_mean").GetDouble() > 0));
+            Assert.All(groups.EnumerateArray(), g => Assert.Equal(0, g.GetProperty("warnings").GetInt32()));
             Assert.All(groups.EnumerateArray().SelectMany(g => g.GetProperty("cells").EnumerateArray()),
                 c => Assert.StartsWith("eval.json (5 episodes)", c.GetProperty("final_from").GetString()));
         }
