@@ -193,21 +193,23 @@ internal static class ReproduceCommand
         // the first Ctrl+C stops after the current iteration and writes checkpoints; a second one aborts
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
         using (Interrupts.CancelOnFirst(cts))
-        using (var slots = new SemaphoreSlim(grid.Parallel))
         {
-            var tasks = runs.Select(run => Task.Run(() => TrainCell(run, grid, slots, log, io.Live, cts.Token), CancellationToken.None)).ToArray();
+            // N workers take the cells in the grid's order (a semaphore would let them start in any order)
+            var queue = new System.Collections.Concurrent.ConcurrentQueue<CellRun>(runs);
+            var tasks = Enumerable.Range(0, Math.Min(grid.Parallel, runs.Count))
+                .Select(_ => Task.Run(() =>
+                {
+                    while (queue.TryDequeue(out var run)) TrainCell(run, grid, log, io.Live, cts.Token);
+                }, CancellationToken.None))
+                .ToArray();
             Display(io, runs, tasks, log, cts, all.Count);
         }
         return (cts.IsCancellationRequested, runs.Any(r => r.Status.StartsWith("failed", StringComparison.Ordinal)));
     }
 
-    static void TrainCell(CellRun run, Grid grid, SemaphoreSlim slots, System.Collections.Concurrent.ConcurrentQueue<string> log, bool live, CancellationToken ct)
+    static void TrainCell(CellRun run, Grid grid, System.Collections.Concurrent.ConcurrentQueue<string> log, bool live, CancellationToken ct)
     {
-        try
-        {
-            slots.Wait(ct);
-        }
-        catch (OperationCanceledException)
+        if (ct.IsCancellationRequested)
         {
             run.Status = "not started";
             return;
@@ -262,7 +264,6 @@ internal static class ReproduceCommand
         finally
         {
             recorder?.Dispose();
-            slots.Release();
         }
     }
 
