@@ -11,38 +11,41 @@ internal static class TrainCommand
 {
     public static Command Create(Io io)
     {
-        var env = new Option<string?>("--env", "--game") { Description = "The environment, by name (see 'qmix envs'); default two-step", HelpName = "NAME" };
-        var algo = new Option<string?>("--algo") { Description = "The algorithm; default qmix", HelpName = "ALGO" };
+        var env = new Option<string?>("--env", "-e", "--game") { Description = "The environment, by name (see 'qmix envs'); default two-step", HelpName = "NAME" };
+        var algo = new Option<string?>("--algo", "-a") { Description = $"The algorithm: {string.Join(", ", Names.Algorithms)}; default qmix", HelpName = "ALGO" };
         algo.AcceptOnlyFromAmong([.. Names.Algorithms]);
         var steps = new Option<int?>("--steps") { Description = "Environment steps to train for; default 10,000 on the matrix games, the paper's 2,050,000 otherwise", HelpName = "N" };
         var seed = new Option<ulong?>("--seed") { Description = "The seed of the run; default 1", HelpName = "S" };
         var seeds = new Option<string?>("--seeds") { Description = "Several seeds, e.g. 1..5 or 1,3,7: trained in parallel, each in OUT/seed-S, plotted together in OUT/curves.svg", HelpName = "A..B" };
         var config = new Option<string?>("--config") { Description = "Training options as JSON (snake_case keys, e.g. {\"lr\": 0.001, \"batch_size\": 16}), or a run's config.json to repeat it", HelpName = "FILE" };
-        var output = new Option<string?>("--out") { Description = "The run directory; default runs/ENV-ALGO-TIME", HelpName = "DIR" };
+        var output = new Option<string?>("--out", "-o", "--output") { Description = "The run directory; default runs/ENV-ALGO-TIME", HelpName = "DIR" };
         var preset = new Option<string?>("--preset") { Description = "The settings to start from: pymarl (the QMIX paper's), pymarl2 (fine-tuned QMIX) or paper-matrix-games; default paper-matrix-games on the matrix games, pymarl2 otherwise", HelpName = "NAME" };
         preset.AcceptOnlyFromAmong([.. Names.Presets]);
         var parallel = new Option<int?>("--parallel") { Description = "Seeds trained at once; default the number of cores", HelpName = "N" };
-        var buffer = new Option<int?>("--buffer") { Description = "Episodes the replay buffer keeps (buffer_size); default the preset's", HelpName = "N" };
+        var buffer = new Option<int?>("--buffer", "--buffer-size") { Description = "Episodes the replay buffer keeps (buffer_size); default the preset's", HelpName = "N" };
         var saveInterval = new Option<int?>("--save-interval") { Description = "Steps between checkpoints (save_interval), so that a killed run loses little; default the preset's (0: at the end and on Ctrl+C only)", HelpName = "N" };
+        var settings = TrainingFlags.Create();
         var resume = new Option<bool>("--resume") { Description = "When --out already holds the run: continue it from its checkpoint (nothing to do when it is complete); settings given must be the run's" };
         var command = new Command("train", "Train agents on an environment, recording a run directory (config.json, metrics.jsonl/.csv, curves.svg, checkpoints/, summary.json)")
         {
             env, algo, preset, steps, seed, seeds, config, output, parallel, buffer, saveInterval, resume,
         };
+        foreach (var option in settings.Options) command.Options.Add(option);
         command.SetAction(r => Run(io, new Request(
             r.GetValue(env), r.GetValue(algo), r.GetValue(preset), r.GetValue(steps), r.GetValue(seed), r.GetValue(seeds), r.GetValue(config),
             r.GetValue(output), r.GetValue(parallel), r.GetValue(buffer), r.GetValue(saveInterval), r.GetValue(resume),
-            "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
+            settings.Json(r), "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
         return command;
     }
 
     sealed record Request(
         string? Env, string? Algo, string? Preset, int? Steps, ulong? Seed, string? Seeds, string? Config, string? Out, int? Parallel,
-        int? Buffer, int? SaveInterval, bool Resume, string CommandLine)
+        int? Buffer, int? SaveInterval, bool Resume, string? Settings, string CommandLine)
     {
         /// <summary>Whether any setting of the run is given (a resumed run is then checked against them).</summary>
         public bool SetsOptions => Env is not null || Algo is not null || Preset is not null || Steps is not null || Seed is not null
-                                   || Seeds is not null || Config is not null || Buffer is not null || SaveInterval is not null;
+                                   || Seeds is not null || Config is not null || Buffer is not null || SaveInterval is not null
+                                   || Settings is not null;
     }
 
     /// <summary>One seed's run as the display sees it.</summary>
@@ -99,6 +102,7 @@ internal static class TrainCommand
         var presetUsed = q.Preset is not null ? Names.Preset(q.Preset) : Names.DefaultPreset(envName);
         var options = TrainingOptions.Preset(presetUsed);
         if (configJson is not null) options = options.WithJson(configJson);
+        if (q.Settings is not null) options = TrainingFlags.Apply(options, q.Settings);
         if (q.Algo is not null) options = options with { Algorithm = Names.Algorithm(q.Algo) };
         if (q.Steps is { } n) options = options with { TotalSteps = n };
         if (q.Seed is { } s) options = options with { Seed = s };
@@ -107,6 +111,7 @@ internal static class TrainCommand
         if (q.Buffer is { } b) options = options with { BufferSize = Positive(b, "--buffer") };
         if (q.SaveInterval is { } si) options = options with { SaveInterval = si >= 0 ? si : throw new UsageException($"--save-interval {si}: at least 0") };
         var seeds = q.Seeds is not null ? Names.Seeds(q.Seeds) : [options.Seed];
+        if (TrainingFlags.EpsilonWarning(options) is { } epsilonWarning) io.Out.WriteLine("  warning: " + epsilonWarning);
         var parallel = Math.Max(1, q.Parallel ?? System.Environment.ProcessorCount);
         var algoName = RunDirectory.AlgorithmName(options.Algorithm);
         var outDir = q.Out ?? Path.Combine("runs",
