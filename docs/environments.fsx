@@ -48,7 +48,7 @@ A `Transition` carries the team `Reward`, two ways an episode can end, and extra
 * `Truncated`: the episode reached `EpisodeLimit`. It ends, but the state was not terminal, so the learner
   bootstraps through it (reward + γ · the target network's value of the next state), as PyMARL does at its
   episode limit.
-* `Info.Won`: `Some true`/`Some false` where the environment has a notion of winning (combat), `None` elsewhere.
+* `Info.Won`: on the last step of an episode, `Some true` (won) or `Some false` (lost or drawn) where the environment has a notion of winning (combat); `None` on earlier steps and elsewhere.
 * `Info.AgentRewards`: per-agent rewards where the environment has them (the grid worlds and foraging; the team
   reward is their sum).
 

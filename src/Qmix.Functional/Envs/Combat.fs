@@ -381,8 +381,9 @@ type internal CombatScratch =
 /// Under SMAC's (the default) an episode pays at most 20, under SMAX's at most 2; a win means every enemy is dead
 /// and at least one ally lives. <c>Info.Casualties</c> counts the dead on each side after every step.</para>
 /// <para><b>Episode end.</b> <c>Terminated</c> when every ally or every enemy is dead; otherwise the step that
-/// brings the counter to the scenario's limit is <c>Truncated</c>. <c>Info.Won</c> is <c>Some true</c> on
-/// the winning step and <c>Some false</c> on every other step. Stepping a finished episode raises an
+/// brings the counter to the scenario's limit is <c>Truncated</c>. <c>Info.Won</c> reports the outcome on the
+/// episode's last step only: <c>Some true</c> when it is won, <c>Some false</c> when it is lost or drawn (time-out
+/// or both armies dead), and <c>None</c> on every earlier step. Stepping a finished episode raises an
 /// <see cref="T:System.ArgumentException"/>.</para>
 /// <para><b>Observation</b> (per agent, SMAX's <c>unit_list</c>): a block of 7 + T features for every other
 /// unit — the other allies in index order, then the enemies — and 4 + T own features, where T = 6 (SMAX's
@@ -1279,7 +1280,12 @@ module Combat =
             Truncated = not terminated && step >= l.Scenario.EpisodeLimit
             Info =
                 {
-                    Won = Some won
+                    // the outcome is reported once, on the episode's last step
+                    Won =
+                        if terminated || step >= l.Scenario.EpisodeLimit then
+                            Some won
+                        else
+                            None
                     AgentRewards = None
                     Casualties =
                         Some
