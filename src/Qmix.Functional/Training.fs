@@ -279,7 +279,8 @@ module Training =
     /// <summary>One iteration, a pure function: collect <c>ParallelEnvs</c> episodes, store them, update the learner
     /// once when the buffer holds a batch (and check its Q-values, see
     /// <see cref="M:Qmix.Functional.Diagnostics.check"/>), and run greedy test episodes when <c>TestInterval</c> steps
-    /// have passed.</summary>
+    /// have passed and after the iteration that reaches <c>TotalSteps</c> (so a run's last test is of its final
+    /// policy).</summary>
     /// <returns>The next state and what happened, in order.</returns>
     let iterate (trainer: Trainer<'S, 'M>) (state: TrainingState<'M>) : TrainingState<'M> * TrainingEvent list =
         let cfg = trainer.Config
@@ -350,13 +351,16 @@ module Training =
             else
                 state.Learner, seen, []
 
-        // greedy evaluation every TestInterval steps
+        // greedy evaluation every TestInterval steps, and after the run's last iteration (its final policy); that
+        // last one is outside the schedule, so a run extended later tests at the steps an uninterrupted one does
+        let scheduled = step - c.LastTestStep >= cfg.TestInterval
+
         let lastTest, tested =
-            if cfg.TestEpisodes > 0 && step - c.LastTestStep >= cfg.TestInterval then
+            if cfg.TestEpisodes > 0 && (scheduled || step >= cfg.TotalSteps) then
                 let t =
                     Runner.evaluate trainer.Env agentCfg learner.Params.Agent cfg.TestEpisodes cfg.ParallelEnvs k[2]
 
-                step,
+                (if scheduled then step else c.LastTestStep),
                 [
                     Tested
                         {

@@ -167,7 +167,9 @@ let ``updates start once the buffer holds a batch, then one follows every collec
 [<InlineData(1, 50)>]
 [<InlineData(4, 50)>]
 [<InlineData(3, 20)>]
-let ``tests run at the start and then once TestInterval steps have passed`` (envs: int, interval: int) =
+let ``tests run at the start, once TestInterval steps have passed, and after the last iteration``
+    (envs: int, interval: int)
+    =
     let cfg =
         { tiny with
             ParallelEnvs = envs
@@ -185,12 +187,15 @@ let ``tests run at the start and then once TestInterval steps have passed`` (env
             | Tested t -> Some t.Step
             | _ -> None)
 
-    // PyMARL: last_test_T starts at −test_interval − 1, a test follows when t_env − last_test_T ≥ test_interval
+    // PyMARL: last_test_T starts at −test_interval − 1, a test follows when t_env − last_test_T ≥ test_interval;
+    // and one more after the last iteration, so that the last test is of the final policy
+    let final = List.last steps
+
     let expected =
         steps
         |> List.fold
             (fun (last, acc) step ->
-                if step - last >= interval then
+                if step - last >= interval || step = final then
                     step, step :: acc
                 else
                     last, acc)
@@ -200,8 +205,13 @@ let ``tests run at the start and then once TestInterval steps have passed`` (env
 
     Assert.Equal<int list>(expected, tested)
     Assert.Equal(steps.Head, tested.Head)
-    Assert.True(tested |> List.pairwise |> List.forall (fun (a, b) -> b - a >= interval))
-    Assert.True(List.last steps - List.last tested < interval)
+    Assert.Equal(final, List.last tested)
+
+    Assert.True(
+        tested
+        |> List.pairwise
+        |> List.forall (fun (a, b) -> b - a >= interval || b = final)
+    )
     // no test episodes, no test
     let trainer = Training.create { cfg with TestEpisodes = 0 } MatrixGames.twoStep
     let _, events = record trainer (Training.init trainer)
