@@ -794,8 +794,9 @@ module Plots =
         render config layers
 
     /// <summary>A standalone SVG chart of several configurations run with several seeds each: for each group the mean
-    /// line of its runs over a shaded 95% confidence band (<see cref="M:Qmix.Functional.Plots.meanBand"/>), in the
-    /// palette's colours at <c>config.BandOpacity</c>, and a legend entry "name (n seeds)".</summary>
+    /// line of its runs over a shaded 95% confidence band (<see cref="M:Qmix.Functional.Plots.meanBand"/>, drawn
+    /// within the smallest and largest value of the group's runs, where their mean lies: a win rate's band stays in
+    /// [0, 1]), in the palette's colours at <c>config.BandOpacity</c>, and a legend entry "name (n seeds)".</summary>
     /// <exception cref="System.ArgumentException">There are no groups, a group has no runs (the message names it),
     /// <see cref="M:Qmix.Functional.Plots.meanBand"/> rejects a group's runs, or the configuration is out of
     /// range.</exception>
@@ -835,7 +836,13 @@ module Plots =
                     Line = band |> Array.map (fun (x, m, _, _) -> x, m)
                     Band =
                         if n > 1 then
-                            band |> Array.map (fun (x, _, lo, hi) -> x, lo, hi)
+                            // a mean of the runs lies within their values: the interval is drawn within them too
+                            // (a win rate's band does not dip below 0)
+                            let values = g.Runs |> Array.collect (Array.filter finitePoint >> Array.map snd)
+
+                            let floor, ceiling = Array.min values, Array.max values
+
+                            band |> Array.map (fun (x, _, lo, hi) -> x, max floor lo, min ceiling hi)
                         else
                             [||]
                     Skipped = skipped

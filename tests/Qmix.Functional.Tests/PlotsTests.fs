@@ -369,6 +369,27 @@ let ``meanBand of one run is the run itself, and bad runs are rejected`` () =
     Assert.Contains("overlap", e.Message)
 
 [<Fact>]
+let ``a band chart keeps a win rate's band within the runs' values: no axis below 0`` () =
+    // three seeds that win all or nothing: the mean's 95% t-interval reaches far below 0 and above 1
+    let runs =
+        [| 0.0; 0.0; 1.0 |]
+        |> Array.map (fun v -> Array.init 10 (fun i -> float (1000 * i), (if i = 0 then 0.0 else v)))
+
+    let interval = Plots.meanBand runs
+    Assert.True(interval |> Array.exists (fun (_, _, lo, _) -> lo < 0.0), "the interval itself reaches below 0")
+
+    let config =
+        { ChartConfig.defaults with
+            YRange = Some(0.0, 1.0)
+        }
+
+    let doc = parse (Plots.bandChart config [ { Name = "qmix"; Runs = runs } ])
+    // the y axis covers [0, 1] and nothing below or above, as the win rates themselves
+    let ticks = texts doc "y-ticks"
+    Assert.Equal("0", List.head ticks)
+    Assert.Equal("1", List.last ticks)
+
+[<Fact>]
 let ``a band chart draws each group's mean line, a shaded band and "name (n seeds)"`` () =
     let runs k seeds =
         Array.init seeds (fun s -> line (20 + s) (fun i -> k * sqrt i + float s))
