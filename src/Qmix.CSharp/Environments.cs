@@ -32,7 +32,7 @@ public static class Environments
     public static IReadOnlyList<string> LbfTasks { get; } = Family("lbf:");
 
     /// <summary>Makes the environment registered under a name.</summary>
-    /// <param name="name">A name from <see cref="Names"/> (exact, case-sensitive), or a combat map with rules
+    /// <param name="name">A name from <see cref="Names"/> (in any case), or a combat map with rules
     /// appended: <c>combat:2s3z,reward=smax</c>, <c>combat:3m,state=raw</c>, <c>combat:3m,walls=lethal</c>, or
     /// <c>combat:3m,smax</c> for all of SMAX's rules (the registered combat names play SMAC's).</param>
     /// <returns>A new handle.</returns>
@@ -41,7 +41,7 @@ public static class Environments
     public static MultiAgentEnvironment Create(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        var entry = Registry.tryFind(name);
+        var entry = Find(name);
         if (entry is null)
         {
             if (name.StartsWith("combat:", StringComparison.Ordinal) && name.Contains(','))
@@ -105,7 +105,8 @@ public static class Environments
 
     /// <summary>A map of the SMAX-style combat simulator: the allies are the agents, the enemies follow a built-in
     /// heuristic.</summary>
-    /// <param name="map">A map from <see cref="CombatMaps"/>, e.g. <c>3m</c> or <c>3s5z</c>.</param>
+    /// <param name="map">A map from <see cref="CombatMaps"/>, e.g. <c>3m</c> or <c>3s5z</c> (or its full name,
+    /// <c>combat:3m</c>).</param>
     /// <returns>A new handle.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="map"/> is null.</exception>
     /// <exception cref="ArgumentException">An unknown map; the message lists the known ones.</exception>
@@ -143,11 +144,17 @@ public static class Environments
     static MultiAgentEnvironment FromFamily(string prefix, string? variant, IReadOnlyList<string> known, string param)
     {
         ArgumentNullException.ThrowIfNull(variant, param);
-        var entry = Registry.tryFind(prefix + variant);
+        // "3m" and "combat:3m" name the same map
+        var full = variant.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) ? variant : prefix + variant;
+        var entry = Find(full);
         if (entry is null)
             throw new ArgumentException($"unknown {param} '{variant}'; known: {string.Join(", ", known)}", param);
         return Make(entry.Value);
     }
+
+    /// <summary>The registry's entry for a name, its case ignored (every registered name is lower-case).</summary>
+    static Microsoft.FSharp.Core.FSharpOption<EnvEntry>? Find(string name) =>
+        Registry.tryFind(name) ?? Registry.tryFind(name.ToLowerInvariant());
 
     static MultiAgentEnvironment Make(EnvEntry entry) =>
         new(entry.Name, entry.Description, entry.Make.Invoke(null!), s => entry.RenderText.Invoke(s));

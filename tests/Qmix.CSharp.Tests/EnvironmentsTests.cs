@@ -72,6 +72,19 @@ public class EnvironmentsTests
     }
 
     [Fact]
+    public void Names_are_found_in_any_case_and_a_family_takes_its_full_name()
+    {
+        Assert.Equal("combat:3m", Environments.Combat("combat:3m").Name);
+        Assert.Equal("combat:3s5z", Environments.Combat("3S5Z").Name);
+        Assert.Equal("two-step", Environments.Create("Two-Step").Name);
+        Assert.Equal("combat:2s3z", Environments.Create("COMBAT:2s3z").Name);
+        Assert.Equal("lbf:10x10-3p-3f", Environments.Lbf("lbf:10x10-3p-3f").Name);
+        // still only the registered names
+        Assert.Throws<ArgumentException>(() => Environments.Combat("combat:4m"));
+        Assert.Throws<ArgumentException>(() => Environments.Create("two_step"));
+    }
+
+    [Fact]
     public void Unknown_names_are_reported_with_the_known_ones()
     {
         var e = Assert.Throws<ArgumentException>(() => Environments.Create("chess"));
