@@ -413,8 +413,11 @@ qmix reproduce --paper --out runs/paper --dry-run    # QMIX on the six maps, VDN
   files keep the records up to the checkpoint and the run goes on bit-identically). `--dry-run` lists every cell as
   done, partial at step X, or not started.
 - **Memory.** A cell holds its replay buffer: buffer × (limit + 1) × (N·obs + state + N·A + N + 1) × 4 bytes, about
-  6 GB for 3s5z's 5000 episodes. The estimate is printed per map, and a grid whose `--parallel` cells would not fit in
-  the memory available is refused with a smaller `--parallel` or `--buffer` to use instead.
+  6 GB for 3s5z's 5000 episodes, and the collector keeps about a fifth more resident (a 1c3s5z cell, 10.3 GB of
+  live data, held 11.8 GB). The estimate is printed per map. A cell starts only when it fits, with the cells
+  already training, in 90 % of the memory available: two 1c3s5z cells do not fit in 24 GB, so they train one at a
+  time while smaller cells still pair up (two of them at once were killed by the system's out-of-memory killer
+  before this rule). A cell too large even alone is refused before anything trains, with a `--buffer` that fits.
 - **Results.** Each finished cell is evaluated over `--eval-episodes` greedy episodes (200; kept in its `eval.json`).
   `OUT/results.md` and `OUT/results.json` give, per map, algorithm and preset: the seeds done, the median final win
   rate with a 95% percentile-bootstrap interval over the seeds, the best win rate, the steps and wall-clock time to

@@ -194,12 +194,30 @@ internal static class ReproduceCommand
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
         using (Interrupts.CancelOnFirst(cts))
         {
-            // N workers take the cells in the grid's order (a semaphore would let them start in any order)
+            // N workers take the cells in the grid's order (a semaphore would let them start in any order); a cell
+            // starts when its memory fits beside the cells already training
             var queue = new System.Collections.Concurrent.ConcurrentQueue<CellRun>(runs);
+            var memory = new MemoryGate(Grid.Budget(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes));
             var tasks = Enumerable.Range(0, Math.Min(grid.Parallel, runs.Count))
                 .Select(_ => Task.Run(() =>
                 {
-                    while (queue.TryDequeue(out var run)) TrainCell(run, grid, log, io.Live, cts.Token);
+                    while (queue.TryDequeue(out var run))
+                    {
+                        var bytes = run.Cell.MemoryBytes;
+                        if (!memory.Enter(bytes, cts.Token))
+                        {
+                            run.Status = "not started";
+                            continue;
+                        }
+                        try
+                        {
+                            TrainCell(run, grid, log, io.Live, cts.Token);
+                        }
+                        finally
+                        {
+                            memory.Exit(bytes);
+                        }
+                    }
                 }, CancellationToken.None))
                 .ToArray();
             Display(io, runs, tasks, log, cts, all.Count);
