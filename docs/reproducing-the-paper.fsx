@@ -659,3 +659,4 @@ What the grid shows so far, at 500k steps:
   (1c3s5z's seed 1 went from 9 % to 53 % test wins between 340k and 500k steps); the paper trains for 2M steps.
 * **No run diverged**: every run's Q-values stayed below the largest return (the largest |Q_taken mean| is under 15
   where an episode pays at most 20) and no run gave a divergence warning.
+*)
