@@ -657,6 +657,10 @@ What the grid shows so far, at 500k steps:
 * **On 3s5z and 1c3s5z the focus-fire script is still ahead of QMIX at 500k steps**: these maps have 8 and 9 agents
   and learn more slowly: no median run had won 90 % of a test by 500k steps, and the curves are still rising
   (1c3s5z's seed 1 went from 9 % to 53 % test wins between 340k and 500k steps); the paper trains for 2M steps.
+* **The paper's ordering on the heterogeneous maps**: on 2s3z QMIX (94 %) is well ahead of VDN (57 %) and IQL
+  (40.5 %), and on 3s5z ahead of VDN (13 % over the two seeds done); on the marine mirror 3m the three are close
+  (VDN 84 %, QMIX 83.5 %, IQL 75 %), as in the paper, where 3m does not separate them either. The remaining VDN and
+  IQL cells (3s5z, 1c3s5z) are still to be trained.
 * **No run diverged**: every run's Q-values stayed below the largest return (the largest |Q_taken mean| is under 15
   where an episode pays at most 20) and no run gave a divergence warning.
 *)
