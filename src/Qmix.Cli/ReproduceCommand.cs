@@ -154,7 +154,7 @@ internal static class ReproduceCommand
                 io.Out.WriteLine($"  {env.Key}: {string.Join(", ", env.Select(c => $"{c.Algo}-{c.Preset}").Distinct())}; " +
                                  $"{env.First().Options.TotalSteps:N0} steps; about {Grid.Bytes(env.Max(c => c.MemoryBytes))} of memory per cell");
             if (warning is not null) io.Out.WriteLine("  " + warning);
-            (cancelled, failed) = Train(io, grid, todo, cells);
+            (cancelled, failed) = Train(io, grid, todo, cells, available);
         }
 
         // results: the evaluations still missing (unless stopped), then the table and files
@@ -185,7 +185,7 @@ internal static class ReproduceCommand
 
     /// <summary>Trains the cells a few at a time, each continued from its checkpoint when it has one, and evaluates
     /// each that finishes. Returns whether Ctrl+C stopped it and whether a cell failed.</summary>
-    static (bool Cancelled, bool Failed) Train(Io io, Grid grid, List<GridCell> todo, IReadOnlyList<GridCell> all)
+    static (bool Cancelled, bool Failed) Train(Io io, Grid grid, List<GridCell> todo, IReadOnlyList<GridCell> all, long available)
     {
         var runs = todo.Select(c => new CellRun(all.ToList().IndexOf(c), c)).ToList();
         if (runs.Count == 0) return (false, false);
@@ -197,7 +197,7 @@ internal static class ReproduceCommand
             // N workers take the cells in the grid's order (a semaphore would let them start in any order); a cell
             // starts when its memory fits beside the cells already training
             var queue = new System.Collections.Concurrent.ConcurrentQueue<CellRun>(runs);
-            var memory = new MemoryGate(Grid.Budget(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes));
+            var memory = new MemoryGate(Grid.Budget(available));
             var tasks = Enumerable.Range(0, Math.Min(grid.Parallel, runs.Count))
                 .Select(_ => Task.Run(() =>
                 {
