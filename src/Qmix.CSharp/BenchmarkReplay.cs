@@ -14,9 +14,9 @@ public sealed record ReplayBenchmarkResult
     /// <summary>The sizes of one episode, e.g. <c>T+1=151 n=8 A=14 O=80 S=120</c>.</summary>
     public required string Sizes { get; init; }
 
-    /// <summary>The growth of the GC heap while the buffer was filled (<see cref="GC.GetTotalMemory(bool)"/> after
-    /// full collections, before and after), in bytes: the episodes' arrays, their headers and records, and the
-    /// buffer's tree.</summary>
+    /// <summary>The GC heap the full buffer holds, in bytes: the drop of <see cref="GC.GetTotalMemory(bool)"/> (after
+    /// full collections) when the buffer is released, so garbage made or freed elsewhere does not count. It is the
+    /// episodes' arrays, their headers and records, and the buffer's tree.</summary>
     public required long HeapBytes { get; init; }
 
     /// <summary>The bytes of the episodes' array elements alone (observations, states, actions, masks, rewards), the
@@ -59,12 +59,10 @@ public static partial class Benchmarks
         var t1 = t + 1;
         var payload = (long)episodes * (t1 * n * o + t1 * s + t1 * n + t1 * n * a + t1) * sizeof(float);
 
-        var before = GC.GetTotalMemory(forceFullCollection: true);
         var clock = Stopwatch.StartNew();
         var replay = F.ReplayModule.empty(episodes);
         for (var e = 0; e < episodes; e++) replay = F.ReplayModule.add(RandomEpisode(spec, e), replay);
         var buildSeconds = clock.Elapsed.TotalSeconds;
-        var heap = GC.GetTotalMemory(forceFullCollection: true) - before;
 
         var key = Rng.key(3);
         var target = new F.BatchBuffer();
@@ -74,7 +72,12 @@ public static partial class Benchmarks
             $"B={batchSize} of {episodes} episodes, T+1={t1} n={n} A={a} O={o} S={s}", samples,
             () => F.ReplayModule.sampleInto(target, Rng.foldIn(draw++, key), batchSize, replay));
         var allocating = Allocating(replay, key, batchSize, samples);
+        // the heap the buffer holds: the heap with it, less the heap once it is released (the batch buffer stays)
+        var held = GC.GetTotalMemory(forceFullCollection: true);
         GC.KeepAlive(replay);
+        replay = F.ReplayModule.empty(1);
+        var heap = held - GC.GetTotalMemory(forceFullCollection: true);
+        GC.KeepAlive(target);
         return new ReplayBenchmarkResult
         {
             Episodes = episodes,
