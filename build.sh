@@ -105,8 +105,32 @@ case "${1:-}" in
     esac
     ;;
   docs)
-    build_release
-    ./docs/build.sh
+    shift
+    case "${1:-}" in
+      "")
+        build_release
+        ./docs/build.sh
+        ;;
+      serve)
+        # serves the built site (docs/output) at http://localhost:PORT/ (PORT: the second argument, default 8000);
+        # opening docs/output/index.html from disk works as well
+        port="${2:-8000}"
+        if [ ! -f docs/output/index.html ]; then
+          echo "build.sh: docs/output/index.html does not exist: build the site first with ./build.sh docs" >&2
+          exit 1
+        fi
+        if ! command -v python3 >/dev/null 2>&1; then
+          echo "build.sh: serving the site needs python3 (python3 -m http.server); without it, open docs/output/index.html from disk" >&2
+          exit 1
+        fi
+        echo "Serving docs/output at http://localhost:$port/ (Ctrl+C stops)"
+        exec python3 -m http.server "$port" --bind 127.0.0.1 --directory docs/output
+        ;;
+      *)
+        echo "usage: ./build.sh docs [serve [PORT]]" >&2
+        exit 2
+        ;;
+    esac
     ;;
   format)
     restore

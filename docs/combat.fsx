@@ -106,10 +106,20 @@ printfn "%s" (Combat.render (Array.last episode))
 /// An SVG document shown inline on the site; printed as text in plain `dotnet fsi`.
 type Svg = Svg of string
 
+/// A sheet of frames, shown across the whole text column (docs/content/qmix.css), so that its half-scale
+/// frames are drawn at a readable size.
+type Sheet = Sheet of string
+
 #if HAS_FSI_ADDHTMLPRINTER
 fsi.AddHtmlPrinter(fun (Svg svg) ->
     Seq.empty,
     "<div class=\"chart\">" + svg.Substring(max 0 (svg.IndexOf "<svg")) + "</div>")
+
+fsi.AddHtmlPrinter(fun (Sheet svg) ->
+    Seq.empty,
+    "<div class=\"chart frames\">"
+    + svg.Substring(max 0 (svg.IndexOf "<svg"))
+    + "</div>")
 #endif
 
 (**
@@ -120,13 +130,16 @@ a unit for its type and health). The state after three steps:
 Combat.renderSvg episode[3] |> Svg
 (*** include-it ***)
 
-(** `Combat.renderSvgEpisode columns states` draws a sheet of frames; every third step of the episode: *)
+(**
+`Combat.renderSvgEpisode columns states` draws a sheet of frames at half scale, `columns` to a row; every third
+step of the episode, two to a row:
+*)
 episode
 |> Array.mapi (fun i s -> i, s)
 |> Array.filter (fun (i, _) -> i % 3 = 0 || i = episode.Length - 1)
 |> Array.map snd
-|> Combat.renderSvgEpisode 3
-|> Svg
+|> Combat.renderSvgEpisode 2
+|> Sheet
 (*** include-it ***)
 
 (**
@@ -196,7 +209,12 @@ for map in Combat.paperMaps do
     let scenario = Combat.scenario map
     let heuristic = Combat.heuristicWinRate scenario 1000 (Rng.key 2024UL)
     let focus = Combat.focusFireWinRate scenario 1000 (Rng.key 2024UL)
-    printfn "%-8s heuristic %5.1f%%   focus fire %5.1f%%" map (100.0 * heuristic) (100.0 * focus)
+
+    printfn
+        "%-8s heuristic %5.1f%%   focus fire %5.1f%%"
+        map
+        (100.0 * heuristic)
+        (100.0 * focus)
 (*** include-output ***)
 
 (**

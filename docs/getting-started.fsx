@@ -28,7 +28,8 @@ NuGet configuration (`dotnet nuget list source`) when it is unset. The other ent
 | --- | --- |
 | `./build.sh build` | restore and build the solution in Release |
 | `./build.sh run train --env NAME --algo ALGO --steps N --seed S` | train with the `qmix` command (QMIX on the two-step game when no environment is given; plain `./build.sh run` is QMIX on combat:3m) and report the greedy return; `ALGO` is `qmix`, `vdn`, `iql`, `qmix-ns`, `qmix-lin`, `vdn-s`, `cw-qmix` or `ow-qmix` |
-| `./build.sh docs` | build this site into `docs/output` (every page's code runs) |
+| `./build.sh docs` | build this site into `docs/output` (every page's code runs, and every local link is checked) |
+| `./build.sh docs serve [PORT]` | serve the built site at `http://localhost:8000/` (needs python3); opening `docs/output/index.html` from disk works too (the links are relative; icons and scripts are part of the site) |
 | `./build.sh bench …` | the benchmarks (see [Performance](performance.html)) |
 | `./build.sh format` | format the F# sources with Fantomas |
 
