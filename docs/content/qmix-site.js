@@ -37,7 +37,7 @@
     function svg(name, width, height) {
         return '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="' + width + '" height="' +
             height + '" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" ' +
-            'stroke-linejoin="round" aria-hidden="true" style="display:block">' + (icons[name] || unknownIcon) +
+            'stroke-linejoin="round" aria-hidden="true" style="display:block;max-width:none">' + (icons[name] || unknownIcon) +
             '</svg>';
     }
 
@@ -49,6 +49,8 @@
             const width = this.getAttribute("width") || "24";
             const height = this.getAttribute("height") || width;
             this.style.display = "inline-block";
+            this.style.width = width + "px";
+            this.style.height = height + "px";
             this.innerHTML = svg(this.getAttribute("icon"), width, height);
         }
     }
