@@ -157,7 +157,8 @@ public static class Environments
         Registry.tryFind(name) ?? Registry.tryFind(name.ToLowerInvariant());
 
     static MultiAgentEnvironment Make(EnvEntry entry) =>
-        new(entry.Name, entry.Description, entry.Make.Invoke(null!), s => entry.RenderText.Invoke(s));
+        new(entry.Name, entry.Description, entry.Make.Invoke(null!), s => entry.RenderText.Invoke(s),
+            entry.RenderSvg is { } svg ? s => svg.Value.Invoke(s) : null);
 
     static string[] Family(string prefix) =>
         names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).Select(n => n[prefix.Length..]).ToArray();
