@@ -225,8 +225,8 @@ public sealed partial class RunRecorder : IDisposable
             Loss = Tidy(progress.Loss),
             QTakenMean = Tidy(progress.QTakenMean),
             TargetMean = Tidy(progress.TargetMean),
-            TdErrorAbs = Tidy(progress.TdErrorAbs),
-            GradNorm = Tidy(progress.GradNorm),
+            MeanAbsoluteTDError = Tidy(progress.MeanAbsoluteTDError),
+            GradientNorm = Tidy(progress.GradientNorm),
             TrainReturn = Tidy(progress.TrainReturn),
             TrainWinRate = Tidy(progress.TrainWinRate),
             TrainEpisodeLength = Tidy(progress.TrainEpisodeLength),
@@ -318,8 +318,8 @@ public sealed partial class RunRecorder : IDisposable
         Add(wins, "train win rate", RunMetric.TrainWinRate);
         Add(values, "Q taken", RunMetric.QTakenMean);
         Add(values, "target", RunMetric.TargetMean);
-        Add(errors, "TD |error|", RunMetric.TdErrorAbs);
-        Add(errors, "grad norm", RunMetric.GradNorm);
+        Add(errors, "TD |error|", RunMetric.MeanAbsoluteTDError);
+        Add(errors, "grad norm", RunMetric.GradientNorm);
         Add(lengths, "test episodes", RunMetric.TestEpisodeLength);
         AddSmoothed(lengths, "train episodes", RunMetric.TrainEpisodeLength);
         Add(dead, "test dead allies", RunMetric.TestDeadAllies);

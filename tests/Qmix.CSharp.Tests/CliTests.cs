@@ -237,10 +237,10 @@ public class CliTests(TrainedRun run) : IClassFixture<TrainedRun>
         Assert.Equal(loaded.Config.Options, RunDirectory.Load(again).Config.Options);
         Assert.Equal(loaded.Summary.FinalTestReturn, RunDirectory.Load(again).Summary!.FinalTestReturn);
 
-        File.WriteAllText(config, """{"learning_rate": 0.1}""");
+        File.WriteAllText(config, """{"lerning_rate": 0.1}""");
         (code, _, error) = Qmix("train", "--config", config, "--out", Path.Combine(tmp.Path, "bad"));
         Assert.Equal(2, code);
-        Assert.Contains("learning_rate", error);
+        Assert.Contains("lerning_rate", error);
     }
 
     [Fact]
