@@ -338,7 +338,10 @@ snippet "xml" (Net.WebUtility.HtmlEncode(source "CSharpUsage.csproj"))
 
 `Environments` lists the built-in environments and makes them by name or by a typed factory. A handle
 (`MultiAgentEnvironment`) can be stepped by hand: `Reset(seed)`, then `Step(actions)` with one action per agent,
-reading `Observations`, `State` and `AvailableActions` (flattened agent after agent) in between.
+reading `Observations`, `State` and `AvailableActions` (flattened agent after agent) in between. `Render()` draws
+the current state as text; `RenderSvg()` draws it as an SVG document for every environment whose `SupportsSvg` is
+true (all but the matrix games, which throw `NotSupportedException`), and `Charts.FrameSheet` lays such frames out
+as a sheet under their captions.
 *)
 (*** hide ***)
 csharp "environments"
