@@ -23,9 +23,12 @@ raises an `ArgumentException` naming it. The `qmix` command is built on the faca
 | `Evaluation` | greedy episodes: mean return, win rate, episode lengths |
 | `MixerVerification` | monotonicity and argmax-decomposition checks with counterexample reports |
 
-Every snippet on this page is a region of `docs/examples/CSharpUsage`, a console project in the solution, so
-`./build.sh test` compiles it; when the site is built, the program runs and each snippet is followed by what it
-printed. The project references the facade and nothing else:
+Every snippet on this page is a whole program: pasted as the `Program.cs` of a new console app
+(`dotnet new console`, with a reference to `Qmix.CSharp`), it compiles as it stands. Each one is a file of
+`docs/examples/CSharpUsage/Snippets`, compiled in the solution where it cannot see any other code of the example
+(the custom environment's snippet sees `ColourGame.cs`, shown with it); when the site is built, the example runs the
+snippets in order, in a temporary directory, and each is followed by what it printed. The project references the
+facade and nothing else:
 *)
 (*** hide ***)
 open System
@@ -210,13 +213,37 @@ let snippet (lang: string) (html: string) =
             (html.TrimEnd())
     )
 
-/// A #region of Program.cs, without the region lines and dedented.
+/// A snippet as the page shows it: the usings of `Snippets/NAME.cs` and the body of its one method (the region), dedented,
+/// which together make a program a C# console app can hold as its Program.cs. The file must have the shape of a
+/// self-contained snippet: `using Qmix;` (and, for the custom environment, `using CSharpUsage;` for ColourGame.cs), the
+/// namespace CSharpSnippets, which sees nothing else of the example, and one static class whose one method is the
+/// region; anything else fails the docs build, and so does a snippet that does not compile (the example is built first).
 let region (name: string) =
-    let lines = (source "Program.cs").Split '\n'
-    let first = lines |> Array.findIndex (fun l -> l.Trim() = "#region " + name)
+    let file =
+        Path.Combine(
+            "Snippets",
+            string (Char.ToUpperInvariant name[0]) + name.Substring 1 + ".cs"
+        )
 
-    let body =
-        lines[first + 1 ..] |> Array.takeWhile (fun l -> l.Trim() <> "#endregion")
+    let text = source file
+
+    let shape =
+        Regex.Match(
+            text,
+            "^(?<usings>using Qmix;\n(?:using CSharpUsage; // ColourGame\.cs\n)?)\nnamespace CSharpSnippets;\n\n"
+            + "static class \w+Snippet\n\{\n    public static (?:void|async Task) Run\(\)\n    \{\n"
+            + "        #region "
+            + Regex.Escape name
+            + "\n(?<body>(?:(?!#region|#endregion)[\s\S])*)        #endregion\n    \}\n\}\n$"
+        )
+
+    if not shape.Success then
+        failwithf
+            "docs/examples/CSharpUsage/%s is not a self-contained snippet: it must hold `using Qmix;`, the namespace CSharpSnippets and one static class whose one method is the region '%s'"
+            file
+            name
+
+    let body = shape.Groups["body"].Value.TrimEnd('\n').Split '\n'
 
     let indent =
         body
@@ -224,13 +251,30 @@ let region (name: string) =
         |> Array.map (fun l -> l.Length - l.TrimStart().Length)
         |> Array.min
 
-    body
-    |> Array.map (fun l ->
-        if l.Length >= indent then
-            l.Substring indent
-        else
-            l.TrimStart())
-    |> String.concat "\n"
+    let code =
+        body
+        |> Array.map (fun l ->
+            if l.Length >= indent then
+                l.Substring indent
+            else
+                l.TrimStart())
+        |> String.concat "\n"
+
+    shape.Groups["usings"].Value + "\n" + code
+
+// the program declares no type that a snippet could lean on (CSharpUsage's types are out of the snippets' sight)
+if
+    Regex.IsMatch(
+        source "Program.cs",
+        "(?m)^\\s*(?:[a-z]+\\s+)*(?:class|record|struct|interface|enum)\\s"
+    )
+then
+    failwith
+        "docs/examples/CSharpUsage/Program.cs declares a type, which every snippet could use: declare it in a file of its own in namespace CSharpUsage"
+
+if not (Regex.IsMatch(source "ColourGame.cs", "(?m)^namespace CSharpUsage;")) then
+    failwith
+        "docs/examples/CSharpUsage/ColourGame.cs must be in namespace CSharpUsage, out of the snippets' sight"
 
 let csharp (name: string) =
     snippet "csharp" (highlight (region name))
@@ -294,7 +338,10 @@ snippet "xml" (Net.WebUtility.HtmlEncode(source "CSharpUsage.csproj"))
 
 `Environments` lists the built-in environments and makes them by name or by a typed factory. A handle
 (`MultiAgentEnvironment`) can be stepped by hand: `Reset(seed)`, then `Step(actions)` with one action per agent,
-reading `Observations`, `State` and `AvailableActions` (flattened agent after agent) in between.
+reading `Observations`, `State` and `AvailableActions` (flattened agent after agent) in between. `Render()` draws
+the current state as text; `RenderSvg()` draws it as an SVG document for every environment whose `SupportsSvg` is
+true (all but the matrix games, which throw `NotSupportedException`), and `Charts.FrameSheet` lays such frames out
+as a sheet under their captions.
 *)
 (*** hide ***)
 csharp "environments"
@@ -323,8 +370,11 @@ output "options"
 
 `Trainer.Train` runs to `TotalSteps` on the calling thread and returns a `TrainingResult` (steps, episodes,
 updates, the last loss and test results, every evaluation and warning, and the trained `Policy`). `Evaluated` is
-raised after each greedy evaluation; an `IProgress<TrainingProgress>` receives steps, ε, loss, the learner's
-diagnostics (`QTakenMean`, `TargetMean`, `TdErrorAbs`, `GradNorm`), returns, win rate, episode lengths, dead units
+raised after each greedy evaluation; `Train(Action<TrainingProgress>)` calls its action on the training thread, in
+order and before `Train` returns (an `IProgress<TrainingProgress>` overload exists too: a `Progress<T>` posts each
+report to the context it was made on, so its reports can arrive after `Train` has returned). A report holds the
+steps, ε, loss, the learner's
+diagnostics (`QTakenMean`, `TargetMean`, `MeanAbsoluteTDError`, `GradientNorm`), returns, win rate, episode lengths, dead units
 (for environments with two armies) and throughput. `Warned` is raised when the Q-values leave their plausible range
 (`TrainingWarning` names the quantity, its value and the bound; `TrainingOptions.QValueBound` sets the bound when
 the largest return is known).

@@ -336,8 +336,9 @@ printfn
 `Registry.all` lists the built-in environments by name: a family prefix and a colon, then the variant
 (`matrix:climbing`, `lbf:10x10-3p-3f`, `combat:3m`); an environment alone in its family keeps its plain name
 (`two-step`, `checkers`). `Registry.make name` makes one, with its states boxed (`Env<obj>`); `Registry.find`
-gives the whole entry, with its description and a text renderer (`RenderText`); `Registry.tryFind` returns an
-option. Every registered environment, with its spec as the code reports it:
+gives the whole entry, with its description, a text renderer (`RenderText`) and, for every environment but the
+matrix games, a graphical one (`RenderSvg`, an option; `SvgSheet.compose` lays the frames of an episode out as a
+sheet, as `qmix eval --render svg` does); `Registry.tryFind` returns an option. Every registered environment, with its spec as the code reports it:
 *)
 printfn "%-24s %3s %3s %4s %5s %5s" "name" "N" "A" "obs" "state" "limit"
 

@@ -187,6 +187,31 @@ public static class Charts
         return b.ToString();
     }
 
+    /// <summary>A sheet of SVG frames, e.g. the <see cref="MultiAgentEnvironment.RenderSvg"/> frames of an episode:
+    /// a title line, then the frames left to right and top to bottom, each scaled to 320 pixels wide under its
+    /// caption.</summary>
+    /// <param name="title">The sheet's title.</param>
+    /// <param name="frames">The frames, at least one; standalone SVG documents with a width and a height.</param>
+    /// <param name="captions">One caption per frame (several lines separated by <c>\n</c>), or null for none.</param>
+    /// <param name="columns">Frames per row (4), at least 1.</param>
+    /// <returns>The SVG document.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="title"/> or <paramref name="frames"/> is null.</exception>
+    /// <exception cref="ArgumentException">No frames, a frame that is not an SVG document with a size, or captions that
+    /// do not match the frames one to one.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="columns"/> is below 1.</exception>
+    public static string FrameSheet(string title, IReadOnlyList<string> frames, IReadOnlyList<string>? captions = null,
+        int columns = 4)
+    {
+        ArgumentNullException.ThrowIfNull(title);
+        ArgumentNullException.ThrowIfNull(frames);
+        Guard.AtLeast(columns, 1, nameof(columns));
+        if (frames.Count == 0) throw new ArgumentException("no frames to lay out", nameof(frames));
+        if (captions is not null && captions.Count != frames.Count)
+            throw new ArgumentException($"{captions.Count} captions for {frames.Count} frames: give one per frame, or none",
+                nameof(captions));
+        return F.Envs.SvgSheet.compose(title, columns, captions?.ToArray() ?? [], frames.ToArray());
+    }
+
     /// <summary>Writes an SVG document to a file atomically (a reader never sees half a chart); creates the
     /// folder.</summary>
     /// <param name="path">The file, e.g. <c>runs/3m/curves.svg</c>.</param>

@@ -114,7 +114,7 @@ public static class Environments
 
     /// <summary>Wraps a user's environment so that it can be trained on, evaluated in and stepped like a built-in
     /// one. One instance plays every episode; when several must run at once
-    /// (<see cref="TrainingOptions.ParallelEnvs"/> above 1), episodes are replayed from their seeds (see
+    /// (<see cref="TrainingOptions.ParallelEnvironments"/> above 1), episodes are replayed from their seeds (see
     /// <see cref="IMultiAgentEnvironment"/>). <see cref="Trainer"/> and <see cref="Evaluation"/> accept an
     /// <see cref="IMultiAgentEnvironment"/> directly and wrap it themselves.</summary>
     /// <param name="environment">The environment; it must be deterministic given the seed of each episode.</param>
@@ -128,7 +128,7 @@ public static class Environments
     }
 
     /// <summary>Wraps a factory of a user's environment: one instance is made for each episode that runs at the same
-    /// time as others (<see cref="TrainingOptions.ParallelEnvs"/>), so no episode is ever replayed. Instances are
+    /// time as others (<see cref="TrainingOptions.ParallelEnvironments"/>), so no episode is ever replayed. Instances are
     /// reused from one batch of episodes to the next.</summary>
     /// <param name="factory">Makes a new, independent instance; every instance must have the same spec.</param>
     /// <returns>A handle.</returns>
@@ -157,7 +157,8 @@ public static class Environments
         Registry.tryFind(name) ?? Registry.tryFind(name.ToLowerInvariant());
 
     static MultiAgentEnvironment Make(EnvEntry entry) =>
-        new(entry.Name, entry.Description, entry.Make.Invoke(null!), s => entry.RenderText.Invoke(s));
+        new(entry.Name, entry.Description, entry.Make.Invoke(null!), s => entry.RenderText.Invoke(s),
+            entry.RenderSvg is { } svg ? s => svg.Value.Invoke(s) : null);
 
     static string[] Family(string prefix) =>
         names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).Select(n => n[prefix.Length..]).ToArray();

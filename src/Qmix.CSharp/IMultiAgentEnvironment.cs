@@ -12,7 +12,7 @@ namespace Qmix;
 /// <para>For reproducible runs, an episode must be a deterministic function of the seed given to
 /// <see cref="Reset"/> and the actions taken (draw any randomness from a generator seeded in <see cref="Reset"/>).
 /// The facade relies on it when one instance has to play several episodes at once (with
-/// <see cref="TrainingOptions.ParallelEnvs"/> above 1): it then replays an episode's actions from its seed to get
+/// <see cref="TrainingOptions.ParallelEnvironments"/> above 1): it then replays an episode's actions from its seed to get
 /// back to it. <see cref="Environments.Custom(Func{IMultiAgentEnvironment})"/> avoids the replays by making one
 /// instance per parallel episode.</para>
 /// <para>An episode ends when <see cref="Step"/> reports it terminated or truncated, or after

@@ -39,8 +39,8 @@ public static class MixerVerification
     /// <param name="stateSize">The width of the state the hypernetworks read (at least 1).</param>
     /// <param name="trials">The number of cases, each a batch of 16 points (at least 1).</param>
     /// <param name="seed">The seed of the cases and of the mixer's parameters.</param>
-    /// <param name="options">The mixer's settings (<see cref="TrainingOptions.MixingEmbed"/>,
-    /// <see cref="TrainingOptions.HypernetLayers"/>, …); null for the defaults.</param>
+    /// <param name="options">The mixer's settings (<see cref="TrainingOptions.MixingEmbeddingSize"/>,
+    /// <see cref="TrainingOptions.HypernetworkLayers"/>, …); null for the defaults.</param>
     /// <returns>Both reports.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A size or <paramref name="trials"/> is below 1, or
     /// <paramref name="algorithm"/> is not an <see cref="Algorithm"/>.</exception>

@@ -13,18 +13,21 @@ namespace Qmix;
 public sealed class MultiAgentEnvironment : IMultiAgentEnvironment
 {
     readonly Func<object, string> render;
+    readonly Func<object, string>? renderSvg;
     object? state;
     bool started;
     Key stepKey;
     bool done;
 
-    internal MultiAgentEnvironment(string name, string description, F.Env<object> core, Func<object, string> render)
+    internal MultiAgentEnvironment(
+        string name, string description, F.Env<object> core, Func<object, string> render, Func<object, string>? renderSvg = null)
     {
         Name = name;
         Description = description;
         Core = core;
         Spec = EnvironmentSpec.FromCore(core.Spec);
         this.render = render;
+        this.renderSvg = renderSvg;
     }
 
     /// <summary>The handle of any environment: a handle as it is, a user's environment wrapped.</summary>
@@ -106,6 +109,21 @@ public sealed class MultiAgentEnvironment : IMultiAgentEnvironment
     /// <returns>The frame.</returns>
     /// <exception cref="InvalidOperationException">No episode was started.</exception>
     public string Render() => render(Current());
+
+    /// <summary>Whether the environment has a graphical renderer (<see cref="RenderSvg"/>): every built-in
+    /// environment except the matrix games; a custom environment has none.</summary>
+    public bool SupportsSvg => renderSvg is not null;
+
+    /// <summary>A graphical frame of the hand-stepped episode's current state, as a standalone SVG document (for
+    /// combat: the arena with every unit, its health bar and its last attack). Frames of an episode make a sheet with
+    /// <see cref="Charts.FrameSheet"/>.</summary>
+    /// <returns>The SVG document.</returns>
+    /// <exception cref="NotSupportedException">The environment has no graphical renderer (see
+    /// <see cref="SupportsSvg"/>); the message names it.</exception>
+    /// <exception cref="InvalidOperationException">No episode was started.</exception>
+    public string RenderSvg() => renderSvg is { } svg
+        ? svg(Current())
+        : throw new NotSupportedException($"{Name} has no graphical (SVG) renderer; Render() gives a text frame");
 
     /// <summary>The name and sizes.</summary>
     /// <returns>The spec on one line.</returns>

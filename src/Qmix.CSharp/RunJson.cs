@@ -22,8 +22,8 @@ internal static class RunJson
     /// <summary>One line, for metrics.jsonl.</summary>
     public static readonly JsonSerializerOptions Line = Make(false);
 
-    /// <summary>A key as the files spell it: <c>RnnHidden</c>, <c>rnnHidden</c> and <c>rnn_hidden</c> all give
-    /// <c>rnn_hidden</c>.</summary>
+    /// <summary>A key as the files spell it: <c>BatchSize</c>, <c>batchSize</c> and <c>batch_size</c> all give
+    /// <c>batch_size</c>.</summary>
     public static string Key(string name) => JsonNamingPolicy.SnakeCaseLower.ConvertName(name.Replace("-", "_"));
 
     /// <summary>Writes a file atomically (a temporary file renamed over it).</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Qmix;
@@ -170,6 +171,7 @@ public sealed partial class RunRecorder : IDisposable
     /// stopped).</exception>
     /// <exception cref="TrainingDivergedException">The loss became NaN or infinite (the curves and summary are
     /// written).</exception>
+    [OverloadResolutionPriority(1)]
     public RunSummary Train(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -192,7 +194,21 @@ public sealed partial class RunRecorder : IDisposable
         }
     }
 
-    /// <summary>Records a progress report (<see cref="Train"/> does this for every report).</summary>
+    /// <summary>Trains to the end on the calling thread, as
+    /// <see cref="Train(IProgress{TrainingProgress}, CancellationToken)"/> does, calling <paramref name="onProgress"/>
+    /// synchronously with every report (on the training thread, in order, each before this method returns) after it
+    /// is recorded.</summary>
+    /// <param name="onProgress">Called with every report; an exception it throws ends training and propagates. Null
+    /// for none.</param>
+    /// <param name="cancellationToken">Stops training between two iterations.</param>
+    /// <returns>The summary.</returns>
+    /// <exception cref="OperationCanceledException">Training was cancelled.</exception>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
+    public RunSummary Train(Action<TrainingProgress>? onProgress, CancellationToken cancellationToken = default) =>
+        Train(onProgress is null ? null : new Trainer.CallbackProgress(onProgress), cancellationToken);
+
+    /// <summary>Records a progress report (<see cref="Train(IProgress{TrainingProgress}, CancellationToken)"/> does this
+    /// for every report).</summary>
     /// <param name="progress">The report.</param>
     /// <exception cref="ArgumentNullException"><paramref name="progress"/> is null.</exception>
     public void Record(TrainingProgress progress)
@@ -209,8 +225,8 @@ public sealed partial class RunRecorder : IDisposable
             Loss = Tidy(progress.Loss),
             QTakenMean = Tidy(progress.QTakenMean),
             TargetMean = Tidy(progress.TargetMean),
-            TdErrorAbs = Tidy(progress.TdErrorAbs),
-            GradNorm = Tidy(progress.GradNorm),
+            MeanAbsoluteTDError = Tidy(progress.MeanAbsoluteTDError),
+            GradientNorm = Tidy(progress.GradientNorm),
             TrainReturn = Tidy(progress.TrainReturn),
             TrainWinRate = Tidy(progress.TrainWinRate),
             TrainEpisodeLength = Tidy(progress.TrainEpisodeLength),
@@ -302,8 +318,8 @@ public sealed partial class RunRecorder : IDisposable
         Add(wins, "train win rate", RunMetric.TrainWinRate);
         Add(values, "Q taken", RunMetric.QTakenMean);
         Add(values, "target", RunMetric.TargetMean);
-        Add(errors, "TD |error|", RunMetric.TdErrorAbs);
-        Add(errors, "grad norm", RunMetric.GradNorm);
+        Add(errors, "TD |error|", RunMetric.MeanAbsoluteTDError);
+        Add(errors, "grad norm", RunMetric.GradientNorm);
         Add(lengths, "test episodes", RunMetric.TestEpisodeLength);
         AddSmoothed(lengths, "train episodes", RunMetric.TrainEpisodeLength);
         Add(dead, "test dead allies", RunMetric.TestDeadAllies);

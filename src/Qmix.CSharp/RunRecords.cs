@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Qmix;
 
 /// <summary>Everything needed to repeat a run, as a run directory's <c>config.json</c> holds it: the environment's
@@ -97,10 +99,12 @@ public sealed record MetricsRecord
     public double? TargetMean { get; init; }
 
     /// <summary>The mean |TD error| in the last learner update (<c>td_error_abs</c>).</summary>
-    public double? TdErrorAbs { get; init; }
+    [JsonPropertyName("td_error_abs")]
+    public double? MeanAbsoluteTDError { get; init; }
 
     /// <summary>The gradient norm of the last learner update, before clipping (<c>grad_norm</c>).</summary>
-    public double? GradNorm { get; init; }
+    [JsonPropertyName("grad_norm")]
+    public double? GradientNorm { get; init; }
 
     /// <summary>The mean return of the last collected (exploring) episodes.</summary>
     public double? TrainReturn { get; init; }
@@ -171,7 +175,7 @@ public sealed record MetricsRecord
             _ => "warning",
         };
         return string.Join(",", kind, Step, Episode, Updates, N(Epsilon), N(Loss), N(QTakenMean), N(TargetMean),
-            N(TdErrorAbs), N(GradNorm), N(TrainReturn), N(TrainWinRate), N(TrainEpisodeLength), N(TrainDeadAllies),
+            N(MeanAbsoluteTDError), N(GradientNorm), N(TrainReturn), N(TrainWinRate), N(TrainEpisodeLength), N(TrainDeadAllies),
             N(TrainDeadEnemies), N(TestReturn), N(TestWinRate), N(TestEpisodeLength), N(TestDeadAllies),
             N(TestDeadEnemies), N(StepsPerSecond), N(ElapsedSeconds), Text(Warning));
     }
@@ -265,10 +269,10 @@ public enum RunMetric
     TargetMean,
 
     /// <summary>The mean |TD error| (<c>td_error_abs</c>).</summary>
-    TdErrorAbs,
+    MeanAbsoluteTDError,
 
     /// <summary>The gradient norm before clipping (<c>grad_norm</c>).</summary>
-    GradNorm,
+    GradientNorm,
 
     /// <summary>The mean length of the training episodes.</summary>
     TrainEpisodeLength,

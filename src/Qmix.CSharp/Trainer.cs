@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.FSharp.Core;
 using F = Qmix.Functional;
 using CoreTrainer = Qmix.Functional.Trainer<object, Qmix.Functional.MixerParams>;
@@ -104,6 +105,10 @@ public sealed class Trainer : IDisposable
     /// broke its contract (arrays of the wrong size, a non-finite reward, an agent without an available
     /// action).</exception>
     /// <exception cref="ObjectDisposedException">The trainer was disposed.</exception>
+    /// <remarks>A <see cref="Progress{T}"/> posts each report to the synchronisation context it was created on (the
+    /// thread pool in a console app), so its reports may arrive out of order and after this method returns; the
+    /// <see cref="Train(Action{TrainingProgress}, CancellationToken)"/> overload delivers them synchronously.</remarks>
+    [OverloadResolutionPriority(1)]
     public TrainingResult Train(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -117,6 +122,30 @@ public sealed class Trainer : IDisposable
         {
             Volatile.Write(ref running, 0);
         }
+    }
+
+    /// <summary>Trains until <see cref="TrainingOptions.TotalSteps"/> steps are taken, on the calling thread, calling
+    /// <paramref name="onProgress"/> synchronously with each report: on the training thread, in order of steps, and
+    /// every call before this method returns.</summary>
+    /// <param name="onProgress">Called with progress at most every <see cref="ProgressInterval"/>, after each
+    /// evaluation and warning, and at the end; training waits for it to return, and an exception it throws ends
+    /// training and propagates to the caller (the trainer keeps the last completed iteration). Null for no
+    /// progress.</param>
+    /// <param name="cancellationToken">Stops training between two iterations, as in
+    /// <see cref="Train(IProgress{TrainingProgress}, CancellationToken)"/>.</param>
+    /// <returns>What this call achieved.</returns>
+    /// <exception cref="OperationCanceledException">Training was cancelled (or the trainer disposed).</exception>
+    /// <exception cref="TrainingDivergedException">The loss or the gradient norm became NaN or infinite.</exception>
+    /// <exception cref="InvalidOperationException">Another call is already training, or a user's environment
+    /// broke its contract.</exception>
+    /// <exception cref="ObjectDisposedException">The trainer was disposed.</exception>
+    public TrainingResult Train(Action<TrainingProgress>? onProgress, CancellationToken cancellationToken = default) =>
+        Train(onProgress is null ? null : new CallbackProgress(onProgress), cancellationToken);
+
+    /// <summary>Calls an action with each report, on the reporting thread.</summary>
+    internal sealed class CallbackProgress(Action<TrainingProgress> action) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => action(value);
     }
 
     /// <summary>Trains until <see cref="TrainingOptions.TotalSteps"/> steps are taken, on a thread-pool thread; see
@@ -243,8 +272,8 @@ public sealed class Trainer : IDisposable
             Loss = loss,
             QTakenMean = qTaken,
             TargetMean = target,
-            TdErrorAbs = tdError,
-            GradNorm = gradNorm,
+            MeanAbsoluteTDError = tdError,
+            GradientNorm = gradNorm,
             TrainReturn = trainReturn,
             TrainWinRate = trainWin,
             TrainEpisodeLength = trainLength,

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.FSharp.Core;
 using Qmix.Tensors;
 using F = Qmix.Functional;
@@ -44,7 +45,8 @@ public sealed record TrainingOptions
     public int BufferSize { get; init => field = Guard.AtLeast(value, 1, nameof(BufferSize)); } = 5000;
 
     /// <summary>The learning rate (<c>lr</c>, 5e-4).</summary>
-    public double Lr { get; init => field = Guard.Positive(value, nameof(Lr)); } = 5e-4;
+    [JsonPropertyName("lr")]
+    public double LearningRate { get; init => field = Guard.Positive(value, nameof(LearningRate)); } = 5e-4;
 
     /// <summary>The optimiser (RMSprop).</summary>
     public Optimizer Optimizer { get; init => field = Defined(value, nameof(Optimizer)); } = Optimizer.RmsProp;
@@ -72,7 +74,8 @@ public sealed record TrainingOptions
     } = 0.999;
 
     /// <summary>The optimiser's ε, added to the root of the second moment (<c>optim_eps</c>, 1e-5).</summary>
-    public double OptimizerEps { get; init => field = Guard.Positive(value, nameof(OptimizerEps)); } = 1e-5;
+    [JsonPropertyName("optimizer_eps")]
+    public double OptimizerEpsilon { get; init => field = Guard.Positive(value, nameof(OptimizerEpsilon)); } = 1e-5;
 
     /// <summary>The discount γ (0.99), in [0, 1].</summary>
     public double Gamma { get; init => field = Guard.InRange(value, 0, 1, nameof(Gamma)); } = 0.99;
@@ -83,17 +86,19 @@ public sealed record TrainingOptions
 
     /// <summary>TD(λ) targets with this λ in [0, 1] (pymarl2's <c>td_lambda</c>); null (the default) for the
     /// one-step targets of the QMIX paper.</summary>
-    public double? TdLambda
+    [JsonPropertyName("td_lambda")]
+    public double? TDLambda
     {
         get;
-        init => field = value is { } l ? Guard.InRange(l, 0, 1, nameof(TdLambda)) : null;
+        init => field = value is { } l ? Guard.InRange(l, 0, 1, nameof(TDLambda)) : null;
     }
 
     /// <summary>A factor on the loss (1; pymarl2 uses 0.5).</summary>
     public double LossScale { get; init => field = Guard.Positive(value, nameof(LossScale)); } = 1.0;
 
     /// <summary>The threshold of global gradient-norm clipping (<c>grad_norm_clip</c>, 10).</summary>
-    public double GradNormClip { get; init => field = Guard.Positive(value, nameof(GradNormClip)); } = 10.0;
+    [JsonPropertyName("grad_norm_clip")]
+    public double GradientNormClip { get; init => field = Guard.Positive(value, nameof(GradientNormClip)); } = 10.0;
 
     /// <summary>Threads a learner update may use: 0 (the default) for as many as the machine has, at most one per half
     /// of the batch; 1 for the calling thread only. Results are bit-identical for every value.</summary>
@@ -132,7 +137,8 @@ public sealed record TrainingOptions
 
     /// <summary>Environments run in lockstep per collection (<c>batch_size_run</c>, 1); one learner update follows
     /// each collection.</summary>
-    public int ParallelEnvs { get; init => field = Guard.AtLeast(value, 1, nameof(ParallelEnvs)); } = 1;
+    [JsonPropertyName("parallel_envs")]
+    public int ParallelEnvironments { get; init => field = Guard.AtLeast(value, 1, nameof(ParallelEnvironments)); } = 1;
 
     /// <summary>Environment steps between greedy evaluations (<c>test_interval</c>, 2000). The first evaluation
     /// runs after the first collection.</summary>
@@ -161,14 +167,17 @@ public sealed record TrainingOptions
 
     /// <summary>The width of the agents' hidden layers, the GRU's hidden state for the recurrent agent
     /// (<c>rnn_hidden_dim</c>, 64).</summary>
-    public int RnnHidden { get; init => field = Guard.AtLeast(value, 1, nameof(RnnHidden)); } = 64;
+    [JsonPropertyName("rnn_hidden")]
+    public int AgentHiddenSize { get; init => field = Guard.AtLeast(value, 1, nameof(AgentHiddenSize)); } = 64;
 
     /// <summary>Whether an agent's input includes the one-hot of its previous action (<c>obs_last_action</c>,
     /// true).</summary>
-    public bool ObsLastAction { get; init; } = true;
+    [JsonPropertyName("obs_last_action")]
+    public bool ObserveLastAction { get; init; } = true;
 
     /// <summary>Whether an agent's input includes the one-hot of its index (<c>obs_agent_id</c>, true).</summary>
-    public bool ObsAgentId { get; init; } = true;
+    [JsonPropertyName("obs_agent_id")]
+    public bool ObserveAgentId { get; init; } = true;
 
     /// <summary>One network shared by all agents (true, the default), or one network per agent.</summary>
     public bool ShareAgentParameters { get; init; } = true;
@@ -179,20 +188,23 @@ public sealed record TrainingOptions
     public MixerInput MixerInput { get; init => field = Defined(value, nameof(MixerInput)); } = MixerInput.State;
 
     /// <summary>The width of the mixing network's hidden layer (<c>mixing_embed_dim</c>, 32).</summary>
-    public int MixingEmbed { get; init => field = Guard.AtLeast(value, 1, nameof(MixingEmbed)); } = 32;
+    [JsonPropertyName("mixing_embed")]
+    public int MixingEmbeddingSize { get; init => field = Guard.AtLeast(value, 1, nameof(MixingEmbeddingSize)); } = 32;
 
     /// <summary>The depth of the hypernetworks producing the mixing weights: 1 (the ICML paper's single linear
     /// layer) or 2 (PyMARL's default, <c>hypernet_layers</c>).</summary>
-    public int HypernetLayers
+    [JsonPropertyName("hypernet_layers")]
+    public int HypernetworkLayers
     {
         get;
         init => field = value is 1 or 2
             ? value
-            : throw new ArgumentOutOfRangeException(nameof(HypernetLayers), value, $"{nameof(HypernetLayers)} must be 1 or 2, got {value}");
+            : throw new ArgumentOutOfRangeException(nameof(HypernetworkLayers), value, $"{nameof(HypernetworkLayers)} must be 1 or 2, got {value}");
     } = 2;
 
     /// <summary>The hidden width of two-layer hypernetworks (<c>hypernet_embed</c>, 64).</summary>
-    public int HypernetEmbed { get; init => field = Guard.AtLeast(value, 1, nameof(HypernetEmbed)); } = 64;
+    [JsonPropertyName("hypernet_embed")]
+    public int HypernetworkEmbeddingSize { get; init => field = Guard.AtLeast(value, 1, nameof(HypernetworkEmbeddingSize)); } = 64;
 
     /// <summary>How QMIX makes the mixing weights non-negative (the absolute value).</summary>
     public NonNegativeWeights NonNegativeWeights
@@ -210,7 +222,8 @@ public sealed record TrainingOptions
 
     /// <summary>The hidden width of Weighted QMIX's unrestricted centralised mixer Q̂*
     /// (<c>central_mixing_embed_dim</c>, 256).</summary>
-    public int CentralMixingEmbed { get; init => field = Guard.AtLeast(value, 1, nameof(CentralMixingEmbed)); } = 256;
+    [JsonPropertyName("central_mixing_embed")]
+    public int CentralMixingEmbeddingSize { get; init => field = Guard.AtLeast(value, 1, nameof(CentralMixingEmbeddingSize)); } = 256;
 
     /// <summary>Weighted QMIX: the weight of the QMIX loss (<c>qmix_loss</c>, 1).</summary>
     public double QmixLossWeight { get; init => field = Guard.NonNegative(value, nameof(QmixLossWeight)); } = 1.0;
@@ -235,7 +248,7 @@ public sealed record TrainingOptions
         TrainingPreset.PyMarl2 => FromConfig(F.TrainingPresets.pymarl2),
         TrainingPreset.PaperMatrixGames => new TrainingOptions
         {
-            TotalSteps = 10_000, RnnHidden = 16, MixingEmbed = 8, HypernetLayers = 1, BufferSize = 500,
+            TotalSteps = 10_000, AgentHiddenSize = 16, MixingEmbeddingSize = 8, HypernetworkLayers = 1, BufferSize = 500,
             TargetUpdateInterval = 100, EpsilonStart = 1, EpsilonFinish = 1, TestInterval = 250, TestEpisodes = 1,
         },
         _ => new TrainingOptions(),
@@ -248,11 +261,11 @@ public sealed record TrainingOptions
         var l = c.Learner;
         var o = new TrainingOptions
         {
-            TotalSteps = c.TotalSteps, BatchSize = c.BatchSize, BufferSize = c.BufferSize, ParallelEnvs = c.ParallelEnvs,
+            TotalSteps = c.TotalSteps, BatchSize = c.BatchSize, BufferSize = c.BufferSize, ParallelEnvironments = c.ParallelEnvs,
             TestInterval = c.TestInterval, TestEpisodes = c.TestEpisodes, SaveInterval = c.SaveInterval, Seed = c.Seed,
             EpsilonStart = c.Epsilon.Start, EpsilonFinish = c.Epsilon.Finish, EpsilonAnnealSteps = c.Epsilon.AnnealSteps,
-            Gamma = l.Gamma, DoubleQ = l.DoubleQ, LossScale = l.LossScale, GradNormClip = l.GradNormClip,
-            TdLambda = l.Target is F.TdTarget.TdLambda td ? td.lambda : null,
+            Gamma = l.Gamma, DoubleQ = l.DoubleQ, LossScale = l.LossScale, GradientNormClip = l.GradNormClip,
+            TDLambda = l.Target is F.TdTarget.TdLambda td ? td.lambda : null,
             TargetUpdateInterval = l.TargetUpdate is F.TargetUpdate.HardEvery h ? h.episodes : 200,
             Tau = l.TargetUpdate is F.TargetUpdate.Soft soft ? soft.tau : null,
         };
@@ -260,12 +273,12 @@ public sealed record TrainingOptions
         {
             F.Optimizer.Adam a => o with
             {
-                Optimizer = Optimizer.Adam, Lr = a.Item.Lr, AdamBeta1 = a.Item.Beta1, AdamBeta2 = a.Item.Beta2,
-                OptimizerEps = a.Item.Eps,
+                Optimizer = Optimizer.Adam, LearningRate = a.Item.Lr, AdamBeta1 = a.Item.Beta1, AdamBeta2 = a.Item.Beta2,
+                OptimizerEpsilon = a.Item.Eps,
             },
             F.Optimizer.RmsProp r => o with
             {
-                Optimizer = Optimizer.RmsProp, Lr = r.Item.Lr, RmsPropAlpha = r.Item.Alpha, OptimizerEps = r.Item.Eps,
+                Optimizer = Optimizer.RmsProp, LearningRate = r.Item.Lr, RmsPropAlpha = r.Item.Alpha, OptimizerEpsilon = r.Item.Eps,
             },
             _ => o,
         };
@@ -308,7 +321,8 @@ public sealed record TrainingOptions
 
     /// <summary>These options with the settings a JSON object names replaced (e.g. a configuration file over a
     /// preset).</summary>
-    /// <param name="json">A JSON object of settings; keys in snake_case, camelCase or PascalCase.</param>
+    /// <param name="json">A JSON object of settings; keys in snake_case, camelCase or PascalCase, as the files spell them
+    /// (<c>lr</c>) or as the properties do (<c>LearningRate</c>).</param>
     /// <returns>The new options.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
     /// <exception cref="ArgumentException">The text is not a JSON object, a key is not a setting (the message names it
@@ -332,6 +346,7 @@ public sealed record TrainingOptions
         foreach (var (key, value) in overlay)
         {
             var name = RunJson.Key(key);
+            if (!merged.ContainsKey(name) && CSharpNames.TryGetValue(name, out var fileKey)) name = fileKey;
             if (!merged.ContainsKey(name))
                 throw new ArgumentException(
                     $"'{key}' is not a training option; the options are: {string.Join(", ", merged.Select(p => p.Key))}",
@@ -349,6 +364,14 @@ public sealed record TrainingOptions
         }
     }
 
+    /// <summary>The file keys of the settings whose C# names differ from them (<c>learning_rate</c> → <c>lr</c>), so that
+    /// <see cref="WithJson"/> reads the C# names too.</summary>
+    static readonly Dictionary<string, string> CSharpNames = typeof(TrainingOptions).GetProperties()
+        .Select(p => (Name: RunJson.Key(p.Name), Key: p.GetCustomAttributes(typeof(JsonPropertyNameAttribute), false)
+            .Cast<JsonPropertyNameAttribute>().FirstOrDefault()?.Name))
+        .Where(p => p.Key is not null && p.Key != p.Name)
+        .ToDictionary(p => p.Name, p => p.Key!);
+
     // ------------------------------------------------------------------ mapping onto the F# core
 
     static T Defined<T>(T value, string name) where T : struct, Enum =>
@@ -363,11 +386,11 @@ public sealed record TrainingOptions
     }
 
     internal F.AgentConfig AgentConfig() =>
-        new(AgentNetwork == AgentNetwork.Mlp ? F.AgentKind.Mlp : F.AgentKind.Rnn, RnnHidden, ObsLastAction, ObsAgentId,
+        new(AgentNetwork == AgentNetwork.Mlp ? F.AgentKind.Mlp : F.AgentKind.Rnn, AgentHiddenSize, ObserveLastAction, ObserveAgentId,
             ShareAgentParameters);
 
     internal F.QmixConfig QmixConfig() =>
-        new(MixingEmbed, HypernetLayers, HypernetEmbed,
+        new(MixingEmbeddingSize, HypernetworkLayers, HypernetworkEmbeddingSize,
             NonNegativeWeights == NonNegativeWeights.Softplus ? F.NonNegative.Softplus : F.NonNegative.Abs);
 
     internal F.MixerConfig MixerConfig() => Algorithm switch
@@ -390,9 +413,9 @@ public sealed record TrainingOptions
     internal F.LearnerConfig LearnerConfig()
     {
         F.Optimizer optimizer = Optimizer == Optimizer.Adam
-            ? F.Optimizer.NewAdam(new AdamConfig((float)Lr, (float)AdamBeta1, (float)AdamBeta2, (float)OptimizerEps))
-            : F.Optimizer.NewRmsProp(new RmsPropConfig((float)Lr, (float)RmsPropAlpha, (float)OptimizerEps, 0f));
-        var target = TdLambda is { } l ? F.TdTarget.NewTdLambda((float)l) : F.TdTarget.OneStep;
+            ? F.Optimizer.NewAdam(new AdamConfig((float)LearningRate, (float)AdamBeta1, (float)AdamBeta2, (float)OptimizerEpsilon))
+            : F.Optimizer.NewRmsProp(new RmsPropConfig((float)LearningRate, (float)RmsPropAlpha, (float)OptimizerEpsilon, 0f));
+        var target = TDLambda is { } l ? F.TdTarget.NewTdLambda((float)l) : F.TdTarget.OneStep;
         var targetUpdate = Tau is { } t ? F.TargetUpdate.NewSoft((float)t) : F.TargetUpdate.NewHardEvery(TargetUpdateInterval);
         var weighting = Algorithm switch
         {
@@ -403,9 +426,9 @@ public sealed record TrainingOptions
         var weighted = weighting is null
             ? FSharpOption<F.WeightedConfig>.None
             : FSharpOption<F.WeightedConfig>.Some(new F.WeightedConfig(
-                weighting, (float)WeightedAlpha, CentralMixingEmbed, (float)QmixLossWeight, (float)CentralLossWeight));
+                weighting, (float)WeightedAlpha, CentralMixingEmbeddingSize, (float)QmixLossWeight, (float)CentralLossWeight));
         return new F.LearnerConfig(
-            AgentConfig(), HyperInput(), (float)Gamma, DoubleQ, target, (float)LossScale, (float)GradNormClip, optimizer,
+            AgentConfig(), HyperInput(), (float)Gamma, DoubleQ, target, (float)LossScale, (float)GradientNormClip, optimizer,
             targetUpdate, weighted, F.LearnerEngine.Auto, LearnerThreads);
     }
 
@@ -420,7 +443,7 @@ public sealed record TrainingOptions
     /// path stem, or null.</summary>
     internal F.TrainingConfig ToConfig(string? checkpointPath) =>
         new(LearnerConfig(), MixerConfig(), TotalSteps, BatchSize, BufferSize,
-            new F.EpsilonSchedule((float)EpsilonStart, (float)EpsilonFinish, EpsilonAnnealSteps), ParallelEnvs,
+            new F.EpsilonSchedule((float)EpsilonStart, (float)EpsilonFinish, EpsilonAnnealSteps), ParallelEnvironments,
             TestInterval, TestEpisodes, SaveInterval,
             checkpointPath is null ? FSharpOption<string>.None : FSharpOption<string>.Some(checkpointPath), Seed,
             DiagnosticsConfig());

@@ -31,10 +31,10 @@ public sealed record TrainingProgress
     public double? TargetMean { get; init; }
 
     /// <summary>The mean |TD error| in the last learner update (PyMARL's <c>td_error_abs</c>).</summary>
-    public double? TdErrorAbs { get; init; }
+    public double? MeanAbsoluteTDError { get; init; }
 
     /// <summary>The gradient norm of the last learner update, before clipping (PyMARL's <c>grad_norm</c>).</summary>
-    public double? GradNorm { get; init; }
+    public double? GradientNorm { get; init; }
 
     /// <summary>The mean return of the last collected (exploring) episodes.</summary>
     public double? TrainReturn { get; init; }

@@ -15,7 +15,11 @@ internal static class EvalCommand
         var episodes = new Option<int>("--episodes") { Description = "Greedy episodes", DefaultValueFactory = _ => 100, HelpName = "N" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the episodes", DefaultValueFactory = _ => 0UL };
         var env = new Option<string?>("--env") { Description = "The environment; default the run's (or the model's spec name)", HelpName = "NAME" };
-        var render = new Option<string?>("--render") { Description = "Also play one episode and show its frames: text (printed) or svg (written to --frames)" };
+        var render = new Option<string?>("--render")
+        {
+            Description = "Also play one episode and show its frames: text (printed) or svg (written to --frames; the environment's " +
+                "graphical frames, or its text frames in monospace for environments without a graphical renderer: the matrix games)",
+        };
         render.AcceptOnlyFromAmong("text", "svg");
         var frames = new Option<string?>("--frames") { Description = "The SVG file of --render svg; default episode.svg in the run directory (or beside the model)", HelpName = "FILE" };
         var command = new Command("eval", "Evaluate a trained policy greedily: mean return, win rate, episode lengths")
@@ -59,41 +63,53 @@ internal static class EvalCommand
         io.Out.WriteLine(string.Create(inv, $"  episode length mean {lengths.Average():G4}  min {lengths.Min()}  max {lengths.Max()}"));
 
         if (render is null) return Cli.Ok;
-        var frames = PlayOne(policy, env, seed);
+        var graphical = render == "svg" && env.SupportsSvg;
+        var frames = PlayOne(policy, env, seed, graphical);
         if (render == "text")
         {
-            foreach (var (caption, frame) in frames)
+            foreach (var f in frames)
             {
-                io.Out.WriteLine(caption);
-                io.Out.WriteLine(frame.TrimEnd());
+                io.Out.WriteLine(f.Caption);
+                io.Out.WriteLine(f.Text.TrimEnd());
                 io.Out.WriteLine();
             }
         }
         else
         {
             var file = framesPath ?? Path.Combine(folder, "episode.svg");
-            Charts.Save(file, Sheet($"{envName}: one greedy episode (seed {seed})", frames));
-            io.Out.WriteLine($"frames: {file} ({frames.Count} frames)");
+            var title = $"{envName}: one greedy episode (seed {seed})";
+            Charts.Save(file, graphical
+                ? Charts.FrameSheet(title, frames.Select(f => f.Svg!).ToList(), frames.Select(f => f.SvgCaption).ToList())
+                : Sheet(title, frames.Select(f => (f.Caption, f.Text)).ToList()));
+            io.Out.WriteLine($"frames: {file} ({frames.Count} {(graphical ? "graphical" : "text")} frames)");
         }
         return Cli.Ok;
     }
 
-    /// <summary>One greedy episode played by hand: a caption and a text frame per state.</summary>
-    static List<(string Caption, string Frame)> PlayOne(Policy policy, MultiAgentEnvironment env, ulong seed)
+    /// <summary>A frame of an episode: its caption (one line, and two lines for the SVG sheet), its text frame, and its
+    /// graphical frame when asked for.</summary>
+    sealed record Frame(string Caption, string SvgCaption, string Text, string? Svg);
+
+    /// <summary>One greedy episode played by hand: a frame per state. The outcome (won or lost) is named on the last
+    /// frame only, where the environment reports it.</summary>
+    static List<Frame> PlayOne(Policy policy, MultiAgentEnvironment env, ulong seed, bool graphical)
     {
-        var frames = new List<(string, string)>();
+        var frames = new List<Frame>();
         policy = policy.Clone();
         env.Reset(seed);
-        frames.Add(("t = 0", env.Render()));
+        frames.Add(new("t = 0", "t = 0", env.Render(), graphical ? env.RenderSvg() : null));
         var total = 0.0;
+        var inv = CultureInfo.InvariantCulture;
         while (!env.IsDone)
         {
             var actions = policy.Act(env.Observations, env.AvailableActions);
             var step = env.Step(actions);
             total += step.Reward;
-            var won = step.Won is { } w ? (w ? ", won" : ", lost") : "";
-            frames.Add((string.Create(CultureInfo.InvariantCulture,
-                $"t = {env.StepCount}: actions ({string.Join(", ", actions)}), reward {step.Reward:G4}, return {total:G6}{won}"), env.Render()));
+            var won = env.IsDone && step.Won is { } w ? (w ? ", won" : ", lost") : "";
+            var head = $"t = {env.StepCount}";
+            var acted = $"actions ({string.Join(", ", actions)})";
+            var paid = string.Create(inv, $"reward {step.Reward:G4}, return {total:G6}{won}");
+            frames.Add(new($"{head}: {acted}, {paid}", $"{head}: {paid}\n{acted}", env.Render(), graphical ? env.RenderSvg() : null));
         }
         return frames;
     }

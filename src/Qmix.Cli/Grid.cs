@@ -198,7 +198,7 @@ internal sealed record Grid
     /// <summary>The learner's working memory for a batch and the process's own: batch × (limit + 1) × N ×
     /// (6·hidden + obs + A) × 8 bytes + 150 MB.</summary>
     static long LearnerBytes(EnvironmentSpec spec, TrainingOptions options) =>
-        options.BatchSize * (spec.EpisodeLimit + 1L) * spec.Agents * (6L * options.RnnHidden + spec.ObservationSize + spec.Actions) * 8
+        options.BatchSize * (spec.EpisodeLimit + 1L) * spec.Agents * (6L * options.AgentHiddenSize + spec.ObservationSize + spec.Actions) * 8
         + 150L * 1024 * 1024;
 
     /// <summary>Bytes as "2.7 GB" or "310 MB".</summary>

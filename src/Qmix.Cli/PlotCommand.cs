@@ -10,7 +10,7 @@ namespace Qmix.Cli;
 internal static class PlotCommand
 {
     /// <summary>The curves by name: each <see cref="RunMetric"/> in kebab-case (test-return, …, q-taken-mean,
-    /// td-error-abs, grad-norm, test-episode-length, test-dead-enemies, …).</summary>
+    /// mean-absolute-td-error, gradient-norm, test-episode-length, test-dead-enemies, …).</summary>
     static readonly Dictionary<string, RunMetric> byName = Enum.GetValues<RunMetric>()
         .ToDictionary(m => JsonNamingPolicy.KebabCaseLower.ConvertName(m.ToString()), m => m);
 

@@ -271,7 +271,7 @@ internal static class TrainCommand
         var win = p.TestWinRate is { } w ? $"  win {w.ToString("P0", inv)}" : "";
         return string.Create(inv,
             $"{head} step {p.Step,9:N0}/{p.TotalSteps:N0} {p.Fraction * 100,3:0}%  episode {p.Episode,8:N0}  ε {Names.Number(p.Epsilon)}  " +
-            $"loss {Names.Number(p.Loss, "G4")}  Q {Names.Number(p.QTakenMean, "G4")}  TD|err| {Names.Number(p.TdErrorAbs, "G3")}  " +
+            $"loss {Names.Number(p.Loss, "G4")}  Q {Names.Number(p.QTakenMean, "G4")}  TD|err| {Names.Number(p.MeanAbsoluteTDError, "G3")}  " +
             $"return train {Names.Number(p.TrainReturn)} test {Names.Number(p.TestReturn)}{win}  " +
             $"{p.StepsPerSecond,8:N0} steps/s  {Eta(p)}");
     }
@@ -311,7 +311,7 @@ internal static class TrainCommand
                 new Markup(run.Warnings.Count > 0
                     ? $"[yellow]{Markup.Escape(Names.Number(p?.QTakenMean, "G4"))}[/]"
                     : Markup.Escape(Names.Number(p?.QTakenMean, "G4"))),
-                new Text(Names.Number(p?.TdErrorAbs, "G3")),
+                new Text(Names.Number(p?.MeanAbsoluteTDError, "G3")),
                 new Text(Names.Number(p?.TrainReturn)),
                 new Markup($"[bold]{Names.Number(p?.TestReturn)}[/]"),
                 new Text(p?.TestWinRate is { } w ? w.ToString("P0", CultureInfo.InvariantCulture) : "–"),

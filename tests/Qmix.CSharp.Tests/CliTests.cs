@@ -70,7 +70,40 @@ public class CliTests(TrainedRun run) : IClassFixture<TrainedRun>
         var frames = Path.Combine(run.Temp, "episode.svg");
         (code, output, error) = Qmix("eval", run.Directory, "--episodes", "1", "--render", "svg", "--frames", frames);
         Assert.True(code == 0, output + error);
-        Assert.Equal(3, XDocument.Load(frames).Descendants().Count(e => (string?)e.Attribute("class") == "frame"));
+        var sheet = XDocument.Load(frames);
+        Assert.Equal(3, sheet.Descendants().Count(e => (string?)e.Attribute("class") == "frame"));
+        // the matrix games have no graphical renderer: their frames are text (the control of the combat test below)
+        Assert.DoesNotContain(sheet.Descendants(), e => e.Name.LocalName == "circle");
+        Assert.Contains("3 text frames", output);
+    }
+
+    [Fact]
+    public void Eval_draws_combat_as_graphical_frames_titled_with_the_step_and_the_outcome_at_the_end()
+    {
+        using var tmp = new TempDir();
+        var dir = Path.Combine(tmp.Path, "3m");
+        var (code, output, error) = Qmix("train", "--env", "combat:3m", "--steps", "200", "--out", dir);
+        Assert.True(code == 0, output + error);
+        var file = Path.Combine(tmp.Path, "3m.svg");
+        (code, output, error) = Qmix("eval", dir, "--episodes", "1", "--render", "svg", "--frames", file);
+        Assert.True(code == 0, output + error);
+        var cells = XDocument.Load(file).Root!.Elements().Where(e => (string?)e.Attribute("class") == "frame").ToList();
+        Assert.Contains($"{cells.Count} graphical frames", output);
+        Assert.True(cells.Count >= 2);
+        // each frame draws the six units as circles, not text
+        Assert.All(cells, c => Assert.Equal(6, c.Descendants().Count(e => e.Name.LocalName == "circle")));
+        // titles: t, reward and actions; the outcome on the last frame only
+        var titles = cells.Select(c => string.Join("\n", c.Elements().Where(e => e.Name.LocalName == "text").Select(e => e.Value))).ToList();
+        Assert.Equal("t = 0", titles[0]);
+        Assert.Matches(@"^t = 1: reward -?\d.*\nactions \(\d+, \d+, \d+\)$", titles[1]);
+        Assert.Matches(@", (won|lost)\n", titles[^1]);
+        Assert.All(titles.SkipLast(1), t => Assert.DoesNotMatch("won|lost", t));
+
+        // the text frames of the same episode name the outcome once, at the end
+        (code, output, error) = Qmix("eval", dir, "--episodes", "1", "--render", "text");
+        Assert.True(code == 0, output + error);
+        Assert.Equal(1, System.Text.RegularExpressions.Regex.Count(output, ", (won|lost)"));
+        Assert.Contains($"t = {cells.Count - 1}: actions", output);
     }
 
     [Fact]
@@ -204,10 +237,10 @@ public class CliTests(TrainedRun run) : IClassFixture<TrainedRun>
         Assert.Equal(loaded.Config.Options, RunDirectory.Load(again).Config.Options);
         Assert.Equal(loaded.Summary.FinalTestReturn, RunDirectory.Load(again).Summary!.FinalTestReturn);
 
-        File.WriteAllText(config, """{"learning_rate": 0.1}""");
+        File.WriteAllText(config, """{"lerning_rate": 0.1}""");
         (code, _, error) = Qmix("train", "--config", config, "--out", Path.Combine(tmp.Path, "bad"));
         Assert.Equal(2, code);
-        Assert.Contains("learning_rate", error);
+        Assert.Contains("lerning_rate", error);
     }
 
     [Fact]

@@ -62,8 +62,8 @@ public class CustomEnvironmentTests
         BatchSize = 16,
         BufferSize = 500,
         TargetUpdateInterval = 50,
-        RnnHidden = 16,
-        MixingEmbed = 8,
+        AgentHiddenSize = 16,
+        MixingEmbeddingSize = 8,
         TestInterval = 1_000,
         TestEpisodes = 5,
         Seed = 4,
@@ -92,7 +92,7 @@ public class CustomEnvironmentTests
     [Fact]
     public void Parallel_episodes_give_the_same_run_on_one_instance_and_with_a_factory()
     {
-        var options = Options with { TotalSteps = 600, ParallelEnvs = 4, TestEpisodes = 4 };
+        var options = Options with { TotalSteps = 600, ParallelEnvironments = 4, TestEpisodes = 4 };
         var single = new MatchGame();
         using var a = new Trainer(single, options);
         var made = new List<MatchGame>();

@@ -62,8 +62,8 @@ public class DiagnosticsTests
         var last = reports[^1];
         Assert.NotNull(last.QTakenMean);
         Assert.NotNull(last.TargetMean);
-        Assert.True(last.TdErrorAbs >= 0);
-        Assert.True(last.GradNorm >= 0);
+        Assert.True(last.MeanAbsoluteTDError >= 0);
+        Assert.True(last.GradientNorm >= 0);
         Assert.Equal(2.0, last.TrainEpisodeLength);
         Assert.Equal(2.0, last.TestEpisodeLength);
         Assert.Null(last.TrainDeadAllies);
@@ -79,8 +79,8 @@ public class DiagnosticsTests
             static double? F32(double? v) => v is { } x ? double.Parse(((float)x).ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : null;
             Assert.Equal(F32(reports[i].QTakenMean), Number(progress[i], "q_taken_mean"));
             Assert.Equal(F32(reports[i].TargetMean), Number(progress[i], "target_mean"));
-            Assert.Equal(F32(reports[i].TdErrorAbs), Number(progress[i], "td_error_abs"));
-            Assert.Equal(F32(reports[i].GradNorm), Number(progress[i], "grad_norm"));
+            Assert.Equal(F32(reports[i].MeanAbsoluteTDError), Number(progress[i], "td_error_abs"));
+            Assert.Equal(F32(reports[i].GradientNorm), Number(progress[i], "grad_norm"));
             Assert.Equal(2.0, Number(progress[i], "train_episode_length"));
             Assert.Null(Number(progress[i], "train_dead_allies"));
             Assert.True(progress[i].GetProperty("warning").ValueKind == JsonValueKind.Null);
@@ -98,7 +98,7 @@ public class DiagnosticsTests
         var lastRow = csv[^1].Split(',');
         Assert.Equal("progress", lastRow[0]);
         Assert.Equal(((float)last.QTakenMean!.Value).ToString("R", CultureInfo.InvariantCulture), lastRow[columns.IndexOf("q_taken_mean")]);
-        Assert.Equal(((float)last.GradNorm!.Value).ToString("R", CultureInfo.InvariantCulture), lastRow[columns.IndexOf("grad_norm")]);
+        Assert.Equal(((float)last.GradientNorm!.Value).ToString("R", CultureInfo.InvariantCulture), lastRow[columns.IndexOf("grad_norm")]);
         Assert.Equal("2", lastRow[columns.IndexOf("test_episode_length")]);
         Assert.Equal("", lastRow[columns.IndexOf("test_dead_allies")]);
 
@@ -227,7 +227,7 @@ public class DiagnosticsTests
     {
         // RMSprop's first steps move each weight by about 10 × lr: with lr 0.1 the Q-values leap far above the
         // game's largest return (8); the derived bound is then 100
-        var diverging = Settings.TwoStep with { TotalSteps = 200, Gamma = 1, Lr = 0.1 };
+        var diverging = Settings.TwoStep with { TotalSteps = 200, Gamma = 1, LearningRate = 0.1 };
         using (var trainer = new Trainer(Environments.TwoStep(), diverging))
         {
             var result = trainer.Train();
@@ -237,7 +237,7 @@ public class DiagnosticsTests
             Assert.Contains("far above any plausible return", w.Message);
         }
         // negative control: the same run at PyMARL's learning rate stays quiet
-        using (var trainer = new Trainer(Environments.TwoStep(), diverging with { Lr = 5e-4 }))
+        using (var trainer = new Trainer(Environments.TwoStep(), diverging with { LearningRate = 5e-4 }))
             Assert.Empty(trainer.Train().Warnings);
     }
 

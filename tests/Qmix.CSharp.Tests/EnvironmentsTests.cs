@@ -127,4 +127,73 @@ public class EnvironmentsTests
         Assert.Equal("episodeLimit", Assert.Throws<ArgumentOutOfRangeException>(() => new EnvironmentSpec("x", 1, 1, 1, 1, 0)).ParamName);
         Assert.NotEqual(new EnvironmentSpec("x", 1, 1, 1, 1, 1), new EnvironmentSpec("x", 1, 1, 1, 1, 2));
     }
+
+    [Fact]
+    public void Combat_draws_graphical_frames_and_reports_the_outcome_only_at_the_end()
+    {
+        var env = Environments.Create("combat:3m");
+        Assert.True(env.SupportsSvg);
+        Assert.Throws<InvalidOperationException>(() => env.RenderSvg());
+        env.Reset(seed: 1);
+        var svg = System.Xml.Linq.XDocument.Parse(env.RenderSvg());
+        // the units are circles (3 allies, 3 enemies), each with a health bar (two rects)
+        Assert.Equal(6, svg.Descendants().Count(e => e.Name.LocalName == "circle"));
+        Assert.True(svg.Descendants().Count(e => e.Name.LocalName == "rect") >= 1 + 2 * 6);
+        // hold position (stop, action 1, where it is available) to the end: no outcome before the last step
+        var results = new List<StepResult>();
+        var n = env.Spec.Actions;
+        while (!env.IsDone)
+        {
+            var available = env.AvailableActions;
+            results.Add(env.Step([.. Enumerable.Range(0, 3).Select(a =>
+                Enumerable.Range(0, n).OrderBy(u => u == 1 ? -1 : u).First(u => available[a * n + u]))]));
+        }
+        Assert.True(results.Count > 1);
+        Assert.All(results.SkipLast(1), r => Assert.Null(r.Won));
+        Assert.NotNull(results[^1].Won);
+        Assert.DoesNotContain("lost", env.Render());
+    }
+
+    [Fact]
+    public void Every_environment_but_the_matrix_games_draws_SVG_and_the_others_say_they_cannot()
+    {
+        foreach (var name in Environments.Names)
+        {
+            var env = Environments.Create(name);
+            env.Reset(seed: 2);
+            var matrix = name == "two-step" || name.StartsWith("matrix:", StringComparison.Ordinal);
+            Assert.Equal(!matrix, env.SupportsSvg);
+            if (matrix)
+            {
+                // negative control: no graphical renderer, and the error names the environment
+                var e = Assert.Throws<NotSupportedException>(() => env.RenderSvg());
+                Assert.Contains(name, e.Message);
+            }
+            else
+            {
+                Assert.Equal("svg", System.Xml.Linq.XDocument.Parse(env.RenderSvg()).Root!.Name.LocalName);
+            }
+        }
+        var custom = Environments.Custom(new MatchGame());
+        Assert.False(custom.SupportsSvg);
+        custom.Reset(seed: 0);
+        Assert.Throws<NotSupportedException>(() => custom.RenderSvg());
+    }
+
+    [Fact]
+    public void A_frame_sheet_lays_out_frames_under_their_captions()
+    {
+        var env = Environments.Combat("3m");
+        env.Reset(seed: 0);
+        var first = env.RenderSvg();
+        env.Step([1, 1, 1]);
+        var sheet = System.Xml.Linq.XDocument.Parse(Charts.FrameSheet("3m", [first, env.RenderSvg()], ["t = 0", "t = 1\nactions (1, 1, 1)"]));
+        var cells = sheet.Root!.Elements().Where(e => (string?)e.Attribute("class") == "frame").ToList();
+        Assert.Equal(2, cells.Count);
+        Assert.Equal(["t = 1", "actions (1, 1, 1)"], cells[1].Elements().Where(e => e.Name.LocalName == "text").Select(e => e.Value));
+        Assert.All(cells, c => Assert.Equal(6, c.Descendants().Count(e => e.Name.LocalName == "circle")));
+        Assert.Throws<ArgumentException>(() => Charts.FrameSheet("3m", [first], ["a", "b"]));
+        Assert.Throws<ArgumentException>(() => Charts.FrameSheet("3m", []));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Charts.FrameSheet("3m", [first], columns: 0));
+    }
 }

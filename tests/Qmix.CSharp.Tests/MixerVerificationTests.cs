@@ -27,7 +27,7 @@ public class MixerVerificationTests
     {
         foreach (var name in MixerVerification.MixerNames.Where(n => n != MixerVerification.NegativeControl))
             Assert.Equal(name, MixerVerification.Check(name, trials: 2).Mixer);
-        var r = MixerVerification.Check("QMIX", trials: 3, options: new TrainingOptions { HypernetLayers = 1, NonNegativeWeights = NonNegativeWeights.Softplus });
+        var r = MixerVerification.Check("QMIX", trials: 3, options: new TrainingOptions { HypernetworkLayers = 1, NonNegativeWeights = NonNegativeWeights.Softplus });
         Assert.True(r.Passed);
         Assert.Equal("qmix", r.Mixer);
     }

@@ -120,15 +120,15 @@ public class RunRecorderTests
     [Fact]
     public void Options_round_trip_through_JSON_and_merge_keys_in_any_case()
     {
-        var o = new TrainingOptions { Algorithm = Algorithm.CwQmix, TdLambda = 0.6, Optimizer = Optimizer.Adam, Seed = 9 };
+        var o = new TrainingOptions { Algorithm = Algorithm.CwQmix, TDLambda = 0.6, Optimizer = Optimizer.Adam, Seed = 9 };
         Assert.Equal(o, TrainingOptions.FromJson(o.ToJson()));
         Assert.Contains("\"algorithm\": \"cw-qmix\"", o.ToJson());
 
-        var merged = o.WithJson("""{"rnn_hidden": 32, "batchSize": 8, "Lr": 0.001, "algorithm": "vdn"}""");
-        Assert.Equal(o with { RnnHidden = 32, BatchSize = 8, Lr = 0.001, Algorithm = Algorithm.Vdn }, merged);
+        var merged = o.WithJson("""{"rnn_hidden": 32, "batchSize": 8, "LearningRate": 0.001, "algorithm": "vdn"}""");
+        Assert.Equal(o with { AgentHiddenSize = 32, BatchSize = 8, LearningRate = 0.001, Algorithm = Algorithm.Vdn }, merged);
 
-        var unknown = Assert.Throws<ArgumentException>(() => o.WithJson("""{"learning_rate": 0.1}"""));
-        Assert.Contains("learning_rate", unknown.Message);
+        var unknown = Assert.Throws<ArgumentException>(() => o.WithJson("""{"lerning_rate": 0.1}"""));
+        Assert.Contains("lerning_rate", unknown.Message);
         Assert.Contains("rnn_hidden", unknown.Message);
         Assert.ThrowsAny<ArgumentException>(() => o.WithJson("""{"gamma": 2}"""));
         Assert.ThrowsAny<ArgumentException>(() => o.WithJson("""{"rnn_hidden": "wide"}"""));

@@ -43,6 +43,114 @@ public class TrainerTests
     }
 
     [Fact]
+    public void An_action_receives_every_report_in_step_order_on_the_training_thread_before_Train_returns()
+    {
+        using var trainer = new Trainer(Environments.TwoStep(), Settings.Short) { ProgressInterval = TimeSpan.Zero };
+        var reports = new List<(int Step, int Thread)>();
+        var returned = false;
+        var late = 0;
+        var result = trainer.Train(p =>
+        {
+            if (Volatile.Read(ref returned)) late++;
+            reports.Add((p.Step, Environment.CurrentManagedThreadId));
+        });
+        Volatile.Write(ref returned, true);
+
+        // one report per iteration (an episode of 2 steps) and one at the end: all of them, in order, on this thread
+        Assert.Equal(result.Steps / 2 + 1, reports.Count);
+        Assert.Equal(result.Steps, reports[^1].Step);
+        Assert.True(reports.Zip(reports.Skip(1)).All(p => p.First.Step <= p.Second.Step));
+        Assert.True(reports.SkipLast(1).Zip(reports.Skip(1).SkipLast(1)).All(p => p.First.Step < p.Second.Step));
+        Assert.All(reports, r => Assert.Equal(Environment.CurrentManagedThreadId, r.Thread));
+        Assert.Equal(0, late);
+        // null is no progress (and binds to the IProgress overload)
+        using var other = new Trainer(Environments.TwoStep(), Settings.Short);
+        Assert.Equal(600, other.Train(null).Steps);
+    }
+
+    [Fact]
+    public void Progress_of_T_delivers_after_Train_returns_where_the_action_overload_does_not()
+    {
+        // Negative control of the ordering check: Progress<T> posts each report to the synchronisation context it was
+        // made on (here one that queues posts, as a UI thread busy in Train would), so none has arrived at return.
+        var queue = new QueueContext();
+        var before = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(queue);
+        var received = new List<int>();
+        Progress<TrainingProgress> posted;
+        try
+        {
+            posted = new Progress<TrainingProgress>(p => received.Add(p.Step));
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(before);
+        }
+        using var trainer = new Trainer(Environments.TwoStep(), Settings.Short) { ProgressInterval = TimeSpan.Zero };
+        trainer.Train(posted);
+        Assert.Empty(received);
+        Assert.Equal(301, queue.Pump());
+        Assert.Equal(301, received.Count);
+
+        // the action overload, on the same context, has delivered everything when Train returns
+        SynchronizationContext.SetSynchronizationContext(queue);
+        try
+        {
+            var direct = new List<int>();
+            using var again = new Trainer(Environments.TwoStep(), Settings.Short) { ProgressInterval = TimeSpan.Zero };
+            again.Train(p => direct.Add(p.Step));
+            Assert.Equal(301, direct.Count);
+            Assert.Equal(0, queue.Pump());
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(before);
+        }
+    }
+
+    [Fact]
+    public void An_exception_in_the_progress_action_ends_training_and_propagates()
+    {
+        using var trainer = new Trainer(Environments.TwoStep(), Settings.Short) { ProgressInterval = TimeSpan.Zero };
+        var e = Assert.Throws<InvalidDataException>(() => trainer.Train(p =>
+        {
+            if (p.Step >= 100) throw new InvalidDataException("stop here");
+        }));
+        Assert.Equal("stop here", e.Message);
+        Assert.InRange(trainer.Step, 100, 102);
+        // the trainer is not left running: a later call continues to the end
+        Assert.Equal(600, trainer.Train(_ => { }).Steps);
+    }
+
+    /// <summary>A synchronisation context that queues what is posted to it until it is pumped.</summary>
+    sealed class QueueContext : SynchronizationContext
+    {
+        readonly Queue<(SendOrPostCallback Callback, object? State)> posted = new();
+
+        public override void Post(SendOrPostCallback d, object? state)
+        {
+            lock (posted) posted.Enqueue((d, state));
+        }
+
+        /// <summary>Runs what was posted, in order; returns how many callbacks ran.</summary>
+        public int Pump()
+        {
+            var n = 0;
+            while (true)
+            {
+                (SendOrPostCallback Callback, object? State) next;
+                lock (posted)
+                {
+                    if (posted.Count == 0) return n;
+                    next = posted.Dequeue();
+                }
+                next.Callback(next.State);
+                n++;
+            }
+        }
+    }
+
+    [Fact]
     public void Cancellation_stops_training_and_a_later_call_continues()
     {
         using var trainer = new Trainer(Environments.TwoStep(), Settings.Short) { ProgressInterval = TimeSpan.Zero };

@@ -47,9 +47,9 @@ public class TrainingFlagsTests
     {
         using var tmp = new TempDir();
         var dir = Path.Combine(tmp.Path, "run");
-        var (code, _, error) = Qmix("train", "--set", "learning_rate=0.1", "--steps", "10", "-o", dir);
+        var (code, _, error) = Qmix("train", "--set", "lerning_rate=0.1", "--steps", "10", "-o", dir);
         Assert.Equal(2, code);
-        Assert.Contains("'learning_rate' is not a training option", error);
+        Assert.Contains("'lerning_rate' is not a training option", error);
         (code, _, error) = Qmix("train", "--set", "lr", "--steps", "10", "-o", dir);
         Assert.Equal(2, code);
         Assert.Contains("KEY=VALUE", error);

@@ -19,7 +19,7 @@ public class TrainingOptionsTests
         // pymarl2's numbers, as its algs/qmix.yaml and the specs give them
         var p2 = TrainingOptions.Preset(TrainingPreset.PyMarl2);
         Assert.Equal((8, 128, 5000, Optimizer.Adam, 1e-3, 0.6, 0.5, 100_000),
-            (p2.ParallelEnvs, p2.BatchSize, p2.BufferSize, p2.Optimizer, Math.Round(p2.Lr, 6), Math.Round(p2.TdLambda!.Value, 6),
+            (p2.ParallelEnvironments, p2.BatchSize, p2.BufferSize, p2.Optimizer, Math.Round(p2.LearningRate, 6), Math.Round(p2.TDLambda!.Value, 6),
                 p2.LossScale, p2.EpsilonAnnealSteps));
         // the negative control: the two presets differ
         Assert.NotEqual(TrainingOptions.Preset(TrainingPreset.PyMarl).ToConfig(null), p2.ToConfig(null));
@@ -32,7 +32,7 @@ public class TrainingOptionsTests
     {
         foreach (var algo in Enum.GetValues<Algorithm>())
         {
-            var o = new TrainingOptions { Algorithm = algo, Optimizer = Optimizer.Adam, TdLambda = 0.8, Tau = 0.01 };
+            var o = new TrainingOptions { Algorithm = algo, Optimizer = Optimizer.Adam, TDLambda = 0.8, Tau = 0.01 };
             var cfg = o.ToConfig("runs/x/model");
             Assert.Equal(algo is Algorithm.CwQmix or Algorithm.OwQmix, cfg.Learner.Weighted is not null);
             Assert.True(cfg.Learner.Optimizer.IsAdam);
@@ -51,15 +51,15 @@ public class TrainingOptionsTests
         Bad("BatchSize", () => new TrainingOptions { BatchSize = 0 });
         Bad("TotalSteps", () => new TrainingOptions { TotalSteps = -1 });
         Bad("Gamma", () => new TrainingOptions { Gamma = 1.5 });
-        Bad("Lr", () => new TrainingOptions { Lr = 0 });
-        Bad("Lr", () => new TrainingOptions { Lr = double.NaN });
-        Bad("TdLambda", () => new TrainingOptions { TdLambda = -0.1 });
+        Bad("LearningRate", () => new TrainingOptions { LearningRate = 0 });
+        Bad("LearningRate", () => new TrainingOptions { LearningRate = double.NaN });
+        Bad("TDLambda", () => new TrainingOptions { TDLambda = -0.1 });
         Bad("Tau", () => new TrainingOptions { Tau = 0 });
         Bad("EpsilonStart", () => new TrainingOptions { EpsilonStart = 2 });
-        Bad("HypernetLayers", () => new TrainingOptions { HypernetLayers = 3 });
+        Bad("HypernetworkLayers", () => new TrainingOptions { HypernetworkLayers = 3 });
         Bad("RmsPropAlpha", () => new TrainingOptions { RmsPropAlpha = 1 });
         Bad("WeightedAlpha", () => new TrainingOptions { WeightedAlpha = 0 });
-        Bad("ParallelEnvs", () => new TrainingOptions { ParallelEnvs = 0 });
+        Bad("ParallelEnvironments", () => new TrainingOptions { ParallelEnvironments = 0 });
         Bad("TestInterval", () => new TrainingOptions { TestInterval = 0 });
         Bad("Algorithm", () => new TrainingOptions { Algorithm = (Algorithm)42 });
         Assert.Equal("CheckpointDirectory", Assert.Throws<ArgumentException>(() => new TrainingOptions { CheckpointDirectory = "" }).ParamName);

@@ -118,3 +118,67 @@ let ``every registered environment, boxed, obeys the environment laws`` () =
                 FeatureBound = e.FeatureBound
             }
             (e.Make())
+
+[<Fact>]
+let ``every environment but the matrix games has a graphical renderer that draws its reset state as SVG`` () =
+    for e in Registry.all do
+        let matrix = e.Name = "two-step" || e.Name.StartsWith "matrix:"
+
+        match e.RenderSvg with
+        | Some render ->
+            Assert.False(matrix, e.Name + " is a matrix game with an SVG renderer")
+            let svg = render (e.Make().Reset(Rng.key 3UL))
+            let doc = System.Xml.Linq.XDocument.Parse svg
+            Assert.Equal("svg", doc.Root.Name.LocalName)
+        | None -> Assert.True(matrix, e.Name + " has no SVG renderer")
+
+    // a combat map under other rules keeps the renderer
+    Assert.True((Registry.find "combat:3m,smax").RenderSvg.IsSome)
+    // negative control: the renderer refuses another environment's state
+    let render = (Registry.find "combat:3m").RenderSvg.Value
+
+    Assert.Throws<ArgumentException>(fun () -> render (box Ready) |> ignore)
+    |> ignore
+
+[<Fact>]
+let ``a sheet nests each frame under its caption lines, scaled to the cell width`` () =
+    let e = Registry.find "combat:3m"
+    let env = e.Make()
+    let s0 = env.Reset(Rng.key 1UL)
+    let s1, _ = env.Step s0 [| 1; 1; 1 |] (Rng.key 2UL)
+    let frames = [| e.RenderSvg.Value s0; e.RenderSvg.Value s1 |]
+
+    let svg =
+        SvgSheet.compose "3m & co" 4 [| "t = 0"; "t = 1: reward 0\nactions (1, 1, 1)" |] frames
+
+    let doc = System.Xml.Linq.XDocument.Parse svg
+    let ns = System.Xml.Linq.XNamespace.Get "http://www.w3.org/2000/svg"
+    let cells = doc.Root.Elements(ns + "svg") |> Seq.toList
+    Assert.Equal(2, cells.Length)
+
+    let captions (cell: System.Xml.Linq.XElement) =
+        cell.Elements(ns + "text") |> Seq.map (fun t -> t.Value) |> Seq.toList
+
+    Assert.Equal<string list>([ "t = 0" ], captions cells[0])
+    Assert.Equal<string list>([ "t = 1: reward 0"; "actions (1, 1, 1)" ], captions cells[1])
+    // the title is escaped; each frame keeps its units (3 allies, 3 enemies) and is 320 pixels wide
+    Assert.Contains("3m &amp; co", svg)
+
+    for cell in cells do
+        let frame = cell.Element(ns + "svg")
+        Assert.Equal("320", frame.Attribute("width").Value)
+        Assert.Equal(6, frame.Elements(ns + "circle") |> Seq.length)
+
+    // bad input is named
+    let bad (f: unit -> string) =
+        (Assert.Throws<ArgumentException>(fun () -> f () |> ignore)).Message
+
+    Assert.Contains("2 captions for 1 frames", bad (fun () -> SvgSheet.compose "" 4 [| "a"; "b" |] frames[..0]))
+
+    Assert.Contains(
+        "frame 1 is not an SVG document",
+        bad (fun () -> SvgSheet.compose "" 4 [||] [| frames[0]; "<p/>" |])
+    )
+
+    Assert.Contains("no frames", bad (fun () -> SvgSheet.compose "" 4 [||] [||]))
+    Assert.Contains("columns", bad (fun () -> SvgSheet.compose "" 0 [||] frames))

@@ -2,8 +2,8 @@ namespace Qmix.Functional.Envs
 
 open Qmix.Functional
 
-/// <summary>A registered environment: its name, a description, how to make it and how to draw a state as text, all
-/// over boxed states (<c>Env.boxed</c>) so that environments of different state types sit in one list.</summary>
+/// <summary>A registered environment: its name, a description, how to make it and how to draw a state (as text, and
+/// as SVG where the environment has a graphical renderer), all over boxed states (<c>Env.boxed</c>) so that environments of different state types sit in one list.</summary>
 type EnvEntry =
     {
         /// <summary>The registered name, e.g. <c>matrix:climbing</c>; unique in the registry.</summary>
@@ -14,6 +14,10 @@ type EnvEntry =
         Make: unit -> Env<obj>
         /// <summary>A text frame of a state of the environment (a few lines).</summary>
         RenderText: obj -> string
+        /// <summary>A graphical frame of a state as a standalone SVG document (e.g. <c>Combat.renderSvg</c>), for the
+        /// environments that have one; <c>None</c> for the others (the matrix games). Frames of an episode make a sheet
+        /// with <c>SvgSheet.compose</c>.</summary>
+        RenderSvg: (obj -> string) option
         /// <summary>The documented bound of the environment's features: every observation and global-state value
         /// lies in [−FeatureBound, FeatureBound]. 1 for every built-in environment except Level-Based Foraging,
         /// whose observations carry raw cell coordinates and levels (as lb-foraging's do).</summary>
@@ -35,7 +39,17 @@ module EnvEntry =
             Description = description
             Make = fun () -> Env.boxed (make ())
             RenderText = fun state -> render (Env.unboxState<'S> name state)
+            RenderSvg = None
             FeatureBound = 1.0f
+        }
+
+    /// <summary>The entry with a graphical renderer (see <c>EnvEntry.RenderSvg</c>): a typed renderer of the states
+    /// the entry's environment makes, taking them boxed.</summary>
+    /// <param name="render">A standalone SVG document of a state.</param>
+    /// <param name="entry">The entry.</param>
+    let withSvg (render: 'S -> string) (entry: EnvEntry) : EnvEntry =
+        { entry with
+            RenderSvg = Some(fun state -> render (Env.unboxState<'S> entry.Name state))
         }
 
     /// <summary>The entry with another documented feature bound (see <c>EnvEntry.FeatureBound</c>).</summary>
@@ -54,7 +68,8 @@ module EnvEntry =
 /// environment's <c>Spec.Name</c> is its registered name, except <c>matrix:non-monotonic</c>, whose spec keeps the
 /// name <c>non-monotonic</c> that saved checkpoints carry.</para>
 /// <para>Adding an environment is one line in <c>Registry.all</c>:
-/// <c>EnvEntry.create name description (fun () -> env) render</c>.</para>
+/// <c>EnvEntry.create name description (fun () -> env) render</c>, piped into <c>EnvEntry.withSvg renderSvg</c> when
+/// it has a graphical renderer. Every built-in environment has one except the matrix games.</para>
 /// </remarks>
 [<RequireQualifiedAccess>]
 module Registry =
@@ -69,6 +84,7 @@ module Registry =
                 max (c.FieldSize - 1) (max (3 * c.MaxPlayerLevel) (defaultArg c.MaxFoodLevel 0))
 
             EnvEntry.create ("lbf:" + task) ("Level-Based Foraging: " + description) (fun () -> Lbf.env task) Lbf.render
+            |> EnvEntry.withSvg Lbf.renderSvg
             |> EnvEntry.withFeatureBound (float32 highest)
 
         let combat (map: string) =
@@ -84,6 +100,7 @@ module Registry =
                     sc.EpisodeLimit)
                 (fun () -> Combat.make sc)
                 Combat.render
+            |> EnvEntry.withSvg Combat.renderSvg
 
         let climbing, penalty =
             MatrixGames.climbingPayoff (), MatrixGames.penaltyPayoff MatrixGames.DefaultPenalty
@@ -128,26 +145,31 @@ module Registry =
                 "ma-gym Checkers (VDN paper): 2 agents collect apples, avoid lemons on a 3x8 board"
                 (fun () -> Checkers.make Checkers.defaults)
                 Checkers.render
+            |> EnvEntry.withSvg Checkers.renderSvg
             EnvEntry.create
                 "switch2"
                 "ma-gym Switch2: 2 agents share a one-cell corridor to reach their goals"
                 (fun () -> Switch.switch2)
                 Switch.render
+            |> EnvEntry.withSvg Switch.renderSvg
             EnvEntry.create
                 "switch4"
                 "ma-gym Switch4: 4 agents share a one-cell corridor to reach their goals"
                 (fun () -> Switch.switch4)
                 Switch.render
+            |> EnvEntry.withSvg Switch.renderSvg
             EnvEntry.create
                 "predator-prey-5x5"
                 "ma-gym PredatorPrey 5x5: 2 predators capture 1 prey together"
                 (fun () -> PredatorPrey.make PredatorPrey.config5x5)
                 PredatorPrey.render
+            |> EnvEntry.withSvg PredatorPrey.renderSvg
             EnvEntry.create
                 "predator-prey-7x7"
                 "ma-gym PredatorPrey 7x7: 4 predators capture 2 prey together"
                 (fun () -> PredatorPrey.make PredatorPrey.config7x7)
                 PredatorPrey.render
+            |> EnvEntry.withSvg PredatorPrey.renderSvg
             // Level-Based Foraging (Envs/Lbf.fs)
             lbf "8x8-2p-2f-coop" "8x8 field, 2 players, 2 foods, cooperative (every food needs both players)"
             lbf "8x8-2p-2f-2s-coop" "8x8-2p-2f-coop with sight 2"
@@ -197,6 +219,7 @@ module Registry =
                             (canonical.Substring(("combat:" + scenario.Name).Length).TrimStart(',')))
                         (fun () -> Combat.makeWith rules scenario)
                         Combat.render
+                    |> EnvEntry.withSvg Combat.renderSvg
                 )
             | Error _ -> None
         | None -> None
