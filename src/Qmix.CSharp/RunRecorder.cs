@@ -353,11 +353,12 @@ public sealed partial class RunRecorder : IDisposable
             return p with { Y = sum / (i - from + 1) };
         }).ToArray();
 
-    /// <summary>A value from float32 arithmetic written with float32's shortest digits (0.1, not
-    /// 0.10000000149011612).</summary>
-    static double? Tidy(double? value) =>
+    /// <summary>A value from float32 arithmetic rounded to float32's 7 significant digits: 0.1, not the widened
+    /// 0.10000000149011612, and 0.2, not the float32 noise 0.20000002 (a metric is a record to read, not a state to
+    /// restore: the checkpoint keeps the training state).</summary>
+    internal static double? Tidy(double? value) =>
         value is { } v && double.IsFinite(v) && Math.Abs(v) <= float.MaxValue
-            ? double.Parse(((float)v).ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
+            ? double.Parse(((float)v).ToString("G7", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
             : value;
 
     /// <summary>Closes the metrics files and disposes the trainer.</summary>

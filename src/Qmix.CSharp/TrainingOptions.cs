@@ -250,26 +250,31 @@ public sealed record TrainingOptions
         {
             TotalSteps = c.TotalSteps, BatchSize = c.BatchSize, BufferSize = c.BufferSize, ParallelEnvs = c.ParallelEnvs,
             TestInterval = c.TestInterval, TestEpisodes = c.TestEpisodes, SaveInterval = c.SaveInterval, Seed = c.Seed,
-            EpsilonStart = c.Epsilon.Start, EpsilonFinish = c.Epsilon.Finish, EpsilonAnnealSteps = c.Epsilon.AnnealSteps,
-            Gamma = l.Gamma, DoubleQ = l.DoubleQ, LossScale = l.LossScale, GradNormClip = l.GradNormClip,
-            TdLambda = l.Target is F.TdTarget.TdLambda td ? td.lambda : null,
+            EpsilonStart = D(c.Epsilon.Start), EpsilonFinish = D(c.Epsilon.Finish), EpsilonAnnealSteps = c.Epsilon.AnnealSteps,
+            Gamma = D(l.Gamma), DoubleQ = l.DoubleQ, LossScale = D(l.LossScale), GradNormClip = D(l.GradNormClip),
+            TdLambda = l.Target is F.TdTarget.TdLambda td ? D(td.lambda) : null,
             TargetUpdateInterval = l.TargetUpdate is F.TargetUpdate.HardEvery h ? h.episodes : 200,
-            Tau = l.TargetUpdate is F.TargetUpdate.Soft soft ? soft.tau : null,
+            Tau = l.TargetUpdate is F.TargetUpdate.Soft soft ? D(soft.tau) : null,
         };
         return l.Optimizer switch
         {
             F.Optimizer.Adam a => o with
             {
-                Optimizer = Optimizer.Adam, Lr = a.Item.Lr, AdamBeta1 = a.Item.Beta1, AdamBeta2 = a.Item.Beta2,
-                OptimizerEps = a.Item.Eps,
+                Optimizer = Optimizer.Adam, Lr = D(a.Item.Lr), AdamBeta1 = D(a.Item.Beta1), AdamBeta2 = D(a.Item.Beta2),
+                OptimizerEps = D(a.Item.Eps),
             },
             F.Optimizer.RmsProp r => o with
             {
-                Optimizer = Optimizer.RmsProp, Lr = r.Item.Lr, RmsPropAlpha = r.Item.Alpha, OptimizerEps = r.Item.Eps,
+                Optimizer = Optimizer.RmsProp, Lr = D(r.Item.Lr), RmsPropAlpha = D(r.Item.Alpha), OptimizerEps = D(r.Item.Eps),
             },
             _ => o,
         };
     }
+
+    /// <summary>A float32 setting of the core as the double its shortest digits name (0.001, not the float's exact
+    /// 0.0010000000474974513), so that config.json reads as written; it narrows back to the same float32.</summary>
+    internal static double D(float value) =>
+        double.Parse(value.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 
     // ------------------------------------------------------------------ diagnostics
 
