@@ -195,6 +195,29 @@ public class RunRecorderDigitsTests
         Assert.NotEqual(MathF.BitIncrement(0.99f), (float)rounded.Gamma);
     }
 
+    [Fact]
+    public void A_run_whose_config_holds_widened_float32_settings_resumes_with_the_same_settings_asked()
+    {
+        using var tmp = new TempDir();
+        var dir = Train(tmp);
+        var configPath = Path.Combine(dir, "config.json");
+        var config = File.ReadAllText(configPath);
+        string[] again = ["train", "--env", "two-step", "--preset", "pymarl2", "--steps", "600", "--batch-size", "16",
+            "--epsilon-anneal", "500", "--test-interval", "200", "--test-episodes", "4", "-o", dir, "--resume"];
+        // a run recorded before config.json wrote float32 settings with their shortest digits
+        File.WriteAllText(configPath, config.Replace("\"lr\": 0.001,", "\"lr\": 0.0010000000474974513,")
+            .Replace("\"gamma\": 0.99,", "\"gamma\": 0.9900000095367432,"));
+        var (code, output, error) = CliTests.Qmix(again);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("complete already", output);
+
+        // negative control: a setting that differs as a float32 (0.00100001 is not 0.001f) is still a mismatch
+        File.WriteAllText(configPath, config.Replace("\"lr\": 0.001,", "\"lr\": 0.00100001,"));
+        (code, output, error) = CliTests.Qmix(again);
+        Assert.Equal(2, code);
+        Assert.Contains("lr: 0.00100001 in the run, 0.001 asked", error);
+    }
+
     /// <summary>The x-axis line ends (x1, x2) of each panel of a stacked curves.svg.</summary>
     static List<(string X1, string X2)> PanelAxes(string svg)
     {
