@@ -350,8 +350,32 @@ public sealed record TrainingOptions
         }
         catch (JsonException e)
         {
-            throw new ArgumentException($"the options do not fit: {e.Message}", nameof(json), e);
+            throw new ArgumentException(WrongType(e, merged) ?? "the options do not fit their types", nameof(json), e);
         }
+    }
+
+    /// <summary>A value of the wrong type in words, naming the key, what it takes and what it got: "'lr' takes a
+    /// number, not "abc""; null when the error names no option.</summary>
+    static string? WrongType(JsonException e, System.Text.Json.Nodes.JsonObject merged)
+    {
+        if (e.Path is not { Length: > 2 } path || !path.StartsWith("$.", StringComparison.Ordinal)) return null;
+        var key = path[2..];
+        var property = typeof(TrainingOptions).GetProperties()
+            .FirstOrDefault(p => (p.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonPropertyNameAttribute), false)
+                                      .Cast<System.Text.Json.Serialization.JsonPropertyNameAttribute>().FirstOrDefault()?.Name ?? RunJson.Key(p.Name)) == key);
+        if (property is null) return null;
+        var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        var takes = type switch
+        {
+            _ when type == typeof(int) || type == typeof(long) => "a whole number",
+            _ when type == typeof(ulong) || type == typeof(uint) => "a whole number, 0 or more",
+            _ when type == typeof(double) || type == typeof(float) => "a number",
+            _ when type == typeof(bool) => "true or false",
+            _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type).Select(n => JsonNamingPolicy.KebabCaseLower.ConvertName(n))),
+            _ => "a string",
+        };
+        if (Nullable.GetUnderlyingType(property.PropertyType) is not null) takes += " or null";
+        return $"'{key}' takes {takes}, not {merged[key]?.ToJsonString() ?? "null"}";
     }
 
     // ------------------------------------------------------------------ mapping onto the F# core
