@@ -43,7 +43,7 @@ internal sealed class TrainingFlags
         f.Add<int?>("--save-interval", "save_interval", "Steps between checkpoints (save_interval), so that a killed run loses little; default the preset's (0: at the end and on Ctrl+C only)", "N");
         var optimizer = f.Add<string?>("--optimizer", "optimizer", "The optimiser: adam or rms-prop", "NAME");
         optimizer.AcceptOnlyFromAmong("adam", "rms-prop");
-        var mixerInput = f.Add<string?>("--mixer-input", "mixer_input", "What the mixer's hypernetworks read: state or all-observations", "INPUT");
+        var mixerInput = f.Add<string?>("--mixer-input", "mixer_input", "What the mixer's hypernetworks read: state or all-observations", "INPUT", "--hypernet-input");
         mixerInput.AcceptOnlyFromAmong("state", "all-observations");
         return f;
     }
