@@ -120,7 +120,7 @@ internal static class BenchCommand
             {
                 Operation = $"replay memory ({r.Episodes} 3s5z-like episodes)", Sizes = r.Sizes, Unit = "bytes",
                 Ours = r.HeapBytes, Target = "≤ 3 GB", TargetLimit = ReplayMemoryLimit,
-                Note = $"GC heap growth; payload {BenchText.Bytes(r.PayloadBytes)}, built in {r.BuildSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s",
+                Note = $"GC heap the buffer holds; payload {BenchText.Bytes(r.PayloadBytes)}, built in {r.BuildSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s",
             }.Judged());
             rows.Add(new BenchRow
             {

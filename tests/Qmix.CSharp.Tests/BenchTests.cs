@@ -107,8 +107,8 @@ public class BenchTests(QuickBench bench) : IClassFixture<QuickBench>
         Assert.Equal("bytes", memory.GetProperty("unit").GetString());
         var payload = root.GetProperty("replay").GetProperty("payloadBytes").GetInt64();
         Assert.Equal(100L * 532_124, payload);
-        // heap growth: the payload plus bookkeeping, less any garbage of the build that a collection freed meanwhile
-        Assert.InRange(memory.GetProperty("ours").GetDouble(), payload * 0.98, payload * 1.05);
+        // the heap the buffer holds: the payload plus bookkeeping (headers, records, the list), within 10 % (a collection that finishes background work between the two readings moves it by a few per cent)
+        Assert.InRange(memory.GetProperty("ours").GetDouble(), payload * 0.98, payload * 1.10);
         Assert.True(memory.GetProperty("met").GetBoolean());
 
         var sample = Row(root, "replay sample (32 episodes)");
