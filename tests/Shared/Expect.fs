@@ -107,9 +107,19 @@ module Replay =
     /// The replay seed every property starts from.
     let seed = (1UL, 1UL)
 
-    /// `maxTest` cases from the fixed seed.
+    /// The count given on the command line with Expecto's `--fscheck-max-tests N`, if any. Expecto applies that
+    /// option only to properties without a configuration of their own, so the test projects read it here.
+    let maxTestOverride =
+        Environment.GetCommandLineArgs()
+        |> Array.pairwise
+        |> Array.tryPick (fun (name, value) ->
+            match name, Int32.TryParse value with
+            | "--fscheck-max-tests", (true, n) when n > 0 -> Some n
+            | _ -> None)
+
+    /// `maxTest` cases (or the `--fscheck-max-tests` count) from the fixed seed.
     let config (maxTest: int) =
         { FsCheckConfig.defaultConfig with
             replay = Some(fst seed, snd seed, None)
-            maxTest = maxTest
+            maxTest = defaultArg maxTestOverride maxTest
         }
