@@ -214,30 +214,27 @@ let private checkAxisEnd (svg: string) (lastStep: float) =
     let first, last, ticks, _, perPixel = xAxisOf (parse svg)
     // the positions are written to 0.01 px
     let tolerance = 0.02 * perPixel
-    Assert.True(first <= tolerance, sprintf "the axis starts at %g" first)
+    Expect.isTrue (first <= tolerance) (sprintf "the axis starts at %g" first)
 
-    Assert.True(last >= lastStep - tolerance, sprintf "the axis ends at %g, before the last step %g" last lastStep)
+    Expect.isTrue (last >= lastStep - tolerance) (sprintf "the axis ends at %g, before the last step %g" last lastStep)
 
-    Assert.True(
-        last <= 1.05 * lastStep,
-        sprintf "the axis ends at %g, more than 5%% past the last step %g" last lastStep
-    )
+    Expect.isTrue
+        (last <= 1.05 * lastStep)
+        (sprintf "the axis ends at %g, more than 5%% past the last step %g" last lastStep)
 
-    Assert.True(
-        abs (ticks[ticks.Length - 1] - lastStep) <= 0.05 * lastStep,
-        sprintf "the last tick %g is not near the last step %g" ticks[ticks.Length - 1] lastStep
-    )
+    Expect.isTrue
+        (abs (ticks[ticks.Length - 1] - lastStep) <= 0.05 * lastStep)
+        (sprintf "the last tick %g is not near the last step %g" ticks[ticks.Length - 1] lastStep)
 
 let private run lastStep =
     series "test return" (Array.init 21 (fun i -> float i / 20.0 * lastStep, sqrt (float i)))
 
-[<Fact>]
 let ``xAxis ends a run's axis at its last step when that lies just past a tick`` () =
     let check lo hi (ticks: float[]) axisEnd =
         let t, a, b = Plots.xAxis lo hi
-        Assert.Equal<float[]>(ticks, t)
-        Assert.Equal(t[0], a)
-        Assert.Equal(axisEnd, b)
+        Expect.equal t ticks "t"
+        Expect.equal a (t[0]) "a"
+        Expect.equal b axisEnd "b"
 
     check 0.0 20_013.0 [| 0.0; 5000.0; 10_000.0; 15_000.0; 20_000.0 |] 20_013.0
     check 0.0 500_013.0 [| 0.0; 100_000.0; 200_000.0; 300_000.0; 400_000.0; 500_000.0 |] 500_013.0
@@ -246,24 +243,22 @@ let ``xAxis ends a run's axis at its last step when that lies just past a tick``
     check 0.0 49_000.0 [| 0.0; 10_000.0; 20_000.0; 30_000.0; 40_000.0; 50_000.0 |] 50_000.0
     check 0.0 10_000.0 [| 0.0; 2000.0; 4000.0; 6000.0; 8000.0; 10_000.0 |] 10_000.0
 
-[<Fact>]
 let ``a run's chart ends its x axis at the run's last step, not a tick step later`` () =
     for lastStep in [ 20_013.0; 500_013.0; 2088.0; 10_000.0; 2_050_000.0 ] do
         checkAxisEnd (Plots.lineChart config [ run lastStep ]) lastStep
 
     let _, _, ticks, _, _ = xAxisOf (parse (Plots.lineChart config [ run 20_013.0 ]))
-    Assert.Equal<float[]>([| 0.0; 5000.0; 10_000.0; 15_000.0; 20_000.0 |], ticks)
+    Expect.equal ticks ([| 0.0; 5000.0; 10_000.0; 15_000.0; 20_000.0 |]) "ticks"
 
-[<Fact>]
 let ``negative control: the axis-end check fails on an axis that runs a tick step past the run`` () =
     // a chart whose axis runs to 25k, as the 20,013-step run's did when the axis ended at the next whole tick
     let to25k = Plots.lineChart config [ run 25_000.0 ]
     let _, last, _, _, _ = xAxisOf (parse to25k)
-    Assert.Equal(25_000.0, last, 6)
+    Expect.roundedEqual last (25_000.0) 6 "last"
 
-    Assert.ThrowsAny<Exception>(fun () -> checkAxisEnd to25k 20_013.0) |> ignore
+    Expect.throwsAnyOf<Exception>(fun () -> checkAxisEnd to25k 20_013.0) |> ignore
     // and one that stops short of the run's end
-    Assert.ThrowsAny<Exception>(fun () -> checkAxisEnd (Plots.lineChart config [ run 20_000.0 ]) 20_013.0)
+    Expect.throwsAnyOf<Exception>(fun () -> checkAxisEnd (Plots.lineChart config [ run 20_000.0 ]) 20_013.0)
     |> ignore
 
 /// The check on stacked charts: every chart's x axis line has the same ends in pixels and the same tick values.
@@ -272,10 +267,9 @@ let private checkAligned (svgs: string list) =
     let _, _, ticks0, ends0, _ = axes.Head
 
     for _, _, ticks, ends, _ in axes.Tail do
-        Assert.Equal(ends0, ends)
-        Assert.Equal<float[]>(ticks0, ticks)
+        Expect.equal ends ends0 "ends"
+        Expect.equal ticks ticks0 "ticks"
 
-[<Fact>]
 let ``aligned charts share their x range and plot-area edges`` () =
     // panels with different y labels, legends and x extents (the diagnostics start once the learner updates)
     let returns =
@@ -300,15 +294,14 @@ let ``aligned charts share their x range and plot-area edges`` () =
     checkAxisEnd svgs[1] 20_013.0
     checkChart svgs[1] [ "grad norm before clipping", 10 ]
 
-    Assert.Throws<ArgumentException>(fun () ->
+    Expect.throwsOf<ArgumentException>(fun () ->
         Plots.alignedLineCharts [ returns; ({ fst diagnostics with Width = 800 }, snd diagnostics) ]
         |> ignore)
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () -> Plots.alignedLineCharts [] |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.alignedLineCharts [] |> ignore)
     |> ignore
 
-[<Fact>]
 let ``negative control: the alignment check fails on charts drawn one by one`` () =
     let a = Plots.lineChart config [ run 20_013.0 ]
 
@@ -323,7 +316,7 @@ let ``negative control: the alignment check fails on charts drawn one by one`` (
                     (Array.init 10 (fun i -> 1500.0 + 1800.0 * float i, 12_345.6 * float i))
             ]
 
-    Assert.ThrowsAny<Exception>(fun () -> checkAligned [ a; b ]) |> ignore
+    Expect.throwsAnyOf<Exception>(fun () -> checkAligned [ a; b ]) |> ignore
 
 // ---- degenerate inputs ----
 
@@ -919,4 +912,19 @@ let tests =
             testCase
                 "save writes the chart atomically, creating the folder and leaving no temporary file"
                 ``save writes the chart atomically, creating the folder and leaving no temporary file``
+            testCase
+                "xAxis ends a run's axis at its last step when that lies just past a tick"
+                ``xAxis ends a run's axis at its last step when that lies just past a tick``
+            testCase
+                "a run's chart ends its x axis at the run's last step, not a tick step later"
+                ``a run's chart ends its x axis at the run's last step, not a tick step later``
+            testCase
+                "negative control: the axis-end check fails on an axis that runs a tick step past the run"
+                ``negative control: the axis-end check fails on an axis that runs a tick step past the run``
+            testCase
+                "aligned charts share their x range and plot-area edges"
+                ``aligned charts share their x range and plot-area edges``
+            testCase
+                "negative control: the alignment check fails on charts drawn one by one"
+                ``negative control: the alignment check fails on charts drawn one by one``
         ]
