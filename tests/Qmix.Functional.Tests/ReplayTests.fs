@@ -21,6 +21,16 @@ let private filling =
         return capacity, eps
     }
 
+/// Smaller fillings: without the last episode (the others keep their tags 1..k), or with a smaller capacity.
+let private shrinkFilling (capacity: int, eps: Episode[]) =
+    seq {
+        if eps.Length > 0 then
+            yield capacity, eps[.. eps.Length - 2]
+
+        if capacity > 1 then
+            yield capacity - 1, eps
+    }
+
 /// A non-empty buffer, a batch size in 1..count and a key.
 let private sampling =
     gen {
@@ -57,7 +67,7 @@ let withReplacement (key: Key) (n: int) (buffer: Replay) =
 // ---------------------------------------------------------------- capacity and eviction
 
 let ``count never exceeds capacity and totalAdded counts every episode`` () =
-    forAll filling (fun (capacity, eps) ->
+    forAllShrinking filling shrinkFilling (fun (capacity, eps) ->
         let mutable buffer = Replay.empty capacity
 
         for e in eps do
@@ -69,7 +79,7 @@ let ``count never exceeds capacity and totalAdded counts every episode`` () =
         Expect.equal (Replay.capacity buffer) capacity "Replay.capacity buffer")
 
 let ``after k adds the buffer holds exactly the last min(k, capacity) episodes, oldest first`` () =
-    forAll filling (fun (capacity, eps) ->
+    forAllShrinking filling shrinkFilling (fun (capacity, eps) ->
         let buffer = Replay.empty capacity |> Replay.addMany eps
         let expected = eps[max 0 (eps.Length - capacity) ..]
         let held = Replay.episodes buffer

@@ -78,8 +78,24 @@ let private caseGen =
         return m, k, n, seed
     }
 
+/// Smaller cases: one size halved or lowered by one (sizes stay ≥ 0, the seed is kept).
+let private shrinkCase (m: int, k: int, n: int, seed: int) =
+    seq {
+        for m' in List.distinct [ m / 2; m - 1 ] do
+            if m' >= 0 && m' < m then
+                yield m', k, n, seed
+
+        for k' in List.distinct [ k / 2; k - 1 ] do
+            if k' >= 0 && k' < k then
+                yield m, k', n, seed
+
+        for n' in List.distinct [ n / 2; n - 1 ] do
+            if n' >= 0 && n' < n then
+                yield m, k, n', seed
+    }
+
 let ``every layout on every instruction set matches the float64 product`` () =
-    (Prop.forAll (Arb.fromGen caseGen) (fun (m, k, n, seed) ->
+    (Prop.forAll (Arb.fromGenShrink (caseGen, shrinkCase)) (fun (m, k, n, seed) ->
         let a = random seed (m * k)
         let b = random (seed + 1) (k * n)
         let expected, scale = reference m k n a b
@@ -105,7 +121,7 @@ let ``every layout on every instruction set matches the float64 product`` () =
                             expected[idx]))
 
 let ``accumulate adds the product to the existing C`` () =
-    (Prop.forAll (Arb.fromGen caseGen) (fun (m, k, n, seed) ->
+    (Prop.forAll (Arb.fromGenShrink (caseGen, shrinkCase)) (fun (m, k, n, seed) ->
         let a = random seed (m * k)
         let b = random (seed + 1) (k * n)
         let c0 = random (seed + 2) (m * n)
@@ -132,7 +148,7 @@ let ``accumulate adds the product to the existing C`` () =
                             (float c0[idx] + expected[idx])))
 
 let ``the instruction sets agree bit for bit`` () =
-    (Prop.forAll (Arb.fromGen caseGen) (fun (m, k, n, seed) ->
+    (Prop.forAll (Arb.fromGenShrink (caseGen, shrinkCase)) (fun (m, k, n, seed) ->
         let a = random seed (m * k)
         let b = random (seed + 1) (k * n)
         let c0 = random (seed + 2) (m * n)
@@ -253,7 +269,7 @@ let ``longer spans and empty sizes are fine`` () =
     Seq.iter (fun x -> Expect.equal x 7.0f "x") (c[12..])
 
 let ``repeated calls give bit-identical results`` () =
-    (Prop.forAll (Arb.fromGen caseGen) (fun (m, k, n, seed) ->
+    (Prop.forAll (Arb.fromGenShrink (caseGen, shrinkCase)) (fun (m, k, n, seed) ->
         let a = random seed (m * k)
         let b = random (seed + 1) (k * n)
         let big = random 3 (80 * 80)
