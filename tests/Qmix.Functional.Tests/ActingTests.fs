@@ -113,6 +113,8 @@ let private agreement
     let hQ = Array.copy s0.Hidden
     let mutable last = s0.Last
     let mutable worst = 0.0
+    // rows whose greedy action was compared with the reference's (the others have no clear winner)
+    let mutable compared = 0
 
     for t in 0 .. steps - 1 do
         let s =
@@ -136,6 +138,8 @@ let private agreement
             Expect.isTrue (s.Avail[r * a + actions[r]]) (sprintf "row %d: action %d is unavailable" r actions[r])
 
             if clearWinner a qRef s.Avail r 1e-4f then
+                compared <- compared + 1
+
                 Expect.isTrue
                     (expected[r] = actions[r])
                     (sprintf
@@ -148,6 +152,11 @@ let private agreement
 
         hRef <- hNext
         last <- actions
+
+    // most rows have a clear winner; a comparison that never happened would check nothing
+    Expect.isTrue
+        (compared * 2 > steps * rows)
+        (sprintf "only %d of %d rows had a clear winner to compare" compared (steps * rows))
 
     worst
 
