@@ -56,25 +56,43 @@ test_projects() {
   find tests -name '*.Tests.*proj' | sort
 }
 
-# Runs every test project, then prints "N passed, N failed" summed over all of them.
+# An Expecto project (the F# tests) is an executable run by Expecto's runner; the others (C#) run under `dotnet test`.
+is_expecto_project() {
+  grep -qx 'Expecto' "$(dirname "$1")/paket.references" 2>/dev/null
+}
+
+# Runs every test project, then prints "N passed, N failed" summed over all of them. Expecto projects run with
+# `dotnet run` and report "EXPECTO! N tests run in T for miscellaneous – P passed, I ignored, F failed, E errored.";
+# `dotnet test` projects report "Passed!/Failed!  - Failed: F, Passed: P, ...". Errored tests count as failed.
 run_tests() {
   build_release
   local passed=0 failed=0 status=0 log
   log=$(mktemp)
   for proj in $(test_projects); do
     echo "== $proj"
-    if ! dotnet test "$proj" -c Release --no-build --nologo 2>&1 | tee "$log"; then status=1; fi
-    local line
-    line=$(grep -E '(Passed|Failed)!' "$log" | tail -n 1 || true)
+    local line p f
+    if is_expecto_project "$proj"; then
+      if ! dotnet run --project "$proj" -c Release --no-build -- --colours 0 --no-spinner 2>&1 | tee "$log"; then status=1; fi
+      line=$(grep -E 'EXPECTO!? .* passed, .* failed, .* errored' "$log" | tail -n 1 || true)
+      if [ -n "$line" ]; then
+        p=$(sed -E 's/.* ([0-9]+) passed,.*/\1/' <<<"$line")
+        f=$(sed -E 's/.* ([0-9]+) failed, ([0-9]+) errored.*/\1 + \2/' <<<"$line")
+        f=$((f))
+      fi
+    else
+      if ! dotnet test "$proj" -c Release --no-build --nologo 2>&1 | tee "$log"; then status=1; fi
+      line=$(grep -E '(Passed|Failed)!' "$log" | tail -n 1 || true)
+      if [ -n "$line" ]; then
+        p=$(sed -E 's/.*Passed:[[:space:]]*([0-9]+).*/\1/' <<<"$line")
+        f=$(sed -E 's/.*Failed:[[:space:]]*([0-9]+).*/\1/' <<<"$line")
+      fi
+    fi
     if [ -z "$line" ]; then
       echo "build.sh: $proj reported no test summary" >&2
       status=1
       failed=$((failed + 1))
       continue
     fi
-    local p f
-    p=$(sed -E 's/.*Passed:[[:space:]]*([0-9]+).*/\1/' <<<"$line")
-    f=$(sed -E 's/.*Failed:[[:space:]]*([0-9]+).*/\1/' <<<"$line")
     passed=$((passed + p))
     failed=$((failed + f))
   done

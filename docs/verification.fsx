@@ -232,7 +232,7 @@ centralised value prefers: training and execution would disagree.
 
 ## Where else the checks run
 
-* The test suite (`tests/Qmix.Functional.Tests/VerifyTests.fs`) runs them as FsCheck properties for every mixer
+* The test suite (`tests/Qmix.Functional.Tests/VerifyTests.fs`) runs them under Expecto for every mixer
   that claims monotonicity, with a fixed replay seed, and asserts that the negative control fails.
 * The C# facade exposes them as `MixerVerification.Check(Algorithm.Qmix)` and
   `MixerVerification.CheckNegativeControl()` (see [C# usage](csharp.html)).
@@ -243,4 +243,117 @@ for seed in 2UL .. 4UL do
         Verify.checkMonotonic qmix qmixParams n d { config with Seed = seed; Tests = 300 }
 
     printfn "%s" (Verify.describe r)
+(*** include-output ***)
+
+(**
+## Testing your own mixer with Expecto
+
+The library's own test suite runs these checks under [Expecto](https://github.com/haf/expecto), and a mixer of
+your own can be tested the same way. Here, a *gated sum* (the mixer of [Agents and mixers](agents-and-mixers.html)):
+Q_tot = Σ_a σ(g(s))_a · Q_a + b(s), monotonic because every gate is positive.
+*)
+#r "../tests/Qmix.Functional.Tests/bin/Release/net10.0/Expecto.dll"
+#r "../tests/Qmix.Functional.Tests/bin/Release/net10.0/Expecto.FsCheck3.dll"
+
+open System
+open Expecto
+
+type GatedSum = { Gate: Linear; Bias: Linear }
+
+let gatedSum (n: int) (d: int) : Mixer<GatedSum> =
+    {
+        Name = "gated-sum"
+        ClaimsMonotonic = true
+        Outputs = 1
+        Init =
+            fun key ->
+                let k1, k2 = Rng.split key
+
+                {
+                    Gate = Linear.init k1 d n
+                    Bias = Linear.init k2 d 1
+                }
+        Forward =
+            fun p qs s ->
+                let gates = Linear.forward p.Gate s |> Tensor.sigmoid
+
+                Tensor.add
+                    (Tensor.mul gates qs |> Tensor.sumAxis -1 true)
+                    (Linear.forward p.Bias s)
+    }
+
+(**
+`Verify.checkMonotonic` already draws agent Qs and states from its own fixed seed, for one set of parameters.
+`testPropertyWithConfig` lets FsCheck draw the parameters too: any initialisation seed must give a monotonic mixer
+that decomposes the argmax. A fixed `replay` seed makes the run the same on every machine, and a failure names the
+seed FsCheck drew and the report's counterexample:
+*)
+let replay =
+    { FsCheckConfig.defaultConfig with
+        replay = Some(1UL, 1UL, None)
+        maxTest = 20
+    }
+
+let mixerTests (mixer: Mixer<'P>) =
+    let few = { config with Tests = 10 }
+
+    testList
+        mixer.Name
+        [
+            testPropertyWithConfig replay "monotonic for any initialisation"
+            <| fun (seed: uint64) ->
+                let r = Verify.checkMonotonic mixer (mixer.Init(Rng.key seed)) n d few
+                Expect.isTrue r.Passed (Verify.describe r)
+
+            testPropertyWithConfig replay "decomposes the argmax for any initialisation"
+            <| fun (seed: uint64) ->
+                let r =
+                    Verify.checkArgmaxDecomposition
+                        mixer
+                        (mixer.Init(Rng.key seed))
+                        n
+                        a
+                        d
+                        few
+
+                Expect.isTrue r.Passed (Verify.describe r)
+        ]
+
+(**
+In a test project, the list gets a `[<Tests>]` attribute and the entry point is
+`Tests.runTestsInAssemblyWithCLIArgs [] argv`, so `dotnet run -- --summary` runs it and prints Expecto's report.
+On this page the lists run through `Impl.evalTests` with Expecto's silent printer, and `run` prints each test's
+result:
+*)
+let run (tests: Test) =
+    let quiet =
+        { defaultConfig with
+            printer = Impl.TestPrinters.silent
+        }
+
+    for test, summary in Impl.evalTests quiet tests |> Async.RunSynchronously do
+        let name = String.concat "/" test.name
+
+        match summary.result with
+        | Impl.TestResult.Passed -> printfn "passed: %s" name
+        | result ->
+            // the result's text without its stack trace
+            let lines =
+                (string result).Split('\n')
+                |> Array.filter (fun l -> not (l.TrimStart().StartsWith "at "))
+
+            printfn "FAILED: %s\n%s\n" name (String.concat "\n" lines)
+
+(**
+The gated sum passes both properties:
+*)
+run (mixerTests (gatedSum n d))
+(*** include-output ***)
+
+
+(**
+The mixer without the absolute value (above) fails both, and each failure shows the parameter seed FsCheck drew
+and shrank, the report's counterexample, and the `etestPropertyWithConfig` line that replays it:
+*)
+run (mixerTests control)
 (*** include-output ***)

@@ -1,10 +1,20 @@
 module Qmix.Functional.Tests.AboutTests
 
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Functional
 
-[<Fact>]
 let ``the library names itself and lists what it can do`` () =
-    Assert.Equal("Qmix.Functional", About.name)
-    Assert.NotEmpty About.capabilities
-    Assert.Matches(@"^\d+\.\d+\.\d+$", About.version)
+    Expect.equal About.name "Qmix.Functional" "About.name"
+    Expect.isNonEmpty About.capabilities "About.capabilities"
+    Expect.isMatch About.version (@"^\d+\.\d+\.\d+$") "About.version"
+
+[<Tests>]
+let tests =
+    testList
+        "About"
+        [
+            testCase
+                "the library names itself and lists what it can do"
+                ``the library names itself and lists what it can do``
+        ]

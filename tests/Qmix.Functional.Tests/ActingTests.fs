@@ -1,7 +1,8 @@
 module Qmix.Functional.Tests.ActingTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 
@@ -85,7 +86,7 @@ let private clearWinner (a: int) (q: float32[]) (avail: bool[]) (row: int) (gap:
 
 /// The largest |x − y| / (1 + |y|).
 let private maxError (x: float32[]) (y: float32[]) =
-    Assert.Equal(y.Length, x.Length)
+    Expect.equal x.Length y.Length "x.Length"
 
     Array.map2 (fun (a: float32) (b: float32) -> abs (float a - float b) / (1.0 + abs (float b))) x y
     |> Array.max
@@ -112,6 +113,8 @@ let private agreement
     let hQ = Array.copy s0.Hidden
     let mutable last = s0.Last
     let mutable worst = 0.0
+    // rows whose greedy action was compared with the reference's (the others have no clear winner)
+    let mutable compared = 0
 
     for t in 0 .. steps - 1 do
         let s =
@@ -132,22 +135,28 @@ let private agreement
         let expected = maskedArgmax a qRef s.Avail
 
         for r in 0 .. rows - 1 do
-            Assert.True(s.Avail[r * a + actions[r]], sprintf "row %d: action %d is unavailable" r actions[r])
+            Expect.isTrue (s.Avail[r * a + actions[r]]) (sprintf "row %d: action %d is unavailable" r actions[r])
 
             if clearWinner a qRef s.Avail r 1e-4f then
-                Assert.True(
-                    (expected[r] = actions[r]),
-                    sprintf
+                compared <- compared + 1
+
+                Expect.isTrue
+                    (expected[r] = actions[r])
+                    (sprintf
                         "step %d row %d: greedy %d, reference %d (Q %A)"
                         t
                         r
                         actions[r]
                         expected[r]
-                        qRef[r * a .. r * a + a - 1]
-                )
+                        qRef[r * a .. r * a + a - 1])
 
         hRef <- hNext
         last <- actions
+
+    // most rows have a clear winner; a comparison that never happened would check nothing
+    Expect.isTrue
+        (compared * 2 > steps * rows)
+        (sprintf "only %d of %d rows had a clear winner to compare" compared (steps * rows))
 
     worst
 
@@ -175,7 +184,6 @@ let private configs =
         specOf 4 6 9
     ]
 
-[<Fact>]
 let ``Q-values, hidden states and greedy actions agree with Agent.step for 1, 3 and 48 rows on every instruction set``
     ()
     =
@@ -184,16 +192,15 @@ let ``Q-values, hidden states and greedy actions agree with Agent.step for 1, 3 
             for envs in [ 1; 16 ] do
                 let p = Agent.init cfg spec (Rng.key (uint64 (envs + 7 * spec.NActions)))
                 let err = agreement isa cfg spec p (envs * spec.NAgents) 3 (envs + 100)
-                Assert.True(err < tolerance, sprintf "%s on %A, %d envs: error %g" name isa envs err)
+                Expect.isTrue (err < tolerance) (sprintf "%s on %A, %d envs: error %g" name isa envs err)
     // a single agent: one row
     let one = specOf 1 9 30
     let p = Agent.init rnnCfg one (Rng.key 5UL)
 
     for isa in isas do
         let err = agreement isa rnnCfg one p 1 3 5
-        Assert.True(err < tolerance, sprintf "1 row on %A: error %g" isa err)
+        Expect.isTrue (err < tolerance) (sprintf "1 row on %A: error %g" isa err)
 
-[<Fact>]
 let ``the hidden state is carried over many steps as Agent.step carries it`` () =
     // larger recurrent weights make the state matter
     let p =
@@ -217,9 +224,8 @@ let ``the hidden state is carried over many steps as Agent.step carries it`` () 
     for isa in isas do
         for rows in [ 3; 48 ] do
             let err = agreement isa rnnCfg spec3m p rows 25 rows
-            Assert.True(err < tolerance, sprintf "%A, %d rows: error %g after 25 steps" isa rows err)
+            Expect.isTrue (err < tolerance) (sprintf "%A, %d rows: error %g after 25 steps" isa rows err)
 
-[<Fact>]
 let ``odd row counts up to MaxRows all agree, with fewer rows than the actor was built for`` () =
     let p = Agent.init rnnCfg spec3m (Rng.key 3UL)
 
@@ -233,10 +239,9 @@ let ``odd row counts up to MaxRows all agree, with fewer rows than the actor was
             let q = Array.zeroCreate (rows * 9)
             let h = Array.copy s.Hidden
             Actor.qValues actor (ReadOnlySpan s.Obs) (ReadOnlySpan s.Last) (Span h) (Span q)
-            Assert.True(maxError q qRef < tolerance, sprintf "%A, %d rows" isa rows)
-            Assert.True(maxError h hRef < tolerance, sprintf "%A, %d rows (hidden)" isa rows)
+            Expect.isTrue (maxError q qRef < tolerance) (sprintf "%A, %d rows" isa rows)
+            Expect.isTrue (maxError h hRef < tolerance) (sprintf "%A, %d rows (hidden)" isa rows)
 
-[<Fact>]
 let ``an unavailable action is never chosen, even when every Q-value is below PyMARL's mask value`` () =
     let withBias (bias: float32) (scale: float32) =
         match Agent.init rnnCfg spec3m (Rng.key 21UL) with
@@ -280,10 +285,9 @@ let ``an unavailable action is never chosen, even when every Q-value is below Py
                     (Span actions)
 
                 for r in 0..47 do
-                    Assert.True(
-                        avail[r * 9 + actions[r]],
-                        sprintf "%A bias %g: row %d took unavailable %d" isa bias r actions[r]
-                    )
+                    Expect.isTrue
+                        (avail[r * 9 + actions[r]])
+                        (sprintf "%A bias %g: row %d took unavailable %d" isa bias r actions[r])
 
         // all Q-values equal: the first available action
         let p = withBias -5e7f 0.0f
@@ -300,9 +304,8 @@ let ``an unavailable action is never chosen, even when every Q-value is below Py
             (ReadOnlySpan avail)
             (Span actions)
 
-        Assert.Equal<int[]>([| 2; 3; 4 |], actions)
+        Expect.equal actions ([| 2; 3; 4 |]) "actions"
 
-[<Fact>]
 let ``a step allocates nothing once warm, for 3 and 48 rows`` () =
     for cfg in [ rnnCfg; { rnnCfg with Shared = false }; { rnnCfg with Kind = Mlp } ] do
         let p = Agent.init cfg spec3m (Rng.key 2UL)
@@ -338,9 +341,8 @@ let ``a step allocates nothing once warm, for 3 and 48 rows`` () =
                 GC.GetAllocatedBytesForCurrentThread() - before
 
             let allocated = Array.init 5 (fun _ -> window ()) |> Array.min
-            Assert.True((allocated = 0L), sprintf "%A, %d rows: %d bytes for 400 steps" cfg.Kind rows allocated)
+            Expect.isTrue (allocated = 0L) (sprintf "%A, %d rows: %d bytes for 400 steps" cfg.Kind rows allocated)
 
-[<Fact>]
 let ``negative control: the same measurement sees the allocations of the tensor path`` () =
     let p = Agent.init rnnCfg spec3m (Rng.key 2UL)
     let obs = Array.create (3 * spec3m.ObsDim) 0.5f
@@ -362,9 +364,10 @@ let ``negative control: the same measurement sees the allocations of the tensor 
 
         GC.GetAllocatedBytesForCurrentThread() - before
 
-    Assert.True(Array.init 5 (fun _ -> window ()) |> Array.min > 0L)
+    Expect.isTrue
+        (Array.init 5 (fun _ -> window ()) |> Array.min > 0L)
+        "Array.init 5 (fun _ -> window ()) |> Array.min > 0L"
 
-[<Fact>]
 let ``wrong span lengths are refused with an ArgumentException naming the span and both lengths, changing nothing`` () =
     let p = Agent.init rnnCfg spec3m (Rng.key 1UL)
     let actor = Actor.create rnnCfg spec3m p 6
@@ -372,14 +375,14 @@ let ``wrong span lengths are refused with an ArgumentException naming the span a
     let h = Array.copy s.Hidden
 
     let greedy (obs: float32[]) (last: int[]) (hidden: float32[]) (avail: bool[]) (actions: int[]) =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Actor.greedy actor (ReadOnlySpan obs) (ReadOnlySpan last) (Span hidden) (ReadOnlySpan avail) (Span actions))
 
     let expectMessage (ex: ArgumentException) (param: string) (parts: string list) =
-        Assert.Equal(param, ex.ParamName)
+        Expect.equal ex.ParamName param "ex.ParamName"
 
         for part in parts do
-            Assert.Contains(part, ex.Message)
+            Expect.stringContains ex.Message part "ex.Message"
 
     expectMessage (greedy s.Obs[1..] s.Last h s.Avail (Array.zeroCreate 3)) "obs" [ "89"; "90" ]
     expectMessage (greedy s.Obs s.Last h[1..] s.Avail (Array.zeroCreate 3)) "hidden" [ "191"; "192" ]
@@ -403,12 +406,12 @@ let ``wrong span lengths are refused with an ArgumentException naming the span a
     expectMessage (greedy s.Obs s.Last h noAction (Array.zeroCreate 3)) "avail" [ "row 1" ]
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Actor.qValues actor (ReadOnlySpan s.Obs) (ReadOnlySpan s.Last) (Span h) (Span(Array.zeroCreate 26)))
 
     expectMessage ex "qOut" [ "26"; "27" ]
     // nothing moved
-    Assert.Equal<float32[]>(s.Hidden, h)
+    Expect.equal h s.Hidden "h"
 
     let wrongShape =
         match p with
@@ -422,14 +425,13 @@ let ``wrong span lengths are refused with an ArgumentException naming the span a
         | other -> other
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> Actor.create rnnCfg spec3m wrongShape 3 |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Actor.create rnnCfg spec3m wrongShape 3 |> ignore)
 
-    Assert.Contains("fc1.weight", ex.Message)
+    Expect.stringContains ex.Message "fc1.weight" "ex.Message"
 
-    Assert.Throws<ArgumentException>(fun () -> Actor.create rnnCfg spec3m p 0 |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Actor.create rnnCfg spec3m p 0 |> ignore)
     |> ignore
 
-[<Fact>]
 let ``negative control: a planted wrong weight or a swapped gate is caught by the agreement check`` () =
     let p = Agent.init rnnCfg spec3m (Rng.key 8UL)
 
@@ -504,4 +506,39 @@ let ``negative control: a planted wrong weight or a swapped gate is caught by th
         let h = Array.copy s.Hidden
         Actor.qValues actor (ReadOnlySpan s.Obs) (ReadOnlySpan s.Last) (Span h) (Span q)
         let err = max (maxError q qRef) (maxError h hRef)
-        Assert.True(err > 100.0 * tolerance, sprintf "%s went unnoticed: error %g" name err)
+        Expect.isTrue (err > 100.0 * tolerance) (sprintf "%s went unnoticed: error %g" name err)
+
+[<Tests>]
+let tests =
+    testList
+        "Acting"
+        [
+            testCase
+                "Q-values, hidden states and greedy actions agree with Agent.step for 1, 3 and 48 rows on every instruction set"
+                ``Q-values, hidden states and greedy actions agree with Agent.step for 1, 3 and 48 rows on every instruction set``
+            testCase
+                "the hidden state is carried over many steps as Agent.step carries it"
+                ``the hidden state is carried over many steps as Agent.step carries it``
+            testCase
+                "odd row counts up to MaxRows all agree, with fewer rows than the actor was built for"
+                ``odd row counts up to MaxRows all agree, with fewer rows than the actor was built for``
+            testCase
+                "an unavailable action is never chosen, even when every Q-value is below PyMARL's mask value"
+                ``an unavailable action is never chosen, even when every Q-value is below PyMARL's mask value``
+            testSequenced (
+                testCase
+                    "a step allocates nothing once warm, for 3 and 48 rows"
+                    ``a step allocates nothing once warm, for 3 and 48 rows``
+            )
+            testSequenced (
+                testCase
+                    "negative control: the same measurement sees the allocations of the tensor path"
+                    ``negative control: the same measurement sees the allocations of the tensor path``
+            )
+            testCase
+                "wrong span lengths are refused with an ArgumentException naming the span and both lengths, changing nothing"
+                ``wrong span lengths are refused with an ArgumentException naming the span and both lengths, changing nothing``
+            testCase
+                "negative control: a planted wrong weight or a swapped gate is caught by the agreement check"
+                ``negative control: a planted wrong weight or a swapped gate is caught by the agreement check``
+        ]

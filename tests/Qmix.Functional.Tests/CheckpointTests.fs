@@ -3,7 +3,8 @@ module Qmix.Functional.Tests.CheckpointTests
 open System
 open System.IO
 open System.Text.Json
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
@@ -73,22 +74,22 @@ let optimBits (o: OptimState<QParams<'M>>) =
 
 /// Asserts two learner states are bit-identical: online and target parameters, optimiser state, counters.
 let assertSameLearner (expected: LearnerState<'M>) (actual: LearnerState<'M>) =
-    Assert.Equal<int[][]>(bits expected.Params, bits actual.Params)
-    Assert.Equal<int[][]>(bits expected.Target, bits actual.Target)
+    Expect.equal (bits actual.Params) (bits expected.Params) "bits actual.Params"
+    Expect.equal (bits actual.Target) (bits expected.Target) "bits actual.Target"
     let k1, s1, o1 = optimBits expected.Optim
     let k2, s2, o2 = optimBits actual.Optim
-    Assert.Equal(k1, k2)
-    Assert.Equal(s1, s2)
-    Assert.Equal<int[][]>(o1, o2)
-    Assert.Equal(expected.Updates, actual.Updates)
-    Assert.Equal(expected.LastTargetUpdateEpisode, actual.LastTargetUpdateEpisode)
+    Expect.equal k2 k1 "k2"
+    Expect.equal s2 s1 "s2"
+    Expect.equal o2 o1 "o2"
+    Expect.equal actual.Updates expected.Updates "actual.Updates"
+    Expect.equal actual.LastTargetUpdateEpisode expected.LastTargetUpdateEpisode "actual.LastTargetUpdateEpisode"
 
 /// Asserts two replay buffers hold the same episodes in the same order, with the same capacity and count added.
 let assertSameReplay (expected: Replay) (actual: Replay) =
-    Assert.Equal(Replay.capacity expected, Replay.capacity actual)
-    Assert.Equal(Replay.totalAdded expected, Replay.totalAdded actual)
-    Assert.Equal(Replay.count expected, Replay.count actual)
-    Assert.True((expected = actual), "the replay buffers differ")
+    Expect.equal (Replay.capacity actual) (Replay.capacity expected) "Replay.capacity actual"
+    Expect.equal (Replay.totalAdded actual) (Replay.totalAdded expected) "Replay.totalAdded actual"
+    Expect.equal (Replay.count actual) (Replay.count expected) "Replay.count actual"
+    Expect.isTrue (expected = actual) "the replay buffers differ"
 
 /// A trainer for a configuration on the two-step game and the state after running it to TotalSteps.
 let trained (cfg: TrainingConfig) =
@@ -128,7 +129,6 @@ let expectedModel =
 let private shapes (file: SafetensorsFile) =
     file.Tensors |> List.map (fun (n, t) -> n, t.Shape.ToArray()) |> List.sortBy fst
 
-[<Fact>]
 let ``the model file holds exactly the PyTorch state_dict names and shapes, the training file the rest`` () =
     withTempDir (fun dir ->
         let trainer, state = trained { tiny with TotalSteps = 40 }
@@ -137,13 +137,13 @@ let ``the model file holds exactly the PyTorch state_dict names and shapes, the 
         let model, train, _ = Checkpoint.paths path
         let modelFile = Safetensors.load model
 
-        Assert.Equal<(string * int[]) list>(List.sortBy fst expectedModel, shapes modelFile)
-        Assert.Equal(Some "pt", modelFile.Metadata.TryFind "format")
+        Expect.equal (shapes modelFile) (List.sortBy fst expectedModel) "shapes modelFile"
+        Expect.equal (modelFile.Metadata.TryFind "format") (Some "pt") "modelFile.Metadata.TryFind \"format\""
         // the values are the online parameters, bit for bit
         let named = Tree.named state.Learner.Params |> Map.ofArray
 
         for n, t in modelFile.Tensors do
-            Assert.Equal<float32[]>(named[n].ToArray(), t.ToArray())
+            Expect.equal (t.ToArray()) (named[n].ToArray()) "t.ToArray()"
 
         let trainFile = Safetensors.load train
         let count = Replay.count state.Replay
@@ -164,14 +164,13 @@ let ``the model file holds exactly the PyTorch state_dict names and shapes, the 
                 "replay.won.0", [| count |]
             ]
 
-        Assert.Equal<(string * int[]) list>(List.sortBy fst expectedTrain, shapes trainFile)
+        Expect.equal (shapes trainFile) (List.sortBy fst expectedTrain) "shapes trainFile"
 
-        Assert.Equal<string option>(
-            modelFile.Metadata.TryFind "checkpoint_id",
-            trainFile.Metadata.TryFind "checkpoint_id"
-        ))
+        Expect.equal
+            (trainFile.Metadata.TryFind "checkpoint_id")
+            (modelFile.Metadata.TryFind "checkpoint_id")
+            "trainFile.Metadata.TryFind \"checkpoint_id\"")
 
-[<Fact>]
 let ``the sidecar records the configuration, the counters, the optimiser and the replay buffer`` () =
     withTempDir (fun dir ->
         for optimizer in [ tiny.Learner.Optimizer; adam ] do
@@ -190,47 +189,81 @@ let ``the sidecar records the configuration, the counters, the optimiser and the
             let _, _, sidecar = Checkpoint.paths path
             use doc = JsonDocument.Parse(File.ReadAllText sidecar)
             let root = doc.RootElement
-            Assert.Equal(Checkpoint.Format, root.GetProperty("format").GetString())
-            Assert.Equal("two-step", root.GetProperty("spec").GetProperty("name").GetString())
-            Assert.Equal(2, root.GetProperty("spec").GetProperty("n_agents").GetInt32())
-            Assert.Equal("qmix", root.GetProperty("mixer").GetString())
+
+            Expect.equal
+                (root.GetProperty("format").GetString())
+                Checkpoint.Format
+                "root.GetProperty(\"format\").GetString()"
+
+            Expect.equal
+                (root.GetProperty("spec").GetProperty("name").GetString())
+                "two-step"
+                "root.GetProperty(\"spec\").GetProperty(\"name\").GetString()"
+
+            Expect.equal
+                (root.GetProperty("spec").GetProperty("n_agents").GetInt32())
+                2
+                "root.GetProperty(\"spec\").GetProperty(\"n_agents\").GetInt32()"
+
+            Expect.equal (root.GetProperty("mixer").GetString()) "qmix" "root.GetProperty(\"mixer\").GetString()"
             let config = root.GetProperty("config").GetString()
-            Assert.Contains("TotalSteps = 40", config)
-            Assert.Contains("BufferSize = 64", config)
+            Expect.stringContains config "TotalSteps = 40" "config"
+            Expect.stringContains config "BufferSize = 64" "config"
             let counters = root.GetProperty "counters"
-            Assert.True(state.Counters.Step >= 40)
-            Assert.Equal(state.Counters.Step, counters.GetProperty("step").GetInt32())
-            Assert.Equal(state.Counters.Episode, counters.GetProperty("episode").GetInt32())
+            Expect.isTrue (state.Counters.Step >= 40) "state.Counters.Step >= 40"
+
+            Expect.equal
+                (counters.GetProperty("step").GetInt32())
+                state.Counters.Step
+                "counters.GetProperty(\"step\").GetInt32()"
+
+            Expect.equal
+                (counters.GetProperty("episode").GetInt32())
+                state.Counters.Episode
+                "counters.GetProperty(\"episode\").GetInt32()"
+
             let optimiser = root.GetProperty "optimiser"
             let kind, step, _ = optimBits state.Learner.Optim
-            Assert.Equal(kind, optimiser.GetProperty("kind").GetString())
-            Assert.Equal(step, optimiser.GetProperty("step").GetInt32())
+            Expect.equal (optimiser.GetProperty("kind").GetString()) kind "optimiser.GetProperty(\"kind\").GetString()"
+            Expect.equal (optimiser.GetProperty("step").GetInt32()) step "optimiser.GetProperty(\"step\").GetInt32()"
             // one optimiser step per update, and updates began once 8 episodes were held
-            Assert.Equal(state.Counters.Episode - 7, step)
-            Assert.Equal(Checkpoint.Version, root.GetProperty("version").GetInt32())
+            Expect.equal step (state.Counters.Episode - 7) "step"
+
+            Expect.equal
+                (root.GetProperty("version").GetInt32())
+                Checkpoint.Version
+                "root.GetProperty(\"version\").GetInt32()"
+
             let replay = root.GetProperty "replay"
-            Assert.Equal(Replay.count state.Replay, replay.GetProperty("count").GetInt32())
 
-            Assert.Equal(
-                Checkpoint.chunkEpisodes trainer.Learner.Spec,
-                replay.GetProperty("chunk_episodes").GetInt32()
-            )
+            Expect.equal
+                (replay.GetProperty("count").GetInt32())
+                (Replay.count state.Replay)
+                "replay.GetProperty(\"count\").GetInt32()"
 
-            Assert.Equal(64, replay.GetProperty("capacity").GetInt32())
-            Assert.Equal(int64 state.Counters.Episode, replay.GetProperty("total_added").GetInt64()))
+            Expect.equal
+                (replay.GetProperty("chunk_episodes").GetInt32())
+                (Checkpoint.chunkEpisodes trainer.Learner.Spec)
+                "replay.GetProperty(\"chunk_episodes\").GetInt32()"
 
-[<Fact>]
+            Expect.equal (replay.GetProperty("capacity").GetInt32()) 64 "replay.GetProperty(\"capacity\").GetInt32()"
+
+            Expect.equal
+                (replay.GetProperty("total_added").GetInt64())
+                (int64 state.Counters.Episode)
+                "replay.GetProperty(\"total_added\").GetInt64()")
+
 let ``a saved checkpoint loads back bit-identical`` () =
     withTempDir (fun dir ->
         let trainer, state = trained { tiny with TotalSteps = 150 }
         // 75 episodes through a 64-episode buffer: the oldest have been evicted
-        Assert.Equal(64, Replay.count state.Replay)
+        Expect.equal (Replay.count state.Replay) 64 "Replay.count state.Replay"
         // and the targets, last copied at episode 60, differ from the online parameters
-        Assert.Equal(60, state.Learner.LastTargetUpdateEpisode)
-        Assert.NotEqual<int[][]>(bits state.Learner.Params, bits state.Learner.Target)
+        Expect.equal state.Learner.LastTargetUpdateEpisode 60 "state.Learner.LastTargetUpdateEpisode"
+        Expect.notEqual (bits state.Learner.Target) (bits state.Learner.Params) "bits state.Learner.Target"
         // and the fresh state: no episode, no update
         let fresh = Training.init trainer
-        Assert.Equal(0, Replay.count fresh.Replay)
+        Expect.equal (Replay.count fresh.Replay) 0 "Replay.count fresh.Replay"
 
         for name, s in [ "run", state; "fresh", fresh ] do
             let path = Path.Combine(dir, name)
@@ -238,27 +271,34 @@ let ``a saved checkpoint loads back bit-identical`` () =
             let loaded = Training.resume trainer path
             assertSameLearner s.Learner loaded.Learner
             assertSameReplay s.Replay loaded.Replay
-            Assert.Equal(s.Counters, loaded.Counters))
+            Expect.equal loaded.Counters s.Counters "loaded.Counters")
 
-[<Fact>]
 let ``saveModel and loadModel round-trip the online parameters`` () =
     withTempDir (fun dir ->
         let trainer, state = trained { tiny with TotalSteps = 40 }
         let path = Path.Combine(dir, "policy.safetensors")
         Checkpoint.saveModel path state.Learner.Params
         // only the model file: no training state, no sidecar
-        Assert.Equal<string[]>([| "policy.safetensors" |], Directory.GetFiles dir |> Array.map Path.GetFileName)
+        Expect.equal
+            (Directory.GetFiles dir |> Array.map Path.GetFileName)
+            ([| "policy.safetensors" |])
+            "Directory.GetFiles dir |> Array.map Path.GetFileName"
+
         let loaded = Checkpoint.loadModel path trainer.Learner
-        Assert.Equal<int[][]>(bits state.Learner.Params, bits loaded)
+        Expect.equal (bits loaded) (bits state.Learner.Params) "bits loaded"
         // the path stem works too, and so does the model file of a full checkpoint
-        Assert.Equal<int[][]>(
-            bits state.Learner.Params,
-            bits (Checkpoint.loadModel (Path.Combine(dir, "policy")) trainer.Learner)
-        )
+        Expect.equal
+            (bits (Checkpoint.loadModel (Path.Combine(dir, "policy")) trainer.Learner))
+            (bits state.Learner.Params)
+            "bits (Checkpoint.loadModel (Path.Combine(dir, \"policy\")) trainer.Le..."
 
         let full = Path.Combine(dir, "full")
         Training.save trainer full state
-        Assert.Equal<int[][]>(bits state.Learner.Params, bits (Checkpoint.loadModel full trainer.Learner))
+
+        Expect.equal
+            (bits (Checkpoint.loadModel full trainer.Learner))
+            (bits state.Learner.Params)
+            "bits (Checkpoint.loadModel full trainer.Learner)"
         // a learner of another width: the tensor and both shapes are named
         let wider =
             Learner.builtIn
@@ -269,16 +309,15 @@ let ``saveModel and loadModel round-trip the online parameters`` () =
                 tiny.Mixer
 
         let e =
-            Assert.Throws<CheckpointException>(fun () -> Checkpoint.loadModel path wider |> ignore)
+            Expect.throwsOf<CheckpointException>(fun () -> Checkpoint.loadModel path wider |> ignore)
 
-        Assert.Equal(Path.GetFullPath path, Path.GetFullPath e.FilePath)
-        Assert.Contains("agent.fc1.weight", e.Message)
-        Assert.Contains("[16, 8]", e.Message)
-        Assert.Contains("[12, 8]", e.Message))
+        Expect.equal (Path.GetFullPath e.FilePath) (Path.GetFullPath path) "Path.GetFullPath e.FilePath"
+        Expect.stringContains e.Message "agent.fc1.weight" "e.Message"
+        Expect.stringContains e.Message "[16, 8]" "e.Message"
+        Expect.stringContains e.Message "[12, 8]" "e.Message")
 
 // ---------------------------------------------------------------- atomicity and data safety
 
-[<Fact>]
 let ``save leaves no temporary file and replaces an earlier checkpoint`` () =
     withTempDir (fun dir ->
         let trainer = Training.create tiny MatrixGames.twoStep
@@ -299,13 +338,12 @@ let ``save leaves no temporary file and replaces an earlier checkpoint`` () =
             |> Array.map Path.GetFileName
             |> Array.sort
 
-        Assert.Equal<string[]>([| "model.json"; "model.safetensors"; "model.train.safetensors" |], files)
+        Expect.equal files ([| "model.json"; "model.safetensors"; "model.train.safetensors" |]) "files"
         let loaded = Training.resume trainer path
-        Assert.Equal(late.Counters, loaded.Counters)
+        Expect.equal loaded.Counters late.Counters "loaded.Counters"
         assertSameLearner late.Learner loaded.Learner
         assertSameReplay late.Replay loaded.Replay)
 
-[<Fact>]
 let ``a crash in the middle of a save leaves the previous checkpoint loadable`` () =
     withTempDir (fun dir ->
         let trainer = Training.create tiny MatrixGames.twoStep
@@ -342,16 +380,15 @@ let ``a crash in the middle of a save leaves the previous checkpoint loadable`` 
                 File.Copy(Path.Combine(lateDir, f), at f)
 
             let loaded = Training.resume trainer path
-            Assert.Equal(early.Counters, loaded.Counters)
+            Expect.equal loaded.Counters early.Counters "loaded.Counters"
             assertSameLearner early.Learner loaded.Learner
 
         // once the new sidecar is in place, the new set loads even before the .bak files are deleted
         for f in files do
             File.Copy(Path.Combine(lateDir, f), at f, true)
 
-        Assert.Equal(late.Counters, (Training.resume trainer path).Counters))
+        Expect.equal ((Training.resume trainer path).Counters) late.Counters "(Training.resume trainer path).Counters")
 
-[<Fact>]
 let ``a torn checkpoint is detected and the file named`` () =
     withTempDir (fun dir ->
         let trainer = Training.create tiny MatrixGames.twoStep
@@ -379,17 +416,20 @@ let ``a torn checkpoint is detected and the file named`` () =
             c, cFiles
 
         // negative control: b itself, and a copy of it, load
-        Assert.Equal(states[20].Counters, (Training.resume trainer b).Counters)
+        Expect.equal
+            ((Training.resume trainer b).Counters)
+            (states[20].Counters)
+            "(Training.resume trainer b).Counters"
 
         for which, blamed in [ 0, 0; 1, 1; 2, 0 ] do
             let c, cFiles = torn which
 
             let e =
-                Assert.Throws<CheckpointException>(fun () -> Training.resume trainer c |> ignore)
+                Expect.throwsOf<CheckpointException>(fun () -> Training.resume trainer c |> ignore)
 
-            Assert.Equal(cFiles[blamed], e.FilePath)
-            Assert.Contains(cFiles[blamed], e.Message)
-            Assert.Contains("different save", e.Message))
+            Expect.equal e.FilePath (cFiles[blamed]) "e.FilePath"
+            Expect.stringContains e.Message (cFiles[blamed]) "e.Message"
+            Expect.stringContains e.Message "different save" "e.Message")
 
 /// The file at a position of a checkpoint's set (0 model, 1 training state, 2 sidecar).
 let fileOf (path: string) (which: int) =
@@ -411,16 +451,19 @@ let private expectFailures (damages: (string * int * (string -> unit) * string) 
             for i in 0..2 do
                 File.Copy(fileOf good i, fileOf c i)
 
-            Assert.Equal(state.Counters, (Training.resume trainer c).Counters)
+            Expect.equal ((Training.resume trainer c).Counters) state.Counters "(Training.resume trainer c).Counters"
             let file = fileOf c which
             damage file
 
             let e =
-                Assert.Throws<CheckpointException>(fun () -> Training.resume trainer c |> ignore)
+                Expect.throwsOf<CheckpointException>(fun () -> Training.resume trainer c |> ignore)
 
-            Assert.True((file = e.FilePath), sprintf "%s: blamed %s, expected %s (%s)" label e.FilePath file e.Message)
-            Assert.Contains(file, e.Message)
-            Assert.Contains(mention, e.Message))
+            Expect.isTrue
+                (file = e.FilePath)
+                (sprintf "%s: blamed %s, expected %s (%s)" label e.FilePath file e.Message)
+
+            Expect.stringContains e.Message file "e.Message"
+            Expect.stringContains e.Message mention "e.Message")
 
 let private truncate (file: string) =
     let bytes = File.ReadAllBytes file
@@ -432,7 +475,6 @@ let private flipHeaderByte (file: string) =
     bytes[8] <- byte 'x'
     File.WriteAllBytes(file, bytes)
 
-[<Fact>]
 let ``a truncated, corrupted or missing file is reported with its name`` () =
     expectFailures
         [
@@ -455,7 +497,6 @@ let private replace (oldText: string) (newText: string) (file: string) =
 let private rename (field: string) =
     replace (sprintf "\"%s\"" field) (sprintf "\"%s_\"" field)
 
-[<Fact>]
 let ``a sidecar with a missing or mistyped field is reported with its name`` () =
     expectFailures
         [
@@ -495,7 +536,6 @@ let private firstMismatch (saved: Learner<'M>) (other: Learner<'M>) =
         else
             None)
 
-[<Fact>]
 let ``loading into a learner of another shape names the tensor and both shapes`` () =
     withTempDir (fun dir ->
         let trainer, state = trained { tiny with TotalSteps = 40 }
@@ -531,13 +571,12 @@ let ``loading into a learner of another shape names the tensor and both shapes``
             let name, savedShape, otherShape = firstMismatch trainer.Learner other.Learner
 
             let e =
-                Assert.Throws<CheckpointException>(fun () -> Training.resume other path |> ignore)
+                Expect.throwsOf<CheckpointException>(fun () -> Training.resume other path |> ignore)
 
-            Assert.Contains(sprintf "'%s'" name, e.Message)
-            Assert.Contains(string savedShape, e.Message)
-            Assert.Contains(string otherShape, e.Message))
+            Expect.stringContains e.Message (sprintf "'%s'" name) "e.Message"
+            Expect.stringContains e.Message (string savedShape) "e.Message"
+            Expect.stringContains e.Message (string otherShape) "e.Message")
 
-[<Fact>]
 let ``another spec, mixer or optimiser is reported clearly`` () =
     withTempDir (fun dir ->
         let trainer, state = trained { tiny with TotalSteps = 40 }
@@ -546,20 +585,20 @@ let ``another spec, mixer or optimiser is reported clearly`` () =
         let _, _, sidecar = Checkpoint.paths path
 
         let failure (t: Trainer<'S, 'M>) =
-            Assert.Throws<CheckpointException>(fun () -> Training.resume t path |> ignore)
+            Expect.throwsOf<CheckpointException>(fun () -> Training.resume t path |> ignore)
 
         // another environment
         let oneShot =
             MatrixGames.oneShot (array2D [ [ 1.0f; 0.0f ]; [ 0.0f; 1.0f ] ]) "one-shot"
 
         let e = failure (Training.create tiny oneShot)
-        Assert.Equal(sidecar, e.FilePath)
-        Assert.Contains("two-step", e.Message)
-        Assert.Contains("one-shot", e.Message)
+        Expect.equal e.FilePath sidecar "e.FilePath"
+        Expect.stringContains e.Message "two-step" "e.Message"
+        Expect.stringContains e.Message "one-shot" "e.Message"
         // another mixer
         let e = failure (Training.create { tiny with Mixer = Vdn } MatrixGames.twoStep)
-        Assert.Equal(sidecar, e.FilePath)
-        Assert.Contains("saved with the qmix mixer, but the learner uses vdn", e.Message)
+        Expect.equal e.FilePath sidecar "e.FilePath"
+        Expect.stringContains e.Message "saved with the qmix mixer, but the learner uses vdn" "e.Message"
 
         let e =
             failure (
@@ -575,14 +614,14 @@ let ``another spec, mixer or optimiser is reported clearly`` () =
                     MatrixGames.twoStep
             )
 
-        Assert.Contains("qmix-ns", e.Message)
+        Expect.stringContains e.Message "qmix-ns" "e.Message"
         // another optimiser
         let e =
             failure (Training.create { tiny with Learner.Optimizer = adam } MatrixGames.twoStep)
 
-        Assert.Equal(sidecar, e.FilePath)
-        Assert.Contains("saved with the rmsprop optimiser", e.Message)
-        Assert.Contains("Adam", e.Message))
+        Expect.equal e.FilePath sidecar "e.FilePath"
+        Expect.stringContains e.Message "saved with the rmsprop optimiser" "e.Message"
+        Expect.stringContains e.Message "Adam" "e.Message")
 
 // ---------------------------------------------------------------- the replay buffer in chunks
 
@@ -606,13 +645,12 @@ let private replayEntries (file: string) =
     |> List.filter (fun e -> e.Name.StartsWith("replay.", StringComparison.Ordinal))
     |> List.map (fun e -> e.Name, e.Shape)
 
-[<Fact>]
 let ``the replay buffer round-trips in chunks: several, a partial last one, one, and none`` () =
     withTempDir (fun dir ->
         let trainer, state = trained { tiny with TotalSteps = 150 }
         // 75 episodes through a 64-episode buffer: the oldest have been evicted
-        Assert.Equal(64, Replay.count state.Replay)
-        Assert.Equal(75L, Replay.totalAdded state.Replay)
+        Expect.equal (Replay.count state.Replay) 64 "Replay.count state.Replay"
+        Expect.equal (Replay.totalAdded state.Replay) 75L "Replay.totalAdded state.Replay"
         let fresh = Training.init trainer
 
         for name, s, chunk, chunks in
@@ -630,20 +668,19 @@ let ``the replay buffer round-trips in chunks: several, a partial last one, one,
             let layout =
                 Checkpoint.replayLayout trainer.Learner.Spec (Replay.count s.Replay) chunk
 
-            Assert.Equal<(string * Shape) list>(List.ofArray layout, replayEntries train)
-            Assert.Equal(8 * chunks, layout.Length)
+            Expect.equal (replayEntries train) (List.ofArray layout) "replayEntries train"
+            Expect.equal layout.Length (8 * chunks) "layout.Length"
 
             if chunks > 1 then
                 let lastObs = layout[layout.Length - 8]
-                Assert.Equal(sprintf "replay.obs.%d" (chunks - 1), fst lastObs)
-                Assert.Equal(64 - (chunks - 1) * chunk, (snd lastObs)[0])
+                Expect.equal (fst lastObs) (sprintf "replay.obs.%d" (chunks - 1)) "fst lastObs"
+                Expect.equal ((snd lastObs)[0]) (64 - (chunks - 1) * chunk) "(snd lastObs)[0]"
 
             let loaded = Training.resume trainer path
             assertSameLearner s.Learner loaded.Learner
             assertSameReplay s.Replay loaded.Replay
-            Assert.Equal(s.Counters, loaded.Counters))
+            Expect.equal loaded.Counters s.Counters "loaded.Counters")
 
-[<Fact>]
 let ``a resumed run continues bit-identically whatever the chunking`` () =
     withTempDir (fun dir ->
         let trainer = Training.create tiny MatrixGames.twoStep
@@ -660,7 +697,7 @@ let ``a resumed run continues bit-identically whatever the chunking`` () =
         let finished = Training.run trainer ignore (Training.resume trainer path)
         assertSameLearner reference.Learner finished.Learner
         assertSameReplay reference.Replay finished.Replay
-        Assert.Equal(reference.Counters, finished.Counters))
+        Expect.equal finished.Counters reference.Counters "finished.Counters")
 
 /// A spec the size of SMAC's 27m_vs_30m: 27 agents, 36 actions, 285-wide observations, episodes of 180 steps.
 let private spec27m =
@@ -673,13 +710,12 @@ let private spec27m =
         EpisodeLimit = 180
     }
 
-[<Fact>]
 let ``the chunk layout of a buffer past 2^31 values keeps every tensor small and every offset exact`` () =
     // 5000 episodes of 181 × 27 × 285 observation values: 6,963,975,000 values, 27.9 GB; only names and shapes are made
     let count = 5000
     let chunk = Checkpoint.chunkEpisodes spec27m
     // one episode's observations are 5.6 MB, so 3 fit in 16 MiB
-    Assert.Equal(3, chunk)
+    Expect.equal chunk 3 "chunk"
     let layout = Checkpoint.replayLayout spec27m count chunk
 
     let numel (s: Shape) =
@@ -689,28 +725,31 @@ let ``the chunk layout of a buffer past 2^31 values keeps every tensor small and
         layout
         |> Array.filter (fun (n, _) -> n.StartsWith("replay.obs.", StringComparison.Ordinal))
 
-    Assert.Equal(1667, obs.Length)
-    Assert.Equal(6_963_975_000L, obs |> Array.sumBy (snd >> numel))
-    Assert.True(6_963_975_000L > int64 Int32.MaxValue)
+    Expect.equal obs.Length 1667 "obs.Length"
+    Expect.equal (obs |> Array.sumBy (snd >> numel)) (6_963_975_000L) "obs |> Array.sumBy (snd >> numel)"
+    Expect.isTrue (6_963_975_000L > int64 Int32.MaxValue) "6_963_975_000L > int64 Int32.MaxValue"
     // every tensor within 16 MiB; every chunk of 3 episodes but the last, of 2
     for _, s in layout do
-        Assert.True(numel s * 4L <= Checkpoint.ChunkBytes, sprintf "%O is larger than a chunk" s)
+        Expect.isTrue (numel s * 4L <= Checkpoint.ChunkBytes) (sprintf "%O is larger than a chunk" s)
 
-    Assert.Equal<int list>(List.replicate 1666 3 @ [ 2 ], obs |> Array.map (fun (_, s) -> s[0]) |> List.ofArray)
-    Assert.Equal("replay.won.1666", fst layout[layout.Length - 1])
+    Expect.equal
+        (obs |> Array.map (fun (_, s) -> s[0]) |> List.ofArray)
+        (List.replicate 1666 3 @ [ 2 ])
+        "obs |> Array.map (fun (_, s) -> s[0]) |> List.ofArray"
+
+    Expect.equal (fst layout[layout.Length - 1]) "replay.won.1666" "fst layout[layout.Length - 1]"
     // the file's header: offsets back to back in 64 bits, up to the sum of all sizes
     let file = Safetensors.layout (Map [ "checkpoint_id", "x" ]) layout
     let sizes = layout |> Array.map (snd >> numel >> (*) 4L)
-    Assert.Equal(Array.sum sizes, file.DataBytes)
-    Assert.True(file.DataBytes > (1L <<< 35))
+    Expect.equal file.DataBytes (Array.sum sizes) "file.DataBytes"
+    Expect.isTrue (file.DataBytes > (1L <<< 35)) "file.DataBytes > (1L <<< 35)"
 
     file.Entries
     |> Array.iteri (fun i e ->
-        Assert.Equal(fst layout[i], e.Name)
-        Assert.Equal(Array.sum sizes[.. i - 1], e.Begin)
-        Assert.Equal(e.Begin + sizes[i], e.End))
+        Expect.equal e.Name (fst layout[i]) "e.Name"
+        Expect.equal e.Begin (Array.sum sizes[.. i - 1]) "e.Begin"
+        Expect.equal e.End (e.Begin + sizes[i]) "e.End")
 
-[<Fact>]
 let ``chunk counts and sizes hold at the ends of the int range`` () =
     let tinySpec = MatrixGames.twoStep.Spec
     // a chunk of every episode there can be, and one short of that: no overflow in the chunk arithmetic
@@ -724,23 +763,26 @@ let ``chunk counts and sizes hold at the ends of the int range`` () =
             |> Array.filter (fun (n, _) -> n.StartsWith("replay.length.", StringComparison.Ordinal))
             |> Array.map (fun (_, s) -> s[0])
 
-        Assert.Equal<int list>(expected, List.ofArray firstDims)
+        Expect.equal (List.ofArray firstDims) expected "List.ofArray firstDims"
 
     // small episodes: one chunk holds up to 16 MiB of them; an episode larger than that is a chunk alone
-    Assert.Equal(int (Checkpoint.ChunkBytes / (4L * 3L * 2L * 4L)), Checkpoint.chunkEpisodes tinySpec)
+    Expect.equal
+        (Checkpoint.chunkEpisodes tinySpec)
+        (int (Checkpoint.ChunkBytes / (4L * 3L * 2L * 4L)))
+        "Checkpoint.chunkEpisodes tinySpec"
 
-    Assert.Equal(
-        1,
-        Checkpoint.chunkEpisodes
+    Expect.equal
+        (Checkpoint.chunkEpisodes
             { spec27m with
                 ObsDim = 1000
                 EpisodeLimit = 1000
-            }
-    )
+            })
+        1
+        "Checkpoint.chunkEpisodes { spec27m with ObsDim = 1000 EpisodeLimit ..."
 
-    Assert.Empty(Checkpoint.replayLayout tinySpec 0 7)
+    Expect.isEmpty (Checkpoint.replayLayout tinySpec 0 7) "Checkpoint.replayLayout tinySpec 0 7"
 
-    Assert.Throws<ArgumentException>(fun () -> Checkpoint.replayLayout tinySpec 10 0 |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Checkpoint.replayLayout tinySpec 10 0 |> ignore)
     |> ignore
 
 // ---------------------------------------------------------------- old checkpoints
@@ -792,7 +834,6 @@ let private toVersion1 (path: string) (replay: Replay) =
     let chunkLine = Text.RegularExpressions.Regex(",\\s*\"chunk_episodes\": \\d+")
     File.WriteAllText(sidecar, chunkLine.Replace(text.Replace("\"version\": 2", "\"version\": 1"), ""))
 
-[<Fact>]
 let ``a checkpoint of format version 1 still loads`` () =
     withTempDir (fun dir ->
         let trainer, state = trained { tiny with TotalSteps = 150 }
@@ -802,15 +843,18 @@ let ``a checkpoint of format version 1 still loads`` () =
             saveChunked trainer 5 path s
             toVersion1 path s.Replay
             let _, train, sidecar = Checkpoint.paths path
-            Assert.DoesNotContain("chunk_episodes", File.ReadAllText sidecar)
+            Expect.stringLacks (File.ReadAllText sidecar) "chunk_episodes" "File.ReadAllText sidecar"
 
             if Replay.count s.Replay > 0 then
-                Assert.Contains("replay.obs", replayEntries train |> List.map fst)
+                Expect.contains
+                    (replayEntries train |> List.map fst)
+                    "replay.obs"
+                    "replayEntries train |> List.map fst"
 
             let loaded = Training.resume trainer path
             assertSameLearner s.Learner loaded.Learner
             assertSameReplay s.Replay loaded.Replay
-            Assert.Equal(s.Counters, loaded.Counters)
+            Expect.equal loaded.Counters s.Counters "loaded.Counters"
 
         // a version this library does not know is refused, naming the sidecar and the version
         let path = Path.Combine(dir, "run")
@@ -818,11 +862,11 @@ let ``a checkpoint of format version 1 still loads`` () =
         File.WriteAllText(sidecar, (File.ReadAllText sidecar).Replace("\"version\": 1", "\"version\": 3"))
 
         let e =
-            Assert.Throws<CheckpointException>(fun () -> Training.resume trainer path |> ignore)
+            Expect.throwsOf<CheckpointException>(fun () -> Training.resume trainer path |> ignore)
 
-        Assert.Equal(sidecar, e.FilePath)
-        Assert.Contains(sidecar, e.Message)
-        Assert.Contains("format version 3 is not supported", e.Message))
+        Expect.equal e.FilePath sidecar "e.FilePath"
+        Expect.stringContains e.Message sidecar "e.Message"
+        Expect.stringContains e.Message "format version 3 is not supported" "e.Message")
 
 // ---------------------------------------------------------------- damaged replay chunks
 
@@ -840,17 +884,17 @@ let private expectReplayFailures (damages: (string * (string -> string -> unit) 
             for i in 0..2 do
                 File.Copy(fileOf good i, fileOf c i)
 
-            Assert.Equal(state.Counters, (Training.resume trainer c).Counters)
+            Expect.equal ((Training.resume trainer c).Counters) state.Counters "(Training.resume trainer c).Counters"
             let train = fileOf c 1
             damage train (fileOf c 2)
 
             let e =
-                Assert.Throws<CheckpointException>(fun () -> Training.resume trainer c |> ignore)
+                Expect.throwsOf<CheckpointException>(fun () -> Training.resume trainer c |> ignore)
 
-            Assert.Contains(train, e.Message)
+            Expect.stringContains e.Message train "e.Message"
 
             for m in mentions do
-                Assert.Contains(m, e.Message))
+                Expect.stringContains e.Message m "e.Message")
 
 /// The byte where a tensor's data begins in a safetensors file.
 let private dataStart (file: string) (name: string) =
@@ -864,7 +908,6 @@ let private poke (name: string) (index: int) (value: float32) (file: string) (_:
     fs.Position <- dataStart file name + 4L * int64 index
     fs.Write(BitConverter.GetBytes value, 0, 4)
 
-[<Fact>]
 let ``a truncated or corrupted replay chunk is reported with the file and the tensor`` () =
     expectReplayFailures
         [
@@ -881,7 +924,7 @@ let ``a truncated or corrupted replay chunk is reported with the file and the te
                 let bytes = File.ReadAllBytes train
                 let text = Text.Encoding.Latin1.GetString bytes
                 let before = "\"replay.state.3\":{\"dtype\":\"F32\",\"shape\":[5,3,4]"
-                Assert.Contains(before, text)
+                Expect.stringContains text before "text"
 
                 File.WriteAllBytes(
                     train,
@@ -947,7 +990,6 @@ let private diskFull (budget: int64) =
 let private namesIn (dir: string) =
     Directory.GetFileSystemEntries dir |> Array.map Path.GetFileName |> Array.sort
 
-[<Fact>]
 let ``a save that fails midway leaves the previous checkpoint loadable and no partial file`` () =
     withTempDir (fun dir ->
         let trainer = Training.create tiny MatrixGames.twoStep
@@ -985,7 +1027,7 @@ let ``a save that fails midway leaves the previous checkpoint loadable and no pa
                 trainBytes + modelBytes + sidecarBytes / 2L, sidecar
             ] do
             let e =
-                Assert.Throws<CheckpointSaveException>(fun () ->
+                Expect.throwsOf<CheckpointSaveException>(fun () ->
                     Checkpoint.saveWith
                         (diskFull budget)
                         5
@@ -994,15 +1036,23 @@ let ``a save that fails midway leaves the previous checkpoint loadable and no pa
                         (Training.configText trainer)
                         (checkpointOf late))
 
-            Assert.Equal(blamed, e.FilePath)
-            Assert.StartsWith(blamed + ": cannot save the checkpoint", e.Message)
-            Assert.Contains("No space left on device (simulated)", e.Message)
-            Assert.IsType<IOException>(e.InnerException) |> ignore
+            Expect.equal e.FilePath blamed "e.FilePath"
+            Expect.stringStarts e.Message (blamed + ": cannot save the checkpoint") "e.Message"
+            Expect.stringContains e.Message "No space left on device (simulated)" "e.Message"
+            Expect.isOfType<IOException> e.InnerException |> ignore
             // the previous checkpoint, untouched, and nothing else
-            Assert.Equal<string[]>([| "model.json"; "model.safetensors"; "model.train.safetensors" |], namesIn run)
-            Assert.Equal<byte[] list>(before, [ for f in [ model; train; sidecar ] -> File.ReadAllBytes f ])
+            Expect.equal
+                (namesIn run)
+                ([| "model.json"; "model.safetensors"; "model.train.safetensors" |])
+                "namesIn run"
+
+            Expect.equal
+                ([ for f in [ model; train; sidecar ] -> File.ReadAllBytes f ])
+                before
+                "[ for f in [ model; train; sidecar ] -> File.ReadAllBytes f ]"
+
             let loaded = Training.resume trainer path
-            Assert.Equal(early.Counters, loaded.Counters)
+            Expect.equal loaded.Counters early.Counters "loaded.Counters"
             assertSameLearner early.Learner loaded.Learner
             assertSameReplay early.Replay loaded.Replay
 
@@ -1015,16 +1065,15 @@ let ``a save that fails midway leaves the previous checkpoint loadable and no pa
             (Training.configText trainer)
             (checkpointOf late)
 
-        Assert.Equal(late.Counters, (Training.resume trainer path).Counters)
-        Assert.Equal<string[]>([| "model.json"; "model.safetensors"; "model.train.safetensors" |], namesIn run))
+        Expect.equal ((Training.resume trainer path).Counters) late.Counters "(Training.resume trainer path).Counters"
+        Expect.equal (namesIn run) ([| "model.json"; "model.safetensors"; "model.train.safetensors" |]) "namesIn run")
 
-[<Fact>]
 let ``a first save that fails leaves no checkpoint file at all`` () =
     withTempDir (fun dir ->
         let trainer, state = trained { tiny with TotalSteps = 40 }
         let path = Path.Combine(dir, "model")
 
-        Assert.Throws<CheckpointSaveException>(fun () ->
+        Expect.throwsOf<CheckpointSaveException>(fun () ->
             Checkpoint.saveWith
                 (diskFull 5000L)
                 5
@@ -1034,9 +1083,8 @@ let ``a first save that fails leaves no checkpoint file at all`` () =
                 (checkpointOf state))
         |> ignore
 
-        Assert.Empty(namesIn dir))
+        Expect.isEmpty (namesIn dir) "namesIn dir")
 
-[<Fact>]
 let ``a save blocked by a file in the way is reported and puts the previous checkpoint back`` () =
     withTempDir (fun dir ->
         let trainer = Training.create tiny MatrixGames.twoStep
@@ -1058,15 +1106,27 @@ let ``a save blocked by a file in the way is reported and puts the previous chec
             Directory.CreateDirectory(Path.Combine(inTheWay, "x")) |> ignore
 
             let e =
-                Assert.Throws<CheckpointSaveException>(fun () -> Training.save trainer path late)
+                Expect.throwsOf<CheckpointSaveException>(fun () -> Training.save trainer path late)
 
-            Assert.Equal(blamed, e.FilePath)
-            Assert.NotNull e.InnerException
-            Assert.Equal<byte[] list>(before, [ for f in [ model; train; sidecar ] -> File.ReadAllBytes f ])
-            Assert.Equal(early.Counters, (Training.resume trainer path).Counters)
+            Expect.equal e.FilePath blamed "e.FilePath"
+            Expect.isNotNull e.InnerException "e.InnerException"
+
+            Expect.equal
+                ([ for f in [ model; train; sidecar ] -> File.ReadAllBytes f ])
+                before
+                "[ for f in [ model; train; sidecar ] -> File.ReadAllBytes f ]"
+
+            Expect.equal
+                ((Training.resume trainer path).Counters)
+                early.Counters
+                "(Training.resume trainer path).Counters"
+
             Directory.Delete(inTheWay, true)
 
-            Assert.Equal<string[]>([| "model.json"; "model.safetensors"; "model.train.safetensors" |], namesIn dir)
+            Expect.equal
+                (namesIn dir)
+                ([| "model.json"; "model.safetensors"; "model.train.safetensors" |])
+                "namesIn dir"
 
         // while staging the sidecar (after both tensor files were staged)
         check sidecar (sidecar + ".new")
@@ -1074,7 +1134,7 @@ let ``a save blocked by a file in the way is reported and puts the previous chec
         check sidecar (sidecar + ".bak")
         // and afterwards the save goes through
         Training.save trainer path late
-        Assert.Equal(late.Counters, (Training.resume trainer path).Counters))
+        Expect.equal ((Training.resume trainer path).Counters) late.Counters "(Training.resume trainer path).Counters")
 
 // ---------------------------------------------------------------- memory
 
@@ -1131,13 +1191,12 @@ let private allocatedBy (f: unit -> unit) =
     f ()
     GC.GetAllocatedBytesForCurrentThread() - before
 
-[<Fact>]
 let ``a save allocates a few hundred KB beyond the buffer, where concatenating allocates the buffer again`` () =
     withTempDir (fun dir ->
         // 400 episodes of 3s5z's sizes: 170 MB of replay
         let replay = syntheticReplay spec3s5z 400
         let bytes = replayBytes replay
-        Assert.True(bytes > 160_000_000L, sprintf "the buffer holds %d bytes" bytes)
+        Expect.isTrue (bytes > 160_000_000L) (sprintf "the buffer holds %d bytes" bytes)
         let learner = Learner.builtIn tiny.Learner spec3s5z tiny.Mixer
         let learnerState = Learner.init learner (Rng.key 1UL)
 
@@ -1159,7 +1218,7 @@ let ``a save allocates a few hundred KB beyond the buffer, where concatenating a
         // once to compile everything, then measured
         Checkpoint.save path learner "config" ckpt
         let saving = allocatedBy (fun () -> Checkpoint.save path learner "config" ckpt)
-        Assert.True(saving < 4_000_000L, sprintf "the save allocated %d bytes" saving)
+        Expect.isTrue (saving < 4_000_000L) (sprintf "the save allocated %d bytes" saving)
         // negative control: the same measurement of the old way (each field concatenated, then written) sees the
         // buffer copied
         let old = Path.Combine(dir, "old.safetensors")
@@ -1168,16 +1227,83 @@ let ``a save allocates a few hundred KB beyond the buffer, where concatenating a
         let concatenating =
             allocatedBy (fun () -> Safetensors.save old Map.empty (concatenatedReplay replay))
 
-        Assert.True(concatenating > bytes, sprintf "concatenating allocated %d bytes" concatenating)
+        Expect.isTrue (concatenating > bytes) (sprintf "concatenating allocated %d bytes" concatenating)
         File.Delete old
         // loading allocates the episodes it restores and little else (the old load read the file into one array,
         // then copied it three times)
         let mutable loaded = Unchecked.defaultof<Checkpoint<MixerParams>>
         let loading = allocatedBy (fun () -> loaded <- Checkpoint.load path learner)
 
-        Assert.True(
-            loading < bytes + bytes / 10L + 4_000_000L,
-            sprintf "the load allocated %d bytes for %d of episodes" loading bytes
-        )
+        Expect.isTrue
+            (loading < bytes + bytes / 10L + 4_000_000L)
+            (sprintf "the load allocated %d bytes for %d of episodes" loading bytes)
 
-        Assert.True((replay = loaded.Replay), "the replay buffers differ"))
+        Expect.isTrue (replay = loaded.Replay) "the replay buffers differ")
+
+[<Tests>]
+let tests =
+    testList
+        "Checkpoint"
+        [
+            testCase
+                "the model file holds exactly the PyTorch state_dict names and shapes, the training file the rest"
+                ``the model file holds exactly the PyTorch state_dict names and shapes, the training file the rest``
+            testCase
+                "the sidecar records the configuration, the counters, the optimiser and the replay buffer"
+                ``the sidecar records the configuration, the counters, the optimiser and the replay buffer``
+            testCase "a saved checkpoint loads back bit-identical" ``a saved checkpoint loads back bit-identical``
+            testCase
+                "saveModel and loadModel round-trip the online parameters"
+                ``saveModel and loadModel round-trip the online parameters``
+            testCase
+                "save leaves no temporary file and replaces an earlier checkpoint"
+                ``save leaves no temporary file and replaces an earlier checkpoint``
+            testCase
+                "a crash in the middle of a save leaves the previous checkpoint loadable"
+                ``a crash in the middle of a save leaves the previous checkpoint loadable``
+            testCase
+                "a torn checkpoint is detected and the file named"
+                ``a torn checkpoint is detected and the file named``
+            testCase
+                "a truncated, corrupted or missing file is reported with its name"
+                ``a truncated, corrupted or missing file is reported with its name``
+            testCase
+                "a sidecar with a missing or mistyped field is reported with its name"
+                ``a sidecar with a missing or mistyped field is reported with its name``
+            testCase
+                "loading into a learner of another shape names the tensor and both shapes"
+                ``loading into a learner of another shape names the tensor and both shapes``
+            testCase
+                "another spec, mixer or optimiser is reported clearly"
+                ``another spec, mixer or optimiser is reported clearly``
+            testCase
+                "the replay buffer round-trips in chunks: several, a partial last one, one, and none"
+                ``the replay buffer round-trips in chunks: several, a partial last one, one, and none``
+            testCase
+                "a resumed run continues bit-identically whatever the chunking"
+                ``a resumed run continues bit-identically whatever the chunking``
+            testCase
+                "the chunk layout of a buffer past 2^31 values keeps every tensor small and every offset exact"
+                ``the chunk layout of a buffer past 2^31 values keeps every tensor small and every offset exact``
+            testCase
+                "chunk counts and sizes hold at the ends of the int range"
+                ``chunk counts and sizes hold at the ends of the int range``
+            testCase "a checkpoint of format version 1 still loads" ``a checkpoint of format version 1 still loads``
+            testCase
+                "a truncated or corrupted replay chunk is reported with the file and the tensor"
+                ``a truncated or corrupted replay chunk is reported with the file and the tensor``
+            testCase
+                "a save that fails midway leaves the previous checkpoint loadable and no partial file"
+                ``a save that fails midway leaves the previous checkpoint loadable and no partial file``
+            testCase
+                "a first save that fails leaves no checkpoint file at all"
+                ``a first save that fails leaves no checkpoint file at all``
+            testCase
+                "a save blocked by a file in the way is reported and puts the previous checkpoint back"
+                ``a save blocked by a file in the way is reported and puts the previous checkpoint back``
+            testSequenced (
+                testCase
+                    "a save allocates a few hundred KB beyond the buffer, where concatenating allocates the buffer again"
+                    ``a save allocates a few hundred KB beyond the buffer, where concatenating allocates the buffer again``
+            )
+        ]

@@ -1,7 +1,8 @@
 /// Negative controls: EnvLaws catches environments that break a law.
 module Qmix.Functional.Tests.EnvLawsTests
 
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Functional
 open Qmix.Functional.Envs
 
@@ -12,14 +13,12 @@ let private light =
     }
 
 let private caught (env: Env<'S>) (message: string) =
-    let e = Assert.ThrowsAny<exn>(fun () -> EnvLaws.checkWith light env)
-    Assert.Contains(message, e.Message)
+    let e = Expect.throwsAnyOf<exn>(fun () -> EnvLaws.checkWith light env)
+    Expect.stringContains e.Message message "e.Message"
 
-[<Fact>]
 let ``a restricted but lawful environment passes`` () =
     EnvLaws.checkWith light EnvTests.restricted
 
-[<Fact>]
 let ``a nondeterministic environment is caught`` () =
     let mutable calls = 0
     let env = MatrixGames.climbingRepeated
@@ -34,7 +33,6 @@ let ``a nondeterministic environment is caught`` () =
         }
         "the same key and actions gave a different transition"
 
-[<Fact>]
 let ``an observation of the wrong size is caught`` () =
     caught
         { MatrixGames.twoStep with
@@ -42,7 +40,6 @@ let ``an observation of the wrong size is caught`` () =
         }
         "the observation has 1 values, the spec says 8"
 
-[<Fact>]
 let ``an environment that accepts a bad joint action is caught`` () =
     let env = MatrixGames.climbing
 
@@ -54,7 +51,6 @@ let ``an environment that accepts a bad joint action is caught`` () =
         }
         "was accepted"
 
-[<Fact>]
 let ``an episode that runs past its limit is caught`` () =
     caught
         { MatrixGames.climbingRepeated with
@@ -65,7 +61,6 @@ let ``an episode that runs past its limit is caught`` () =
         }
         "did not end by its limit 5"
 
-[<Fact>]
 let ``an agent left without an available action is caught`` () =
     caught
         { MatrixGames.penalty with
@@ -73,7 +68,6 @@ let ``an agent left without an available action is caught`` () =
         }
         "agent 1 has no available action"
 
-[<Fact>]
 let ``a feature outside the documented bound is caught: SMAX's raw combat state, Level-Based Foraging's raw cells`` () =
     // the combat maps' default (normalised) state passes the bound of 1; SMAX's raw positions (0 to 32) do not
     EnvLaws.checkWith light (Registry.make "combat:3m")
@@ -81,7 +75,7 @@ let ``a feature outside the documented bound is caught: SMAX's raw combat state,
     caught (Registry.make "combat:3m,state=raw") "outside the documented bound ±1"
     // Level-Based Foraging documents its own bound (raw coordinates and levels), and breaks a bound of 1
     let lbf = Registry.find "lbf:10x10-3p-3f"
-    Assert.Equal(9.0f, lbf.FeatureBound)
+    Expect.equal lbf.FeatureBound 9.0f "lbf.FeatureBound"
 
     EnvLaws.checkWith
         { light with
@@ -90,3 +84,23 @@ let ``a feature outside the documented bound is caught: SMAX's raw combat state,
         (lbf.Make())
 
     caught (lbf.Make()) "observation value"
+
+[<Tests>]
+let tests =
+    testList
+        "EnvLaws"
+        [
+            testCase "a restricted but lawful environment passes" ``a restricted but lawful environment passes``
+            testCase "a nondeterministic environment is caught" ``a nondeterministic environment is caught``
+            testCase "an observation of the wrong size is caught" ``an observation of the wrong size is caught``
+            testCase
+                "an environment that accepts a bad joint action is caught"
+                ``an environment that accepts a bad joint action is caught``
+            testCase "an episode that runs past its limit is caught" ``an episode that runs past its limit is caught``
+            testCase
+                "an agent left without an available action is caught"
+                ``an agent left without an available action is caught``
+            testCase
+                "a feature outside the documented bound is caught: SMAX's raw combat state, Level-Based Foraging's raw cells"
+                ``a feature outside the documented bound is caught: SMAX's raw combat state, Level-Based Foraging's raw cells``
+        ]

@@ -1,7 +1,8 @@
 module Qmix.Functional.Tests.EnvTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Functional
 
 /// A one-step game in which agent 0 may not take action 1.
@@ -31,63 +32,77 @@ let restricted: Env<int> =
 
     env
 
-[<Fact>]
 let ``an unavailable action is named with its agent`` () =
     let e =
-        Assert.Throws<ArgumentException>(fun () -> restricted.Step 0 [| 1; 0 |] (Qmix.Tensors.Rng.key 1UL) |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> restricted.Step 0 [| 1; 0 |] (Qmix.Tensors.Rng.key 1UL) |> ignore)
 
-    Assert.Contains("agent 0 chose action 1, which is not available", e.Message)
+    Expect.stringContains e.Message "agent 0 chose action 1, which is not available" "e.Message"
 
-[<Fact>]
 let ``a joint action of the wrong length or out of range is named`` () =
     let key = Qmix.Tensors.Rng.key 1UL
 
     let e =
-        Assert.Throws<ArgumentException>(fun () -> restricted.Step 0 [| 0 |] key |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> restricted.Step 0 [| 0 |] key |> ignore)
 
-    Assert.Contains("needs 2 actions (one per agent), got 1", e.Message)
+    Expect.stringContains e.Message "needs 2 actions (one per agent), got 1" "e.Message"
 
     let e =
-        Assert.Throws<ArgumentException>(fun () -> restricted.Step 0 [| 0; 3 |] key |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> restricted.Step 0 [| 0; 3 |] key |> ignore)
 
-    Assert.Contains("agent 1 chose action 3, outside 0..2", e.Message)
+    Expect.stringContains e.Message ("agent 1 chose action 3, outside 0..2") "e.Message"
 
-[<Fact>]
 let ``available actions pass`` () =
     let s, t = restricted.Step 0 [| 2; 1 |] (Qmix.Tensors.Rng.key 1UL)
-    Assert.Equal(1, s)
-    Assert.True t.Terminated
+    Expect.equal s 1 "s"
+    Expect.isTrue t.Terminated "t.Terminated"
 
-[<Fact>]
 let ``a boxed environment behaves as the original, over boxed states`` () =
     let key = Qmix.Tensors.Rng.key 1UL
     let boxed = Env.boxed restricted
-    Assert.Equal(restricted.Spec, boxed.Spec)
+    Expect.equal boxed.Spec restricted.Spec "boxed.Spec"
     let s0 = boxed.Reset key
-    Assert.Equal(box 0, s0)
+    Expect.equal s0 (box 0) "s0"
     let s1, t = boxed.Step s0 [| 2; 1 |] key
-    Assert.Equal(box 1, s1)
-    Assert.Equal(snd (restricted.Step 0 [| 2; 1 |] key), t)
-    Assert.Equal<float32[]>(restricted.Observations 0, boxed.Observations s0)
-    Assert.Equal<float32[]>(restricted.GlobalState 0, boxed.GlobalState s0)
-    Assert.Equal<bool[]>(restricted.AvailableActions 0, boxed.AvailableActions s0)
+    Expect.equal s1 (box 1) "s1"
+    Expect.equal t (snd (restricted.Step 0 [| 2; 1 |] key)) "t"
+    Expect.equal (boxed.Observations s0) (restricted.Observations 0) "boxed.Observations s0"
+    Expect.equal (boxed.GlobalState s0) (restricted.GlobalState 0) "boxed.GlobalState s0"
+    Expect.equal (boxed.AvailableActions s0) (restricted.AvailableActions 0) "boxed.AvailableActions s0"
     // the original's checks still apply
     let e =
-        Assert.Throws<ArgumentException>(fun () -> boxed.Step s0 [| 1; 0 |] key |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> boxed.Step s0 [| 1; 0 |] key |> ignore)
 
-    Assert.Contains("agent 0 chose action 1", e.Message)
+    Expect.stringContains e.Message "agent 0 chose action 1" "e.Message"
     // boxing twice changes nothing
-    Assert.Same(boxed, Env.boxed boxed)
+    Expect.isTrue (obj.ReferenceEquals(boxed, Env.boxed boxed)) "same instance: Env.boxed boxed"
 
-[<Fact>]
 let ``a boxed environment names both types when handed a state of another type`` () =
     let boxed = Env.boxed restricted
 
     let e =
-        Assert.Throws<ArgumentException>(fun () -> boxed.Observations(box "zero") |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> boxed.Observations(box "zero") |> ignore)
 
-    Assert.Contains("restricted: expected a state of type System.Int32, got System.String", e.Message)
+    Expect.stringContains e.Message "restricted: expected a state of type System.Int32, got System.String" "e.Message"
 
-    let e = Assert.Throws<ArgumentException>(fun () -> boxed.GlobalState null |> ignore)
+    let e =
+        Expect.throwsOf<ArgumentException>(fun () -> boxed.GlobalState null |> ignore)
 
-    Assert.Contains("got null", e.Message)
+    Expect.stringContains e.Message "got null" "e.Message"
+
+[<Tests>]
+let tests =
+    testList
+        "Env"
+        [
+            testCase "an unavailable action is named with its agent" ``an unavailable action is named with its agent``
+            testCase
+                "a joint action of the wrong length or out of range is named"
+                ``a joint action of the wrong length or out of range is named``
+            testCase "available actions pass" ``available actions pass``
+            testCase
+                "a boxed environment behaves as the original, over boxed states"
+                ``a boxed environment behaves as the original, over boxed states``
+            testCase
+                "a boxed environment names both types when handed a state of another type"
+                ``a boxed environment names both types when handed a state of another type``
+        ]

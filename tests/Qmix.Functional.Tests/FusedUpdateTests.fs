@@ -1,10 +1,11 @@
 module Qmix.Functional.Tests.FusedUpdateTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
-open Qmix.Functional.Tests.LearnerTests
+open Qmix.Functional.Tests.Fixtures
 
 /// ‖a − b‖ / ‖b‖ over all leaves of two gradient trees, and the worst leaf's name.
 let private worstLeaf (got: QParams<'M>) (want: QParams<'M>) =
@@ -69,7 +70,6 @@ let private configs: (string * LearnerConfig * MixerConfig) list =
         "iql", small, Independent
     ]
 
-[<Fact>]
 let ``fused gradients agree with the tape for every configuration the fused update runs`` () =
     for name, cfg, mixer in configs do
         let learner = Learner.builtIn cfg spec mixer
@@ -84,13 +84,12 @@ let ``fused gradients agree with the tape for every configuration the fused upda
 
             let batch = randomBatch spec b (seed + 7UL)
             let lossErr, leaf, err, fm, tm = agreement learner state batch
-            Assert.True(lossErr < 1e-5f, sprintf "%s, B=%d: loss differs by %g (relative)" name b lossErr)
-            Assert.True(err < 1e-4, sprintf "%s, B=%d: gradient of %s differs by %g (relative)" name b leaf err)
-            Assert.Equal(tm.QTakenMean, fm.QTakenMean, 4)
-            Assert.Equal(tm.TargetMean, fm.TargetMean, 4)
-            Assert.Equal(tm.TdErrorAbs, fm.TdErrorAbs, 4)
+            Expect.isTrue (lossErr < 1e-5f) (sprintf "%s, B=%d: loss differs by %g (relative)" name b lossErr)
+            Expect.isTrue (err < 1e-4) (sprintf "%s, B=%d: gradient of %s differs by %g (relative)" name b leaf err)
+            Expect.roundedEqual fm.QTakenMean tm.QTakenMean 4 "fm.QTakenMean"
+            Expect.roundedEqual fm.TargetMean tm.TargetMean 4 "fm.TargetMean"
+            Expect.roundedEqual fm.TdErrorAbs tm.TdErrorAbs 4 "fm.TdErrorAbs"
 
-[<Fact>]
 let ``negative control: the agreement check notices a different discount`` () =
     let learner = Learner.builtIn small spec qmixSmall
     let state = Learner.init learner (Rng.key 1UL)
@@ -104,9 +103,8 @@ let ``negative control: the agreement check notices a different discount`` () =
 
     let _, tape, _ = Learner.tapeGradients other state batch
     let _, err = worstLeaf fused tape
-    Assert.True(err > 1e-3, sprintf "a discount of 0.9 against 0.99 went unnoticed (relative difference %g)" err)
+    Expect.isTrue (err > 1e-3) (sprintf "a discount of 0.9 against 0.99 went unnoticed (relative difference %g)" err)
 
-[<Fact>]
 let ``the update is bit-identical with one thread, two, or as many as the machine has`` () =
     let batch = randomBatch spec 6 4UL
 
@@ -126,12 +124,11 @@ let ``the update is bit-identical with one thread, two, or as many as the machin
     let l1, p1 = run 1
     let l2, p2 = run 2
     let l0, p0 = run 0
-    Assert.Equal<float32 list>(l1, l2)
-    Assert.Equal<float32 list>(l1, l0)
-    Assert.Equal<float32[][]>(p1, p2)
-    Assert.Equal<float32[][]>(p1, p0)
+    Expect.equal l2 l1 "l2"
+    Expect.equal l0 l1 "l0"
+    Expect.equal p2 p1 "p2"
+    Expect.equal p0 p1 "p0"
 
-[<Fact>]
 let ``the tape engine and the fused one take the same step, to rounding`` () =
     let batch = randomBatch spec 5 6UL
     let fusedLearner = Learner.builtIn small spec qmixSmall
@@ -141,21 +138,19 @@ let ``the tape engine and the fused one take the same step, to rounding`` () =
     let s0 = Learner.init fusedLearner (Rng.key 3UL)
     let fs, fm = Learner.update fusedLearner 0 batch s0
     let ts, tm = Learner.update tapeLearner 0 batch s0
-    Assert.Equal(tm.Loss, fm.Loss, 4)
-    Assert.Equal(tm.GradNorm, fm.GradNorm, 3)
+    Expect.roundedEqual fm.Loss tm.Loss 4 "fm.Loss"
+    Expect.roundedEqual fm.GradNorm tm.GradNorm 3 "fm.GradNorm"
 
     for f, t in Array.zip (leaves fs.Params) (leaves ts.Params) do
         for i in 0 .. f.Length - 1 do
-            Assert.True(abs (f[i] - t[i]) < 1e-5f, sprintf "parameter differs: %g vs %g" f[i] t[i])
+            Expect.isTrue (abs (f[i] - t[i]) < 1e-5f) (sprintf "parameter differs: %g vs %g" f[i] t[i])
 
-[<Fact>]
 let ``a user's copy of a built-in mixer runs on the tape`` () =
     let builtIn = Mixers.create qmixSmall spec.NAgents spec.StateDim
     let copy = { builtIn with Name = "mine" }
-    Assert.True((Mixers.builtInConfig builtIn).IsSome)
-    Assert.True((Mixers.builtInConfig copy).IsNone)
+    Expect.isTrue ((Mixers.builtInConfig builtIn).IsSome) "(Mixers.builtInConfig builtIn).IsSome"
+    Expect.isTrue ((Mixers.builtInConfig copy).IsNone) "(Mixers.builtInConfig copy).IsNone"
 
-[<Fact>]
 let ``a recycling line of updates refuses to read a state two updates back; a persistent one keeps every state`` () =
     let learner = Learner.builtIn small spec qmixSmall
     let batch = randomBatch spec 4 5UL
@@ -164,27 +159,29 @@ let ``a recycling line of updates refuses to read a state two updates back; a pe
     let s2 = fst (Learner.update learner 2 batch s1)
     let s3 = fst (Learner.update learner 3 batch s2)
     // s1's storage now holds s3; s2, the state s3 came from, is still readable
-    Assert.Throws<InvalidOperationException>(fun () -> leaves s1.Params |> ignore)
+    Expect.throwsOf<InvalidOperationException>(fun () -> leaves s1.Params |> ignore)
     |> ignore
 
     leaves s2.Params |> ignore
-    leaves s3.Params |> ignore
-    // a copy lives on
+    // a snapshot of s3's values (copied out) before later updates reuse its storage
+    let s3Values = leaves s3.Params
+    // a copy lives on: after two more updates along the line it still holds s3's values
     let kept = Learner.copyState s3
     let s4 = fst (Learner.update learner 4 batch s3)
-    let _ = fst (Learner.update learner 5 batch s4)
-    Assert.Equal<float32[][]>(leaves kept.Params, leaves kept.Params)
+    let s5 = fst (Learner.update learner 5 batch s4)
+    Expect.equal (leaves kept.Params) s3Values "the copy of s3, after two later updates"
+    // (the later updates did move the parameters, so an aliased copy would have shown other values)
+    Expect.notEqual (leaves s5.Params) s3Values "s5's parameters, against s3's"
 
-    Assert.Throws<InvalidOperationException>(fun () -> leaves s3.Params |> ignore)
+    Expect.throwsOf<InvalidOperationException>(fun () -> leaves s3.Params |> ignore)
     |> ignore
     // the default workspace never recycles
     let p0 = Learner.init learner (Rng.key 4UL)
     let p1 = fst (Learner.update learner 1 batch p0)
     let p2 = fst (Learner.update learner 2 batch p1)
     let _ = fst (Learner.update learner 3 batch p2)
-    Assert.Equal<float32[][]>(leaves (fst (Learner.update learner 2 batch p1)).Params, leaves p2.Params)
+    Expect.equal (leaves p2.Params) (leaves (fst (Learner.update learner 2 batch p1)).Params) "leaves p2.Params"
 
-[<Fact>]
 let ``steps after an episode's last counted one are skipped without changing the result`` () =
     // the same episodes, once as they are and once with a longer padding tail of garbage observations
     let learner = Learner.builtIn small spec qmixSmall
@@ -206,10 +203,9 @@ let ``steps after an episode's last counted one are skipped without changing the
 
     let l1, g1, _ = Learner.gradients learner state batch
     let l2, g2, _ = Learner.gradients learner state noisy
-    Assert.Equal(l1, l2)
-    Assert.Equal<float32[][]>(leaves g1, leaves g2)
+    Expect.equal l2 l1 "l2"
+    Expect.equal (leaves g2) (leaves g1) "leaves g2"
 
-[<Fact>]
 let ``the fused update learns the same from a truncated batch and from one stacked at full length`` () =
     let learner = Learner.builtIn small spec qmixSmall
     let state = Learner.init learner (Rng.key 12UL)
@@ -240,23 +236,56 @@ let ``the fused update learns the same from a truncated batch and from one stack
             Filled = cut 1 batch.Filled
         }
 
-    Assert.True(t' < t1, "the test needs a batch whose episodes all end before the limit")
+    Expect.isTrue (t' < t1) "the test needs a batch whose episodes all end before the limit"
     let full, fm = Learner.update learner 0 batch state
     let short, sm = Learner.update learner 0 truncated state
-    Assert.Equal(fm.Loss, sm.Loss)
-    Assert.Equal(fm.GradNorm, sm.GradNorm)
-    Assert.Equal<float32[][]>(leaves full.Params, leaves short.Params)
+    Expect.equal sm.Loss fm.Loss "sm.Loss"
+    Expect.equal sm.GradNorm fm.GradNorm "sm.GradNorm"
+    Expect.equal (leaves short.Params) (leaves full.Params) "leaves short.Params"
 
-[<Fact>]
 let ``parameters whose sizes disagree with the settings are refused with the mismatch named`` () =
     // a QMIX mixer made for a hypernetwork input of 9 values, in a learner whose states have 6
     let mixer = Mixers.create qmixSmall spec.NAgents 9
     let learner = Learner.create small spec mixer
     let state = Learner.init learner (Rng.key 1UL)
     let batch = randomBatch spec 3 2UL
-    Assert.False(Learner.runsFused learner state.Params)
+    Expect.isFalse (Learner.runsFused learner state.Params) "Learner.runsFused learner state.Params"
 
     let e =
-        Assert.ThrowsAny<ArgumentException>(fun () -> Learner.update learner 0 batch state |> ignore)
+        Expect.throwsAnyOf<ArgumentException>(fun () -> Learner.update learner 0 batch state |> ignore)
 
-    Assert.Contains("D=9", e.Message)
+    Expect.stringContains e.Message "D=9" "e.Message"
+
+[<Tests>]
+let tests =
+    testList
+        "FusedUpdate"
+        [
+            testCase
+                "fused gradients agree with the tape for every configuration the fused update runs"
+                ``fused gradients agree with the tape for every configuration the fused update runs``
+            testCase
+                "negative control: the agreement check notices a different discount"
+                ``negative control: the agreement check notices a different discount``
+            testCase
+                "the update is bit-identical with one thread, two, or as many as the machine has"
+                ``the update is bit-identical with one thread, two, or as many as the machine has``
+            testCase
+                "the tape engine and the fused one take the same step, to rounding"
+                ``the tape engine and the fused one take the same step, to rounding``
+            testCase
+                "a user's copy of a built-in mixer runs on the tape"
+                ``a user's copy of a built-in mixer runs on the tape``
+            testCase
+                "a recycling line of updates refuses to read a state two updates back; a persistent one keeps every state"
+                ``a recycling line of updates refuses to read a state two updates back; a persistent one keeps every state``
+            testCase
+                "steps after an episode's last counted one are skipped without changing the result"
+                ``steps after an episode's last counted one are skipped without changing the result``
+            testCase
+                "the fused update learns the same from a truncated batch and from one stacked at full length"
+                ``the fused update learns the same from a truncated batch and from one stacked at full length``
+            testCase
+                "parameters whose sizes disagree with the settings are refused with the mismatch named"
+                ``parameters whose sizes disagree with the settings are refused with the mismatch named``
+        ]

@@ -94,6 +94,11 @@ let batchTags (b: EpisodeBatch) =
 /// A property over values drawn from `g` (no shrinking: the failing case is reported as drawn).
 let forAll (g: Gen<'a>) (body: 'a -> unit) = Prop.forAll (Arb.fromGen g) body
 
+/// A property over values drawn from `g` whose failing case is shrunk through `shrink` (smaller candidates that the
+/// generator could also have drawn), so the report shows a minimal counterexample.
+let forAllShrinking (g: Gen<'a>) (shrink: 'a -> seq<'a>) (body: 'a -> unit) =
+    Prop.forAll (Arb.fromGenShrink (g, shrink)) body
+
 /// Runs a property `tests` times from the fixed replay seed (1, 1), throwing on a counterexample.
 let check (tests: int) (prop: Property) =
     Check.One(Config.QuickThrowOnFailure.WithReplay(1UL, 1UL).WithMaxTest(tests).WithQuietOnSuccess(true), prop)

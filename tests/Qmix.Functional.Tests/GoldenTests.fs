@@ -1,26 +1,24 @@
 module Qmix.Functional.Tests.GoldenTests
 
 open System.IO
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Tests
 
-let cases () : obj[] seq =
-    Golden.caseFiles (Golden.directory ())
-    |> Seq.map (fun f -> [| box (Path.GetFileName f) |])
+/// The case files' names, read when the test list is built (QMIX_GOLDEN_DIR chooses the directory).
+let cases () =
+    Golden.caseFiles (Golden.directory ()) |> Array.map Path.GetFileName
 
-[<Fact>]
 let ``the golden directory holds at least one case`` () =
     let dir = Golden.directory ()
-    Assert.True((Golden.caseFiles dir).Length > 0, sprintf "no golden case (*.json) in %s" dir)
+    Expect.isTrue ((Golden.caseFiles dir).Length > 0) (sprintf "no golden case (*.json) in %s" dir)
 
-[<Theory>]
-[<MemberData(nameof cases)>]
 let ``one learner update matches PyTorch: loss, grad norm, every gradient and every parameter step`` (file: string) =
     let case = Golden.read (Path.Combine(Golden.directory (), file))
     let failures = Golden.compare (Golden.learnerOf case) case
-    Assert.True(failures.IsEmpty, sprintf "%s:\n  %s" file (String.concat "\n  " failures))
+    Expect.isTrue failures.IsEmpty (sprintf "%s:\n  %s" file (String.concat "\n  " failures))
 
 // Negative controls: the comparison notices a learner that differs from the case.
 
@@ -31,7 +29,6 @@ let private caseNamed (prefix: string) =
 
 let private tiny () = caseNamed "qmix_tiny"
 
-[<Fact>]
 let ``negative control: ignoring the target network (targets from the online one) is reported`` () =
     let case = tiny ()
     let learner = Golden.learnerOf case
@@ -49,9 +46,11 @@ let ``negative control: ignoring the target network (targets from the online one
                     })
         }
 
-    Assert.Contains(Golden.compare learner withOnlineTargets, fun f -> f.StartsWith "loss")
+    Expect.exists
+        (Golden.compare learner withOnlineTargets)
+        (fun f -> f.StartsWith "loss")
+        "Golden.compare learner withOnlineTargets"
 
-[<Fact>]
 let ``negative control: a discount of 0.9 instead of 0.99 is reported`` () =
     let case = tiny ()
     let learner = Golden.learnerOf case
@@ -61,9 +60,8 @@ let ``negative control: a discount of 0.9 instead of 0.99 is reported`` () =
             Config = { learner.Config with Gamma = 0.9f }
         }
 
-    Assert.NotEmpty(Golden.compare wrong case)
+    Expect.isNonEmpty (Golden.compare wrong case) "Golden.compare wrong case"
 
-[<Fact>]
 let ``negative control: a gradient off by one percent in one tensor is reported`` () =
     let case = tiny ()
     let name, g = case.Grads |> Map.toSeq |> Seq.head
@@ -80,4 +78,29 @@ let ``negative control: a gradient off by one percent in one tensor is reported`
         }
 
     let failures = Golden.compare (Golden.learnerOf case) corrupted
-    Assert.Contains(failures, fun f -> f.Contains name)
+    Expect.exists failures (fun f -> f.Contains name) "failures"
+
+[<Tests>]
+let tests =
+    testList
+        "Golden"
+        [
+            testCase "the golden directory holds at least one case" ``the golden directory holds at least one case``
+            testList
+                "one learner update matches PyTorch: loss, grad norm, every gradient and every parameter step"
+                [
+                    for file in cases () ->
+                        testCase file (fun () ->
+                            ``one learner update matches PyTorch: loss, grad norm, every gradient and every parameter step``
+                                file)
+                ]
+            testCase
+                "negative control: ignoring the target network (targets from the online one) is reported"
+                ``negative control: ignoring the target network (targets from the online one) is reported``
+            testCase
+                "negative control: a discount of 0.9 instead of 0.99 is reported"
+                ``negative control: a discount of 0.9 instead of 0.99 is reported``
+            testCase
+                "negative control: a gradient off by one percent in one tensor is reported"
+                ``negative control: a gradient off by one percent in one tensor is reported``
+        ]

@@ -4,7 +4,8 @@ module Qmix.Functional.Tests.GridLaws
 
 open System
 open FsCheck.FSharp
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 
@@ -31,17 +32,16 @@ let checkShapes (env: Env<'S>) (s: 'S) =
     let obs, state, avail =
         env.Observations s, env.GlobalState s, env.AvailableActions s
 
-    Assert.Equal(spec.NAgents * spec.ObsDim, obs.Length)
-    Assert.Equal(spec.StateDim, state.Length)
-    Assert.Equal(spec.NAgents * spec.NActions, avail.Length)
-    Assert.True(Array.forall Single.IsFinite obs, "observations finite")
-    Assert.True(Array.forall Single.IsFinite state, "state finite")
+    Expect.equal obs.Length (spec.NAgents * spec.ObsDim) "obs.Length"
+    Expect.equal state.Length spec.StateDim "state.Length"
+    Expect.equal avail.Length (spec.NAgents * spec.NActions) "avail.Length"
+    Expect.isTrue (Array.forall Single.IsFinite obs) "observations finite"
+    Expect.isTrue (Array.forall Single.IsFinite state) "state finite"
 
     for i in 0 .. spec.NAgents - 1 do
-        Assert.True(
-            Array.exists id avail[i * spec.NActions .. (i + 1) * spec.NActions - 1],
-            sprintf "agent %d has an action" i
-        )
+        Expect.isTrue
+            (Array.exists id avail[i * spec.NActions .. (i + 1) * spec.NActions - 1])
+            (sprintf "agent %d has an action" i)
 
 /// Plays one episode from the seed with random legal actions, checking at every step: shapes, determinism of
 /// reset and step (same state, actions and key → equal results), the input state unchanged, finite rewards
@@ -51,7 +51,7 @@ let checkEpisode (env: Env<'S>) (render: 'S -> string) (seed: uint64) : int =
     let spec = env.Spec
     let kReset, kRun = Rng.split (Rng.key seed)
     let s0 = env.Reset kReset
-    Assert.True((s0 = env.Reset kReset), "reset is deterministic")
+    Expect.isTrue (s0 = env.Reset kReset) "reset is deterministic"
     let mutable s = s0
     let mutable t = 0
     let mutable ended = false
@@ -63,29 +63,29 @@ let checkEpisode (env: Env<'S>) (render: 'S -> string) (seed: uint64) : int =
         let before = snapshot env render s
         let s1, tr = env.Step s actions kStep
         let s2, tr2 = env.Step s actions kStep
-        Assert.True((s1 = s2), "step is deterministic")
-        Assert.True((tr = tr2), "step is deterministic")
-        Assert.True((before = snapshot env render s), "the input state is unchanged")
-        Assert.True(Single.IsFinite tr.Reward, "reward finite")
+        Expect.isTrue (s1 = s2) "step is deterministic"
+        Expect.isTrue (tr = tr2) "step is deterministic"
+        Expect.isTrue (before = snapshot env render s) "the input state is unchanged"
+        Expect.isTrue (Single.IsFinite tr.Reward) "reward finite"
 
         match tr.Info.AgentRewards with
         | Some rs ->
-            Assert.Equal(spec.NAgents, rs.Length)
-            Assert.True(Array.forall Single.IsFinite rs)
-            Assert.Equal(float (Array.sum rs), float tr.Reward, 5)
+            Expect.equal rs.Length spec.NAgents "rs.Length"
+            Expect.isTrue (Array.forall Single.IsFinite rs) "Array.forall Single.IsFinite rs"
+            Expect.roundedEqual (float tr.Reward) (float (Array.sum rs)) 5 "float tr.Reward"
         | None -> ()
 
         t <- t + 1
-        Assert.False(tr.Terminated && tr.Truncated, "terminated and truncated at once")
+        Expect.isFalse (tr.Terminated && tr.Truncated) "terminated and truncated at once"
         ended <- tr.Terminated || tr.Truncated
-        Assert.True(t <= spec.EpisodeLimit, "episode within its limit")
-        Assert.True(ended || t < spec.EpisodeLimit, "the episode ends at its limit")
-        Assert.True(not tr.Truncated || t = spec.EpisodeLimit, "truncated only at the limit")
+        Expect.isTrue (t <= spec.EpisodeLimit) "episode within its limit"
+        Expect.isTrue (ended || t < spec.EpisodeLimit) "the episode ends at its limit"
+        Expect.isTrue (not tr.Truncated || t = spec.EpisodeLimit) "truncated only at the limit"
         s <- s1
 
     checkShapes env s
 
-    Assert.Throws<ArgumentException>(fun () -> env.Step s (Array.create spec.NAgents 0) kRun |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> env.Step s (Array.create spec.NAgents 0) kRun |> ignore)
     |> ignore
 
     t
@@ -109,9 +109,9 @@ let checkBadInput (env: Env<'S>) (render: 'S -> string) (s: 'S) =
 
     for length in [ 0; spec.NAgents - 1; spec.NAgents + 1 ] do
         let ex =
-            Assert.Throws<ArgumentException>(fun () -> env.Step s (Array.create length 0) key |> ignore)
+            Expect.throwsOf<ArgumentException>(fun () -> env.Step s (Array.create length 0) key |> ignore)
 
-        Assert.Contains(sprintf "got %d" length, ex.Message)
+        Expect.stringContains ex.Message (sprintf "got %d" length) "ex.Message"
 
     for i in 0 .. spec.NAgents - 1 do
         for u in [ -1; spec.NActions ] do
@@ -119,13 +119,13 @@ let checkBadInput (env: Env<'S>) (render: 'S -> string) (s: 'S) =
             actions[i] <- u
 
             let ex =
-                Assert.Throws<ArgumentException>(fun () -> env.Step s actions key |> ignore)
+                Expect.throwsOf<ArgumentException>(fun () -> env.Step s actions key |> ignore)
 
-            Assert.Contains(sprintf "agent %d" i, ex.Message)
-            Assert.Contains(sprintf "action %d" u, ex.Message)
+            Expect.stringContains ex.Message (sprintf "agent %d" i) "ex.Message"
+            Expect.stringContains ex.Message (sprintf "action %d" u) "ex.Message"
 
-    Assert.Throws<ArgumentNullException>(fun () -> env.Step s null key |> ignore)
+    Expect.throwsOf<ArgumentNullException>(fun () -> env.Step s null key |> ignore)
     |> ignore
 
-    Assert.True((before = snapshot env render s), "the state is unchanged")
-    Assert.True((expected = env.Step s good key), "the state steps as before")
+    Expect.isTrue (before = snapshot env render s) "the state is unchanged"
+    Expect.isTrue (expected = env.Step s good key) "the state steps as before"

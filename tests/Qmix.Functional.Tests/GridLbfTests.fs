@@ -1,7 +1,8 @@
 module Qmix.Functional.Tests.GridLbfTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
@@ -53,7 +54,6 @@ let private required =
         "15x15-4p-5f-2s"
     ]
 
-[<Fact>]
 let ``lbf tasks have lb-foraging's sizes and names`` () =
     let sizes =
         required
@@ -61,57 +61,67 @@ let ``lbf tasks have lb-foraging's sizes and names`` () =
             let s = (Lbf.env t).Spec
             s.Name, s.NAgents, s.NActions, s.ObsDim, s.StateDim, s.EpisodeLimit)
 
-    Assert.Equal<(string * int * int * int * int * int) list>(
-        [
+    Expect.equal
+        sizes
+        ([
             "lbf:8x8-2p-2f-coop", 2, 6, 12, 24, 50
             "lbf:8x8-2p-2f-2s-coop", 2, 6, 12, 24, 50
             "lbf:10x10-3p-3f", 3, 6, 18, 54, 50
             "lbf:10x10-3p-3f-2s", 3, 6, 18, 54, 50
             "lbf:15x15-4p-5f", 4, 6, 27, 108, 50
             "lbf:15x15-4p-5f-2s", 4, 6, 27, 108, 50
-        ],
-        sizes
-    )
+        ])
+        "sizes"
 
     let c = Lbf.config "Foraging-2s-15x15-4p-5f-coop-v3"
-    Assert.Equal((15, 4, 5, 2, true), (c.FieldSize, c.Players, c.MaxFood, c.Sight, c.ForceCoop))
-    Assert.Equal(c, Lbf.config "lbf:15x15-4p-5f-2s-coop")
-    Assert.Equal((10, false), ((Lbf.config "10x10-3p-3f").Sight, (Lbf.config "10x10-3p-3f").ForceCoop))
-    Assert.Equal(Lbf.defaults, Lbf.config "8x8-2p-2f-coop")
-    Assert.True(Lbf.tasks |> List.forall (fun t -> (Lbf.env t).Spec.Name = "lbf:" + t))
+
+    Expect.equal
+        (c.FieldSize, c.Players, c.MaxFood, c.Sight, c.ForceCoop)
+        (15, 4, 5, 2, true)
+        "(c.FieldSize, c.Players, c.MaxFood, c.Sight, c.ForceCoop)"
+
+    Expect.equal (Lbf.config "lbf:15x15-4p-5f-2s-coop") c "Lbf.config \"lbf:15x15-4p-5f-2s-coop\""
+
+    Expect.equal
+        ((Lbf.config "10x10-3p-3f").Sight, (Lbf.config "10x10-3p-3f").ForceCoop)
+        (10, false)
+        "((Lbf.config \"10x10-3p-3f\").Sight, (Lbf.config \"10x10-3p-3f\").Force..."
+
+    Expect.equal (Lbf.config "8x8-2p-2f-coop") Lbf.defaults "Lbf.config \"8x8-2p-2f-coop\""
+
+    Expect.isTrue
+        (Lbf.tasks |> List.forall (fun t -> (Lbf.env t).Spec.Name = "lbf:" + t))
+        "Lbf.tasks |> List.forall (fun t -> (Lbf.env t).Spec.Name = \"lbf:\" + t)"
 
     for bad in [ "8x9-2p-2f"; "8x8-2p"; "lbf:"; "checkers" ] do
-        Assert.Throws<ArgumentException>(fun () -> Lbf.config bad |> ignore) |> ignore
+        Expect.throwsOf<ArgumentException>(fun () -> Lbf.config bad |> ignore) |> ignore
 
-[<Fact>]
 let ``two players whose levels sum to the food's level load it together and share the reward by level`` () =
     let s0 = state 8 [ 3, 2, 1; 3, 4, 2 ] [ 3, 3, 3 ]
     // alone, neither level 1 nor level 2 can load a level-3 food (and the default penalty is 0)
     let s1, t1 = coop8.Step s0 [| load; none |] key
-    Assert.Equal<float32[]>([| 0.0f; 0.0f |], rewards t1)
-    Assert.Equal(3, s1.Food[3 * 8 + 3])
+    Expect.equal (rewards t1) ([| 0.0f; 0.0f |]) "rewards t1"
+    Expect.equal (s1.Food[3 * 8 + 3]) 3 "s1.Food[3 * 8 + 3]"
     let s2, t2 = coop8.Step s1 [| none; load |] key
-    Assert.Equal<float32[]>([| 0.0f; 0.0f |], rewards t2)
-    Assert.False(t2.Terminated || t2.Truncated)
+    Expect.equal (rewards t2) ([| 0.0f; 0.0f |]) "rewards t2"
+    Expect.isFalse (t2.Terminated || t2.Truncated) "t2.Terminated || t2.Truncated"
     // together: level_i · 3 / (3 · 3)
     let s3, t3 = coop8.Step s2 [| load; load |] key
-    Assert.Equal<float32[]>([| float32 (1.0 / 3.0); float32 (2.0 / 3.0) |], rewards t3)
-    Assert.Equal(1.0f, t3.Reward, 6)
-    Assert.Equal(0, s3.Food[3 * 8 + 3])
-    Assert.True(t3.Terminated && not t3.Truncated && s3.Ended)
-    Assert.Equal<(int * int)[]>([| 3, 2; 3, 4 |], players s3)
+    Expect.equal (rewards t3) ([| float32 (1.0 / 3.0); float32 (2.0 / 3.0) |]) "rewards t3"
+    Expect.roundedEqual t3.Reward 1.0f 6 "t3.Reward"
+    Expect.equal (s3.Food[3 * 8 + 3]) 0 "s3.Food[3 * 8 + 3]"
+    Expect.isTrue (t3.Terminated && not t3.Truncated && s3.Ended) "t3.Terminated && not t3.Truncated && s3.Ended"
+    Expect.equal (players s3) ([| 3, 2; 3, 4 |]) "players s3"
 
-[<Fact>]
 let ``a failed load costs the penalty when one is set`` () =
     let env = Lbf.make { Lbf.defaults with Penalty = 0.1f }
     let s0 = state 8 [ 3, 2, 1; 3, 4, 2 ] [ 3, 3, 3 ]
     let _, t = env.Step s0 [| load; none |] key
-    Assert.Equal<float32[]>([| -0.1f; 0.0f |], rewards t)
+    Expect.equal (rewards t) ([| -0.1f; 0.0f |]) "rewards t"
     // loading with no food next to the player is invalid: it acts as none, with no penalty
     let _, t2 = env.Step (state 8 [ 0, 0, 1; 3, 4, 2 ] [ 3, 3, 3 ]) [| load; none |] key
-    Assert.Equal<float32[]>([| 0.0f; 0.0f |], rewards t2)
+    Expect.equal (rewards t2) ([| 0.0f; 0.0f |]) "rewards t2"
 
-[<Fact>]
 let ``a fully cleared episode pays the team exactly 1`` () =
     let s0 = state 8 [ 5, 4, 1; 1, 2, 2 ] [ 1, 1, 2; 5, 5, 3 ]
 
@@ -128,20 +138,24 @@ let ``a fully cleared episode pays the team exactly 1`` () =
         ]
 
     let steps = playFrom coop8 s0 joint
-    Assert.Equal<float32[]>([| 0.0f; 0.4f |], rewards (snd steps[0]))
-    Assert.Equal<(int * int)[]>([| 5, 4; 4, 5 |], players (fst steps[6]))
-    Assert.Equal<float32[]>([| 0.2f; 0.4f |], rewards (snd steps[7]))
+    Expect.equal (rewards (snd steps[0])) ([| 0.0f; 0.4f |]) "rewards (snd steps[0])"
+    Expect.equal (players (fst steps[6])) ([| 5, 4; 4, 5 |]) "players (fst steps[6])"
+    Expect.equal (rewards (snd steps[7])) ([| 0.2f; 0.4f |]) "rewards (snd steps[7])"
 
-    Assert.True(
-        steps
-        |> List.take 7
-        |> List.forall (fun (_, tr) -> not (tr.Terminated || tr.Truncated))
-    )
+    Expect.isTrue
+        (steps
+         |> List.take 7
+         |> List.forall (fun (_, tr) -> not (tr.Terminated || tr.Truncated)))
+        "steps |> List.take 7 |> List.forall (fun (_, tr) -> not (tr.Termina..."
 
-    Assert.True((snd steps[7]).Terminated)
-    Assert.Equal(1.0, steps |> List.sumBy (fun (_, tr) -> float tr.Reward), 6)
+    Expect.isTrue ((snd steps[7]).Terminated) "(snd steps[7]).Terminated"
 
-[<Fact>]
+    Expect.roundedEqual
+        (steps |> List.sumBy (fun (_, tr) -> float tr.Reward))
+        1.0
+        6
+        "steps |> List.sumBy (fun (_, tr) -> float tr.Reward)"
+
 let ``moves are simultaneous: contested cells stay empty, swaps and follows go through`` () =
     let env = Lbf.make { Lbf.defaults with MaxFood = 1 }
 
@@ -151,18 +165,36 @@ let ``moves are simultaneous: contested cells stay empty, swaps and follows go t
     let after s actions = players (fst (env.Step s actions key))
 
     // both claim (2,3): neither moves
-    Assert.Equal<(int * int)[]>([| 2, 2; 2, 4 |], after (at (2, 2) (2, 4)) [| east; west |])
+    Expect.equal
+        (after (at (2, 2) (2, 4)) [| east; west |])
+        ([| 2, 2; 2, 4 |])
+        "after (at (2, 2) (2, 4)) [| east; west |]"
     // into a player that stays: blocked
-    Assert.Equal<(int * int)[]>([| 2, 2; 2, 3 |], after (at (2, 2) (2, 3)) [| east; none |])
-    Assert.Equal<(int * int)[]>([| 2, 2; 2, 3 |], after (at (2, 2) (2, 3)) [| east; load |])
-    // following a player that moves away
-    Assert.Equal<(int * int)[]>([| 2, 3; 2, 4 |], after (at (2, 2) (2, 3)) [| east; east |])
-    // head-on swap (an upstream quirk, kept)
-    Assert.Equal<(int * int)[]>([| 2, 3; 2, 2 |], after (at (2, 2) (2, 3)) [| east; west |])
-    // invalid moves act as none: off the grid, onto food
-    Assert.Equal<(int * int)[]>([| 0, 0; 6, 5 |], after (at (0, 0) (6, 5)) [| north; east |])
+    Expect.equal
+        (after (at (2, 2) (2, 3)) [| east; none |])
+        ([| 2, 2; 2, 3 |])
+        "after (at (2, 2) (2, 3)) [| east; none |]"
 
-[<Fact>]
+    Expect.equal
+        (after (at (2, 2) (2, 3)) [| east; load |])
+        ([| 2, 2; 2, 3 |])
+        "after (at (2, 2) (2, 3)) [| east; load |]"
+    // following a player that moves away
+    Expect.equal
+        (after (at (2, 2) (2, 3)) [| east; east |])
+        ([| 2, 3; 2, 4 |])
+        "after (at (2, 2) (2, 3)) [| east; east |]"
+    // head-on swap (an upstream quirk, kept)
+    Expect.equal
+        (after (at (2, 2) (2, 3)) [| east; west |])
+        ([| 2, 3; 2, 2 |])
+        "after (at (2, 2) (2, 3)) [| east; west |]"
+    // invalid moves act as none: off the grid, onto food
+    Expect.equal
+        (after (at (0, 0) (6, 5)) [| north; east |])
+        ([| 0, 0; 6, 5 |])
+        "after (at (0, 0) (6, 5)) [| north; east |]"
+
 let ``a player may enter the cell of a player whose move was blocked (upstream quirk, kept)`` () =
     let env =
         Lbf.make
@@ -174,13 +206,12 @@ let ``a player may enter the cell of a player whose move was blocked (upstream q
     let s0 = state 8 [ 2, 2, 1; 2, 3, 1; 2, 5, 1 ] [ 6, 6, 3 ]
     // B and C both claim (2,4) and stay; A's claim on B's cell is unique, so A moves onto B
     let s1, _ = env.Step s0 [| east; east; west |] key
-    Assert.Equal<(int * int)[]>([| 2, 3; 2, 3; 2, 5 |], players s1)
-    Assert.Contains("A1 .. C1", Lbf.render s1)
+    Expect.equal (players s1) ([| 2, 3; 2, 3; 2, 5 |]) "players s1"
+    Expect.stringContains (Lbf.render s1) ("A1 .. C1") "Lbf.render s1"
     // two players on one cell both claim it when they stay, and it remains theirs
     let s2, _ = env.Step s1 [| none; none; west |] key
-    Assert.Equal<(int * int)[]>([| 2, 3; 2, 3; 2, 4 |], players s2)
+    Expect.equal (players s2) ([| 2, 3; 2, 3; 2, 4 |]) "players s2"
 
-[<Fact>]
 let ``observations list visible food, then the player, then the others, in window coordinates`` () =
     let s = state 8 [ 3, 2, 1; 3, 4, 2 ] [ 3, 3, 3 ]
 
@@ -190,8 +221,8 @@ let ``observations list visible food, then the player, then the others, in windo
     let b =
         [| 3.0f; 3.0f; 3.0f; -1.0f; -1.0f; 0.0f; 3.0f; 4.0f; 2.0f; 3.0f; 2.0f; 1.0f |]
 
-    Assert.Equal<float32[]>(Array.append a b, coop8.Observations s)
-    Assert.Equal<float32[]>(Array.append a b, coop8.GlobalState s)
+    Expect.equal (coop8.Observations s) (Array.append a b) "coop8.Observations s"
+    Expect.equal (coop8.GlobalState s) (Array.append a b) "coop8.GlobalState s"
     // sight 2: A at the corner sees its window rows/cols 0..2, and B four cells away (upstream's visibility test
     // accepts window coordinates up to 2·sight); B, in the open, sees its 5 x 5 window only
     let partial = Lbf.env "8x8-2p-2f-2s-coop"
@@ -203,9 +234,8 @@ let ``observations list visible food, then the player, then the others, in windo
     let b2 =
         [| 3.0f; 3.0f; 3.0f; -1.0f; -1.0f; 0.0f; 2.0f; 2.0f; 2.0f; -1.0f; -1.0f; 0.0f |]
 
-    Assert.Equal<float32[]>(Array.append a2 b2, partial.Observations s2)
+    Expect.equal (partial.Observations s2) (Array.append a2 b2) "partial.Observations s2"
 
-[<Fact>]
 let ``with MaskInvalidActions only valid actions are available, and others are rejected`` () =
     let env =
         Lbf.make
@@ -216,20 +246,22 @@ let ``with MaskInvalidActions only valid actions are available, and others are r
     let s = state 8 [ 2, 1, 1; 0, 7, 2 ] [ 2, 2, 3 ]
     let mask = env.AvailableActions s
     // A: none, north, south, west, (east onto food: no), load; B in the top-right corner with no food near
-    Assert.Equal<bool[]>([| true; true; true; true; false; true; true; false; true; true; false; false |], mask)
-    Assert.Equal<bool[]>(Array.create 12 true, coop8.AvailableActions s)
+    Expect.equal mask ([| true; true; true; true; false; true; true; false; true; true; false; false |]) "mask"
+    Expect.equal (coop8.AvailableActions s) (Array.create 12 true) "coop8.AvailableActions s"
     let before = Lbf.render s
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> env.Step s [| none; north |] key |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> env.Step s [| none; north |] key |> ignore)
 
-    Assert.Contains("agent 1", ex.Message)
-    Assert.Contains("action 1", ex.Message)
-    Assert.Equal(before, Lbf.render s)
+    Expect.stringContains ex.Message "agent 1" "ex.Message"
+    Expect.stringContains ex.Message "action 1" "ex.Message"
+    Expect.equal (Lbf.render s) before "Lbf.render s"
     // unmasked, the same action is accepted and acts as none
-    Assert.Equal<(int * int)[]>([| 2, 1; 0, 7 |], players (fst (coop8.Step s [| none; north |] key)))
+    Expect.equal
+        (players (fst (coop8.Step s [| none; north |] key)))
+        ([| 2, 1; 0, 7 |])
+        "players (fst (coop8.Step s [| none; north |] key))"
 
-[<Fact>]
 let ``reset places players and foods by lb-foraging's rules`` () =
     for task in required do
         let env = Lbf.env task
@@ -240,8 +272,11 @@ let ``reset places players and foods by lb-foraging's rules`` () =
         for seed in 0UL .. 99UL do
             let s = env.Reset(Rng.key seed)
             let ps = players s
-            Assert.Equal(ps.Length, (Array.distinct ps).Length)
-            Assert.True(s.Levels |> Array.forall (fun l -> l = 1 || l = 2))
+            Expect.equal ((Array.distinct ps).Length) ps.Length "(Array.distinct ps).Length"
+
+            Expect.isTrue
+                (s.Levels |> Array.forall (fun l -> l = 1 || l = 2))
+                "s.Levels |> Array.forall (fun l -> l = 1 || l = 2)"
 
             let foods =
                 [|
@@ -250,44 +285,45 @@ let ``reset places players and foods by lb-foraging's rules`` () =
                             cell / size, cell % size, s.Food[cell]
                 |]
 
-            Assert.Equal(cfg.MaxFood, foods.Length)
-            Assert.Equal(Array.sumBy (fun (_, _, l) -> l) foods, s.FoodSpawned)
+            Expect.equal foods.Length cfg.MaxFood "foods.Length"
+            Expect.equal s.FoodSpawned (Array.sumBy (fun (_, _, l) -> l) foods) "s.FoodSpawned"
             let cap = Array.sort s.Levels |> Array.truncate 3 |> Array.sum
 
             for r, c, level in foods do
                 foodLevels.Add level |> ignore
-                Assert.InRange(r, 1, size - 2)
-                Assert.InRange(c, 1, size - 2)
-                Assert.DoesNotContain((r, c), ps)
+                Expect.inRange r 1 (size - 2) "r"
+                Expect.inRange c 1 (size - 2) "c"
+                Expect.lacks ps (r, c) "ps"
 
                 if cfg.ForceCoop then
-                    Assert.Equal(cap, level)
+                    Expect.equal level cap "level"
                 else
-                    Assert.InRange(level, 1, cap)
+                    Expect.inRange level 1 cap "level"
 
                 for r2, c2, _ in foods do
                     if (r2, c2) <> (r, c) then
-                        Assert.False(max (abs (r - r2)) (abs (c - c2)) <= 1, "no food in the 3x3 neighbourhood")
-                        Assert.False((r = r2 && abs (c - c2) <= 2) || (c = c2 && abs (r - r2) <= 2), "no food within 2")
+                        Expect.isFalse (max (abs (r - r2)) (abs (c - c2)) <= 1) "no food in the 3x3 neighbourhood"
+
+                        Expect.isFalse
+                            ((r = r2 && abs (c - c2) <= 2) || (c = c2 && abs (r - r2) <= 2))
+                            "no food within 2"
 
         if not cfg.ForceCoop then
-            Assert.True(foodLevels.Count > 1, "food levels vary")
+            Expect.isTrue (foodLevels.Count > 1) "food levels vary"
 
-[<Fact>]
 let ``the episode is truncated at 50 steps`` () =
     let steps =
         playFrom coop8 (state 8 [ 0, 0, 1; 7, 7, 1 ] [ 3, 3, 2 ]) (List.replicate 50 [| none; none |])
 
-    Assert.True(
-        steps
-        |> List.take 49
-        |> List.forall (fun (_, tr) -> not (tr.Terminated || tr.Truncated))
-    )
+    Expect.isTrue
+        (steps
+         |> List.take 49
+         |> List.forall (fun (_, tr) -> not (tr.Terminated || tr.Truncated)))
+        "steps |> List.take 49 |> List.forall (fun (_, tr) -> not (tr.Termin..."
 
     let last, tr = List.last steps
-    Assert.True(tr.Truncated && not tr.Terminated && last.Ended)
+    Expect.isTrue (tr.Truncated && not tr.Terminated && last.Ended) "tr.Truncated && not tr.Terminated && last.Ended"
 
-[<Fact>]
 let ``lbf obeys the environment laws over random keys and action sequences`` () =
     for task in required do
         GridLaws.checkLaws 15 (Lbf.env task) Lbf.render
@@ -300,20 +336,60 @@ let ``lbf obeys the environment laws over random keys and action sequences`` () 
             })
         Lbf.render
 
-[<Fact>]
 let ``lbf rejects bad joint actions and leaves the state unchanged`` () =
     let env = Lbf.env "10x10-3p-3f"
     GridLaws.checkBadInput env Lbf.render (env.Reset key)
 
-[<Fact>]
 let ``the text and SVG frames show players, levels and food`` () =
     let s = state 8 [ 3, 2, 1; 3, 4, 2 ] [ 3, 3, 3 ]
     let lines = (Lbf.render s).Split('\n')
-    Assert.Equal("lbf step 0, food left 1, players A1 B2", lines[0])
-    Assert.Equal(".. .. A1 *3 B2 .. .. ..", lines[4])
-    Assert.Equal(".. .. .. .. .. .. .. ..", lines[1])
+    Expect.equal (lines[0]) "lbf step 0, food left 1, players A1 B2" "lines[0]"
+    Expect.equal (lines[4]) (".. .. A1 *3 B2 .. .. ..") "lines[4]"
+    Expect.equal (lines[1]) (".. .. .. .. .. .. .. ..") "lines[1]"
     let svg = Lbf.renderSvg s
-    Assert.StartsWith("<svg", svg)
-    Assert.EndsWith("</svg>\n", svg)
-    Assert.Equal(2, svg.Split("<circle").Length - 1)
-    Assert.Equal(1, svg.Split("#2ca02c").Length - 1)
+    Expect.stringStarts svg "<svg" "svg"
+    Expect.stringEnds svg ("</svg>\n") "svg"
+    Expect.equal (svg.Split("<circle").Length - 1) 2 "svg.Split(\"<circle\").Length - 1"
+    Expect.equal (svg.Split("#2ca02c").Length - 1) 1 "svg.Split(\"#2ca02c\").Length - 1"
+
+[<Tests>]
+let tests =
+    testList
+        "GridLbf"
+        [
+            testCase "lbf tasks have lb-foraging's sizes and names" ``lbf tasks have lb-foraging's sizes and names``
+            testCase
+                "two players whose levels sum to the food's level load it together and share the reward by level"
+                ``two players whose levels sum to the food's level load it together and share the reward by level``
+            testCase
+                "a failed load costs the penalty when one is set"
+                ``a failed load costs the penalty when one is set``
+            testCase
+                "a fully cleared episode pays the team exactly 1"
+                ``a fully cleared episode pays the team exactly 1``
+            testCase
+                "moves are simultaneous: contested cells stay empty, swaps and follows go through"
+                ``moves are simultaneous: contested cells stay empty, swaps and follows go through``
+            testCase
+                "a player may enter the cell of a player whose move was blocked (upstream quirk, kept)"
+                ``a player may enter the cell of a player whose move was blocked (upstream quirk, kept)``
+            testCase
+                "observations list visible food, then the player, then the others, in window coordinates"
+                ``observations list visible food, then the player, then the others, in window coordinates``
+            testCase
+                "with MaskInvalidActions only valid actions are available, and others are rejected"
+                ``with MaskInvalidActions only valid actions are available, and others are rejected``
+            testCase
+                "reset places players and foods by lb-foraging's rules"
+                ``reset places players and foods by lb-foraging's rules``
+            testCase "the episode is truncated at 50 steps" ``the episode is truncated at 50 steps``
+            testCase
+                "lbf obeys the environment laws over random keys and action sequences"
+                ``lbf obeys the environment laws over random keys and action sequences``
+            testCase
+                "lbf rejects bad joint actions and leaves the state unchanged"
+                ``lbf rejects bad joint actions and leaves the state unchanged``
+            testCase
+                "the text and SVG frames show players, levels and food"
+                ``the text and SVG frames show players, levels and food``
+        ]

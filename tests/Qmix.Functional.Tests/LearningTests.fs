@@ -2,7 +2,8 @@
 /// greedy episodes and count the wins. Budgets are in environment steps, never in seconds.
 module Qmix.Functional.Tests.LearningTests
 
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
@@ -39,12 +40,11 @@ let private trainAndEvaluate (env: Env<CombatState>) =
 
     Option.get test.WinRate, List.ofSeq warnings
 
-[<Fact>]
 let ``QMIX with the default settings wins combat:2s3z, and with SMAX's raw state it diverges, warns and loses`` () =
     // the check: at least 80 % of 100 greedy battles won after the budget, with no diagnostic warning
     let won, warnings = trainAndEvaluate (Combat.make (Combat.scenario "2s3z"))
-    Assert.True(won >= 0.8f, sprintf "greedy win rate %.2f after %d steps" won budget)
-    Assert.Empty warnings
+    Expect.isTrue (won >= 0.8f) (sprintf "greedy win rate %.2f after %d steps" won budget)
+    Expect.isEmpty warnings "warnings"
     // the negative control: the same run on SMAX's raw world state (positions up to 32 into the hypernetworks)
     let rawState =
         Combat.makeWith
@@ -54,5 +54,15 @@ let ``QMIX with the default settings wins combat:2s3z, and with SMAX's raw state
             (Combat.scenario "2s3z")
 
     let won, warnings = trainAndEvaluate rawState
-    Assert.True(won < 0.8f, sprintf "the raw state reached a greedy win rate of %.2f" won)
-    Assert.Contains(warnings, fun w -> w.Quantity = DiagnosticQuantity.QTakenMean)
+    Expect.isTrue (won < 0.8f) (sprintf "the raw state reached a greedy win rate of %.2f" won)
+    Expect.exists warnings (fun w -> w.Quantity = DiagnosticQuantity.QTakenMean) "warnings"
+
+[<Tests>]
+let tests =
+    testList
+        "Learning"
+        [
+            testCase
+                "QMIX with the default settings wins combat:2s3z, and with SMAX's raw state it diverges, warns and loses"
+                ``QMIX with the default settings wins combat:2s3z, and with SMAX's raw state it diverges, warns and loses``
+        ]

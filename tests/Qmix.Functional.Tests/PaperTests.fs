@@ -3,7 +3,8 @@
 /// Every number asserted here is what training learned; nothing is planted.
 module Qmix.Functional.Tests.PaperTests
 
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
@@ -137,31 +138,28 @@ let private qTot2B (trainer: Trainer<TwoStepState, MixerParams>) (state: Trainin
     let qTot = trainer.Learner.Mixer.Forward p.Mixer chosen hyper |> Tensor.toArray
     Array3D.init 2 2 2 (fun f a0 a1 -> qTot[f * 4 + a0 * 2 + a1])
 
-[<Fact>]
 let ``Two-step game: QMIX's greedy policy earns 8 and its Q_tot in 2B is the payoff [[0,1],[1,8]]`` () =
     let env = MatrixGames.twoStep
 
     for seed in seeds do
         let trainer, state = train env (config (Qmix smallQmix) twoStepSteps seed)
-        Assert.True((greedyReturn env trainer state = 8.0f), sprintf "QMIX, seed %d: greedy return is not 8" seed)
+        Expect.isTrue (greedyReturn env trainer state = 8.0f) (sprintf "QMIX, seed %d: greedy return is not 8" seed)
         let q = qTot2B trainer state
         // every joint action in 2B is seen under uniform exploration, after either first action of agent 1
         for f in 0..1 do
             for a0 in 0..1 do
                 for a1 in 0..1 do
-                    Assert.True(
-                        abs (q[f, a0, a1] - payoff2B[a0, a1]) < 0.1f,
-                        sprintf
+                    Expect.isTrue
+                        (abs (q[f, a0, a1] - payoff2B[a0, a1]) < 0.1f)
+                        (sprintf
                             "QMIX, seed %d: Q_tot(2B, %d, %d) after agent 1's first action %d is %g, the payoff is %g"
                             seed
                             a0
                             a1
                             f
                             q[f, a0, a1]
-                            payoff2B[a0, a1]
-                    )
+                            payoff2B[a0, a1])
 
-[<Fact>]
 let ``Two-step game: VDN's greedy policy settles on 7`` () =
     let env = MatrixGames.twoStep
 
@@ -172,14 +170,9 @@ let ``Two-step game: VDN's greedy policy settles on 7`` () =
                 seed, greedyReturn env trainer state
         ]
 
-    Assert.True(results |> List.forall (fun (_, r) -> r = 7.0f), "VDN's greedy returns: " + report results)
+    Expect.isTrue (results |> List.forall (fun (_, r) -> r = 7.0f)) ("VDN's greedy returns: " + report results)
 
 /// The paper's table for the two-step game (Rashid et al. 2018, Table 1): IQL 7, VDN-S 7, QMIX-Lin 7, QMIX-NS 8.
-[<Theory>]
-[<InlineData("iql", 7.0f)>]
-[<InlineData("vdn-s", 7.0f)>]
-[<InlineData("qmix-lin", 7.0f)>]
-[<InlineData("qmix-ns", 8.0f)>]
 let ``Two-step game: the paper's ablations earn their table's returns`` (name: string, expected: float32) =
     let env = MatrixGames.twoStep
 
@@ -198,10 +191,9 @@ let ``Two-step game: the paper's ablations earn their table's returns`` (name: s
                 seed, greedyReturn env trainer state
         ]
 
-    Assert.True(
-        results |> List.forall (fun (_, r) -> r = expected),
-        sprintf "%s's greedy returns (expected %g): %s" name expected (report results)
-    )
+    Expect.isTrue
+        (results |> List.forall (fun (_, r) -> r = expected))
+        (sprintf "%s's greedy returns (expected %g): %s" name expected (report results))
 
 // ---------------------------------------------------------------------------------------------------------------
 // The non-monotonic 3×3 game [[8, −12, −12], [−12, 0, 0], [−12, 0, 0]]; the optimum (0, 0) is the only joint
@@ -257,7 +249,6 @@ let private maxError (values: float32[,]) =
         }
     )
 
-[<Fact>]
 let ``Non-monotonic game: VDN misses the optimum (0, 0)`` () =
     let env = MatrixGames.nonMonotonic
 
@@ -268,7 +259,7 @@ let ``Non-monotonic game: VDN misses the optimum (0, 0)`` () =
                 seed, greedyReturn env trainer state
         ]
 
-    Assert.True(results |> List.forall (fun (_, r) -> r < 8.0f), "VDN's greedy returns: " + report results)
+    Expect.isTrue (results |> List.forall (fun (_, r) -> r < 8.0f)) ("VDN's greedy returns: " + report results)
 
 /// QMIX's fit is monotonic in each agent's Q, so it cannot reproduce this payoff: whatever the order of q_0(0) and
 /// q_0(1), either Q_tot(0,1) ≥ Q_tot(1,1) (payoffs −12 and 0) or Q_tot(0,0) ≤ Q_tot(1,0) (payoffs 8 and −12), so
@@ -277,7 +268,6 @@ let ``Non-monotonic game: VDN misses the optimum (0, 0)`` () =
 /// region, return 0), or [[8, −6, −6], [−6, −6, −6], [−6, −6, −6]] (squared error 288, greedy at (0, 0)). Measured
 /// with this configuration, seeds 1–12: the first on 9 seeds, the second on seeds 2, 7 and 10. So the assertion is
 /// that QMIX misses the optimum on most seeds, not on all.
-[<Fact>]
 let ``Non-monotonic game: QMIX cannot fit the payoff and misses the optimum (0, 0) on most seeds`` () =
     let env = MatrixGames.nonMonotonic
 
@@ -286,18 +276,15 @@ let ``Non-monotonic game: QMIX cannot fit the payoff and misses the optimum (0, 
             for seed in 1UL .. 5UL ->
                 let trainer, state = train env (config (Qmix smallQmix) nonMonotonicSteps seed)
                 let qTot, _ = jointValues trainer state
-                Assert.True(maxError qTot >= 5.9f, sprintf "QMIX, seed %d: Q_tot fits the payoff: %A" seed qTot)
+                Expect.isTrue (maxError qTot >= 5.9f) (sprintf "QMIX, seed %d: Q_tot fits the payoff: %A" seed qTot)
                 seed, greedyReturn env trainer state
         ]
 
     let misses = results |> List.filter (fun (_, r) -> r < 8.0f) |> List.length
-    Assert.True(misses >= 3, sprintf "QMIX missed the optimum on %d of 5 seeds: %s" misses (report results))
+    Expect.isTrue (misses >= 3) (sprintf "QMIX missed the optimum on %d of 5 seeds: %s" misses (report results))
 
 /// Weighted QMIX with α = 0.1 (the paper's setting for this game): the unrestricted Q̂* learns the payoff, and the
 /// weighted projection puts QMIX's greedy joint action at the optimum.
-[<Theory>]
-[<InlineData("CW")>]
-[<InlineData("OW")>]
 let ``Non-monotonic game: Weighted QMIX finds the optimum (0, 0)`` (variant: string) =
     let env = MatrixGames.nonMonotonic
 
@@ -313,7 +300,41 @@ let ``Non-monotonic game: Weighted QMIX finds the optimum (0, 0)`` (variant: str
         let _, central = jointValues trainer state
         let central = Option.get central
 
-        Assert.True(maxError central < 0.5f, sprintf "%s-QMIX, seed %d: Q̂* is not the payoff: %A" variant seed central)
+        Expect.isTrue
+            (maxError central < 0.5f)
+            (sprintf "%s-QMIX, seed %d: Q̂* is not the payoff: %A" variant seed central)
 
         let r = greedyReturn env trainer state
-        Assert.True((r = 8.0f), sprintf "%s-QMIX, seed %d: greedy return %g, not 8" variant seed r)
+        Expect.isTrue (r = 8.0f) (sprintf "%s-QMIX, seed %d: greedy return %g, not 8" variant seed r)
+
+[<Tests>]
+let tests =
+    testList
+        "Paper"
+        [
+            testCase
+                "Two-step game: QMIX's greedy policy earns 8 and its Q_tot in 2B is the payoff [[0,1],[1,8]]"
+                ``Two-step game: QMIX's greedy policy earns 8 and its Q_tot in 2B is the payoff [[0,1],[1,8]]``
+            testCase
+                "Two-step game: VDN's greedy policy settles on 7"
+                ``Two-step game: VDN's greedy policy settles on 7``
+            testList
+                "Two-step game: the paper's ablations earn their table's returns"
+                [
+                    for args in [ ("iql", 7.0f); ("vdn-s", 7.0f); ("qmix-lin", 7.0f); ("qmix-ns", 8.0f) ] ->
+                        testCase $"{fst args} earns {snd args}" (fun () ->
+                            ``Two-step game: the paper's ablations earn their table's returns`` args)
+                ]
+            testCase
+                "Non-monotonic game: VDN misses the optimum (0, 0)"
+                ``Non-monotonic game: VDN misses the optimum (0, 0)``
+            testCase
+                "Non-monotonic game: QMIX cannot fit the payoff and misses the optimum (0, 0) on most seeds"
+                ``Non-monotonic game: QMIX cannot fit the payoff and misses the optimum (0, 0) on most seeds``
+            testList
+                "Non-monotonic game: Weighted QMIX finds the optimum (0, 0)"
+                [
+                    for args in [ "CW"; "OW" ] ->
+                        testCase args (fun () -> ``Non-monotonic game: Weighted QMIX finds the optimum (0, 0)`` args)
+                ]
+        ]

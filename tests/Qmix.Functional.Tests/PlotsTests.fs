@@ -7,7 +7,8 @@ open System
 open System.IO
 open System.Xml
 open System.Xml.Linq
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Functional
 
 let private svgNs = XNamespace.Get "http://www.w3.org/2000/svg"
@@ -40,11 +41,11 @@ let private texts (doc: XDocument) (group: string) =
 /// series has finite points, and a legend entry per series.
 let private checkChart (svg: string) (expected: (string * int) list) =
     let doc = parse svg
-    Assert.Equal<(string * int) list>(expected, polylines doc)
+    Expect.equal (polylines doc) expected "polylines doc"
     let legend = texts doc "legend"
 
     for name, _ in expected do
-        Assert.Contains(name, legend)
+        Expect.contains legend name "legend"
 
 let private series name points = { Name = name; Points = points }
 
@@ -59,7 +60,6 @@ let private config =
 
 // ---- lineChart ----
 
-[<Fact>]
 let ``a line chart is well-formed SVG with one polyline per series, a legend and tick labels`` () =
     let a = series "qmix" (line 50 (fun i -> sqrt i))
     let b = series "vdn" (line 30 (fun i -> 0.5 * sqrt i))
@@ -67,33 +67,31 @@ let ``a line chart is well-formed SVG with one polyline per series, a legend and
     let svg = Plots.lineChart config [ a; b; c ]
     checkChart svg [ "qmix", 50; "vdn", 30; "iql", 7 ]
     let doc = parse svg
-    Assert.Equal(svgNs, doc.Root.Name.Namespace)
-    Assert.Equal("720", doc.Root.Attribute(XName.Get "width").Value)
-    Assert.Equal("420", doc.Root.Attribute(XName.Get "height").Value)
+    Expect.equal doc.Root.Name.Namespace svgNs "doc.Root.Name.Namespace"
+    Expect.equal (doc.Root.Attribute(XName.Get "width").Value) "720" "doc.Root.Attribute(XName.Get \"width\").Value"
+    Expect.equal (doc.Root.Attribute(XName.Get "height").Value) "420" "doc.Root.Attribute(XName.Get \"height\").Value"
     // x: 0..49,000 steps → 0, 10k, …, 50k; y: 0..7 → 0, 2, 4, 6, 8
-    Assert.Equal<string list>([ "0"; "10k"; "20k"; "30k"; "40k"; "50k" ], texts doc "x-ticks")
-    Assert.Equal<string list>([ "0"; "2"; "4"; "6"; "8" ], texts doc "y-ticks")
-    Assert.Contains("Test return", svg)
-    Assert.Contains(">step</text>", svg)
-    Assert.Contains(">return</text>", svg)
+    Expect.equal (texts doc "x-ticks") ([ "0"; "10k"; "20k"; "30k"; "40k"; "50k" ]) "texts doc \"x-ticks\""
+    Expect.equal (texts doc "y-ticks") ([ "0"; "2"; "4"; "6"; "8" ]) "texts doc \"y-ticks\""
+    Expect.stringContains svg "Test return" "svg"
+    Expect.stringContains svg ">step</text>" "svg"
+    Expect.stringContains svg ">return</text>" "svg"
     // each series has its own colour
     let strokes =
         doc.Descendants(svgNs + "polyline")
         |> Seq.map (fun e -> e.Attribute(XName.Get "stroke").Value)
         |> Seq.distinct
 
-    Assert.Equal(3, Seq.length strokes)
+    Expect.equal (Seq.length strokes) 3 "Seq.length strokes"
 
-[<Fact>]
 let ``negative control: the well-formedness check rejects a truncated SVG`` () =
     let svg = Plots.lineChart config [ series "qmix" (line 10 id) ]
     parse svg |> ignore
     let truncated = svg.Substring(0, svg.Length / 2)
-    Assert.ThrowsAny<XmlException>(fun () -> parse truncated |> ignore) |> ignore
+    Expect.throwsAnyOf<XmlException>(fun () -> parse truncated |> ignore) |> ignore
     let unclosed = svg.Replace("</svg>", "")
-    Assert.ThrowsAny<XmlException>(fun () -> parse unclosed |> ignore) |> ignore
+    Expect.throwsAnyOf<XmlException>(fun () -> parse unclosed |> ignore) |> ignore
 
-[<Fact>]
 let ``negative control: the series check fails on an SVG missing a series or a point`` () =
     let svg =
         Plots.lineChart config [ series "qmix" (line 10 id); series "vdn" (line 10 (fun i -> i * 0.5)) ]
@@ -109,46 +107,42 @@ let ``negative control: the series check fails on an SVG missing a series or a p
     let missing = String.Join("\n", lines |> Array.removeAt vdnLine)
     parse missing |> ignore // still well-formed
 
-    Assert.ThrowsAny<Exception>(fun () -> checkChart missing [ "qmix", 10; "vdn", 10 ])
+    Expect.throwsAnyOf<Exception>(fun () -> checkChart missing [ "qmix", 10; "vdn", 10 ])
     |> ignore
     // and a series drawn with a point fewer than it has
-    Assert.ThrowsAny<Exception>(fun () -> checkChart svg [ "qmix", 11; "vdn", 10 ])
+    Expect.throwsAnyOf<Exception>(fun () -> checkChart svg [ "qmix", 11; "vdn", 10 ])
     |> ignore
     // and a legend without the series
     let noLegend = svg.Replace(">vdn</text>", "></text>")
 
-    Assert.ThrowsAny<Exception>(fun () -> checkChart noLegend [ "qmix", 10; "vdn", 10 ])
+    Expect.throwsAnyOf<Exception>(fun () -> checkChart noLegend [ "qmix", 10; "vdn", 10 ])
     |> ignore
 
-[<Fact>]
 let ``names with markup characters are escaped`` () =
     let name = "a<b & \"c\" 'd'>\u0001"
     let svg = Plots.lineChart { config with Title = "<&>" } [ series name (line 3 id) ]
     let doc = parse svg
     let clean = "a<b & \"c\" 'd'>" // the control character, which XML forbids, is dropped
-    Assert.Equal<(string * int) list>([ clean, 3 ], polylines doc)
-    Assert.Contains(clean, texts doc "legend")
+    Expect.equal (polylines doc) ([ clean, 3 ]) "polylines doc"
+    Expect.contains (texts doc "legend") clean "texts doc \"legend\""
 
 // ---- ticks ----
 
-[<Fact>]
 let ``nice ticks over 0..1 are 0, 0.2, …, 1`` () =
     let ticks = Plots.niceTicks 0.0 1.0
-    Assert.Equal<float[]>([| 0.0; 0.2; 0.4; 0.6; 0.8; 1.0 |], ticks)
-    Assert.Equal<string[]>([| "0"; "0.2"; "0.4"; "0.6"; "0.8"; "1" |], Plots.tickLabels ticks)
+    Expect.equal ticks ([| 0.0; 0.2; 0.4; 0.6; 0.8; 1.0 |]) "ticks"
+    Expect.equal (Plots.tickLabels ticks) ([| "0"; "0.2"; "0.4"; "0.6"; "0.8"; "1" |]) "Plots.tickLabels ticks"
 
-[<Fact>]
 let ``nice ticks over 0..2,050,000 steps are multiples of 500k with compact labels`` () =
     let ticks = Plots.niceTicks 0.0 2_050_000.0
-    Assert.Equal<float[]>([| 0.0; 500_000.0; 1_000_000.0; 1_500_000.0; 2_000_000.0; 2_500_000.0 |], ticks)
-    Assert.Equal<string[]>([| "0"; "500k"; "1M"; "1.5M"; "2M"; "2.5M" |], Plots.tickLabels ticks)
+    Expect.equal ticks ([| 0.0; 500_000.0; 1_000_000.0; 1_500_000.0; 2_000_000.0; 2_500_000.0 |]) "ticks"
+    Expect.equal (Plots.tickLabels ticks) ([| "0"; "500k"; "1M"; "1.5M"; "2M"; "2.5M" |]) "Plots.tickLabels ticks"
 
-[<Fact>]
 let ``nice ticks for other ranges`` () =
     let check lo hi (expected: float[]) (labels: string[]) =
         let ticks = Plots.niceTicks lo hi
-        Assert.Equal<float[]>(expected, ticks)
-        Assert.Equal<string[]>(labels, Plots.tickLabels ticks)
+        Expect.equal ticks expected "ticks"
+        Expect.equal (Plots.tickLabels ticks) labels "Plots.tickLabels ticks"
 
     check -3.2 14.7 [| -5.0; 0.0; 5.0; 10.0; 15.0 |] [| "-5"; "0"; "5"; "10"; "15" |]
     check 0.6 1.0 [| 0.6; 0.7; 0.8; 0.9; 1.0 |] [| "0.6"; "0.7"; "0.8"; "0.9"; "1" |]
@@ -161,18 +155,17 @@ let ``nice ticks for other ranges`` () =
     // ticks always cover the range, with at most 5 intervals plus the rounding at each end
     for lo, hi in [ 0.1, 0.35; -7.3, -2.1; 1e-6, 3e-6; 123.0, 98765.0; -1e9, 2.5e9 ] do
         let t = Plots.niceTicks lo hi
-        Assert.True(t[0] <= lo && t[t.Length - 1] >= hi, sprintf "%g..%g: %A" lo hi t)
-        Assert.InRange(t.Length, 3, 7)
+        Expect.isTrue (t[0] <= lo && t[t.Length - 1] >= hi) (sprintf "%g..%g: %A" lo hi t)
+        Expect.inRange t.Length 3 7 "t.Length"
 
-[<Fact>]
 let ``niceTicks rejects a reversed or non-finite range`` () =
-    Assert.Throws<ArgumentException>(fun () -> Plots.niceTicks 1.0 0.0 |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.niceTicks 1.0 0.0 |> ignore)
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () -> Plots.niceTicks 0.0 nan |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.niceTicks 0.0 nan |> ignore)
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () -> Plots.niceTicks -infinity 0.0 |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.niceTicks -infinity 0.0 |> ignore)
     |> ignore
 
 // ---- the x axis ----
@@ -221,30 +214,27 @@ let private checkAxisEnd (svg: string) (lastStep: float) =
     let first, last, ticks, _, perPixel = xAxisOf (parse svg)
     // the positions are written to 0.01 px
     let tolerance = 0.02 * perPixel
-    Assert.True(first <= tolerance, sprintf "the axis starts at %g" first)
+    Expect.isTrue (first <= tolerance) (sprintf "the axis starts at %g" first)
 
-    Assert.True(last >= lastStep - tolerance, sprintf "the axis ends at %g, before the last step %g" last lastStep)
+    Expect.isTrue (last >= lastStep - tolerance) (sprintf "the axis ends at %g, before the last step %g" last lastStep)
 
-    Assert.True(
-        last <= 1.05 * lastStep,
-        sprintf "the axis ends at %g, more than 5%% past the last step %g" last lastStep
-    )
+    Expect.isTrue
+        (last <= 1.05 * lastStep)
+        (sprintf "the axis ends at %g, more than 5%% past the last step %g" last lastStep)
 
-    Assert.True(
-        abs (ticks[ticks.Length - 1] - lastStep) <= 0.05 * lastStep,
-        sprintf "the last tick %g is not near the last step %g" ticks[ticks.Length - 1] lastStep
-    )
+    Expect.isTrue
+        (abs (ticks[ticks.Length - 1] - lastStep) <= 0.05 * lastStep)
+        (sprintf "the last tick %g is not near the last step %g" ticks[ticks.Length - 1] lastStep)
 
 let private run lastStep =
     series "test return" (Array.init 21 (fun i -> float i / 20.0 * lastStep, sqrt (float i)))
 
-[<Fact>]
 let ``xAxis ends a run's axis at its last step when that lies just past a tick`` () =
     let check lo hi (ticks: float[]) axisEnd =
         let t, a, b = Plots.xAxis lo hi
-        Assert.Equal<float[]>(ticks, t)
-        Assert.Equal(t[0], a)
-        Assert.Equal(axisEnd, b)
+        Expect.equal t ticks "t"
+        Expect.equal a (t[0]) "a"
+        Expect.equal b axisEnd "b"
 
     check 0.0 20_013.0 [| 0.0; 5000.0; 10_000.0; 15_000.0; 20_000.0 |] 20_013.0
     check 0.0 500_013.0 [| 0.0; 100_000.0; 200_000.0; 300_000.0; 400_000.0; 500_000.0 |] 500_013.0
@@ -253,24 +243,22 @@ let ``xAxis ends a run's axis at its last step when that lies just past a tick``
     check 0.0 49_000.0 [| 0.0; 10_000.0; 20_000.0; 30_000.0; 40_000.0; 50_000.0 |] 50_000.0
     check 0.0 10_000.0 [| 0.0; 2000.0; 4000.0; 6000.0; 8000.0; 10_000.0 |] 10_000.0
 
-[<Fact>]
 let ``a run's chart ends its x axis at the run's last step, not a tick step later`` () =
     for lastStep in [ 20_013.0; 500_013.0; 2088.0; 10_000.0; 2_050_000.0 ] do
         checkAxisEnd (Plots.lineChart config [ run lastStep ]) lastStep
 
     let _, _, ticks, _, _ = xAxisOf (parse (Plots.lineChart config [ run 20_013.0 ]))
-    Assert.Equal<float[]>([| 0.0; 5000.0; 10_000.0; 15_000.0; 20_000.0 |], ticks)
+    Expect.equal ticks ([| 0.0; 5000.0; 10_000.0; 15_000.0; 20_000.0 |]) "ticks"
 
-[<Fact>]
 let ``negative control: the axis-end check fails on an axis that runs a tick step past the run`` () =
     // a chart whose axis runs to 25k, as the 20,013-step run's did when the axis ended at the next whole tick
     let to25k = Plots.lineChart config [ run 25_000.0 ]
     let _, last, _, _, _ = xAxisOf (parse to25k)
-    Assert.Equal(25_000.0, last, 6)
+    Expect.roundedEqual last (25_000.0) 6 "last"
 
-    Assert.ThrowsAny<Exception>(fun () -> checkAxisEnd to25k 20_013.0) |> ignore
+    Expect.throwsAnyOf<Exception>(fun () -> checkAxisEnd to25k 20_013.0) |> ignore
     // and one that stops short of the run's end
-    Assert.ThrowsAny<Exception>(fun () -> checkAxisEnd (Plots.lineChart config [ run 20_000.0 ]) 20_013.0)
+    Expect.throwsAnyOf<Exception>(fun () -> checkAxisEnd (Plots.lineChart config [ run 20_000.0 ]) 20_013.0)
     |> ignore
 
 /// The check on stacked charts: every chart's x axis line has the same ends in pixels and the same tick values.
@@ -279,10 +267,9 @@ let private checkAligned (svgs: string list) =
     let _, _, ticks0, ends0, _ = axes.Head
 
     for _, _, ticks, ends, _ in axes.Tail do
-        Assert.Equal(ends0, ends)
-        Assert.Equal<float[]>(ticks0, ticks)
+        Expect.equal ends ends0 "ends"
+        Expect.equal ticks ticks0 "ticks"
 
-[<Fact>]
 let ``aligned charts share their x range and plot-area edges`` () =
     // panels with different y labels, legends and x extents (the diagnostics start once the learner updates)
     let returns =
@@ -307,15 +294,14 @@ let ``aligned charts share their x range and plot-area edges`` () =
     checkAxisEnd svgs[1] 20_013.0
     checkChart svgs[1] [ "grad norm before clipping", 10 ]
 
-    Assert.Throws<ArgumentException>(fun () ->
+    Expect.throwsOf<ArgumentException>(fun () ->
         Plots.alignedLineCharts [ returns; ({ fst diagnostics with Width = 800 }, snd diagnostics) ]
         |> ignore)
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () -> Plots.alignedLineCharts [] |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.alignedLineCharts [] |> ignore)
     |> ignore
 
-[<Fact>]
 let ``negative control: the alignment check fails on charts drawn one by one`` () =
     let a = Plots.lineChart config [ run 20_013.0 ]
 
@@ -330,26 +316,25 @@ let ``negative control: the alignment check fails on charts drawn one by one`` (
                     (Array.init 10 (fun i -> 1500.0 + 1800.0 * float i, 12_345.6 * float i))
             ]
 
-    Assert.ThrowsAny<Exception>(fun () -> checkAligned [ a; b ]) |> ignore
+    Expect.throwsAnyOf<Exception>(fun () -> checkAligned [ a; b ]) |> ignore
 
 // ---- degenerate inputs ----
 
-[<Fact>]
 let ``a series of one point is drawn as a dot`` () =
     let svg = Plots.lineChart config [ series "one" [| 5.0, 3.0 |] ]
     checkChart svg [ "one", 1 ]
     let doc = parse svg
-    Assert.Single(doc.Descendants(svgNs + "circle")) |> ignore
 
-[<Fact>]
+    Expect.single (doc.Descendants(svgNs + "circle")) "doc.Descendants(svgNs + \"circle\")"
+    |> ignore
+
 let ``a flat series gets a y axis around its value`` () =
     let svg = Plots.lineChart config [ series "flat" (line 5 (fun _ -> 8.0)) ]
     checkChart svg [ "flat", 5 ]
     let ys = texts (parse svg) "y-ticks"
-    Assert.Contains("8", ys)
-    Assert.True(ys.Length >= 3)
+    Expect.contains ys "8" "ys"
+    Expect.isTrue (ys.Length >= 3) "ys.Length >= 3"
 
-[<Fact>]
 let ``NaN and infinite points are skipped with a note`` () =
     let pts =
         [| 0.0, 1.0; 1.0, nan; 2.0, 2.0; infinity, 3.0; 4.0, -infinity; 5.0, 4.0 |]
@@ -365,28 +350,26 @@ let ``NaN and infinite points are skipped with a note`` () =
         |> Seq.map (fun t -> t.Value)
         |> List.ofSeq
 
-    Assert.Equal<string list>([ "3 points with a NaN or infinite value skipped in \"loss\"" ], notes)
+    Expect.equal notes ([ "3 points with a NaN or infinite value skipped in \"loss\"" ]) "notes"
 
-[<Fact>]
 let ``an empty series is an ArgumentException naming it`` () =
     let e =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Plots.lineChart config [ series "fine" (line 3 id); series "empty one" [||] ]
             |> ignore)
 
-    Assert.Contains("\"empty one\"", e.Message)
-    Assert.Equal("series", e.ParamName)
+    Expect.stringContains e.Message ("\"empty one\"") "e.Message"
+    Expect.equal e.ParamName "series" "e.ParamName"
 
     let e =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Plots.lineChart config [ series "all nan" [| nan, 1.0; 2.0, nan |] ] |> ignore)
 
-    Assert.Contains("\"all nan\"", e.Message)
+    Expect.stringContains e.Message ("\"all nan\"") "e.Message"
 
-    Assert.Throws<ArgumentException>(fun () -> Plots.lineChart config [] |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.lineChart config [] |> ignore)
     |> ignore
 
-[<Fact>]
 let ``a very long name is cut short in the legend, not in the series`` () =
     let name = String('x', 200)
 
@@ -394,60 +377,62 @@ let ``a very long name is cut short in the legend, not in the series`` () =
         Plots.lineChart config [ series name (line 3 id); series "short" (line 3 id) ]
 
     let doc = parse svg
-    Assert.Equal<(string * int) list>([ name, 3; "short", 3 ], polylines doc)
+    Expect.equal (polylines doc) ([ name, 3; "short", 3 ]) "polylines doc"
     let legend = texts doc "legend"
-    Assert.Contains("short", legend)
-    Assert.True(legend[0].EndsWith "…" && legend[0].Length < 50, legend[0])
+    Expect.contains legend "short" "legend"
+    Expect.isTrue (legend[0].EndsWith "…" && legend[0].Length < 50) (legend[0])
 
-[<Fact>]
 let ``a chart too small or without colours is rejected`` () =
     let s = [ series "s" (line 3 id) ]
 
-    Assert.Throws<ArgumentException>(fun () -> Plots.lineChart { config with Width = 100 } s |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.lineChart { config with Width = 100 } s |> ignore)
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () -> Plots.lineChart { config with Palette = [] } s |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.lineChart { config with Palette = [] } s |> ignore)
     |> ignore
 
-[<Fact>]
 let ``YRange widens the y axis`` () =
     let svg =
         Plots.lineChart { config with YRange = Some(0.0, 1.0) } [ series "win rate" [| 0.0, 0.3; 1.0, 0.5 |] ]
 
-    Assert.Equal<string list>([ "0"; "0.2"; "0.4"; "0.6"; "0.8"; "1" ], texts (parse svg) "y-ticks")
+    Expect.equal
+        (texts (parse svg) "y-ticks")
+        ([ "0"; "0.2"; "0.4"; "0.6"; "0.8"; "1" ])
+        "texts (parse svg) \"y-ticks\""
 
 // ---- meanBand and bandChart ----
 
 let private assertBand (expected: (float * float * float * float)[]) (actual: (float * float * float * float)[]) =
-    Assert.Equal(expected.Length, actual.Length)
+    Expect.equal actual.Length expected.Length "actual.Length"
 
     for (x, m, lo, hi), (x', m', lo', hi') in Array.zip expected actual do
-        Assert.Equal(x, x', 9)
-        Assert.Equal(m, m', 6)
-        Assert.Equal(lo, lo', 6)
-        Assert.Equal(hi, hi', 6)
+        Expect.roundedEqual x' x 9 "x'"
+        Expect.roundedEqual m' m 6 "m'"
+        Expect.roundedEqual lo' lo 6 "lo'"
+        Expect.roundedEqual hi' hi 6 "hi'"
 
-[<Fact>]
 let ``t critical values match their closed forms and the normal limit`` () =
     // ν = 1: tan(0.475π); ν = 2: (2p − 1)·√(2 / (4p(1 − p))) with p = 0.975
-    Assert.Equal(Math.Tan(0.475 * Math.PI), Plots.tCritical95 1, 8)
-    Assert.Equal(0.95 * sqrt (2.0 / (4.0 * 0.975 * 0.025)), Plots.tCritical95 2, 8)
-    Assert.Equal(2.776445105, Plots.tCritical95 4, 9)
-    Assert.Equal(2.042272456, Plots.tCritical95 30, 9)
+    Expect.roundedEqual (Plots.tCritical95 1) (Math.Tan(0.475 * Math.PI)) 8 "Plots.tCritical95 1"
+    Expect.roundedEqual (Plots.tCritical95 2) (0.95 * sqrt (2.0 / (4.0 * 0.975 * 0.025))) 8 "Plots.tCritical95 2"
+    Expect.roundedEqual (Plots.tCritical95 4) 2.776445105 9 "Plots.tCritical95 4"
+    Expect.roundedEqual (Plots.tCritical95 30) 2.042272456 9 "Plots.tCritical95 30"
     // beyond the table: 2.0211 at 40, 1.9799 at 120, the normal 1.96 in the limit, decreasing throughout
     let near (expected: float) (actual: float) =
-        Assert.True(abs (expected - actual) < 1e-5, sprintf "%.7f, expected %.7f" actual expected)
+        Expect.isTrue (abs (expected - actual) < 1e-5) (sprintf "%.7f, expected %.7f" actual expected)
 
     near 2.021075 (Plots.tCritical95 40)
     near 1.979930 (Plots.tCritical95 120)
     near 1.959964 (Plots.tCritical95 100_000_000)
     let ts = [| 1..200 |] |> Array.map Plots.tCritical95
-    Assert.True(Array.pairwise ts |> Array.forall (fun (a, b) -> b < a))
 
-    Assert.Throws<ArgumentException>(fun () -> Plots.tCritical95 0 |> ignore)
+    Expect.isTrue
+        (Array.pairwise ts |> Array.forall (fun (a, b) -> b < a))
+        "Array.pairwise ts |> Array.forall (fun (a, b) -> b < a)"
+
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.tCritical95 0 |> ignore)
     |> ignore
 
-[<Fact>]
 let ``meanBand of 2 runs on the same grid, by hand`` () =
     // at 0: 0, 2 → mean 1, s = √2, s/√2 = 1; at 5: 5, 4 → 4.5, s/√2 = 0.5; at 10: 10, 6 → 8, s/√2 = 2
     let t = 12.706204736
@@ -462,7 +447,6 @@ let ``meanBand of 2 runs on the same grid, by hand`` () =
         |]
         (Plots.meanBand [| a; b |])
 
-[<Fact>]
 let ``meanBand of 2 runs on different grids interpolates within the overlap`` () =
     // a covers 0..10, b covers 2..12: the grid is the x values in 2..10 of either run, {2, 6, 10};
     // a (y = x) interpolates to 2, 6, 10; b is 2, 4 at 2, 6 and 4 + 4·(4/6) at 10
@@ -480,7 +464,6 @@ let ``meanBand of 2 runs on different grids interpolates within the overlap`` ()
 
     assertBand expected (Plots.meanBand [| a; b |])
 
-[<Fact>]
 let ``meanBand of 5 runs logged at different steps`` () =
     // run i (1..5) is y = x + i, logged at 0, i and 10 (run 5 also at 20, beyond the overlap): the grid is
     // {0, 1, 2, 3, 4, 5, 10}; at each x the values are x + 1 .. x + 5: mean x + 3, s² = 2.5, s/√5 = √0.5, t₄ = 2.776445105
@@ -504,7 +487,6 @@ let ``meanBand of 5 runs logged at different steps`` () =
 
     assertBand expected (Plots.meanBand runs)
 
-[<Fact>]
 let ``meanBand of one run is the run itself, and bad runs are rejected`` () =
     assertBand [| 0.0, 1.0, 1.0, 1.0; 1.0, 3.0, 3.0, 3.0 |] (Plots.meanBand [| [| 1.0, 3.0; 0.0, 1.0; 0.5, nan |] |])
     // identical runs: a band of zero width
@@ -512,20 +494,19 @@ let ``meanBand of one run is the run itself, and bad runs are rejected`` () =
         [| 0.0, 1.0, 1.0, 1.0; 1.0, 3.0, 3.0, 3.0 |]
         (Plots.meanBand (Array.replicate 3 [| 0.0, 1.0; 1.0, 3.0 |]))
 
-    Assert.Throws<ArgumentException>(fun () -> Plots.meanBand [||] |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.meanBand [||] |> ignore)
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () -> Plots.meanBand [| [| 0.0, 1.0 |]; [||] |] |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Plots.meanBand [| [| 0.0, 1.0 |]; [||] |] |> ignore)
     |> ignore
 
     let e =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Plots.meanBand [| [| 0.0, 1.0; 1.0, 1.0 |]; [| 2.0, 1.0; 3.0, 1.0 |] |]
             |> ignore)
 
-    Assert.Contains("overlap", e.Message)
+    Expect.stringContains e.Message "overlap" "e.Message"
 
-[<Fact>]
 let ``a band chart keeps a win rate's band within the runs' values: no axis below 0`` () =
     // three seeds that win all or nothing: the mean's 95% t-interval reaches far below 0 and above 1
     let runs =
@@ -533,7 +514,7 @@ let ``a band chart keeps a win rate's band within the runs' values: no axis belo
         |> Array.map (fun v -> Array.init 10 (fun i -> float (1000 * i), (if i = 0 then 0.0 else v)))
 
     let interval = Plots.meanBand runs
-    Assert.True(interval |> Array.exists (fun (_, _, lo, _) -> lo < 0.0), "the interval itself reaches below 0")
+    Expect.isTrue (interval |> Array.exists (fun (_, _, lo, _) -> lo < 0.0)) "the interval itself reaches below 0"
 
     let config =
         { ChartConfig.defaults with
@@ -543,10 +524,9 @@ let ``a band chart keeps a win rate's band within the runs' values: no axis belo
     let doc = parse (Plots.bandChart config [ { Name = "qmix"; Runs = runs } ])
     // the y axis covers [0, 1] and nothing below or above, as the win rates themselves
     let ticks = texts doc "y-ticks"
-    Assert.Equal("0", List.head ticks)
-    Assert.Equal("1", List.last ticks)
+    Expect.equal (List.head ticks) "0" "List.head ticks"
+    Expect.equal (List.last ticks) "1" "List.last ticks"
 
-[<Fact>]
 let ``a band chart draws each group's mean line, a shaded band and "name (n seeds)"`` () =
     let runs k seeds =
         Array.init seeds (fun s -> line (20 + s) (fun i -> k * sqrt i + float s))
@@ -557,28 +537,31 @@ let ``a band chart draws each group's mean line, a shaded band and "name (n seed
     let svg = Plots.bandChart config groups
     let doc = parse svg
     // the grid is the overlap 0..19,000 of every run, at the steps they log (every 1000)
-    Assert.Equal<(string * int) list>([ "qmix", 20; "vdn", 20 ], polylines doc)
+    Expect.equal (polylines doc) ([ "qmix", 20; "vdn", 20 ]) "polylines doc"
     let legend = texts doc "legend"
-    Assert.Contains("qmix (5 seeds)", legend)
-    Assert.Contains("vdn (2 seeds)", legend)
+    Expect.contains legend "qmix (5 seeds)" "legend"
+    Expect.contains legend "vdn (2 seeds)" "legend"
 
     let bands =
         doc.Descendants(svgNs + "path")
         |> Seq.filter (fun p -> p.Attribute(XName.Get "class").Value = "band")
         |> List.ofSeq
 
-    Assert.Equal<string list>(
-        [ "qmix"; "vdn" ],
-        bands |> List.map (fun p -> p.Attribute(XName.Get "data-series").Value)
-    )
+    Expect.equal
+        (bands |> List.map (fun p -> p.Attribute(XName.Get "data-series").Value))
+        ([ "qmix"; "vdn" ])
+        "bands |> List.map (fun p -> p.Attribute(XName.Get \"data-series\").Va..."
 
     for p in bands do
-        Assert.Equal("0.2", p.Attribute(XName.Get "fill-opacity").Value)
+        Expect.equal (p.Attribute(XName.Get "fill-opacity").Value) "0.2" "p.Attribute(XName.Get \"fill-opacity\").Value"
         // upper edge then lower edge: twice the grid's points
         let d = p.Attribute(XName.Get "d").Value
-        Assert.Equal(40, d.Split([| 'M'; 'L' |], StringSplitOptions.RemoveEmptyEntries).Length)
 
-[<Fact>]
+        Expect.equal
+            (d.Split([| 'M'; 'L' |], StringSplitOptions.RemoveEmptyEntries).Length)
+            40
+            "d.Split([| 'M'; 'L' |], StringSplitOptions.RemoveEmptyEntries).Length"
+
 let ``a band chart of one seed draws no band, and names a group without runs`` () =
     let svg =
         Plots.bandChart
@@ -591,18 +574,18 @@ let ``a band chart of one seed draws no band, and names a group without runs`` (
             ]
 
     let doc = parse svg
-    Assert.Equal<(string * int) list>([ "solo", 4 ], polylines doc)
-    Assert.Contains("solo (1 seed)", texts doc "legend")
-    Assert.Empty(doc.Descendants(svgNs + "path"))
+    Expect.equal (polylines doc) ([ "solo", 4 ]) "polylines doc"
+    Expect.contains (texts doc "legend") "solo (1 seed)" "texts doc \"legend\""
+    Expect.isEmpty (doc.Descendants(svgNs + "path")) "doc.Descendants(svgNs + \"path\")"
 
     let e =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Plots.bandChart config [ { Name = "nobody"; Runs = [||] } ] |> ignore)
 
-    Assert.Contains("\"nobody\"", e.Message)
+    Expect.stringContains e.Message ("\"nobody\"") "e.Message"
 
     let e =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Plots.bandChart
                 config
                 [
@@ -613,7 +596,7 @@ let ``a band chart of one seed draws no band, and names a group without runs`` (
                 ]
             |> ignore)
 
-    Assert.Contains("\"apart\"", e.Message)
+    Expect.stringContains e.Message ("\"apart\"") "e.Message"
 
 // ---- learning curves ----
 
@@ -675,62 +658,75 @@ let private events (wins: bool) =
                 }
     ]
 
-[<Fact>]
 let ``learning curves are read off training events`` () =
     let ev = events true
     let test = Plots.learningCurve TestReturn ev
-    Assert.Equal("test return", test.Name)
-    Assert.Equal<(float * float)[]>([| 200.0, 4.0; 400.0, 8.0; 600.0, 12.0 |], test.Points)
+    Expect.equal test.Name "test return" "test.Name"
+    Expect.equal test.Points ([| 200.0, 4.0; 400.0, 8.0; 600.0, 12.0 |]) "test.Points"
     let train = Plots.learningCurve TrainReturn ev
-    Assert.Equal<(float * float)[]>([| for i in 1..6 -> float (i * 100), float i |], train.Points)
+    Expect.equal train.Points ([| for i in 1..6 -> float (i * 100), float i |]) "train.Points"
     let loss = Plots.learningCurve Loss ev
-    Assert.Equal<(float * float)[]>([| for i in 2..6 -> float (i * 100), float (1.0f / float32 i) |], loss.Points)
+    Expect.equal loss.Points ([| for i in 2..6 -> float (i * 100), float (1.0f / float32 i) |]) "loss.Points"
     let win = Plots.learningCurve TestWinRate ev
 
-    Assert.Equal<(float * float)[]>(
-        [| for i in [ 2; 4; 6 ] -> float (i * 100), float (float32 i / 10.0f) |],
-        win.Points
-    )
+    Expect.equal win.Points ([| for i in [ 2; 4; 6 ] -> float (i * 100), float (float32 i / 10.0f) |]) "win.Points"
 
-    Assert.Equal(6, (Plots.learningCurve TrainWinRate ev).Points.Length)
+    Expect.equal
+        ((Plots.learningCurve TrainWinRate ev).Points.Length)
+        6
+        "(Plots.learningCurve TrainWinRate ev).Points.Length"
     // ready to draw
     let svg =
         Plots.lineChart config (Plots.learningCurves [ TestReturn; TrainReturn ] ev)
 
     checkChart svg [ "test return", 3; "train return", 6 ]
 
-[<Fact>]
 let ``win-rate curves are empty when the environment reports no wins`` () =
     let ev = events false
-    Assert.Empty((Plots.learningCurve TestWinRate ev).Points)
-    Assert.Empty(Plots.learningCurves [ TestWinRate; TrainWinRate ] ev)
-    Assert.Equal(2, (Plots.learningCurves [ TestReturn; TrainReturn; TestWinRate ] ev).Length)
+    Expect.isEmpty ((Plots.learningCurve TestWinRate ev).Points) "(Plots.learningCurve TestWinRate ev).Points"
 
-[<Fact>]
+    Expect.isEmpty
+        (Plots.learningCurves [ TestWinRate; TrainWinRate ] ev)
+        "Plots.learningCurves [ TestWinRate; TrainWinRate ] ev"
+
+    Expect.equal
+        ((Plots.learningCurves [ TestReturn; TrainReturn; TestWinRate ] ev).Length)
+        2
+        "(Plots.learningCurves [ TestReturn; TrainReturn; TestWinRate ] ev)...."
+
 let ``learner diagnostics, episode lengths and casualties are read off training events`` () =
     let ev = events true
     let at (curve: Curve) = (Plots.learningCurve curve ev).Points
     let updates = [ 2..6 ]
-    Assert.Equal<(float * float)[]>([| for i in updates -> float (i * 100), float (2.0f / float32 i) |], at QTakenMean)
-    Assert.Equal<(float * float)[]>([| for i in updates -> float (i * 100), float (3.0f / float32 i) |], at TargetMean)
-    Assert.Equal<(float * float)[]>([| for i in updates -> float (i * 100), 0.5 |], at TdErrorAbs)
-    Assert.Equal<(float * float)[]>([| for i in updates -> float (i * 100), 1.0 |], at GradNorm)
-    Assert.Equal<(float * float)[]>([| for i in 1..6 -> float (i * 100), float i + 0.5 |], at TrainEpisodeLength)
+    Expect.equal (at QTakenMean) ([| for i in updates -> float (i * 100), float (2.0f / float32 i) |]) "at QTakenMean"
+    Expect.equal (at TargetMean) ([| for i in updates -> float (i * 100), float (3.0f / float32 i) |]) "at TargetMean"
+    Expect.equal (at TdErrorAbs) ([| for i in updates -> float (i * 100), 0.5 |]) "at TdErrorAbs"
+    Expect.equal (at GradNorm) ([| for i in updates -> float (i * 100), 1.0 |]) "at GradNorm"
+    Expect.equal (at TrainEpisodeLength) ([| for i in 1..6 -> float (i * 100), float i + 0.5 |]) "at TrainEpisodeLength"
 
-    Assert.Equal<(float * float)[]>([| for i in [ 2; 4; 6 ] -> float (i * 100), 10.0 - float i |], at TestEpisodeLength)
+    Expect.equal
+        (at TestEpisodeLength)
+        ([| for i in [ 2; 4; 6 ] -> float (i * 100), 10.0 - float i |])
+        "at TestEpisodeLength"
 
-    Assert.Equal<(float * float)[]>([| for i in 1..6 -> float (i * 100), 1.0 |], at TrainDeadAllies)
-    Assert.Equal<(float * float)[]>([| for i in 1..6 -> float (i * 100), float i / 2.0 |], at TrainDeadEnemies)
-    Assert.Equal<(float * float)[]>([| for i in [ 2; 4; 6 ] -> float (i * 100), 0.0 |], at TestDeadAllies)
-    Assert.Equal<(float * float)[]>([| for i in [ 2; 4; 6 ] -> float (i * 100), 3.0 |], at TestDeadEnemies)
-    Assert.Equal("Q taken", Plots.curveName QTakenMean)
-    Assert.Equal("TD |error|", Plots.curveName TdErrorAbs)
+    Expect.equal (at TrainDeadAllies) ([| for i in 1..6 -> float (i * 100), 1.0 |]) "at TrainDeadAllies"
+    Expect.equal (at TrainDeadEnemies) ([| for i in 1..6 -> float (i * 100), float i / 2.0 |]) "at TrainDeadEnemies"
+    Expect.equal (at TestDeadAllies) ([| for i in [ 2; 4; 6 ] -> float (i * 100), 0.0 |]) "at TestDeadAllies"
+    Expect.equal (at TestDeadEnemies) ([| for i in [ 2; 4; 6 ] -> float (i * 100), 3.0 |]) "at TestDeadEnemies"
+    Expect.equal (Plots.curveName QTakenMean) "Q taken" "Plots.curveName QTakenMean"
+    Expect.equal (Plots.curveName TdErrorAbs) "TD |error|" "Plots.curveName TdErrorAbs"
     // an environment without armies has no casualty curves
     let plain = events false
-    Assert.Empty(Plots.learningCurves [ TrainDeadAllies; TrainDeadEnemies; TestDeadAllies; TestDeadEnemies ] plain)
-    Assert.Equal(2, (Plots.learningCurves [ TrainEpisodeLength; TestEpisodeLength; TestDeadAllies ] plain).Length)
 
-[<Fact>]
+    Expect.isEmpty
+        (Plots.learningCurves [ TrainDeadAllies; TrainDeadEnemies; TestDeadAllies; TestDeadEnemies ] plain)
+        "Plots.learningCurves [ TrainDeadAllies; TrainDeadEnemies; TestDeadA..."
+
+    Expect.equal
+        ((Plots.learningCurves [ TrainEpisodeLength; TestEpisodeLength; TestDeadAllies ] plain).Length)
+        2
+        "(Plots.learningCurves [ TrainEpisodeLength; TestEpisodeLength; Test..."
+
 let ``reference lines are drawn dashed, covered by the y axis and listed in the legend`` () =
     let series =
         [
@@ -764,10 +760,18 @@ let ``reference lines are drawn dashed, covered by the y axis and listed in the 
         |> Seq.filter (fun e -> e.Name.LocalName = "line" && classOf e = "reference")
         |> List.ofSeq
 
-    Assert.Equal(1, reference.Length)
+    Expect.equal reference.Length 1 "reference.Length"
     let line = reference.Head
-    Assert.Equal("largest return seen", line.Attribute(XName.Get "data-series").Value)
-    Assert.Equal("6 4", line.Attribute(XName.Get "stroke-dasharray").Value)
+
+    Expect.equal
+        (line.Attribute(XName.Get "data-series").Value)
+        "largest return seen"
+        "line.Attribute(XName.Get \"data-series\").Value"
+
+    Expect.equal
+        (line.Attribute(XName.Get "stroke-dasharray").Value)
+        "6 4"
+        "line.Attribute(XName.Get \"stroke-dasharray\").Value"
     // the y axis reaches 8 though the data stop at 2: the line lies inside the plot, above the series
     let y = float (line.Attribute(XName.Get "y1").Value)
 
@@ -778,7 +782,7 @@ let ``reference lines are drawn dashed, covered by the y axis and listed in the 
         |> Seq.map (fun p -> float (p.Split ',').[1])
         |> Seq.min
 
-    Assert.True(y < top, sprintf "reference at y=%g, series reaches y=%g" y top)
+    Expect.isTrue (y < top) (sprintf "reference at y=%g, series reaches y=%g" y top)
 
     let texts (keep: XElement -> bool) =
         doc.Descendants()
@@ -786,8 +790,15 @@ let ``reference lines are drawn dashed, covered by the y axis and listed in the 
         |> Seq.map _.Value
         |> List.ofSeq
 
-    Assert.Contains("8", texts (fun e -> classOf e.Parent = "y-ticks"))
-    Assert.Contains("largest return seen", texts (fun e -> classOf e.Parent = "legend"))
+    Expect.contains
+        (texts (fun e -> classOf e.Parent = "y-ticks"))
+        "8"
+        "texts (fun e -> classOf e.Parent = \"y-ticks\")"
+
+    Expect.contains
+        (texts (fun e -> classOf e.Parent = "legend"))
+        "largest return seen"
+        "texts (fun e -> classOf e.Parent = \"legend\")"
     // a reference line must have a finite height: negative control
     let bad =
         { cfg with
@@ -795,21 +806,19 @@ let ``reference lines are drawn dashed, covered by the y axis and listed in the 
         }
 
     let e =
-        Assert.Throws<ArgumentException>(fun () -> Plots.lineChart bad series |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Plots.lineChart bad series |> ignore)
 
-    Assert.Contains("nowhere", e.Message)
+    Expect.stringContains e.Message "nowhere" "e.Message"
 
-[<Fact>]
 let ``seeds' events make a band chart`` () =
     let runs =
         Array.init 3 (fun _ -> (Plots.learningCurve TestReturn (events false)).Points)
 
     let svg = Plots.bandChart config [ { Name = "qmix"; Runs = runs } ]
-    Assert.Equal<(string * int) list>([ "qmix", 3 ], polylines (parse svg))
+    Expect.equal (polylines (parse svg)) ([ "qmix", 3 ]) "polylines (parse svg)"
 
 // ---- save ----
 
-[<Fact>]
 let ``save writes the chart atomically, creating the folder and leaving no temporary file`` () =
     let dir =
         Path.Combine(Path.GetTempPath(), "qmix-plots-" + Guid.NewGuid().ToString "N")
@@ -819,9 +828,103 @@ let ``save writes the chart atomically, creating the folder and leaving no tempo
         let svg = Plots.lineChart config [ series "s" (line 3 id) ]
         Plots.save path "old"
         Plots.save path svg
-        Assert.Equal(svg, File.ReadAllText path)
-        Assert.Equal<string[]>([| path |], Directory.GetFiles(Path.GetDirectoryName path))
-        Assert.Throws<ArgumentException>(fun () -> Plots.save "" svg) |> ignore
+        Expect.equal (File.ReadAllText path) svg "File.ReadAllText path"
+
+        Expect.equal
+            (Directory.GetFiles(Path.GetDirectoryName path))
+            ([| path |])
+            "Directory.GetFiles(Path.GetDirectoryName path)"
+
+        Expect.throwsOf<ArgumentException>(fun () -> Plots.save "" svg) |> ignore
     finally
         if Directory.Exists dir then
             Directory.Delete(dir, true)
+
+[<Tests>]
+let tests =
+    testList
+        "Plots"
+        [
+            testCase
+                "a line chart is well-formed SVG with one polyline per series, a legend and tick labels"
+                ``a line chart is well-formed SVG with one polyline per series, a legend and tick labels``
+            testCase
+                "negative control: the well-formedness check rejects a truncated SVG"
+                ``negative control: the well-formedness check rejects a truncated SVG``
+            testCase
+                "negative control: the series check fails on an SVG missing a series or a point"
+                ``negative control: the series check fails on an SVG missing a series or a point``
+            testCase "names with markup characters are escaped" ``names with markup characters are escaped``
+            testCase "nice ticks over 0..1 are 0, 0.2, …, 1" ``nice ticks over 0..1 are 0, 0.2, …, 1``
+            testCase
+                "nice ticks over 0..2,050,000 steps are multiples of 500k with compact labels"
+                ``nice ticks over 0..2,050,000 steps are multiples of 500k with compact labels``
+            testCase "nice ticks for other ranges" ``nice ticks for other ranges``
+            testCase
+                "niceTicks rejects a reversed or non-finite range"
+                ``niceTicks rejects a reversed or non-finite range``
+            testCase "a series of one point is drawn as a dot" ``a series of one point is drawn as a dot``
+            testCase "a flat series gets a y axis around its value" ``a flat series gets a y axis around its value``
+            testCase
+                "NaN and infinite points are skipped with a note"
+                ``NaN and infinite points are skipped with a note``
+            testCase
+                "an empty series is an ArgumentException naming it"
+                ``an empty series is an ArgumentException naming it``
+            testCase
+                "a very long name is cut short in the legend, not in the series"
+                ``a very long name is cut short in the legend, not in the series``
+            testCase
+                "a chart too small or without colours is rejected"
+                ``a chart too small or without colours is rejected``
+            testCase "YRange widens the y axis" ``YRange widens the y axis``
+            testCase
+                "t critical values match their closed forms and the normal limit"
+                ``t critical values match their closed forms and the normal limit``
+            testCase "meanBand of 2 runs on the same grid, by hand" ``meanBand of 2 runs on the same grid, by hand``
+            testCase
+                "meanBand of 2 runs on different grids interpolates within the overlap"
+                ``meanBand of 2 runs on different grids interpolates within the overlap``
+            testCase "meanBand of 5 runs logged at different steps" ``meanBand of 5 runs logged at different steps``
+            testCase
+                "meanBand of one run is the run itself, and bad runs are rejected"
+                ``meanBand of one run is the run itself, and bad runs are rejected``
+            testCase
+                "a band chart keeps a win rate's band within the runs' values: no axis below 0"
+                ``a band chart keeps a win rate's band within the runs' values: no axis below 0``
+            testCase
+                "a band chart draws each group's mean line, a shaded band and \"name (n seeds)\""
+                ``a band chart draws each group's mean line, a shaded band and "name (n seeds)"``
+            testCase
+                "a band chart of one seed draws no band, and names a group without runs"
+                ``a band chart of one seed draws no band, and names a group without runs``
+            testCase "learning curves are read off training events" ``learning curves are read off training events``
+            testCase
+                "win-rate curves are empty when the environment reports no wins"
+                ``win-rate curves are empty when the environment reports no wins``
+            testCase
+                "learner diagnostics, episode lengths and casualties are read off training events"
+                ``learner diagnostics, episode lengths and casualties are read off training events``
+            testCase
+                "reference lines are drawn dashed, covered by the y axis and listed in the legend"
+                ``reference lines are drawn dashed, covered by the y axis and listed in the legend``
+            testCase "seeds' events make a band chart" ``seeds' events make a band chart``
+            testCase
+                "save writes the chart atomically, creating the folder and leaving no temporary file"
+                ``save writes the chart atomically, creating the folder and leaving no temporary file``
+            testCase
+                "xAxis ends a run's axis at its last step when that lies just past a tick"
+                ``xAxis ends a run's axis at its last step when that lies just past a tick``
+            testCase
+                "a run's chart ends its x axis at the run's last step, not a tick step later"
+                ``a run's chart ends its x axis at the run's last step, not a tick step later``
+            testCase
+                "negative control: the axis-end check fails on an axis that runs a tick step past the run"
+                ``negative control: the axis-end check fails on an axis that runs a tick step past the run``
+            testCase
+                "aligned charts share their x range and plot-area edges"
+                ``aligned charts share their x range and plot-area edges``
+            testCase
+                "negative control: the alignment check fails on charts drawn one by one"
+                ``negative control: the alignment check fails on charts drawn one by one``
+        ]

@@ -1,12 +1,12 @@
 module Qmix.Functional.Tests.RegistryTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
 
-[<Fact>]
 let ``the matrix games are registered under their names`` () =
     let expected =
         [
@@ -19,17 +19,18 @@ let ``the matrix games are registered under their names`` () =
         ]
 
     for name in expected do
-        Assert.Contains(name, Registry.names)
+        Expect.contains Registry.names name "Registry.names"
 
-[<Fact>]
 let ``registered names are unique and every entry is described`` () =
-    Assert.Equal(List.length Registry.names, List.length (List.distinct Registry.names))
+    Expect.equal
+        (List.length (List.distinct Registry.names))
+        (List.length Registry.names)
+        "List.length (List.distinct Registry.names)"
 
     for e in Registry.all do
-        Assert.False(String.IsNullOrWhiteSpace e.Description, e.Name)
-        Assert.Equal(e.Name, (Registry.find e.Name).Name)
+        Expect.isFalse (String.IsNullOrWhiteSpace e.Description) e.Name
+        Expect.equal ((Registry.find e.Name).Name) e.Name "(Registry.find e.Name).Name"
 
-[<Fact>]
 let ``an entry's spec carries its registered name (non-monotonic keeps its checkpointed name)`` () =
     for e in Registry.all do
         let expected =
@@ -38,36 +39,34 @@ let ``an entry's spec carries its registered name (non-monotonic keeps its check
             else
                 e.Name
 
-        Assert.Equal(expected, (e.Make()).Spec.Name)
+        Expect.equal ((e.Make()).Spec.Name) expected "(e.Make()).Spec.Name"
 
-[<Fact>]
 let ``a registered environment behaves as the typed one`` () =
     let env = Registry.make "matrix:climbing"
     let typed = MatrixGames.climbing
     let key = Rng.key 3UL
-    Assert.Equal(typed.Spec, env.Spec)
+    Expect.equal env.Spec typed.Spec "env.Spec"
 
     for u0 in 0..2 do
         for u1 in 0..2 do
             let s, t = env.Step (env.Reset key) [| u0; u1 |] key
-            Assert.Equal(snd (typed.Step Ready [| u0; u1 |] key), t)
-            Assert.Equal(box Played, s)
+            Expect.equal t (snd (typed.Step Ready [| u0; u1 |] key)) "t"
+            Expect.equal s (box Played) "s"
 
-[<Fact>]
 let ``an unknown name is refused with the list of known names`` () =
     let e =
-        Assert.Throws<ArgumentException>(fun () -> Registry.find "matrix:climbin" |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Registry.find "matrix:climbin" |> ignore)
 
-    Assert.Contains("no environment is registered as 'matrix:climbin'", e.Message)
+    Expect.stringContains e.Message "no environment is registered as 'matrix:climbin'" "e.Message"
 
     for name in Registry.names do
-        Assert.Contains(name, e.Message)
+        Expect.stringContains e.Message name "e.Message"
 
-    Assert.Equal(None, Registry.tryFind "Two-Step")
+    Expect.isNone (Registry.tryFind "Two-Step") "Registry.tryFind \"Two-Step\""
 
-    Assert.Throws<ArgumentException>(fun () -> Registry.make "" |> ignore) |> ignore
+    Expect.throwsOf<ArgumentException>(fun () -> Registry.make "" |> ignore)
+    |> ignore
 
-[<Fact>]
 let ``every entry renders its reset state and each state after random legal steps as text`` () =
     for e in Registry.all do
         let env = e.Make()
@@ -78,7 +77,7 @@ let ``every entry renders its reset state and each state after random legal step
 
         while not ended do
             let frame = e.RenderText s
-            Assert.False(String.IsNullOrWhiteSpace frame, e.Name)
+            Expect.isFalse (String.IsNullOrWhiteSpace frame) e.Name
             let avail = env.AvailableActions s
             let a = env.Spec.NActions
 
@@ -98,17 +97,15 @@ let ``every entry renders its reset state and each state after random legal step
             t <- t + 1
             ended <- tr.Terminated || tr.Truncated || t >= env.Spec.EpisodeLimit
 
-        Assert.False(String.IsNullOrWhiteSpace(e.RenderText s), e.Name)
+        Expect.isFalse (String.IsNullOrWhiteSpace(e.RenderText s)) e.Name
 
-[<Fact>]
 let ``an entry's renderer refuses another environment's state, naming the types`` () =
     let e =
-        Assert.Throws<ArgumentException>(fun () -> (Registry.find "two-step").RenderText(box Ready) |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> (Registry.find "two-step").RenderText(box Ready) |> ignore)
 
-    Assert.Contains("TwoStepState", e.Message)
-    Assert.Contains("OneShotState", e.Message)
+    Expect.stringContains e.Message "TwoStepState" "e.Message"
+    Expect.stringContains e.Message "OneShotState" "e.Message"
 
-[<Fact>]
 let ``every registered environment, boxed, obeys the environment laws`` () =
     for e in Registry.all do
         EnvLaws.checkWith
@@ -119,28 +116,28 @@ let ``every registered environment, boxed, obeys the environment laws`` () =
             }
             (e.Make())
 
-[<Fact>]
 let ``every environment but the matrix games has a graphical renderer that draws its reset state as SVG`` () =
     for e in Registry.all do
         let matrix = e.Name = "two-step" || e.Name.StartsWith "matrix:"
 
         match e.RenderSvg with
         | Some render ->
-            Assert.False(matrix, e.Name + " is a matrix game with an SVG renderer")
+            Expect.isFalse matrix (e.Name + " is a matrix game with an SVG renderer")
             let svg = render (e.Make().Reset(Rng.key 3UL))
             let doc = System.Xml.Linq.XDocument.Parse svg
-            Assert.Equal("svg", doc.Root.Name.LocalName)
-        | None -> Assert.True(matrix, e.Name + " has no SVG renderer")
+            Expect.equal doc.Root.Name.LocalName "svg" "doc.Root.Name.LocalName"
+        | None -> Expect.isTrue matrix (e.Name + " has no SVG renderer")
 
     // a combat map under other rules keeps the renderer
-    Assert.True((Registry.find "combat:3m,smax").RenderSvg.IsSome)
+    Expect.isTrue
+        ((Registry.find "combat:3m,smax").RenderSvg.IsSome)
+        "(Registry.find \"combat:3m,smax\").RenderSvg.IsSome"
     // negative control: the renderer refuses another environment's state
     let render = (Registry.find "combat:3m").RenderSvg.Value
 
-    Assert.Throws<ArgumentException>(fun () -> render (box Ready) |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> render (box Ready) |> ignore)
     |> ignore
 
-[<Fact>]
 let ``a sheet nests each frame under its caption lines, scaled to the cell width`` () =
     let e = Registry.find "combat:3m"
     let env = e.Make()
@@ -154,31 +151,78 @@ let ``a sheet nests each frame under its caption lines, scaled to the cell width
     let doc = System.Xml.Linq.XDocument.Parse svg
     let ns = System.Xml.Linq.XNamespace.Get "http://www.w3.org/2000/svg"
     let cells = doc.Root.Elements(ns + "svg") |> Seq.toList
-    Assert.Equal(2, cells.Length)
+    Expect.equal cells.Length 2 "cells.Length"
 
     let captions (cell: System.Xml.Linq.XElement) =
         cell.Elements(ns + "text") |> Seq.map (fun t -> t.Value) |> Seq.toList
 
-    Assert.Equal<string list>([ "t = 0" ], captions cells[0])
-    Assert.Equal<string list>([ "t = 1: reward 0"; "actions (1, 1, 1)" ], captions cells[1])
+    Expect.equal (captions cells[0]) ([ "t = 0" ]) "captions cells[0]"
+    Expect.equal (captions cells[1]) ([ "t = 1: reward 0"; "actions (1, 1, 1)" ]) "captions cells[1]"
     // the title is escaped; each frame keeps its units (3 allies, 3 enemies) and is 320 pixels wide
-    Assert.Contains("3m &amp; co", svg)
+    Expect.stringContains svg "3m &amp; co" "svg"
 
     for cell in cells do
         let frame = cell.Element(ns + "svg")
-        Assert.Equal("320", frame.Attribute("width").Value)
-        Assert.Equal(6, frame.Elements(ns + "circle") |> Seq.length)
+        Expect.equal (frame.Attribute("width").Value) "320" "frame.Attribute(\"width\").Value"
+        Expect.equal (frame.Elements(ns + "circle") |> Seq.length) 6 "frame.Elements(ns + \"circle\") |> Seq.length"
 
     // bad input is named
     let bad (f: unit -> string) =
-        (Assert.Throws<ArgumentException>(fun () -> f () |> ignore)).Message
+        (Expect.throwsOf<ArgumentException>(fun () -> f () |> ignore)).Message
 
-    Assert.Contains("2 captions for 1 frames", bad (fun () -> SvgSheet.compose "" 4 [| "a"; "b" |] frames[..0]))
+    Expect.stringContains
+        (bad (fun () -> SvgSheet.compose "" 4 [| "a"; "b" |] frames[..0]))
+        "2 captions for 1 frames"
+        "bad (fun () -> SvgSheet.compose \"\" 4 [| \"a\"; \"b\" |] frames[..0])"
 
-    Assert.Contains(
-        "frame 1 is not an SVG document",
-        bad (fun () -> SvgSheet.compose "" 4 [||] [| frames[0]; "<p/>" |])
-    )
+    Expect.stringContains
+        (bad (fun () -> SvgSheet.compose "" 4 [||] [| frames[0]; "<p/>" |]))
+        "frame 1 is not an SVG document"
+        "bad (fun () -> SvgSheet.compose \"\" 4 [||] [| frames[0]; \"<p/>\" |])"
 
-    Assert.Contains("no frames", bad (fun () -> SvgSheet.compose "" 4 [||] [||]))
-    Assert.Contains("columns", bad (fun () -> SvgSheet.compose "" 0 [||] frames))
+    Expect.stringContains
+        (bad (fun () -> SvgSheet.compose "" 4 [||] [||]))
+        "no frames"
+        "bad (fun () -> SvgSheet.compose \"\" 4 [||] [||])"
+
+    Expect.stringContains
+        (bad (fun () -> SvgSheet.compose "" 0 [||] frames))
+        "columns"
+        "bad (fun () -> SvgSheet.compose \"\" 0 [||] frames)"
+
+[<Tests>]
+let tests =
+    testList
+        "Registry"
+        [
+            testCase
+                "the matrix games are registered under their names"
+                ``the matrix games are registered under their names``
+            testCase
+                "registered names are unique and every entry is described"
+                ``registered names are unique and every entry is described``
+            testCase
+                "an entry's spec carries its registered name (non-monotonic keeps its checkpointed name)"
+                ``an entry's spec carries its registered name (non-monotonic keeps its checkpointed name)``
+            testCase
+                "a registered environment behaves as the typed one"
+                ``a registered environment behaves as the typed one``
+            testCase
+                "an unknown name is refused with the list of known names"
+                ``an unknown name is refused with the list of known names``
+            testCase
+                "every entry renders its reset state and each state after random legal steps as text"
+                ``every entry renders its reset state and each state after random legal steps as text``
+            testCase
+                "an entry's renderer refuses another environment's state, naming the types"
+                ``an entry's renderer refuses another environment's state, naming the types``
+            testCase
+                "every registered environment, boxed, obeys the environment laws"
+                ``every registered environment, boxed, obeys the environment laws``
+            testCase
+                "every environment but the matrix games has a graphical renderer that draws its reset state as SVG"
+                ``every environment but the matrix games has a graphical renderer that draws its reset state as SVG``
+            testCase
+                "a sheet nests each frame under its caption lines, scaled to the cell width"
+                ``a sheet nests each frame under its caption lines, scaled to the cell width``
+        ]

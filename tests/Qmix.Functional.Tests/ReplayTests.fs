@@ -3,7 +3,8 @@
 module Qmix.Functional.Tests.ReplayTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open FsCheck
 open FsCheck.FSharp
 open Qmix.Tensors
@@ -18,6 +19,16 @@ let private filling =
         let! k = Gen.choose (0, 15)
         let! eps = episodes s k
         return capacity, eps
+    }
+
+/// Smaller fillings: without the last episode (the others keep their tags 1..k), or with a smaller capacity.
+let private shrinkFilling (capacity: int, eps: Episode[]) =
+    seq {
+        if eps.Length > 0 then
+            yield capacity, eps[.. eps.Length - 2]
+
+        if capacity > 1 then
+            yield capacity - 1, eps
     }
 
 /// A non-empty buffer, a batch size in 1..count and a key.
@@ -42,8 +53,8 @@ let duplicates (xs: int[]) : int list =
 let noDuplicatesLaw (sampler: Key -> int -> Replay -> int[]) =
     forAll sampling (fun (buffer, n, key) ->
         let idx = sampler key n buffer
-        Assert.Equal(n, idx.Length)
-        Assert.All(idx, fun i -> Assert.InRange(i, 0, Replay.count buffer - 1))
+        Expect.equal idx.Length n "idx.Length"
+        Seq.iter (fun i -> Expect.inRange i 0 (Replay.count buffer - 1) "i") idx
 
         match duplicates idx with
         | [] -> ()
@@ -55,39 +66,33 @@ let withReplacement (key: Key) (n: int) (buffer: Replay) =
 
 // ---------------------------------------------------------------- capacity and eviction
 
-[<Fact>]
 let ``count never exceeds capacity and totalAdded counts every episode`` () =
-    check 100
-    <| forAll filling (fun (capacity, eps) ->
+    forAllShrinking filling shrinkFilling (fun (capacity, eps) ->
         let mutable buffer = Replay.empty capacity
 
         for e in eps do
             buffer <- Replay.add e buffer
-            Assert.InRange(Replay.count buffer, 1, capacity)
+            Expect.inRange (Replay.count buffer) 1 capacity "Replay.count buffer"
 
-        Assert.Equal(min eps.Length capacity, Replay.count buffer)
-        Assert.Equal(int64 eps.Length, Replay.totalAdded buffer)
-        Assert.Equal(capacity, Replay.capacity buffer))
+        Expect.equal (Replay.count buffer) (min eps.Length capacity) "Replay.count buffer"
+        Expect.equal (Replay.totalAdded buffer) (int64 eps.Length) "Replay.totalAdded buffer"
+        Expect.equal (Replay.capacity buffer) capacity "Replay.capacity buffer")
 
-[<Fact>]
 let ``after k adds the buffer holds exactly the last min(k, capacity) episodes, oldest first`` () =
-    check 100
-    <| forAll filling (fun (capacity, eps) ->
+    forAllShrinking filling shrinkFilling (fun (capacity, eps) ->
         let buffer = Replay.empty capacity |> Replay.addMany eps
         let expected = eps[max 0 (eps.Length - capacity) ..]
         let held = Replay.episodes buffer
-        Assert.Equal(expected.Length, held.Length)
+        Expect.equal held.Length expected.Length "held.Length"
         // the same episode values (by reference: nothing is copied)
-        Array.iter2 (fun (e: Episode) h -> Assert.Same(e, h)) expected held
-        Assert.Equal<int[]>(Array.map tag expected, Array.map tag held)
+        Array.iter2 (fun (e: Episode) h -> Expect.isTrue (obj.ReferenceEquals(e, h)) "same instance: h") expected held
+        Expect.equal (Array.map tag held) (Array.map tag expected) "Array.map tag held"
 
         for i in 0 .. held.Length - 1 do
-            Assert.Same(held[i], Replay.item i buffer))
+            Expect.isTrue (obj.ReferenceEquals(held[i], Replay.item i buffer)) "same instance: Replay.item i buffer")
 
-[<Fact>]
 let ``add returns a new buffer and leaves the old one unchanged`` () =
-    check 100
-    <| forAll filling (fun (capacity, eps) ->
+    forAll filling (fun (capacity, eps) ->
         let before = Replay.empty capacity |> Replay.addMany eps
         let snapshot = Replay.episodes before
         let count, total = Replay.count before, Replay.totalAdded before
@@ -95,14 +100,17 @@ let ``add returns a new buffer and leaves the old one unchanged`` () =
         if eps.Length > 0 then
             let extra = Gen.sampleWithSeed (Rnd(7UL, 1UL)) 10 1 (taggedEpisode eps[0].Spec 99)
             let after = Replay.add extra[0] before
-            Assert.Equal(99, tag (Replay.episodes after |> Array.last))
-            Assert.NotEqual(before, after)
+            Expect.equal (tag (Replay.episodes after |> Array.last)) 99 "tag (Replay.episodes after |> Array.last)"
+            Expect.notEqual after before "after"
 
-        Assert.Equal(count, Replay.count before)
-        Assert.Equal(total, Replay.totalAdded before)
-        Array.iter2 (fun (e: Episode) h -> Assert.Same(e, h)) snapshot (Replay.episodes before))
+        Expect.equal (Replay.count before) count "Replay.count before"
+        Expect.equal (Replay.totalAdded before) total "Replay.totalAdded before"
 
-[<Fact>]
+        Array.iter2
+            (fun (e: Episode) h -> Expect.isTrue (obj.ReferenceEquals(e, h)) "same instance: h")
+            snapshot
+            (Replay.episodes before))
+
 let ``a buffer of capacity 5000 takes thousands of adds without copying episodes`` () =
     let s =
         {
@@ -122,47 +130,48 @@ let ``a buffer of capacity 5000 takes thousands of adds without copying episodes
     let buffer =
         Seq.replicate 6000 e |> Seq.fold (fun b x -> Replay.add x b) (Replay.empty 5000)
 
-    Assert.Equal(5000, Replay.count buffer)
-    Assert.Equal(6000L, Replay.totalAdded buffer)
-    Assert.All(Replay.episodes buffer, fun h -> Assert.Same(e, h))
+    Expect.equal (Replay.count buffer) 5000 "Replay.count buffer"
+    Expect.equal (Replay.totalAdded buffer) 6000L "Replay.totalAdded buffer"
+    Seq.iter (fun h -> Expect.isTrue (obj.ReferenceEquals(e, h)) "same instance: h") (Replay.episodes buffer)
     // 6000 adds of an episode of ~80k floats: well under a second when nothing is copied
-    Assert.True(sw.Elapsed.TotalSeconds < 10.0, sprintf "6000 adds took %O" sw.Elapsed)
+    Expect.isTrue (sw.Elapsed.TotalSeconds < 10.0) (sprintf "6000 adds took %O" sw.Elapsed)
 
 // ---------------------------------------------------------------- sampling
 
-[<Fact>]
 let ``sampling never returns an episode twice in a batch`` () =
-    check 200 (noDuplicatesLaw Replay.sampleIndices)
+    [
+        "the sampled positions", (200, noDuplicatesLaw Replay.sampleIndices)
+        "the batch's episodes, in the sampled order",
+        (100,
+         forAll sampling (fun (buffer, n, key) ->
+             let tags = Replay.sample key n buffer |> batchTags
+             Expect.isEmpty (duplicates tags) "duplicates tags"
+             // and the batch holds the episodes at the sampled positions, in that order
+             let expected =
+                 Replay.sampleIndices key n buffer
+                 |> Array.map (fun i -> tag (Replay.item i buffer))
 
-    check 100
-    <| forAll sampling (fun (buffer, n, key) ->
-        let tags = Replay.sample key n buffer |> batchTags
-        Assert.Empty(duplicates tags)
-        // and the batch holds the episodes at the sampled positions, in that order
-        let expected =
-            Replay.sampleIndices key n buffer
-            |> Array.map (fun i -> tag (Replay.item i buffer))
+             Expect.equal tags expected "tags"))
+    ]
 
-        Assert.Equal<int[]>(expected, tags))
-
-[<Fact>]
 let ``negative control: the duplicate checker reports a sampler with replacement`` () =
-    Assert.Equal<int list>([ 3; 1 ], duplicates [| 3; 1; 3; 2; 1 |])
-    Assert.Empty(duplicates [| 0; 1; 2 |])
+    Expect.equal (duplicates [| 3; 1; 3; 2; 1 |]) ([ 3; 1 ]) "duplicates [| 3; 1; 3; 2; 1 |]"
+    Expect.isEmpty (duplicates [| 0; 1; 2 |]) "duplicates [| 0; 1; 2 |]"
     // the same law, run on a sampler that draws with replacement, finds a counterexample
     let ex =
-        Assert.ThrowsAny<exn>(fun () -> check 200 (noDuplicatesLaw withReplacement))
+        Expect.throwsAnyOf<exn>(fun () -> check 200 (noDuplicatesLaw withReplacement))
 
-    Assert.Contains("repeat", ex.Message)
+    Expect.stringContains ex.Message "repeat" "ex.Message"
 
-[<Fact>]
 let ``the same key gives the same batch`` () =
-    check 100
-    <| forAll sampling (fun (buffer, n, key) ->
-        Assert.Equal<int[]>(Replay.sampleIndices key n buffer, Replay.sampleIndices key n buffer)
-        Assert.Equal(Replay.sample key n buffer, Replay.sample key n buffer))
+    forAll sampling (fun (buffer, n, key) ->
+        Expect.equal
+            (Replay.sampleIndices key n buffer)
+            (Replay.sampleIndices key n buffer)
+            "Replay.sampleIndices key n buffer"
 
-[<Fact>]
+        Expect.equal (Replay.sample key n buffer) (Replay.sample key n buffer) "Replay.sample key n buffer")
+
 let ``sampling covers the buffer uniformly`` () =
     let s = Gen.sampleWithSeed (Rnd(5UL, 1UL)) 10 1 spec |> Array.exactlyOne
 
@@ -177,40 +186,45 @@ let ``sampling covers the buffer uniformly`` () =
             counts[j] <- counts[j] + 1
 
     // 6000 draws, 600 expected per episode; ±5 standard deviations is ±~120
-    Assert.All(counts, fun c -> Assert.InRange(c, 480, 720))
+    Seq.iter (fun c -> Expect.inRange c 480 720 "c") counts
 
-[<Fact>]
 let ``the batch is truncated to the longest filled episode plus one, with filled and terminated flags`` () =
-    check 200
-    <| forAll sampling (fun (buffer, n, key) ->
+    forAll sampling (fun (buffer, n, key) ->
         let idx = Replay.sampleIndices key n buffer
         let eps = idx |> Array.map (fun i -> Replay.item i buffer)
         let b = Replay.sample key n buffer
         let s = eps[0].Spec
         let t = b.MaxSeqLength
         EpisodeBatch.validate b
-        Assert.Equal(n, b.BatchSize)
-        Assert.Equal((eps |> Array.map (fun e -> e.Length) |> Array.max) + 1, t)
-        Assert.Equal((s.NAgents, s.NActions, s.ObsDim, s.StateDim), (b.NAgents, b.NActions, b.ObsDim, b.StateDim))
+        Expect.equal b.BatchSize n "b.BatchSize"
+        Expect.equal t ((eps |> Array.map (fun e -> e.Length) |> Array.max) + 1) "t"
+
+        Expect.equal
+            (b.NAgents, b.NActions, b.ObsDim, b.StateDim)
+            (s.NAgents, s.NActions, s.ObsDim, s.StateDim)
+            "(b.NAgents, b.NActions, b.ObsDim, b.StateDim)"
 
         for i in 0 .. n - 1 do
             let e = eps[i]
 
             for k in 0 .. t - 1 do
-                Assert.Equal((if k < e.Length then 1.0f else 0.0f), b.Filled[i * t + k])
-                Assert.Equal((if e.Terminated && k = e.Length - 1 then 1.0f else 0.0f), b.Terminated[i * t + k])
+                Expect.equal (b.Filled[i * t + k]) (if k < e.Length then 1.0f else 0.0f) "b.Filled[i * t + k]"
+
+                Expect.equal
+                    (b.Terminated[i * t + k])
+                    (if e.Terminated && k = e.Length - 1 then 1.0f else 0.0f)
+                    "b.Terminated[i * t + k]"
 
             // the first T' steps of every array, unchanged
             let rows (w: int) (arr: 'T[]) = arr[i * t * w .. (i + 1) * t * w - 1]
             let no = s.NAgents * s.ObsDim
-            Assert.Equal<float32[]>(e.Obs[.. t * no - 1], rows no b.Obs)
-            Assert.Equal<float32[]>(e.State[.. t * s.StateDim - 1], rows s.StateDim b.State)
-            Assert.Equal<int[]>(e.Actions[.. t * s.NAgents - 1], rows s.NAgents b.Actions)
+            Expect.equal (rows no b.Obs) (e.Obs[.. t * no - 1]) "rows no b.Obs"
+            Expect.equal (rows s.StateDim b.State) (e.State[.. t * s.StateDim - 1]) "rows s.StateDim b.State"
+            Expect.equal (rows s.NAgents b.Actions) (e.Actions[.. t * s.NAgents - 1]) "rows s.NAgents b.Actions"
             let na = s.NAgents * s.NActions
-            Assert.Equal<float32[]>(e.AvailActions[.. t * na - 1], rows na b.AvailActions)
-            Assert.Equal<float32[]>(e.Reward[.. t - 1], rows 1 b.Reward))
+            Expect.equal (rows na b.AvailActions) (e.AvailActions[.. t * na - 1]) "rows na b.AvailActions"
+            Expect.equal (rows 1 b.Reward) (e.Reward[.. t - 1]) "rows 1 b.Reward")
 
-[<Fact>]
 let ``batches too large to be zeroed on allocation hold the episodes' values and nothing else`` () =
     // EpisodeBatch.ofEpisodes allocates the arrays it fills completely without zeroing them (the GC zeroes arrays
     // of up to 2 KB anyway), so stack episodes large enough to skip it, many times over, into memory the GC hands
@@ -259,12 +273,12 @@ let ``batches too large to be zeroed on allocation hold the episodes' values and
 
         let b = Replay.sample key 16 buffer
         let t = b.MaxSeqLength
-        Assert.True(b.Obs.Length * sizeof<float32> > 2048)
-        Assert.Equal<float32[]>(stacked eps t (s.NAgents * s.ObsDim) (fun e -> e.Obs), b.Obs)
-        Assert.Equal<float32[]>(stacked eps t s.StateDim (fun e -> e.State), b.State)
-        Assert.Equal<int[]>(stacked eps t s.NAgents (fun e -> e.Actions), b.Actions)
-        Assert.Equal<float32[]>(stacked eps t (s.NAgents * s.NActions) (fun e -> e.AvailActions), b.AvailActions)
-        Assert.Equal<float32[]>(stacked eps t 1 (fun e -> e.Reward), b.Reward)
+        Expect.isTrue (b.Obs.Length * sizeof<float32> > 2048) "b.Obs.Length * sizeof<float32> > 2048"
+        Expect.equal b.Obs (stacked eps t (s.NAgents * s.ObsDim) (fun e -> e.Obs)) "b.Obs"
+        Expect.equal b.State (stacked eps t s.StateDim (fun e -> e.State)) "b.State"
+        Expect.equal b.Actions (stacked eps t s.NAgents (fun e -> e.Actions)) "b.Actions"
+        Expect.equal b.AvailActions (stacked eps t (s.NAgents * s.NActions) (fun e -> e.AvailActions)) "b.AvailActions"
+        Expect.equal b.Reward (stacked eps t 1 (fun e -> e.Reward)) "b.Reward"
 
         if draw % 5 = 4 then
             GC.Collect()
@@ -285,14 +299,12 @@ let private oneEpisode (s: EnvSpec) (tag: int) =
     Gen.sampleWithSeed (Rnd(uint64 tag, 1UL)) 10 1 (taggedEpisode s tag)
     |> Array.exactlyOne
 
-[<Fact>]
 let ``empty refuses a capacity below 1, naming the argument`` () =
-    let ex = Assert.Throws<ArgumentException>(fun () -> Replay.empty 0 |> ignore)
-    Assert.Equal("capacity", ex.ParamName)
-    Assert.Contains("got 0", ex.Message)
-    Assert.Equal(1, Replay.empty 1 |> Replay.capacity)
+    let ex = Expect.throwsOf<ArgumentException>(fun () -> Replay.empty 0 |> ignore)
+    Expect.equal ex.ParamName "capacity" "ex.ParamName"
+    Expect.stringContains ex.Message "got 0" "ex.Message"
+    Expect.equal (Replay.empty 1 |> Replay.capacity) 1 "Replay.empty 1 |> Replay.capacity"
 
-[<Fact>]
 let ``add refuses an episode of another spec, naming both specs`` () =
     let other =
         { oneSpec with
@@ -303,71 +315,67 @@ let ``add refuses an episode of another spec, naming both specs`` () =
     let buffer = Replay.empty 4 |> Replay.add (oneEpisode oneSpec 1)
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> Replay.add (oneEpisode other 2) buffer |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Replay.add (oneEpisode other 2) buffer |> ignore)
 
-    Assert.Equal("episode", ex.ParamName)
-    Assert.Contains("beta (N=2, A=3, obs_dim=5", ex.Message)
-    Assert.Contains("alpha (N=2, A=3, obs_dim=2", ex.Message)
-    Assert.Equal(Some oneSpec, Replay.spec buffer)
-    Assert.Equal(None, Replay.spec (Replay.empty 4))
+    Expect.equal ex.ParamName "episode" "ex.ParamName"
+    Expect.stringContains ex.Message "beta (N=2, A=3, obs_dim=5" "ex.Message"
+    Expect.stringContains ex.Message "alpha (N=2, A=3, obs_dim=2" "ex.Message"
+    Expect.equal (Replay.spec buffer) (Some oneSpec) "Replay.spec buffer"
+    Expect.equal (Replay.spec (Replay.empty 4)) None "Replay.spec (Replay.empty 4)"
 
-[<Fact>]
 let ``add validates the episode's arrays`` () =
     let e = oneEpisode oneSpec 1
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Replay.add { e with State = e.State[1..] } (Replay.empty 3) |> ignore)
 
-    Assert.Contains("state [T+1, state_dim]", ex.Message)
+    Expect.stringContains ex.Message "state [T+1, state_dim]" "ex.Message"
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> Replay.add { e with Length = 0 } (Replay.empty 3) |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Replay.add { e with Length = 0 } (Replay.empty 3) |> ignore)
 
-    Assert.Contains("length 0", ex.Message)
+    Expect.stringContains ex.Message "length 0" "ex.Message"
 
-[<Fact>]
 let ``sample refuses n above the count or below 1, and canSample agrees`` () =
     let buffer =
         Replay.empty 8 |> Replay.addMany [ for i in 1..3 -> oneEpisode oneSpec i ]
 
-    Assert.True(Replay.canSample 3 buffer)
-    Assert.False(Replay.canSample 4 buffer)
-    Assert.False(Replay.canSample 0 buffer)
+    Expect.isTrue (Replay.canSample 3 buffer) "Replay.canSample 3 buffer"
+    Expect.isFalse (Replay.canSample 4 buffer) "Replay.canSample 4 buffer"
+    Expect.isFalse (Replay.canSample 0 buffer) "Replay.canSample 0 buffer"
     let key = Rng.key 1UL
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> Replay.sample key 4 buffer |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Replay.sample key 4 buffer |> ignore)
 
-    Assert.Equal("n", ex.ParamName)
-    Assert.Contains("cannot draw 4 episodes", ex.Message)
-    Assert.Contains("holding 3", ex.Message)
+    Expect.equal ex.ParamName "n" "ex.ParamName"
+    Expect.stringContains ex.Message "cannot draw 4 episodes" "ex.Message"
+    Expect.stringContains ex.Message "holding 3" "ex.Message"
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> Replay.sampleIndices key 0 buffer |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Replay.sampleIndices key 0 buffer |> ignore)
 
-    Assert.Equal("n", ex.ParamName)
+    Expect.equal ex.ParamName "n" "ex.ParamName"
 
-    Assert.Throws<ArgumentException>(fun () -> Replay.sample key 1 (Replay.empty 2) |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Replay.sample key 1 (Replay.empty 2) |> ignore)
     |> ignore
 
-    Assert.Equal(3, (Replay.sample key 3 buffer).BatchSize)
+    Expect.equal ((Replay.sample key 3 buffer).BatchSize) 3 "(Replay.sample key 3 buffer).BatchSize"
 
-[<Fact>]
 let ``buffers with equal contents are equal`` () =
     let eps = [ for i in 1..4 -> oneEpisode oneSpec i ]
     let a = Replay.empty 3 |> Replay.addMany eps
     let b = Replay.empty 3 |> Replay.addMany eps
-    Assert.Equal(a, b)
-    Assert.Equal(a.GetHashCode(), b.GetHashCode())
+    Expect.equal b a "b"
+    Expect.equal (b.GetHashCode()) (a.GetHashCode()) "b.GetHashCode()"
     // the same episodes held, but a different history
-    Assert.NotEqual(a, Replay.empty 3 |> Replay.addMany eps[1..])
-    Assert.Equal("Replay(capacity=3, count=3, totalAdded=4)", string a)
+    Expect.notEqual (Replay.empty 3 |> Replay.addMany eps[1..]) a "Replay.empty 3 |> Replay.addMany eps[1..]"
+    Expect.equal (string a) "Replay(capacity=3, count=3, totalAdded=4)" "string a"
 
 let private validBatch () =
     EpisodeBatch.ofEpisodes [| oneEpisode oneSpec 1; oneEpisode oneSpec 2 |]
 
-[<Fact>]
 let ``EpisodeBatch.validate names an array of the wrong size`` () =
     let b = validBatch ()
     EpisodeBatch.validate b
@@ -399,11 +407,10 @@ let ``EpisodeBatch.validate names an array of the wrong size`` () =
         ]
 
     for name, bad in cases do
-        let ex = Assert.Throws<ArgumentException>(fun () -> EpisodeBatch.validate bad)
-        Assert.Equal("batch", ex.ParamName)
-        Assert.Contains(name, ex.Message)
+        let ex = Expect.throwsOf<ArgumentException>(fun () -> EpisodeBatch.validate bad)
+        Expect.equal ex.ParamName "batch" "ex.ParamName"
+        Expect.stringContains ex.Message name "ex.Message"
 
-[<Fact>]
 let ``EpisodeBatch.ofEpisodes names an episode array of the wrong size`` () =
     let e = oneEpisode oneSpec 1
 
@@ -425,22 +432,21 @@ let ``EpisodeBatch.ofEpisodes names an episode array of the wrong size`` () =
 
     for name, bad in cases do
         let ex =
-            Assert.Throws<ArgumentException>(fun () -> EpisodeBatch.ofEpisodes [| e; bad |] |> ignore)
+            Expect.throwsOf<ArgumentException>(fun () -> EpisodeBatch.ofEpisodes [| e; bad |] |> ignore)
 
-        Assert.Contains(name, ex.Message)
+        Expect.stringContains ex.Message name "ex.Message"
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> EpisodeBatch.ofEpisodes [||] |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> EpisodeBatch.ofEpisodes [||] |> ignore)
 
-    Assert.Equal("episodes", ex.ParamName)
+    Expect.equal ex.ParamName "episodes" "ex.ParamName"
     let other = oneEpisode { oneSpec with Name = "beta" } 2
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> EpisodeBatch.ofEpisodes [| e; other |] |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> EpisodeBatch.ofEpisodes [| e; other |] |> ignore)
 
-    Assert.Contains("cannot share a batch", ex.Message)
+    Expect.stringContains ex.Message "cannot share a batch" "ex.Message"
 
-[<Fact>]
 let ``sampleInto stacks the episodes sample draws, at full length, into reused memory`` () =
     let s =
         {
@@ -464,29 +470,35 @@ let ``sampleInto stacks the episodes sample draws, at full length, into reused m
         let a = Replay.sample key 5 replay
         let b = Replay.sampleInto target key 5 replay
         let ta, tb = a.MaxSeqLength, b.MaxSeqLength
-        Assert.Equal(s.EpisodeLimit + 1, tb)
+        Expect.equal tb (s.EpisodeLimit + 1) "tb"
 
         for e in 0..4 do
             for t in 0 .. tb - 1 do
                 let inA = t < ta
                 let filled = if inA then a.Filled[e * ta + t] else 0.0f
-                Assert.Equal(filled, b.Filled[e * tb + t])
+                Expect.equal (b.Filled[e * tb + t]) filled "b.Filled[e * tb + t]"
 
                 if inA then
-                    Assert.Equal(a.Reward[e * ta + t], b.Reward[e * tb + t])
-                    Assert.Equal(a.Terminated[e * ta + t], b.Terminated[e * tb + t])
+                    Expect.equal (b.Reward[e * tb + t]) (a.Reward[e * ta + t]) "b.Reward[e * tb + t]"
+                    Expect.equal (b.Terminated[e * tb + t]) (a.Terminated[e * ta + t]) "b.Terminated[e * tb + t]"
 
                     for i in 0 .. s.NAgents * s.ObsDim - 1 do
-                        Assert.Equal(
-                            a.Obs[(e * ta + t) * s.NAgents * s.ObsDim + i],
-                            b.Obs[(e * tb + t) * s.NAgents * s.ObsDim + i]
-                        )
+                        Expect.equal
+                            (b.Obs[(e * tb + t) * s.NAgents * s.ObsDim + i])
+                            (a.Obs[(e * ta + t) * s.NAgents * s.ObsDim + i])
+                            "b.Obs[(e * tb + t) * s.NAgents * s.ObsDim + i]"
 
                     for i in 0 .. s.StateDim - 1 do
-                        Assert.Equal(a.State[(e * ta + t) * s.StateDim + i], b.State[(e * tb + t) * s.StateDim + i])
+                        Expect.equal
+                            (b.State[(e * tb + t) * s.StateDim + i])
+                            (a.State[(e * ta + t) * s.StateDim + i])
+                            "b.State[(e * tb + t) * s.StateDim + i]"
 
                     for i in 0 .. s.NAgents - 1 do
-                        Assert.Equal(a.Actions[(e * ta + t) * s.NAgents + i], b.Actions[(e * tb + t) * s.NAgents + i])
+                        Expect.equal
+                            (b.Actions[(e * tb + t) * s.NAgents + i])
+                            (a.Actions[(e * ta + t) * s.NAgents + i])
+                            "b.Actions[(e * tb + t) * s.NAgents + i]"
 
         b
 
@@ -494,6 +506,73 @@ let ``sampleInto stacks the episodes sample draws, at full length, into reused m
     let obs1 = Array.copy b1.Obs
     let b2 = agree (Rng.key 2UL)
     // the second batch reuses the first one's memory, and overwrote it
-    Assert.Same(b1.Obs, b2.Obs)
+    Expect.isTrue (obj.ReferenceEquals(b1.Obs, b2.Obs)) "same instance: b2.Obs"
     // negative control: another key draws other episodes, so the comparison above can tell batches apart
-    Assert.NotEqual<float32[]>(obs1, b2.Obs)
+    Expect.notEqual b2.Obs obs1 "b2.Obs"
+
+[<Tests>]
+let tests =
+    testList
+        "Replay"
+        [
+            testPropertyWithConfig
+                (Replay.config 100)
+                "count never exceeds capacity and totalAdded counts every episode"
+                (``count never exceeds capacity and totalAdded counts every episode`` ())
+            testPropertyWithConfig
+                (Replay.config 100)
+                "after k adds the buffer holds exactly the last min(k, capacity) episodes, oldest first"
+                (``after k adds the buffer holds exactly the last min(k, capacity) episodes, oldest first`` ())
+            testPropertyWithConfig
+                (Replay.config 100)
+                "add returns a new buffer and leaves the old one unchanged"
+                (``add returns a new buffer and leaves the old one unchanged`` ())
+            testSequenced (
+                testCase
+                    "a buffer of capacity 5000 takes thousands of adds without copying episodes"
+                    ``a buffer of capacity 5000 takes thousands of adds without copying episodes``
+            )
+            testList
+                "sampling never returns an episode twice in a batch"
+                [
+                    for label, (cases, p) in ``sampling never returns an episode twice in a batch`` () ->
+                        testPropertyWithConfig (Replay.config cases) label p
+                ]
+            testCase
+                "negative control: the duplicate checker reports a sampler with replacement"
+                ``negative control: the duplicate checker reports a sampler with replacement``
+            testPropertyWithConfig
+                (Replay.config 100)
+                "the same key gives the same batch"
+                (``the same key gives the same batch`` ())
+            testCase "sampling covers the buffer uniformly" ``sampling covers the buffer uniformly``
+            testPropertyWithConfig
+                (Replay.config 200)
+                "the batch is truncated to the longest filled episode plus one, with filled and terminated flags"
+                (``the batch is truncated to the longest filled episode plus one, with filled and terminated flags`` ())
+            testSequenced (
+                testCase
+                    "batches too large to be zeroed on allocation hold the episodes' values and nothing else"
+                    ``batches too large to be zeroed on allocation hold the episodes' values and nothing else``
+            )
+            testCase
+                "empty refuses a capacity below 1, naming the argument"
+                ``empty refuses a capacity below 1, naming the argument``
+            testCase
+                "add refuses an episode of another spec, naming both specs"
+                ``add refuses an episode of another spec, naming both specs``
+            testCase "add validates the episode's arrays" ``add validates the episode's arrays``
+            testCase
+                "sample refuses n above the count or below 1, and canSample agrees"
+                ``sample refuses n above the count or below 1, and canSample agrees``
+            testCase "buffers with equal contents are equal" ``buffers with equal contents are equal``
+            testCase
+                "EpisodeBatch.validate names an array of the wrong size"
+                ``EpisodeBatch.validate names an array of the wrong size``
+            testCase
+                "EpisodeBatch.ofEpisodes names an episode array of the wrong size"
+                ``EpisodeBatch.ofEpisodes names an episode array of the wrong size``
+            testCase
+                "sampleInto stacks the episodes sample draws, at full length, into reused memory"
+                ``sampleInto stacks the episodes sample draws, at full length, into reused memory``
+        ]

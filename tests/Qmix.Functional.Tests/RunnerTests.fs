@@ -1,7 +1,8 @@
 module Qmix.Functional.Tests.RunnerTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
@@ -32,31 +33,32 @@ let private sharpAgentFor (spec: EnvSpec) (seed: uint64) =
 
 // ---------------------------------------------------------------- ε-greedy
 
-[<Fact>]
 let ``epsilon schedule is linear from start to finish and clamped`` () =
     let s = EpsilonSchedule.defaults
-    Assert.Equal((1.0f, 0.05f, 50_000), (s.Start, s.Finish, s.AnnealSteps))
-    Assert.Equal(1.0f, Epsilon.at s 0)
-    Assert.Equal(1.0f, Epsilon.at s -10)
-    Assert.Equal(0.525, float (Epsilon.at s 25_000), 6)
-    Assert.Equal(0.905, float (Epsilon.at s 5_000), 6)
-    Assert.Equal(0.05f, Epsilon.at s 50_000)
-    Assert.Equal(0.05f, Epsilon.at s 1_000_000)
+    Expect.equal (s.Start, s.Finish, s.AnnealSteps) (1.0f, 0.05f, 50_000) "(s.Start, s.Finish, s.AnnealSteps)"
+    Expect.equal (Epsilon.at s 0) 1.0f "Epsilon.at s 0"
+    Expect.equal (Epsilon.at s -10) 1.0f "Epsilon.at s -10"
+    Expect.roundedEqual (float (Epsilon.at s 25_000)) 0.525 6 "float (Epsilon.at s 25_000)"
+    Expect.roundedEqual (float (Epsilon.at s 5_000)) 0.905 6 "float (Epsilon.at s 5_000)"
+    Expect.equal (Epsilon.at s 50_000) 0.05f "Epsilon.at s 50_000"
+    Expect.equal (Epsilon.at s 1_000_000) 0.05f "Epsilon.at s 1_000_000"
     // strictly decreasing during the anneal
     let values = [| 0..1000..50_000 |] |> Array.map (Epsilon.at s)
-    Assert.True(Array.pairwise values |> Array.forall (fun (a, b) -> b < a))
 
-    Assert.Equal(
-        0.3f,
-        Epsilon.at
+    Expect.isTrue
+        (Array.pairwise values |> Array.forall (fun (a, b) -> b < a))
+        "Array.pairwise values |> Array.forall (fun (a, b) -> b < a)"
+
+    Expect.equal
+        (Epsilon.at
             { s with
                 AnnealSteps = 0
                 Finish = 0.3f
             }
-            0
-    )
+            0)
+        0.3f
+        "Epsilon.at { s with AnnealSteps = 0 Finish = 0.3f } 0"
 
-[<Fact>]
 let ``greedy selection picks the best available action, never an unavailable one`` () =
     let qs =
         Tensor.ofArray [| 3; 3 |] [| 1.0f; 5.0f; 3.0f; 9.0f; -2.0f; -1.0f; -4.0f; -4.0f; 0.0f |]
@@ -64,9 +66,8 @@ let ``greedy selection picks the best available action, never an unavailable one
     let avail = [| true; false; true; false; true; true; true; true; false |]
     let actions = Runner.selectActions (Rng.key 1UL) 0.0f qs avail
     // row 0: 5 is unavailable → 3 (action 2); row 1: 9 unavailable → -1 (action 2); row 2: tie → the first
-    Assert.Equal<int[]>([| 2; 2; 0 |], actions)
+    Expect.equal actions ([| 2; 2; 0 |]) "actions"
 
-[<Fact>]
 let ``greedy selection agrees with a masked argmax on random Q-values`` () =
     let r, a = 200, 5
     let q = (Rng.normal (Rng.key 2UL) (Shape [| r; a |])).ToArray()
@@ -84,9 +85,8 @@ let ``greedy selection agrees with a masked argmax on random Q-values`` () =
             |> List.filter (fun u -> avail[row * a + u])
             |> List.maxBy (fun u -> q[row * a + u])
 
-        Assert.Equal(expected, actions[row])
+        Expect.equal (actions[row]) expected "actions[row]"
 
-[<Fact>]
 let ``exploration is uniform over the available actions`` () =
     let r, a = 3000, 4
     let qs = Tensor.ofArray [| r; a |] (Array.init (r * a) (fun i -> float32 (i % a)))
@@ -94,12 +94,11 @@ let ``exploration is uniform over the available actions`` () =
     let avail = Array.init (r * a) (fun i -> i % a <> 1)
     let actions = Runner.selectActions (Rng.key 5UL) 1.0f qs avail
     let counts = Array.init a (fun u -> actions |> Array.filter ((=) u) |> Array.length)
-    Assert.Equal(0, counts[1])
+    Expect.equal (counts[1]) 0 "counts[1]"
     // each available action: expected 1000, standard deviation ≈ 26
     for u in [ 0; 2; 3 ] do
-        Assert.InRange(counts[u], 880, 1120)
+        Expect.inRange (counts[u]) 880 1120 "counts[u]"
 
-[<Fact>]
 let ``partial exploration mixes greedy and random choices at rate epsilon`` () =
     let r, a = 4000, 2
     let qs = Tensor.ofArray [| r; a |] (Array.init (r * a) (fun i -> float32 (i % a)))
@@ -107,9 +106,8 @@ let ``partial exploration mixes greedy and random choices at rate epsilon`` () =
     let actions = Runner.selectActions (Rng.key 6UL) 0.4f qs avail
     // greedy is action 1; action 0 only comes from exploring (probability 0.4 · 0.5 = 0.2)
     let zeros = actions |> Array.filter ((=) 0) |> Array.length
-    Assert.InRange(zeros, 700, 900)
+    Expect.inRange zeros 700 900 "zeros"
 
-[<Fact>]
 let ``the same key gives the same actions, another key other actions`` () =
     let r, a = 500, 6
     let qs = Rng.normal (Rng.key 7UL) (Shape [| r; a |])
@@ -117,91 +115,91 @@ let ``the same key gives the same actions, another key other actions`` () =
     let x = Runner.selectActions (Rng.key 8UL) 0.5f qs avail
     let y = Runner.selectActions (Rng.key 8UL) 0.5f qs avail
     let z = Runner.selectActions (Rng.key 9UL) 0.5f qs avail
-    Assert.Equal<int[]>(x, y)
-    Assert.NotEqual<int[]>(x, z)
+    Expect.equal y x "y"
+    Expect.notEqual z x "z"
 
-[<Fact>]
 let ``selection rejects bad inputs`` () =
     let qs = Tensor.zeros [| 2; 3 |]
     let k = Rng.key 1UL
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> Runner.selectActions k 0.0f qs (Array.create 5 true) |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Runner.selectActions k 0.0f qs (Array.create 5 true) |> ignore)
 
-    Assert.Contains("5", ex.Message)
-    Assert.Contains("6", ex.Message)
+    Expect.stringContains ex.Message "5" "ex.Message"
+    Expect.stringContains ex.Message "6" "ex.Message"
 
-    Assert.Throws<ArgumentException>(fun () -> Runner.selectActions k 1.5f qs (Array.create 6 true) |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Runner.selectActions k 1.5f qs (Array.create 6 true) |> ignore)
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () -> Runner.selectActions k Single.NaN qs (Array.create 6 true) |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Runner.selectActions k Single.NaN qs (Array.create 6 true) |> ignore)
     |> ignore
 
     let none = Array.init 6 (fun i -> i < 3)
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> Runner.selectActions k 0.0f qs none |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Runner.selectActions k 0.0f qs none |> ignore)
 
-    Assert.Contains("row 1", ex.Message)
+    Expect.stringContains ex.Message "row 1" "ex.Message"
 
 // ---------------------------------------------------------------- runEpisodes on the two-step game
 
 let private twoStep = MatrixGames.twoStep
 let private twoStepAgent = agentFor twoStep.Spec 10UL
 
-[<Fact>]
 let ``random episodes of the two-step game are valid, two steps long and pay what their actions earn`` () =
     let episodes, stats =
         Runner.runEpisodes twoStep cfg twoStepAgent (fun _ -> 1.0f) 0 16 (Rng.key 11UL)
 
-    Assert.Equal(16, episodes.Length)
+    Expect.equal episodes.Length 16 "episodes.Length"
     let payoff2B = array2D [ [ 0.0f; 1.0f ]; [ 1.0f; 8.0f ] ]
 
     for e in episodes do
         Episode.validate e
-        Assert.Equal(2, e.Length)
-        Assert.True(e.Terminated)
-        Assert.Equal(None, e.Won)
+        Expect.equal e.Length 2 "e.Length"
+        Expect.isTrue e.Terminated "e.Terminated"
+        Expect.equal e.Won None "e.Won"
         // actions [T+1=3, N=2]
         let a0, b0, b1 = e.Actions[0], e.Actions[2], e.Actions[3]
-        Assert.Equal(0.0f, e.Reward[0])
-        Assert.Equal((if a0 = 0 then 7.0f else payoff2B[b0, b1]), e.Reward[1])
-        Assert.Equal(0.0f, e.Reward[2])
-        Assert.Equal<int[]>([| 0; 0 |], e.Actions[4..5])
+        Expect.equal (e.Reward[0]) 0.0f "e.Reward[0]"
+        Expect.equal (e.Reward[1]) (if a0 = 0 then 7.0f else payoff2B[b0, b1]) "e.Reward[1]"
+        Expect.equal (e.Reward[2]) 0.0f "e.Reward[2]"
+        Expect.equal (e.Actions[4..5]) ([| 0; 0 |]) "e.Actions[4..5]"
         // the states seen: 1, then 2A or 2B, then the end (index Length)
         let hot i =
             Array.init 4 (fun j -> if j = i then 1.0f else 0.0f)
 
-        Assert.Equal<float32[]>(hot 0, e.State[0..3])
-        Assert.Equal<float32[]>(hot (if a0 = 0 then 1 else 2), e.State[4..7])
-        Assert.Equal<float32[]>(hot 3, e.State[8..11])
-        Assert.Equal<float32[]>(Array.append (hot 3) (hot 3), e.Obs[16..23])
-        Assert.All(e.AvailActions, fun v -> Assert.Equal(1.0f, v))
+        Expect.equal (e.State[0..3]) (hot 0) "e.State[0..3]"
+        Expect.equal (e.State[4..7]) (hot (if a0 = 0 then 1 else 2)) "e.State[4..7]"
+        Expect.equal (e.State[8..11]) (hot 3) "e.State[8..11]"
+        Expect.equal (e.Obs[16..23]) (Array.append (hot 3) (hot 3)) "e.Obs[16..23]"
+        Seq.iter (fun v -> Expect.equal v 1.0f "v") e.AvailActions
 
     // both branches appear among 16 random episodes
-    Assert.Contains(episodes, fun e -> e.Actions[0] = 0)
-    Assert.Contains(episodes, fun e -> e.Actions[0] = 1)
-    Assert.Equal(32, stats.Steps)
-    Assert.Equal(2.0f, stats.MeanLength)
-    Assert.Equal(None, stats.WinRate)
+    Expect.exists episodes (fun e -> e.Actions[0] = 0) "episodes"
+    Expect.exists episodes (fun e -> e.Actions[0] = 1) "episodes"
+    Expect.equal stats.Steps 32 "stats.Steps"
+    Expect.equal stats.MeanLength 2.0f "stats.MeanLength"
+    Expect.equal stats.WinRate None "stats.WinRate"
     // a game without armies reports no casualties
-    Assert.Equal(None, stats.DeadAllies)
-    Assert.Equal(None, stats.DeadEnemies)
-    Assert.Equal<float32[]>(episodes |> Array.map Episode.totalReward, stats.Returns)
-    Assert.Equal(Array.average stats.Returns, stats.MeanReturn)
+    Expect.equal stats.DeadAllies None "stats.DeadAllies"
+    Expect.equal stats.DeadEnemies None "stats.DeadEnemies"
+    Expect.equal stats.Returns (episodes |> Array.map Episode.totalReward) "stats.Returns"
+    Expect.equal stats.MeanReturn (Array.average stats.Returns) "stats.MeanReturn"
     EpisodeBatch.ofEpisodes episodes |> EpisodeBatch.validate
 
-[<Fact>]
 let ``the same key gives the same episodes`` () =
     let run seed =
         fst (Runner.runEpisodes twoStep cfg twoStepAgent (fun _ -> 0.5f) 0 8 (Rng.key seed))
 
     let x, y, z = run 12UL, run 12UL, run 13UL
-    Assert.Equal<Episode[]>(x, y)
-    Assert.True((x = y))
-    Assert.NotEqual<int[]>(x |> Array.collect (fun e -> e.Actions), z |> Array.collect (fun e -> e.Actions))
+    Expect.equal y x "y"
+    Expect.isTrue (x = y) "(x = y)"
 
-[<Fact>]
+    Expect.notEqual
+        (z |> Array.collect (fun e -> e.Actions))
+        (x |> Array.collect (fun e -> e.Actions))
+        "z |> Array.collect (fun e -> e.Actions)"
+
 let ``epsilon is read from the global step counter, which advances by the running environments`` () =
     let seen = ResizeArray<int>()
 
@@ -212,17 +210,16 @@ let ``epsilon is read from the global step counter, which advances by the runnin
     let _, stats =
         Runner.runEpisodes twoStep cfg twoStepAgent epsilonAt 100 5 (Rng.key 14UL)
 
-    Assert.Equal<int list>([ 100; 105 ], List.ofSeq seen)
-    Assert.Equal(10, stats.Steps)
+    Expect.equal (List.ofSeq seen) ([ 100; 105 ]) "List.ofSeq seen"
+    Expect.equal stats.Steps 10 "stats.Steps"
 
-[<Fact>]
 let ``greedy evaluation of the two-step game repeats one deterministic episode`` () =
     let stats = Runner.evaluate twoStep cfg twoStepAgent 5 2 (Rng.key 15UL)
-    Assert.Equal(5, stats.Returns.Length)
-    Assert.Equal(10, stats.Steps)
-    Assert.All(stats.Returns, fun r -> Assert.Equal(stats.Returns[0], r))
-    Assert.Contains(stats.Returns[0], [ 0.0f; 1.0f; 7.0f; 8.0f ])
-    Assert.Equal(None, stats.WinRate)
+    Expect.equal stats.Returns.Length 5 "stats.Returns.Length"
+    Expect.equal stats.Steps 10 "stats.Steps"
+    Seq.iter (fun r -> Expect.equal r (stats.Returns[0]) "r") stats.Returns
+    Expect.contains ([ 0.0f; 1.0f; 7.0f; 8.0f ]) (stats.Returns[0]) "[ 0.0f; 1.0f; 7.0f; 8.0f ]"
+    Expect.equal stats.WinRate None "stats.WinRate"
 
 // ---------------------------------------------------------------- custom environments
 
@@ -304,7 +301,6 @@ let private armiesEnv (limit: int) : Env<Counter> =
                 }
     }
 
-[<Fact>]
 let ``run statistics: mean length, and dead units at the end averaged over the episodes that report them`` () =
     let env = armiesEnv 6
     let agent = agentFor env.Spec 30UL
@@ -315,23 +311,27 @@ let ``run statistics: mean length, and dead units at the end averaged over the e
     let lengths = episodes |> Array.map _.Length
     let odd = lengths |> Array.filter (fun l -> l % 2 = 1)
     // both kinds of episode are among the twelve, so the average is over some of them only
-    Assert.NotEmpty odd
-    Assert.True(odd.Length < lengths.Length, sprintf "lengths %A" lengths)
-    Assert.Equal(Array.sum lengths, stats.Steps)
-    Assert.Equal(float32 (Array.sum lengths) / 12.0f, stats.MeanLength)
+    Expect.isNonEmpty odd "odd"
+    Expect.isTrue (odd.Length < lengths.Length) (sprintf "lengths %A" lengths)
+    Expect.equal stats.Steps (Array.sum lengths) "stats.Steps"
+    Expect.equal stats.MeanLength (float32 (Array.sum lengths) / 12.0f) "stats.MeanLength"
     // the last transition of an odd episode of length L reports L dead allies and 2L + 1 dead enemies
-    Assert.Equal(Some(float32 (Array.sum odd) / float32 odd.Length), stats.DeadAllies)
-    Assert.Equal(Some(float32 (odd |> Array.sumBy (fun l -> 2 * l + 1)) / float32 odd.Length), stats.DeadEnemies)
+    Expect.equal stats.DeadAllies (Some(float32 (Array.sum odd) / float32 odd.Length)) "stats.DeadAllies"
+
+    Expect.equal
+        stats.DeadEnemies
+        (Some(float32 (odd |> Array.sumBy (fun l -> 2 * l + 1)) / float32 odd.Length))
+        "stats.DeadEnemies"
     // the episodes alone do not keep their casualties
     let fromEpisodes = Runner.stats episodes
-    Assert.Equal(stats.MeanLength, fromEpisodes.MeanLength)
-    Assert.Equal(None, fromEpisodes.DeadAllies)
-    Assert.Equal(None, fromEpisodes.DeadEnemies)
+    Expect.equal fromEpisodes.MeanLength stats.MeanLength "fromEpisodes.MeanLength"
+    Expect.equal fromEpisodes.DeadAllies None "fromEpisodes.DeadAllies"
+    Expect.equal fromEpisodes.DeadEnemies None "fromEpisodes.DeadEnemies"
 
     // evaluation concatenates runs of environments and their casualties in the same order
     let test = Runner.evaluate env cfg agent 7 3 (Rng.key 32UL)
-    Assert.Equal(7, test.Returns.Length)
-    Assert.Equal(float32 test.Steps / 7.0f, test.MeanLength)
+    Expect.equal test.Returns.Length 7 "test.Returns.Length"
+    Expect.equal test.MeanLength (float32 test.Steps / 7.0f) "test.MeanLength"
 
     let expected =
         Array.init 3 (fun i ->
@@ -342,18 +342,17 @@ let ``run statistics: mean length, and dead units at the end averaged over the e
         |> Array.filter (fun l -> l % 2 = 1)
 
     if expected.Length = 0 then
-        Assert.Equal(None, test.DeadAllies)
+        Expect.equal test.DeadAllies None "test.DeadAllies"
     else
-        Assert.Equal(Some(float32 (Array.sum expected) / float32 expected.Length), test.DeadAllies)
+        Expect.equal test.DeadAllies (Some(float32 (Array.sum expected) / float32 expected.Length)) "test.DeadAllies"
 
     // an environment whose episodes never report casualties has none
     let _, plain =
         Runner.runEpisodes (counterEnv 6 false) cfg agent (fun _ -> 1.0f) 0 12 (Rng.key 31UL)
 
-    Assert.Equal(None, plain.DeadAllies)
-    Assert.Equal(stats.MeanLength, plain.MeanLength)
+    Expect.equal plain.DeadAllies None "plain.DeadAllies"
+    Expect.equal plain.MeanLength stats.MeanLength "plain.MeanLength"
 
-[<Fact>]
 let ``the runner cuts an episode at the limit: not terminated, full length`` () =
     let env = counterEnv 3 true
 
@@ -362,18 +361,17 @@ let ``the runner cuts an episode at the limit: not terminated, full length`` () 
 
     for e in episodes do
         Episode.validate e
-        Assert.Equal(3, e.Length)
-        Assert.False(e.Terminated)
-        Assert.Equal(None, e.Won)
+        Expect.equal e.Length 3 "e.Length"
+        Expect.isFalse e.Terminated "e.Terminated"
+        Expect.equal e.Won None "e.Won"
         // index Length holds the state the last transition led to
-        Assert.Equal<float32[]>([| 0.0f; 1.0f; 2.0f; 3.0f |], e.State)
+        Expect.equal e.State ([| 0.0f; 1.0f; 2.0f; 3.0f |]) "e.State"
 
         for t in 0..2 do
-            Assert.Equal(float32 (Array.sum e.Actions[t * 3 .. t * 3 + 2]), e.Reward[t])
+            Expect.equal (e.Reward[t]) (float32 (Array.sum e.Actions[t * 3 .. t * 3 + 2])) "e.Reward[t]"
 
-    Assert.Equal(12, stats.Steps)
+    Expect.equal stats.Steps 12 "stats.Steps"
 
-[<Fact>]
 let ``an environment's own truncation ends the episode without termination`` () =
     let inner = counterEnv 5 true
 
@@ -390,10 +388,9 @@ let ``an environment's own truncation ends the episode without termination`` () 
 
     for e in episodes do
         Episode.validate e
-        Assert.Equal(2, e.Length)
-        Assert.False(e.Terminated)
+        Expect.equal e.Length 2 "e.Length"
+        Expect.isFalse e.Terminated "e.Terminated"
 
-[<Fact>]
 let ``episodes of different lengths keep their own hidden state: recorded actions are the network's greedy choices``
     ()
     =
@@ -404,16 +401,16 @@ let ``episodes of different lengths keep their own hidden state: recorded action
         Runner.runEpisodes env cfg agent (fun _ -> 0.0f) 0 8 (Rng.key 21UL)
 
     let lengths = episodes |> Array.map (fun e -> e.Length)
-    Assert.True(Array.distinct lengths |> Array.length > 2, sprintf "lengths %A" lengths)
+    Expect.isTrue (Array.distinct lengths |> Array.length > 2) (sprintf "lengths %A" lengths)
 
     for e in episodes do
         Episode.validate e
-        Assert.True(e.Terminated)
-        Assert.Equal(Some(e.Length % 2 = 0), e.Won)
+        Expect.isTrue e.Terminated "e.Terminated"
+        Expect.equal e.Won (Some(e.Length % 2 = 0)) "e.Won"
 
     let wins = lengths |> Array.filter (fun l -> l % 2 = 0) |> Array.length
-    Assert.Equal(Some(float32 wins / 8.0f), stats.WinRate)
-    Assert.Equal(Array.sum lengths, stats.Steps)
+    Expect.equal stats.WinRate (Some(float32 wins / 8.0f)) "stats.WinRate"
+    Expect.equal stats.Steps (Array.sum lengths) "stats.Steps"
     // replay the same episodes through the training-time unroll: greedy actions must match
     let batch = EpisodeBatch.ofEpisodes episodes
 
@@ -435,21 +432,19 @@ let ``episodes of different lengths keep their own hidden state: recorded action
                     |> List.filter (fun u -> av[u] = 1.0f)
                     |> List.maxBy (fun u -> q[u])
 
-                Assert.Equal(greedy, batch.Actions[(i * t' + t) * n + ag])
+                Expect.equal (batch.Actions[(i * t' + t) * n + ag]) greedy "batch.Actions[(i * t' + t) * n + ag]"
                 checkedSteps <- checkedSteps + 1
 
-    Assert.Equal(stats.Steps * n, checkedSteps)
+    Expect.equal checkedSteps (stats.Steps * n) "checkedSteps"
 
-[<Fact>]
 let ``an environment's episode does not depend on how many run beside it`` () =
     let env = counterEnv 6 false
     let agent = sharpAgentFor env.Spec 22UL
     let alone, _ = Runner.runEpisodes env cfg agent (fun _ -> 0.5f) 0 1 (Rng.key 23UL)
     let crowd, _ = Runner.runEpisodes env cfg agent (fun _ -> 0.5f) 0 5 (Rng.key 23UL)
-    Assert.True((alone[0] = crowd[0]))
-    Assert.Equal(alone[0], crowd[0])
+    Expect.isTrue (alone[0] = crowd[0]) "(alone[0] = crowd[0])"
+    Expect.equal (crowd[0]) (alone[0]) "crowd[0]"
 
-[<Fact>]
 let ``an environment with a wrong observation width is reported with both sizes`` () =
     let inner = counterEnv 3 true
 
@@ -459,16 +454,15 @@ let ``an environment with a wrong observation width is reported with both sizes`
         }
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Runner.runEpisodes env cfg (agentFor inner.Spec 24UL) (fun _ -> 1.0f) 0 2 (Rng.key 25UL)
             |> ignore)
 
-    Assert.Contains("counter", ex.Message)
-    Assert.Contains("observation", ex.Message)
-    Assert.Contains("7", ex.Message)
-    Assert.Contains("6", ex.Message)
+    Expect.stringContains ex.Message "counter" "ex.Message"
+    Expect.stringContains ex.Message "observation" "ex.Message"
+    Expect.stringContains ex.Message "7" "ex.Message"
+    Expect.stringContains ex.Message "6" "ex.Message"
 
-[<Fact>]
 let ``an environment with a wrong mask or state size, or no available action, is reported`` () =
     let inner = counterEnv 3 true
     let agent = agentFor inner.Spec 26UL
@@ -484,13 +478,13 @@ let ``an environment with a wrong mask or state size, or no available action, is
         }
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Runner.runEpisodes badMask cfg agent (fun _ -> 1.0f) 0 2 (Rng.key 27UL)
             |> ignore)
 
-    Assert.Contains("available-action mask", ex.Message)
-    Assert.Contains("11", ex.Message)
-    Assert.Contains("12", ex.Message)
+    Expect.stringContains ex.Message "available-action mask" "ex.Message"
+    Expect.stringContains ex.Message "11" "ex.Message"
+    Expect.stringContains ex.Message "12" "ex.Message"
 
     let badState =
         { inner with
@@ -498,11 +492,11 @@ let ``an environment with a wrong mask or state size, or no available action, is
         }
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Runner.runEpisodes badState cfg agent (fun _ -> 1.0f) 0 2 (Rng.key 27UL)
             |> ignore)
 
-    Assert.Contains("global state", ex.Message)
+    Expect.stringContains ex.Message "global state" "ex.Message"
 
     let noAction =
         { inner with
@@ -510,28 +504,26 @@ let ``an environment with a wrong mask or state size, or no available action, is
         }
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Runner.runEpisodes noAction cfg agent (fun _ -> 0.5f) 0 2 (Rng.key 27UL)
             |> ignore)
 
-    Assert.Contains("counter: agent 2 has no available action at step 1", ex.Message)
+    Expect.stringContains ex.Message "counter: agent 2 has no available action at step 1" "ex.Message"
 
-[<Fact>]
 let ``the runner rejects a bad epsilon or environment count`` () =
-    Assert.Throws<ArgumentException>(fun () ->
+    Expect.throwsOf<ArgumentException>(fun () ->
         Runner.runEpisodes twoStep cfg twoStepAgent (fun _ -> 1.0f) 0 0 (Rng.key 1UL)
         |> ignore)
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () ->
+    Expect.throwsOf<ArgumentException>(fun () ->
         Runner.runEpisodes twoStep cfg twoStepAgent (fun _ -> -0.1f) 0 2 (Rng.key 1UL)
         |> ignore)
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () -> Runner.evaluate twoStep cfg twoStepAgent 0 2 (Rng.key 1UL) |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Runner.evaluate twoStep cfg twoStepAgent 0 2 (Rng.key 1UL) |> ignore)
     |> ignore
 
-[<Fact>]
 let ``unshared MLP agents run too`` () =
     let env = counterEnv 4 false
     let mlp = { cfg with Kind = Mlp; Shared = false }
@@ -545,4 +537,65 @@ let ``unshared MLP agents run too`` () =
         // an unavailable action is never recorded (the last action on odd steps)
         for t in 0 .. e.Length - 1 do
             if t % 2 = 1 then
-                Assert.All(e.Actions[t * 3 .. t * 3 + 2], fun u -> Assert.NotEqual(3, u))
+                Seq.iter (fun u -> Expect.notEqual u 3 "u") (e.Actions[t * 3 .. t * 3 + 2])
+
+[<Tests>]
+let tests =
+    testList
+        "Runner"
+        [
+            testCase
+                "epsilon schedule is linear from start to finish and clamped"
+                ``epsilon schedule is linear from start to finish and clamped``
+            testCase
+                "greedy selection picks the best available action, never an unavailable one"
+                ``greedy selection picks the best available action, never an unavailable one``
+            testCase
+                "greedy selection agrees with a masked argmax on random Q-values"
+                ``greedy selection agrees with a masked argmax on random Q-values``
+            testCase
+                "exploration is uniform over the available actions"
+                ``exploration is uniform over the available actions``
+            testCase
+                "partial exploration mixes greedy and random choices at rate epsilon"
+                ``partial exploration mixes greedy and random choices at rate epsilon``
+            testCase
+                "the same key gives the same actions, another key other actions"
+                ``the same key gives the same actions, another key other actions``
+            testCase "selection rejects bad inputs" ``selection rejects bad inputs``
+            testCase
+                "random episodes of the two-step game are valid, two steps long and pay what their actions earn"
+                ``random episodes of the two-step game are valid, two steps long and pay what their actions earn``
+            testCase "the same key gives the same episodes" ``the same key gives the same episodes``
+            testCase
+                "epsilon is read from the global step counter, which advances by the running environments"
+                ``epsilon is read from the global step counter, which advances by the running environments``
+            testCase
+                "greedy evaluation of the two-step game repeats one deterministic episode"
+                ``greedy evaluation of the two-step game repeats one deterministic episode``
+            testCase
+                "run statistics: mean length, and dead units at the end averaged over the episodes that report them"
+                ``run statistics: mean length, and dead units at the end averaged over the episodes that report them``
+            testCase
+                "the runner cuts an episode at the limit: not terminated, full length"
+                ``the runner cuts an episode at the limit: not terminated, full length``
+            testCase
+                "an environment's own truncation ends the episode without termination"
+                ``an environment's own truncation ends the episode without termination``
+            testCase
+                "episodes of different lengths keep their own hidden state: recorded actions are the network's greedy choices"
+                ``episodes of different lengths keep their own hidden state: recorded actions are the network's greedy choices``
+            testCase
+                "an environment's episode does not depend on how many run beside it"
+                ``an environment's episode does not depend on how many run beside it``
+            testCase
+                "an environment with a wrong observation width is reported with both sizes"
+                ``an environment with a wrong observation width is reported with both sizes``
+            testCase
+                "an environment with a wrong mask or state size, or no available action, is reported"
+                ``an environment with a wrong mask or state size, or no available action, is reported``
+            testCase
+                "the runner rejects a bad epsilon or environment count"
+                ``the runner rejects a bad epsilon or environment count``
+            testCase "unshared MLP agents run too" ``unshared MLP agents run too``
+        ]

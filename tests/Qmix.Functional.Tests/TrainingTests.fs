@@ -2,7 +2,8 @@ module Qmix.Functional.Tests.TrainingTests
 
 open System
 open System.IO
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
@@ -36,7 +37,7 @@ let iterationsOf (events: TrainingEvent list) =
             current.Clear()
         | _ -> ()
 
-    Assert.Empty current
+    Expect.isEmpty current "current"
     List.ofSeq groups
 
 let stepOf (e: TrainingEvent) =
@@ -75,16 +76,16 @@ let losses events =
 
 // ---------------------------------------------------------------- the loop and its events
 
-[<Theory>]
-[<InlineData(1)>]
-[<InlineData(4)>]
 let ``each iteration reports Collected, Updated, Tested, then Progress, with growing steps`` (envs: int) =
     let cfg = { tiny with ParallelEnvs = envs }
     let trainer = Training.create cfg MatrixGames.twoStep
     let final, events = record trainer (Training.init trainer)
     let iterations = iterationsOf events
     // the two-step game always takes 2 steps, so each iteration adds 2·envs steps and envs episodes
-    Assert.Equal(cfg.TotalSteps / (2 * envs) + (if cfg.TotalSteps % (2 * envs) = 0 then 0 else 1), iterations.Length)
+    Expect.equal
+        iterations.Length
+        (cfg.TotalSteps / (2 * envs) + (if cfg.TotalSteps % (2 * envs) = 0 then 0 else 1))
+        "iterations.Length"
 
     iterations
     |> List.iteri (fun i group ->
@@ -99,25 +100,24 @@ let ``each iteration reports Collected, Updated, Tested, then Progress, with gro
             | Progress _ -> 5
 
         let ranks = List.map rank group
-        Assert.True(List.head ranks = 0 && List.last ranks = 5, sprintf "iteration %d: %A" i ranks)
-        Assert.True((ranks = List.sort ranks && ranks = List.distinct ranks), sprintf "iteration %d: %A" i ranks)
-        Assert.DoesNotContain(2, ranks) // a healthy run: no warning
-        Assert.DoesNotContain(4, ranks) // no checkpoint path, no Saved event
+        Expect.isTrue (List.head ranks = 0 && List.last ranks = 5) (sprintf "iteration %d: %A" i ranks)
+        Expect.isTrue (ranks = List.sort ranks && ranks = List.distinct ranks) (sprintf "iteration %d: %A" i ranks)
+        Expect.lacks ranks 2 "ranks" // a healthy run: no warning
+        Expect.lacks ranks 4 "ranks" // no checkpoint path, no Saved event
 
         for e in group do
-            Assert.Equal(2 * envs * (i + 1), stepOf e)
-            Assert.Equal(envs * (i + 1), episodeOf e))
+            Expect.equal (stepOf e) (2 * envs * (i + 1)) "stepOf e"
+            Expect.equal (episodeOf e) (envs * (i + 1)) "episodeOf e")
 
-    Assert.Equal(stepOf (List.last events), final.Counters.Step)
+    Expect.equal final.Counters.Step (stepOf (List.last events)) "final.Counters.Step"
 
-    Assert.True(
-        final.Counters.Step >= cfg.TotalSteps
-        && final.Counters.Step - 2 * envs < cfg.TotalSteps
-    )
+    Expect.isTrue
+        (final.Counters.Step >= cfg.TotalSteps
+         && final.Counters.Step - 2 * envs < cfg.TotalSteps)
+        "final.Counters.Step >= cfg.TotalSteps && final.Counters.Step - 2 * ..."
 
-    Assert.True(Training.isDone trainer final)
+    Expect.isTrue (Training.isDone trainer final) "Training.isDone trainer final"
 
-[<Fact>]
 let ``ε follows the schedule from the step at the start of each collection`` () =
     for envs in [ 1; 4 ] do
         let trainer = Training.create { tiny with ParallelEnvs = envs } MatrixGames.twoStep
@@ -132,19 +132,17 @@ let ``ε follows the schedule from the step at the start of each collection`` ()
                 s.Start
                 + (s.Finish - s.Start) * float32 (min 1.0 (float start / float s.AnnealSteps))
 
-            Assert.True(
-                abs (e.Epsilon - expected) < 1e-6f,
-                sprintf "step %d: ε %g, expected %g" start e.Epsilon expected
-            )
+            Expect.isTrue
+                (abs (e.Epsilon - expected) < 1e-6f)
+                (sprintf "step %d: ε %g, expected %g" start e.Epsilon expected)
 
-        Assert.Equal(1.0f, c.Head.Epsilon)
-        Assert.Equal(0.05f, (List.last c).Epsilon)
-        Assert.True(c |> List.pairwise |> List.forall (fun (a, b) -> b.Epsilon <= a.Epsilon))
+        Expect.equal c.Head.Epsilon 1.0f "c.Head.Epsilon"
+        Expect.equal ((List.last c).Epsilon) 0.05f "(List.last c).Epsilon"
 
-[<Theory>]
-[<InlineData(1)>]
-[<InlineData(4)>]
-[<InlineData(3)>]
+        Expect.isTrue
+            (c |> List.pairwise |> List.forall (fun (a, b) -> b.Epsilon <= a.Epsilon))
+            "c |> List.pairwise |> List.forall (fun (a, b) -> b.Epsilon <= a.Eps..."
+
 let ``updates start once the buffer holds a batch, then one follows every collection`` (envs: int) =
     let trainer = Training.create { tiny with ParallelEnvs = envs } MatrixGames.twoStep
     let final, events = record trainer (Training.init trainer)
@@ -159,14 +157,10 @@ let ``updates start once the buffer holds a batch, then one follows every collec
                 | Updated _ -> true
                 | _ -> false)
 
-        Assert.Equal((if episodes >= tiny.BatchSize then 1 else 0), updates.Length)
+        Expect.equal updates.Length (if episodes >= tiny.BatchSize then 1 else 0) "updates.Length"
 
-    Assert.Equal(final.Learner.Updates, List.length (losses events))
+    Expect.equal (List.length (losses events)) final.Learner.Updates "List.length (losses events)"
 
-[<Theory>]
-[<InlineData(1, 50)>]
-[<InlineData(4, 50)>]
-[<InlineData(3, 20)>]
 let ``tests run at the start, once TestInterval steps have passed, and after the last iteration``
     (envs: int, interval: int)
     =
@@ -203,28 +197,27 @@ let ``tests run at the start, once TestInterval steps have passed, and after the
         |> snd
         |> List.rev
 
-    Assert.Equal<int list>(expected, tested)
-    Assert.Equal(steps.Head, tested.Head)
-    Assert.Equal(final, List.last tested)
+    Expect.equal tested expected "tested"
+    Expect.equal tested.Head steps.Head "tested.Head"
+    Expect.equal (List.last tested) final "List.last tested"
 
-    Assert.True(
-        tested
-        |> List.pairwise
-        |> List.forall (fun (a, b) -> b - a >= interval || b = final)
-    )
+    Expect.isTrue
+        (tested
+         |> List.pairwise
+         |> List.forall (fun (a, b) -> b - a >= interval || b = final))
+        "tested |> List.pairwise |> List.forall (fun (a, b) -> b - a >= inte..."
     // no test episodes, no test
     let trainer = Training.create { cfg with TestEpisodes = 0 } MatrixGames.twoStep
     let _, events = record trainer (Training.init trainer)
 
-    Assert.DoesNotContain(
-        events,
-        fun e ->
-            match e with
-            | Tested _ -> true
-            | _ -> false
-    )
+    Expect.isFalse
+        (events
+         |> Seq.exists (fun e ->
+             match e with
+             | Tested _ -> true
+             | _ -> false))
+        "no Tested event"
 
-[<Fact>]
 let ``iterations yields the states and events of run`` () =
     let trainer = Training.create { tiny with TotalSteps = 60 } MatrixGames.twoStep
     let state = Training.init trainer
@@ -238,12 +231,11 @@ let ``iterations yields the states and events of run`` () =
             | Progress _ -> false
             | _ -> true)
 
-    Assert.Equal<TrainingEvent list>(withoutProgress, List.collect snd steps)
+    Expect.equal (List.collect snd steps) withoutProgress "List.collect snd steps"
     let last = fst (List.last steps)
     assertSameLearner final.Learner last.Learner
-    Assert.Equal(final.Counters, last.Counters)
+    Expect.equal last.Counters final.Counters "last.Counters"
 
-[<Fact>]
 let ``the same seed gives the same run, bit for bit; another seed another run`` () =
     let go (cfg: TrainingConfig) =
         let trainer = Training.create cfg MatrixGames.twoStep
@@ -253,18 +245,17 @@ let ``the same seed gives the same run, bit for bit; another seed another run`` 
         let cfg = { tiny with ParallelEnvs = envs }
         let s1, e1 = go cfg
         let s2, e2 = go cfg
-        Assert.Equal<TrainingEvent list>(deterministic e1, deterministic e2)
-        Assert.Equal<int list>(losses e1, losses e2)
+        Expect.equal (deterministic e2) (deterministic e1) "deterministic e2"
+        Expect.equal (losses e2) (losses e1) "losses e2"
         assertSameLearner s1.Learner s2.Learner
         assertSameReplay s1.Replay s2.Replay
-        Assert.Equal(s1.Counters, s2.Counters)
+        Expect.equal s2.Counters s1.Counters "s2.Counters"
         let s3, e3 = go { cfg with Seed = cfg.Seed + 1UL }
-        Assert.NotEqual<int list>(losses e1, losses e3)
-        Assert.NotEqual<int[][]>(bits s1.Learner.Params, bits s3.Learner.Params)
+        Expect.notEqual (losses e3) (losses e1) "losses e3"
+        Expect.notEqual (bits s3.Learner.Params) (bits s1.Learner.Params) "bits s3.Learner.Params"
 
 // ---------------------------------------------------------------- checkpoints and resuming
 
-[<Fact>]
 let ``a checkpoint that cannot be written is reported and the run goes on, keeping the last good one`` () =
     withTempDir (fun dir ->
         let path = Path.Combine(dir, "run")
@@ -293,22 +284,22 @@ let ``a checkpoint that cannot be written is reported and the run goes on, keepi
                 (Training.init trainer)
 
         // the run reached its end; the failures did not move the last save, and the step-30 checkpoint still loads
-        Assert.Equal(102, final.Counters.Step)
-        Assert.Equal(30, final.Counters.LastSaveStep)
-        Assert.Equal(30, (Training.resume trainer path).Counters.Step)
+        Expect.equal final.Counters.Step 102 "final.Counters.Step"
+        Expect.equal final.Counters.LastSaveStep 30 "final.Counters.LastSaveStep"
+        Expect.equal ((Training.resume trainer path).Counters.Step) 30 "(Training.resume trainer path).Counters.Step"
 
         let failed =
             events
             |> Seq.choose (fun e ->
                 match e with
                 | SaveFailed(p, step, reason) ->
-                    Assert.Equal(path, p)
-                    Assert.Contains("cannot save the checkpoint", reason)
+                    Expect.equal p path "p"
+                    Expect.stringContains reason "cannot save the checkpoint" "reason"
                     Some step
                 | _ -> None)
             |> List.ofSeq
 
-        Assert.Equal<int list>([ 60; 90; 102 ], failed)
+        Expect.equal failed ([ 60; 90; 102 ]) "failed"
         // the negative control: an unobstructed run reports no failure
         withTempDir (fun clean ->
             let trainer =
@@ -320,15 +311,14 @@ let ``a checkpoint that cannot be written is reported and the run goes on, keepi
 
             let _, events = record trainer (Training.init trainer)
 
-            Assert.DoesNotContain(
-                events,
-                fun e ->
-                    match e with
-                    | SaveFailed _ -> true
-                    | _ -> false
-            )))
+            Expect.isFalse
+                (events
+                 |> Seq.exists (fun e ->
+                     match e with
+                     | SaveFailed _ -> true
+                     | _ -> false))
+                "no SaveFailed event"))
 
-[<Fact>]
 let ``checkpoints are saved every SaveInterval steps and at the end`` () =
     withTempDir (fun dir ->
         let path = Path.Combine(dir, "run")
@@ -348,27 +338,27 @@ let ``checkpoints are saved every SaveInterval steps and at the end`` () =
             |> List.choose (fun e ->
                 match e with
                 | Saved(p, step) ->
-                    Assert.Equal(path, p)
+                    Expect.equal p path "p"
                     Some step
                 | _ -> None)
 
         // 2 steps per iteration: saves at 30, 60, 90, then at the end (102)
-        Assert.Equal<int list>([ 30; 60; 90; 102 ], saved)
+        Expect.equal saved ([ 30; 60; 90; 102 ]) "saved"
         // a Saved event follows its iteration's Progress event
         let i = List.findIndex ((=) (Saved(path, 30))) events
 
-        Assert.Equal(
-            Progress
+        Expect.equal
+            (deterministic events |> List.item (i - 1))
+            (Progress
                 {
                     Step = 30
                     Episode = 15
                     StepsPerSecond = 0.0
-                },
-            deterministic events |> List.item (i - 1)
-        )
+                })
+            "deterministic events |> List.item (i - 1)"
 
-        Assert.Equal(102, final.Counters.LastSaveStep)
-        Assert.Equal(final.Counters, (Training.resume trainer path).Counters)
+        Expect.equal final.Counters.LastSaveStep 102 "final.Counters.LastSaveStep"
+        Expect.equal ((Training.resume trainer path).Counters) final.Counters "(Training.resume trainer path).Counters"
         // a run that ends on a save does not save twice
         let trainer = Training.create { cfg with TotalSteps = 90 } MatrixGames.twoStep
         let _, events = record trainer (Training.init trainer)
@@ -380,13 +370,8 @@ let ``checkpoints are saved every SaveInterval steps and at the end`` () =
                 | Saved _ -> true
                 | _ -> false)
 
-        Assert.Equal(3, saved.Length))
+        Expect.equal saved.Length 3 "saved.Length")
 
-[<Theory>]
-[<InlineData("rmsprop", 1)>]
-[<InlineData("adam", 1)>]
-[<InlineData("rmsprop", 4)>]
-[<InlineData("adam", 4)>]
 let ``resuming from a checkpoint continues exactly as the uninterrupted run`` (optimizer: string, envs: int) =
     withTempDir (fun dir ->
         let n = 150
@@ -417,30 +402,29 @@ let ``resuming from a checkpoint continues exactly as the uninterrupted run`` (o
         let half, _ = record first (Training.init first)
         let resumeStep = half.Counters.Step
         // the targets lag the online parameters at the resume point, so restoring them matters
-        Assert.NotEqual<int[][]>(bits half.Learner.Params, bits half.Learner.Target)
+        Expect.notEqual (bits half.Learner.Target) (bits half.Learner.Params) "bits half.Learner.Target"
         // the second half, from the checkpoint, in a fresh trainer
         let second = Training.create { cfg with TotalSteps = 2 * n } twoStep
         let resumed = Training.resume second path
-        Assert.Equal(half.Counters, resumed.Counters)
+        Expect.equal resumed.Counters half.Counters "resumed.Counters"
         let final, after = record second resumed
         // the uninterrupted run
         let whole = Training.create { cfg with TotalSteps = 2 * n } twoStep
         let reference, all = record whole (Training.init whole)
         let referenceAfter = all |> List.filter (fun e -> stepOf e > resumeStep)
 
-        Assert.NotEmpty(losses after)
-        Assert.Equal<int list>(losses referenceAfter, losses after)
-        Assert.Equal<TrainingEvent list>(deterministic referenceAfter, deterministic after)
+        Expect.isNonEmpty (losses after) "losses after"
+        Expect.equal (losses after) (losses referenceAfter) "losses after"
+        Expect.equal (deterministic after) (deterministic referenceAfter) "deterministic after"
         assertSameLearner reference.Learner final.Learner
         assertSameReplay reference.Replay final.Replay
-        Assert.Equal(reference.Counters.Step, final.Counters.Step)
-        Assert.Equal(reference.Counters.Episode, final.Counters.Episode)
-        Assert.Equal(reference.Counters.LastTestStep, final.Counters.LastTestStep)
-        Assert.Equal(reference.Counters.Key, final.Counters.Key))
+        Expect.equal final.Counters.Step reference.Counters.Step "final.Counters.Step"
+        Expect.equal final.Counters.Episode reference.Counters.Episode "final.Counters.Episode"
+        Expect.equal final.Counters.LastTestStep reference.Counters.LastTestStep "final.Counters.LastTestStep"
+        Expect.equal final.Counters.Key reference.Counters.Key "final.Counters.Key")
 
 // ---------------------------------------------------------------- divergence
 
-[<Fact>]
 let ``a NaN stops training with the step named and the last good checkpoint intact`` () =
     withTempDir (fun dir ->
         let path = Path.Combine(dir, "run")
@@ -469,15 +453,17 @@ let ``a NaN stops training with the step named and the last good checkpoint inta
             | _ -> ()
 
         let e =
-            Assert.Throws<TrainingDivergedException>(fun () ->
+            Expect.throwsOf<TrainingDivergedException>(fun () ->
                 Training.run trainer onEvent (Training.init trainer) |> ignore)
 
         let lastGood = e.LastGoodState :?> TrainingState<MixerParams>
         // the state before the bad update is finite, and one update was taken
-        Assert.Equal(1, lastGood.Learner.Updates)
+        Expect.equal lastGood.Learner.Updates 1 "lastGood.Learner.Updates"
 
         for leaf in Array.concat [ Tree.leaves lastGood.Learner.Params; Tree.leaves lastGood.Learner.Target ] do
-            Assert.True(leaf.ToArray() |> Array.forall Single.IsFinite)
+            Expect.isTrue
+                (leaf.ToArray() |> Array.forall Single.IsFinite)
+                "leaf.ToArray() |> Array.forall Single.IsFinite"
 
         // the update that diverged, replayed from the last good state, and its step in the message
         let _, bad = Training.iterate trainer lastGood
@@ -487,24 +473,29 @@ let ``a NaN stops training with the step named and the last good checkpoint inta
             |> List.pick (fun e ->
                 match e with
                 | Updated u ->
-                    Assert.False(Single.IsFinite u.Metrics.Loss && Single.IsFinite u.Metrics.GradNorm)
+                    Expect.isFalse
+                        (Single.IsFinite u.Metrics.Loss && Single.IsFinite u.Metrics.GradNorm)
+                        "Single.IsFinite u.Metrics.Loss && Single.IsFinite u.Metrics.GradNorm"
+
                     Some u.Step
                 | _ -> None)
 
-        Assert.Contains(sprintf "step %d" step, e.Message)
-        Assert.Contains(path, e.Message)
+        Expect.stringContains e.Message (sprintf "step %d" step) "e.Message"
+        Expect.stringContains e.Message path "e.Message"
         // nothing of the bad iteration was reported, and no checkpoint was written after it
-        Assert.True(events |> Seq.forall (fun e -> stepOf e < step))
-        Assert.Equal(lastGood.Counters.Step, lastGood.Counters.LastSaveStep)
-        Assert.Contains(sprintf "(step %d)" lastGood.Counters.LastSaveStep, e.Message)
+        Expect.isTrue
+            (events |> Seq.forall (fun e -> stepOf e < step))
+            "events |> Seq.forall (fun e -> stepOf e < step)"
+
+        Expect.equal lastGood.Counters.LastSaveStep lastGood.Counters.Step "lastGood.Counters.LastSaveStep"
+        Expect.stringContains e.Message (sprintf "(step %d)" lastGood.Counters.LastSaveStep) "e.Message"
         // the files on disk are those of the last save, and they load as the last good state
-        Assert.Equal<byte[] list>(lastSaved, files ())
+        Expect.equal (files ()) lastSaved "files ()"
         let loaded = Training.resume trainer path
         assertSameLearner lastGood.Learner loaded.Learner
         assertSameReplay lastGood.Replay loaded.Replay
-        Assert.Equal(lastGood.Counters, loaded.Counters))
+        Expect.equal loaded.Counters lastGood.Counters "loaded.Counters")
 
-[<Fact>]
 let ``a NaN without a checkpoint path stops training all the same`` () =
     let cfg =
         { tiny with
@@ -521,12 +512,68 @@ let ``a NaN without a checkpoint path stops training all the same`` () =
     let trainer = Training.create cfg MatrixGames.twoStep
 
     let e =
-        Assert.Throws<TrainingDivergedException>(fun () ->
+        Expect.throwsOf<TrainingDivergedException>(fun () ->
             Training.run trainer ignore (Training.init trainer) |> ignore)
 
     let lastGood = e.LastGoodState :?> TrainingState<MixerParams>
-    Assert.Contains(sprintf "step %d" (lastGood.Counters.Step + 2), e.Message)
-    Assert.DoesNotContain("checkpoint", e.Message)
+    Expect.stringContains e.Message (sprintf "step %d" (lastGood.Counters.Step + 2)) "e.Message"
+    Expect.stringLacks e.Message "checkpoint" "e.Message"
 
     for leaf in Tree.leaves lastGood.Learner.Params do
-        Assert.True(leaf.ToArray() |> Array.forall Single.IsFinite)
+        Expect.isTrue (leaf.ToArray() |> Array.forall Single.IsFinite) "leaf.ToArray() |> Array.forall Single.IsFinite"
+
+[<Tests>]
+let tests =
+    testList
+        "Training"
+        [
+            testList
+                "each iteration reports Collected, Updated, Tested, then Progress, with growing steps"
+                [
+                    for args in [ 1; 4 ] ->
+                        testCase $"{args} envs" (fun () ->
+                            ``each iteration reports Collected, Updated, Tested, then Progress, with growing steps``
+                                args)
+                ]
+            testCase
+                "ε follows the schedule from the step at the start of each collection"
+                ``ε follows the schedule from the step at the start of each collection``
+            testList
+                "updates start once the buffer holds a batch, then one follows every collection"
+                [
+                    for args in [ 1; 4; 3 ] ->
+                        testCase $"{args} envs" (fun () ->
+                            ``updates start once the buffer holds a batch, then one follows every collection`` args)
+                ]
+            testList
+                "tests run at the start, once TestInterval steps have passed, and after the last iteration"
+                [
+                    for args in [ (1, 50); (4, 50); (3, 20) ] ->
+                        testCase $"{fst args} envs, interval {snd args}" (fun () ->
+                            ``tests run at the start, once TestInterval steps have passed, and after the last iteration``
+                                args)
+                ]
+            testCase "iterations yields the states and events of run" ``iterations yields the states and events of run``
+            testCase
+                "the same seed gives the same run, bit for bit; another seed another run"
+                ``the same seed gives the same run, bit for bit; another seed another run``
+            testCase
+                "a checkpoint that cannot be written is reported and the run goes on, keeping the last good one"
+                ``a checkpoint that cannot be written is reported and the run goes on, keeping the last good one``
+            testCase
+                "checkpoints are saved every SaveInterval steps and at the end"
+                ``checkpoints are saved every SaveInterval steps and at the end``
+            testList
+                "resuming from a checkpoint continues exactly as the uninterrupted run"
+                [
+                    for args in [ ("rmsprop", 1); ("adam", 1); ("rmsprop", 4); ("adam", 4) ] ->
+                        testCase $"{fst args}, {snd args} envs" (fun () ->
+                            ``resuming from a checkpoint continues exactly as the uninterrupted run`` args)
+                ]
+            testCase
+                "a NaN stops training with the step named and the last good checkpoint intact"
+                ``a NaN stops training with the step named and the last good checkpoint intact``
+            testCase
+                "a NaN without a checkpoint path stops training all the same"
+                ``a NaN without a checkpoint path stops training all the same``
+        ]

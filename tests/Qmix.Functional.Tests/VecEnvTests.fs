@@ -1,7 +1,8 @@
 module Qmix.Functional.Tests.VecEnvTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
@@ -34,24 +35,22 @@ let private keyed: Env<int * int> =
 
     env
 
-[<Fact>]
 let ``the vectorised reset and step equal single calls, on one thread or several`` () =
     for n in [ 1; 7; 16; 33; 200 ] do
         let keys = Array.init n (fun i -> Rng.foldIn i (Rng.key 11UL))
         let states = VecEnv.reset keyed keys
-        Assert.Equal<(int * int)[]>(keys |> Array.map keyed.Reset, states)
+        Expect.equal states (keys |> Array.map keyed.Reset) "states"
         let actions = Array.init n (fun i -> [| i % 2; (i / 2) % 2 |])
         let stepKeys = keys |> Array.map (Rng.foldIn 1)
         let statesBefore = Array.copy states
         let next, transitions = VecEnv.step keyed states actions stepKeys
         let single = Array.init n (fun i -> keyed.Step states[i] actions[i] stepKeys[i])
-        Assert.Equal<(int * int)[]>(Array.map fst single, next)
-        Assert.Equal<Transition[]>(Array.map snd single, transitions)
+        Expect.equal next (Array.map fst single) "next"
+        Expect.equal transitions (Array.map snd single) "transitions"
         // nothing passed in changed
-        Assert.Equal<(int * int)[]>(statesBefore, states)
-        Assert.Equal<int[][]>(Array.init n (fun i -> [| i % 2; (i / 2) % 2 |]), actions)
+        Expect.equal states statesBefore "states"
+        Expect.equal actions (Array.init n (fun i -> [| i % 2; (i / 2) % 2 |])) "actions"
 
-[<Fact>]
 let ``a bad joint action in a batch is reported with the lowest failing environment, agent and action`` () =
     let n = 40
     let keys = Array.init n (fun i -> Rng.foldIn i (Rng.key 2UL))
@@ -62,26 +61,41 @@ let ``a bad joint action in a batch is reported with the lowest failing environm
     actions[5] <- [| 1; 4 |]
 
     let e =
-        Assert.Throws<ArgumentException>(fun () -> VecEnv.step keyed states actions keys |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> VecEnv.step keyed states actions keys |> ignore)
 
-    Assert.StartsWith("environment 5: keyed: agent 1 chose action 4", e.Message)
-    Assert.Equal("actions", e.ParamName)
-    Assert.IsType<ArgumentException>(e.InnerException) |> ignore
+    Expect.stringStarts e.Message "environment 5: keyed: agent 1 chose action 4" "e.Message"
+    Expect.equal e.ParamName "actions" "e.ParamName"
+    Expect.isOfType<ArgumentException> e.InnerException |> ignore
 
-[<Fact>]
 let ``the vectorised step needs one joint action and one key per state`` () =
     let keys = Array.init 3 (fun i -> Rng.key (uint64 i))
     let states = VecEnv.reset MatrixGames.climbing keys
 
     let e =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             VecEnv.step MatrixGames.climbing states [| [| 0; 0 |] |] keys |> ignore)
 
-    Assert.Contains("got 3 states, 1 joint actions, 3 keys", e.Message)
+    Expect.stringContains e.Message "got 3 states, 1 joint actions, 3 keys" "e.Message"
 
-    Assert.Throws<ArgumentNullException>(fun () -> VecEnv.step MatrixGames.climbing null [||] [||] |> ignore)
+    Expect.throwsOf<ArgumentNullException>(fun () -> VecEnv.step MatrixGames.climbing null [||] [||] |> ignore)
     |> ignore
 
     let empty, none = VecEnv.step MatrixGames.climbing [||] [||] [||]
-    Assert.Empty(empty)
-    Assert.Empty(none)
+    Expect.isEmpty empty "empty"
+    Expect.isEmpty none "none"
+
+[<Tests>]
+let tests =
+    testList
+        "VecEnv"
+        [
+            testCase
+                "the vectorised reset and step equal single calls, on one thread or several"
+                ``the vectorised reset and step equal single calls, on one thread or several``
+            testCase
+                "a bad joint action in a batch is reported with the lowest failing environment, agent and action"
+                ``a bad joint action in a batch is reported with the lowest failing environment, agent and action``
+            testCase
+                "the vectorised step needs one joint action and one key per state"
+                ``the vectorised step needs one joint action and one key per state``
+        ]

@@ -3,7 +3,8 @@
 module Qmix.Functional.Tests.VerifyTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 
@@ -58,9 +59,9 @@ let private large (key: Key) (p: 'P) : 'P =
              |> Tensor.add (Tensor.mulScalar 30.0f t)))
 
 let private assertPassed (what: string) (report: VerifyReport) =
-    Assert.True(report.Passed, sprintf "%s: %s" what (Verify.describe report))
-    Assert.Equal(config.Tests, report.CasesChecked)
-    Assert.Equal(None, report.Counterexample)
+    Expect.isTrue report.Passed (sprintf "%s: %s" what (Verify.describe report))
+    Expect.equal report.CasesChecked config.Tests "report.CasesChecked"
+    Expect.equal report.Counterexample None "report.Counterexample"
 
 let private checkBoth (what: string) (mixer: Mixer<'P>) (p: 'P) (d: int) =
     Verify.checkMonotonic mixer p spec.NAgents d config
@@ -71,16 +72,17 @@ let private checkBoth (what: string) (mixer: Mixer<'P>) (p: 'P) (d: int) =
 
 // ---------------------------------------------------------------- built-in mixers
 
-[<Fact>]
-let ``every built-in mixer is monotonic and decomposes the argmax, for several random initialisations`` () =
-    for name, cfg in builtIns do
-        for seed in [ 1UL; 2UL; 3UL ] do
-            let m, a = Verify.checkBuiltInWith config cfg spec GlobalState (Rng.key seed)
-            assertPassed (sprintf "%s, seed %d, monotonicity" name seed) m
-            assertPassed (sprintf "%s, seed %d, argmax decomposition" name seed) a
-            Assert.True(m.Claimed)
+/// One built-in mixer, initialised from a drawn seed, is monotonic and decomposes the argmax (the test list runs it
+/// as a property over initialisation seeds).
+let ``every built-in mixer is monotonic and decomposes the argmax, for several random initialisations``
+    (cfg: MixerConfig)
+    (seed: uint64)
+    =
+    let m, a = Verify.checkBuiltInWith config cfg spec GlobalState (Rng.key seed)
+    assertPassed (sprintf "seed %d, monotonicity" seed) m
+    assertPassed (sprintf "seed %d, argmax decomposition" seed) a
+    Expect.isTrue m.Claimed "m.Claimed"
 
-[<Fact>]
 let ``every built-in mixer stays monotonic with large perturbed parameters`` () =
     let d = Mixers.inputDim GlobalState spec
 
@@ -89,15 +91,14 @@ let ``every built-in mixer stays monotonic with large perturbed parameters`` () 
         let p = mixer.Init(Rng.key 3UL) |> large (Rng.key 4UL)
         checkBoth (name + ", large parameters") mixer p d
 
-[<Fact>]
 let ``checkBuiltIn works with observations as the hypernetwork input and with the default settings`` () =
     let small = { spec with NActions = 3 }
     let m, a = Verify.checkBuiltIn (qmix 2 Abs) small StateAndObservations (Rng.key 5UL)
-    Assert.True(m.Passed && a.Passed, Verify.describe m + "\n" + Verify.describe a)
-    Assert.Equal(VerifyConfig.defaults.Tests, m.CasesChecked)
-    Assert.Equal("qmix", m.MixerName)
-    Assert.Equal("monotonicity", m.Property)
-    Assert.Equal("argmax decomposition", a.Property)
+    Expect.isTrue (m.Passed && a.Passed) (Verify.describe m + "\n" + Verify.describe a)
+    Expect.equal m.CasesChecked VerifyConfig.defaults.Tests "m.CasesChecked"
+    Expect.equal m.MixerName "qmix" "m.MixerName"
+    Expect.equal m.Property "monotonicity" "m.Property"
+    Expect.equal a.Property "argmax decomposition" "a.Property"
 
 // ---------------------------------------------------------------- user-defined mixers
 
@@ -154,7 +155,6 @@ let private derivative (mixer: Mixer<'P>) (p: 'P) (state: float32[]) (qs: float3
 
     g.ToArray()[agent]
 
-[<Fact>]
 let ``the test's QMIX-like forward with abs reproduces the built-in mixer and passes`` () =
     let mixer = qmixLikeMixer "qmix-like" Tensor.abs
     let p = mixer.Init(Rng.key 6UL)
@@ -165,42 +165,41 @@ let ``the test's QMIX-like forward with abs reproduces the built-in mixer and pa
     let s = Rng.uniformRange (Rng.key 8UL) -5.0f 5.0f (Shape [| 8; spec.StateDim |])
     let ours = mixer.Forward p qs s
     let theirs = builtIn.Forward (QmixParams p) qs s
-    Assert.True(Tensor.allClose 1e-5f ours theirs, sprintf "%O vs %O" ours theirs)
+    Expect.isTrue (Tensor.allClose 1e-5f ours theirs) (sprintf "%O vs %O" ours theirs)
     checkBoth "qmix-like with abs" mixer p spec.StateDim
 
-[<Fact>]
 let ``negative control: a QMIX-like mixer without abs fails monotonicity with a real counterexample`` () =
     let mixer = qmixLikeMixer "qmix-no-abs" id
     let p = mixer.Init(Rng.key 6UL)
     let report = Verify.checkMonotonic mixer p spec.NAgents spec.StateDim config
-    Assert.False(report.Passed)
-    Assert.Equal("qmix-no-abs", report.MixerName)
-    Assert.InRange(report.CasesChecked, 1, config.Tests)
+    Expect.isFalse report.Passed "report.Passed"
+    Expect.equal report.MixerName "qmix-no-abs" "report.MixerName"
+    Expect.inRange report.CasesChecked 1 config.Tests "report.CasesChecked"
 
     match report.Violation with
     | Some(NegativeDerivative v) ->
-        Assert.True(v.Derivative < 0.0f)
-        Assert.Equal(0, v.Output)
-        Assert.Equal(spec.NAgents, v.AgentQs.Length)
-        Assert.Equal(spec.StateDim, v.State.Length)
+        Expect.isTrue (v.Derivative < 0.0f) "v.Derivative < 0.0f"
+        Expect.equal v.Output 0 "v.Output"
+        Expect.equal v.AgentQs.Length spec.NAgents "v.AgentQs.Length"
+        Expect.equal v.State.Length spec.StateDim "v.State.Length"
         // recomputed at that single point, the derivative is the reported one
         let again = derivative mixer p v.State v.AgentQs v.Agent
-        Assert.Equal(v.Derivative, again, 4)
+        Expect.roundedEqual again v.Derivative 4 "again"
     | other -> failwithf "expected a negative derivative, got %A" other
 
     let text = report.Counterexample.Value
 
-    Assert.Contains(
-        sprintf
+    Expect.stringContains
+        text
+        (sprintf
             "∂Q_tot[0]/∂Q_%d"
             (match report.Violation with
              | Some(NegativeDerivative v) -> v.Agent
-             | _ -> -1),
-        text
-    )
+             | _ -> -1))
+        "text"
 
-    Assert.Contains("agent Qs = [", text)
-    Assert.Contains(", not ≥ 0, at state = [", text)
+    Expect.stringContains text "agent Qs = [" "text"
+    Expect.stringContains text ", not ≥ 0, at state = [" "text"
 
 /// Q_tot = Q_0 − Q_1 (+ Q_2 · 0): a planted negative weight.
 let private difference: Mixer<unit> =
@@ -212,29 +211,28 @@ let private difference: Mixer<unit> =
         Forward = fun () qs _ -> Tensor.sub (Tensor.slice 1 0 1 qs) (Tensor.slice 1 1 1 qs)
     }
 
-[<Fact>]
 let ``negative control: a planted negative weight fails both checks`` () =
     let m = Verify.checkMonotonic difference () spec.NAgents spec.StateDim config
-    Assert.False(m.Passed)
+    Expect.isFalse m.Passed "m.Passed"
     // found in the very first case: every point has ∂Q_tot/∂Q_1 = −1
-    Assert.Equal(1, m.CasesChecked)
+    Expect.equal m.CasesChecked 1 "m.CasesChecked"
 
     match m.Violation with
     | Some(NegativeDerivative v) ->
-        Assert.Equal(1, v.Agent)
-        Assert.Equal(-1.0f, v.Derivative)
+        Expect.equal v.Agent 1 "v.Agent"
+        Expect.equal v.Derivative -1.0f "v.Derivative"
     | other -> failwithf "expected a negative derivative, got %A" other
 
     let a =
         Verify.checkArgmaxDecomposition difference () spec.NAgents spec.NActions spec.StateDim config
 
-    Assert.False(a.Passed)
+    Expect.isFalse a.Passed "a.Passed"
 
     match a.Violation with
     | Some(ArgmaxMismatch v) ->
         // the best joint action gives agent 1 its worst action, not its greedy one
-        Assert.NotEqual(v.Greedy[1], v.Best[1])
-        Assert.True(v.BestQ > v.GreedyQ)
+        Expect.notEqual (v.Best[1]) (v.Greedy[1]) "v.Best[1]"
+        Expect.isTrue (v.BestQ > v.GreedyQ) "v.BestQ > v.GreedyQ"
     | other -> failwithf "expected an argmax mismatch, got %A" other
 
 /// Q_tot = −(Q_0 − Q_1)² for two agents: best when the agents agree, not when each is greedy.
@@ -251,12 +249,11 @@ let private disagreement: Mixer<unit> =
                 |> Tensor.neg
     }
 
-[<Fact>]
 let ``negative control: a non-monotonic mixer fails argmax decomposition with a real counterexample`` () =
     let report =
         Verify.checkArgmaxDecomposition disagreement () 2 spec.NActions spec.StateDim config
 
-    Assert.False(report.Passed)
+    Expect.isFalse report.Passed "report.Passed"
 
     match report.Violation with
     | Some(ArgmaxMismatch v) ->
@@ -265,11 +262,11 @@ let ``negative control: a non-monotonic mixer fails argmax decomposition with a 
         // the greedy tuple really is the per-agent argmax
         for agent in 0..1 do
             let row = v.QTable[agent, *]
-            Assert.Equal(Array.max row, row[v.Greedy[agent]])
+            Expect.equal (row[v.Greedy[agent]]) (Array.max row) "row[v.Greedy[agent]]"
 
-        Assert.Equal(qtot v.Greedy, v.GreedyQ, 3)
-        Assert.Equal(qtot v.Best, v.BestQ, 3)
-        Assert.True(v.BestQ > v.GreedyQ + 1e-3f)
+        Expect.roundedEqual v.GreedyQ (qtot v.Greedy) 3 "v.GreedyQ"
+        Expect.roundedEqual v.BestQ (qtot v.Best) 3 "v.BestQ"
+        Expect.isTrue (v.BestQ > v.GreedyQ + 1e-3f) "v.BestQ > v.GreedyQ + 1e-3f"
         // and the best joint action is the maximum over all A² joint actions
         let all =
             [
@@ -277,18 +274,18 @@ let ``negative control: a non-monotonic mixer fails argmax decomposition with a 
                     for u1 in 0 .. spec.NActions - 1 -> qtot [| u0; u1 |]
             ]
 
-        Assert.Equal(List.max all, v.BestQ, 3)
+        Expect.roundedEqual v.BestQ (List.max all) 3 "v.BestQ"
     | other -> failwithf "expected an argmax mismatch, got %A" other
 
     let text = Verify.describe report
 
-    Assert.StartsWith(
-        "argmax decomposition of neg-squared-difference (does not claim monotonicity): FAILED at case",
+    Expect.stringStarts
         text
-    )
+        "argmax decomposition of neg-squared-difference (does not claim monotonicity): FAILED at case"
+        "text"
 
-    Assert.Contains("counterexample: the greedy tuple (", text)
-    Assert.Contains("Q table [N, A] = [[", text)
+    Expect.stringContains text "counterexample: the greedy tuple (" "text"
+    Expect.stringContains text "Q table [N, A] = [[" "text"
 
 /// A user-defined monotonic mixer: Q_tot = Σ_a softplus(w_a(s)) Q_a + b(s), with w and b linear in the state.
 let private softplusWeighted: Mixer<Linear * Linear> =
@@ -306,7 +303,6 @@ let private softplusWeighted: Mixer<Linear * Linear> =
                 Tensor.add (Tensor.mul qs weights |> Tensor.sumAxis 1 true) (Linear.forward b s)
     }
 
-[<Fact>]
 let ``a user-defined monotonic mixer plugs in like a built-in one and passes`` () =
     for seed in [ 1UL; 2UL ] do
         let p = softplusWeighted.Init(Rng.key seed)
@@ -325,24 +321,22 @@ let private twoOutputs: Mixer<unit> =
         Forward = fun () qs _ -> Tensor.concat 1 [ Tensor.slice 1 0 1 qs; Tensor.slice 1 1 1 qs |> Tensor.neg ]
     }
 
-[<Fact>]
 let ``a mixer with several outputs is checked output by output`` () =
     let m = Verify.checkMonotonic twoOutputs () 2 1 config
 
     match m.Violation with
     | Some(NegativeDerivative v) ->
-        Assert.Equal(1, v.Output)
-        Assert.Equal(1, v.Agent)
-        Assert.Equal(-1.0f, v.Derivative)
+        Expect.equal v.Output 1 "v.Output"
+        Expect.equal v.Agent 1 "v.Agent"
+        Expect.equal v.Derivative -1.0f "v.Derivative"
     | other -> failwithf "expected a negative derivative, got %A" other
 
     let a = Verify.checkArgmaxDecomposition twoOutputs () 2 3 1 config
 
     match a.Violation with
-    | Some(ArgmaxMismatch v) -> Assert.Equal(1, v.Output)
+    | Some(ArgmaxMismatch v) -> Expect.equal v.Output 1 "v.Output"
     | other -> failwithf "expected an argmax mismatch, got %A" other
 
-[<Fact>]
 let ``the same settings give the same report`` () =
     let mixer = qmixLikeMixer "qmix-no-abs" id
     let p = mixer.Init(Rng.key 6UL)
@@ -350,31 +344,31 @@ let ``the same settings give the same report`` () =
     let run seed =
         Verify.checkMonotonic mixer p spec.NAgents spec.StateDim { config with Seed = seed }
 
-    Assert.Equal(run 1UL, run 1UL)
+    Expect.equal (run 1UL) (run 1UL) "run 1UL"
     let r2 = run 2UL
-    Assert.Equal(2UL, r2.Seed)
-    Assert.NotEqual(run 1UL, r2)
+    Expect.equal r2.Seed 2UL "r2.Seed"
+    Expect.notEqual r2 (run 1UL) "r2"
 
-[<Fact>]
 let ``bad sizes, settings and output shapes are refused with clear errors`` () =
     let vdn = Mixers.create Vdn 10 1
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> Verify.checkArgmaxDecomposition vdn NoParams 10 4 1 config |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () ->
+            Verify.checkArgmaxDecomposition vdn NoParams 10 4 1 config |> ignore)
 
-    Assert.Equal("nActions", ex.ParamName)
-    Assert.Contains("A^N = 4^10 = 1048576 joint actions exceed the limit of 100000", ex.Message)
-
-    let ex =
-        Assert.Throws<ArgumentException>(fun () -> Verify.checkMonotonic vdn NoParams 0 1 config |> ignore)
-
-    Assert.Equal("nAgents", ex.ParamName)
+    Expect.equal ex.ParamName "nActions" "ex.ParamName"
+    Expect.stringContains ex.Message "A^N = 4^10 = 1048576 joint actions exceed the limit of 100000" "ex.Message"
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () -> Verify.checkMonotonic vdn NoParams 0 1 config |> ignore)
+
+    Expect.equal ex.ParamName "nAgents" "ex.ParamName"
+
+    let ex =
+        Expect.throwsOf<ArgumentException>(fun () ->
             Verify.checkMonotonic vdn NoParams 10 1 { config with Tests = 0 } |> ignore)
 
-    Assert.Equal("config", ex.ParamName)
+    Expect.equal ex.ParamName "config" "ex.ParamName"
 
     // a mixer that claims one output but returns N
     let wrong =
@@ -383,6 +377,51 @@ let ``bad sizes, settings and output shapes are refused with clear errors`` () =
         }
 
     let ex =
-        Assert.Throws<ArgumentException>(fun () -> Verify.checkMonotonic wrong () 3 2 config |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Verify.checkMonotonic wrong () 3 2 config |> ignore)
 
-    Assert.Contains("returned [16, 3] for 16 points, expected [16, 1]", ex.Message)
+    Expect.stringContains ex.Message "returned [16, 3] for 16 points, expected [16, 1]" "ex.Message"
+
+[<Tests>]
+let tests =
+    testList
+        "Verify"
+        [
+            testList
+                "every built-in mixer is monotonic and decomposes the argmax, for several random initialisations"
+                [
+                    for name, cfg in builtIns ->
+                        testPropertyWithConfig
+                            (Replay.config 3)
+                            name
+                            (``every built-in mixer is monotonic and decomposes the argmax, for several random initialisations``
+                                cfg)
+                ]
+            testCase
+                "every built-in mixer stays monotonic with large perturbed parameters"
+                ``every built-in mixer stays monotonic with large perturbed parameters``
+            testCase
+                "checkBuiltIn works with observations as the hypernetwork input and with the default settings"
+                ``checkBuiltIn works with observations as the hypernetwork input and with the default settings``
+            testCase
+                "the test's QMIX-like forward with abs reproduces the built-in mixer and passes"
+                ``the test's QMIX-like forward with abs reproduces the built-in mixer and passes``
+            testCase
+                "negative control: a QMIX-like mixer without abs fails monotonicity with a real counterexample"
+                ``negative control: a QMIX-like mixer without abs fails monotonicity with a real counterexample``
+            testCase
+                "negative control: a planted negative weight fails both checks"
+                ``negative control: a planted negative weight fails both checks``
+            testCase
+                "negative control: a non-monotonic mixer fails argmax decomposition with a real counterexample"
+                ``negative control: a non-monotonic mixer fails argmax decomposition with a real counterexample``
+            testCase
+                "a user-defined monotonic mixer plugs in like a built-in one and passes"
+                ``a user-defined monotonic mixer plugs in like a built-in one and passes``
+            testCase
+                "a mixer with several outputs is checked output by output"
+                ``a mixer with several outputs is checked output by output``
+            testCase "the same settings give the same report" ``the same settings give the same report``
+            testCase
+                "bad sizes, settings and output shapes are refused with clear errors"
+                ``bad sizes, settings and output shapes are refused with clear errors``
+        ]

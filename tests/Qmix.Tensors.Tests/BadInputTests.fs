@@ -3,22 +3,22 @@
 module Qmix.Tensors.Tests.BadInputTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 
 let z (dims: int[]) = Tensor.zeros dims
 
 /// Asserts that `f` throws an ArgumentException (or a subclass) whose message contains every fragment.
 let throwsNaming (fragments: string list) (f: unit -> 'a) =
-    let e = Assert.ThrowsAny<ArgumentException>(fun () -> f () |> ignore)
+    let e = Expect.throwsAnyOf<ArgumentException>(fun () -> f () |> ignore)
 
     for s in fragments do
-        Assert.True(e.Message.Contains s, sprintf "expected %A in the message: %s" s e.Message)
+        Expect.isTrue (e.Message.Contains s) (sprintf "expected %A in the message: %s" s e.Message)
 
     e
 
-let binaryOps: obj[] seq =
-    [ "add"; "sub"; "mul"; "div" ] |> Seq.map (fun n -> [| box n |])
+let binaryOps = [ "add"; "sub"; "mul"; "div" ]
 
 let binary =
     function
@@ -27,7 +27,6 @@ let binary =
     | "mul" -> Tensor.mul
     | _ -> Tensor.div
 
-[<Theory; MemberData(nameof binaryOps)>]
 let ``binary ops that cannot broadcast name both shapes`` (op: string) =
     let f = binary op
 
@@ -42,7 +41,6 @@ let ``binary ops that cannot broadcast name both shapes`` (op: string) =
 
     throwsNaming [ "[2]"; "[3]" ] (fun () -> f (z [| 2 |]) (z [| 3 |])) |> ignore
 
-[<Fact>]
 let ``binary ops refuse unbroadcastable shapes inside a gradient computation too`` () =
     // the same shapes inside a gradient computation throw the same error
     throwsNaming [ "[2, 3]"; "[4]" ] (fun () ->
@@ -51,7 +49,6 @@ let ``binary ops refuse unbroadcastable shapes inside a gradient computation too
             [| z [| 2; 3 |]; z [| 4 |] |])
     |> ignore
 
-[<Fact>]
 let ``matmul with misaligned shapes names both`` () =
     throwsNaming [ "matmul"; "[2, 3]"; "[4, 5]" ] (fun () -> Tensor.matmul (z [| 2; 3 |]) (z [| 4; 5 |]))
     |> ignore
@@ -68,7 +65,6 @@ let ``matmul with misaligned shapes names both`` () =
     throwsNaming [ "[2, 3]"; "[3]" ] (fun () -> Tensor.matmul (z [| 2; 3 |]) (z [| 3 |]))
     |> ignore
 
-[<Fact>]
 let ``where and maskedFill with mismatched shapes name them`` () =
     throwsNaming [ "where"; "[2, 3]"; "[3, 2]" ] (fun () -> Tensor.where (z [| 2; 3 |]) (z [| 2; 3 |]) (z [| 3; 2 |]))
     |> ignore
@@ -82,7 +78,6 @@ let ``where and maskedFill with mismatched shapes name them`` () =
     throwsNaming [ "[3]"; "[2, 3]" ] (fun () -> Tensor.maskedFill (z [| 3 |]) 1f (z [| 2; 3 |]))
     |> ignore
 
-[<Fact>]
 let ``concat with shapes that differ off the axis names them`` () =
     throwsNaming [ "concat"; "[2, 3]"; "[3, 4]" ] (fun () -> Tensor.concat 0 [ z [| 2; 3 |]; z [| 3; 4 |] ])
     |> ignore
@@ -92,14 +87,12 @@ let ``concat with shapes that differ off the axis names them`` () =
 
     throwsNaming [ "concat" ] (fun () -> Tensor.concat 0 []) |> ignore
 
-[<Fact>]
 let ``stack with differing shapes names them`` () =
     throwsNaming [ "stack"; "[2, 3]"; "[3, 2]" ] (fun () -> Tensor.stack 0 [ z [| 2; 3 |]; z [| 3; 2 |] ])
     |> ignore
 
     throwsNaming [ "stack" ] (fun () -> Tensor.stack 0 []) |> ignore
 
-[<Fact>]
 let ``reshape to a wrong element count names both shapes`` () =
     throwsNaming [ "reshape"; "[2, 3]"; "[4]" ] (fun () -> Tensor.reshape [| 4 |] (z [| 2; 3 |]))
     |> ignore
@@ -116,12 +109,10 @@ let ``reshape to a wrong element count names both shapes`` () =
     throwsNaming [ "-2" ] (fun () -> Tensor.reshape [| -2; -3 |] (z [| 2; 3 |]))
     |> ignore
 
-[<Fact>]
 let ``ofArray with a wrong element count names the shape`` () =
     throwsNaming [ "[2, 3]"; "5" ] (fun () -> Tensor.ofArray [| 2; 3 |] (Array.zeroCreate 5))
     |> ignore
 
-[<Fact>]
 let ``slice out of range names the range and the shape`` () =
     let x = z [| 2; 3 |]
     throwsNaming [ "slice"; "[2, 3]" ] (fun () -> Tensor.slice 1 2 2 x) |> ignore
@@ -129,7 +120,6 @@ let ``slice out of range names the range and the shape`` () =
     throwsNaming [ "[2, 3]" ] (fun () -> Tensor.slice 1 0 -1 x) |> ignore
     throwsNaming [ "[2, 3]" ] (fun () -> Tensor.slice 1 4 0 x) |> ignore
 
-[<Fact>]
 let ``gather with a wrong count or an out-of-range index is refused`` () =
     let x = z [| 2; 3 |]
 
@@ -147,7 +137,6 @@ let ``gather with a wrong count or an out-of-range index is refused`` () =
     throwsNaming [ "gather" ] (fun () -> Tensor.gather [| 0 |] (Tensor.scalar 1f))
     |> ignore
 
-[<Fact>]
 let ``oneHot with an out-of-range index or a wrong count is refused`` () =
     throwsNaming [ "oneHot"; "3" ] (fun () -> Tensor.oneHot 3 [| 2 |] [| 0; 3 |])
     |> ignore
@@ -158,7 +147,6 @@ let ``oneHot with an out-of-range index or a wrong count is refused`` () =
     throwsNaming [ "oneHot"; "[2, 2]" ] (fun () -> Tensor.oneHot 3 [| 2; 2 |] [| 0; 1 |])
     |> ignore
 
-[<Fact>]
 let ``an axis out of range is refused by every axis-wise op`` () =
     let x = z [| 2; 3 |]
 
@@ -180,7 +168,51 @@ let ``an axis out of range is refused by every axis-wise op`` () =
     throwsNaming [ "stack"; "3" ] (fun () -> Tensor.stack 3 [ x; x ]) |> ignore
     throwsNaming [ "stack"; "-4" ] (fun () -> Tensor.stack -4 [ x; x ]) |> ignore
 
-[<Fact>]
 let ``transpose of a vector is refused with its shape`` () =
     throwsNaming [ "transpose"; "[3]" ] (fun () -> Tensor.transpose (z [| 3 |]))
     |> ignore
+
+[<Tests>]
+let tests =
+    testList
+        "BadInput"
+        [
+            testList
+                "binary ops that cannot broadcast name both shapes"
+                [
+                    for op in binaryOps ->
+                        testCase op (fun () -> ``binary ops that cannot broadcast name both shapes`` op)
+                ]
+            testCase
+                "binary ops refuse unbroadcastable shapes inside a gradient computation too"
+                ``binary ops refuse unbroadcastable shapes inside a gradient computation too``
+            testCase "matmul with misaligned shapes names both" ``matmul with misaligned shapes names both``
+            testCase
+                "where and maskedFill with mismatched shapes name them"
+                ``where and maskedFill with mismatched shapes name them``
+            testCase
+                "concat with shapes that differ off the axis names them"
+                ``concat with shapes that differ off the axis names them``
+            testCase "stack with differing shapes names them" ``stack with differing shapes names them``
+            testCase
+                "reshape to a wrong element count names both shapes"
+                ``reshape to a wrong element count names both shapes``
+            testCase
+                "ofArray with a wrong element count names the shape"
+                ``ofArray with a wrong element count names the shape``
+            testCase
+                "slice out of range names the range and the shape"
+                ``slice out of range names the range and the shape``
+            testCase
+                "gather with a wrong count or an out-of-range index is refused"
+                ``gather with a wrong count or an out-of-range index is refused``
+            testCase
+                "oneHot with an out-of-range index or a wrong count is refused"
+                ``oneHot with an out-of-range index or a wrong count is refused``
+            testCase
+                "an axis out of range is refused by every axis-wise op"
+                ``an axis out of range is refused by every axis-wise op``
+            testCase
+                "transpose of a vector is refused with its shape"
+                ``transpose of a vector is refused with its shape``
+        ]

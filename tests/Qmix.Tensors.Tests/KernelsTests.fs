@@ -1,7 +1,8 @@
 module Qmix.Tensors.Tests.KernelsTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open FsCheck
 open FsCheck.FSharp
 open Qmix.Tensors
@@ -77,94 +78,101 @@ let private caseGen =
         return m, k, n, seed
     }
 
-let private check (property: Property) =
-    Check.One(Config.QuickThrowOnFailure.WithReplay(1UL, 1UL).WithMaxTest(200), property)
+/// Smaller cases: one size halved or lowered by one (sizes stay ≥ 0, the seed is kept).
+let private shrinkCase (m: int, k: int, n: int, seed: int) =
+    seq {
+        for m' in List.distinct [ m / 2; m - 1 ] do
+            if m' >= 0 && m' < m then
+                yield m', k, n, seed
 
-[<Fact>]
+        for k' in List.distinct [ k / 2; k - 1 ] do
+            if k' >= 0 && k' < k then
+                yield m, k', n, seed
+
+        for n' in List.distinct [ n / 2; n - 1 ] do
+            if n' >= 0 && n' < n then
+                yield m, k, n', seed
+    }
+
 let ``every layout on every instruction set matches the float64 product`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun (m, k, n, seed) ->
-            let a = random seed (m * k)
-            let b = random (seed + 1) (k * n)
-            let expected, scale = reference m k n a b
+    (Prop.forAll (Arb.fromGenShrink (caseGen, shrinkCase)) (fun (m, k, n, seed) ->
+        let a = random seed (m * k)
+        let b = random (seed + 1) (k * n)
+        let expected, scale = reference m k n a b
 
-            for layout in layouts do
-                let sa, sb = store layout m k n a b
+        for layout in layouts do
+            let sa, sb = store layout m k n a b
 
-                for isa in isas do
-                    let c = Array.create (m * n) nanf
-                    call isa layout (m, k, n) sa sb c false
+            for isa in isas do
+                let c = Array.create (m * n) nanf
+                call isa layout (m, k, n) sa sb c false
 
-                    for idx in 0 .. m * n - 1 do
-                        if not (close expected[idx] scale[idx] c[idx]) then
-                            failwithf
-                                "%A %A m=%d k=%d n=%d: C[%d] = %g, expected %g"
-                                layout
-                                isa
-                                m
-                                k
-                                n
-                                idx
-                                c[idx]
-                                expected[idx])
-    )
+                for idx in 0 .. m * n - 1 do
+                    if not (close expected[idx] scale[idx] c[idx]) then
+                        failwithf
+                            "%A %A m=%d k=%d n=%d: C[%d] = %g, expected %g"
+                            layout
+                            isa
+                            m
+                            k
+                            n
+                            idx
+                            c[idx]
+                            expected[idx]))
 
-[<Fact>]
 let ``accumulate adds the product to the existing C`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun (m, k, n, seed) ->
-            let a = random seed (m * k)
-            let b = random (seed + 1) (k * n)
-            let c0 = random (seed + 2) (m * n)
-            let expected, scale = reference m k n a b
+    (Prop.forAll (Arb.fromGenShrink (caseGen, shrinkCase)) (fun (m, k, n, seed) ->
+        let a = random seed (m * k)
+        let b = random (seed + 1) (k * n)
+        let c0 = random (seed + 2) (m * n)
+        let expected, scale = reference m k n a b
 
-            for layout in layouts do
-                let sa, sb = store layout m k n a b
+        for layout in layouts do
+            let sa, sb = store layout m k n a b
 
-                for isa in isas do
-                    let c = Array.copy c0
-                    call isa layout (m, k, n) sa sb c true
+            for isa in isas do
+                let c = Array.copy c0
+                call isa layout (m, k, n) sa sb c true
 
-                    for idx in 0 .. m * n - 1 do
-                        if not (close (float c0[idx] + expected[idx]) (scale[idx] + abs (float c0[idx])) c[idx]) then
-                            failwithf
-                                "%A %A m=%d k=%d n=%d: C[%d] = %g, expected %g"
-                                layout
-                                isa
-                                m
-                                k
-                                n
-                                idx
-                                c[idx]
-                                (float c0[idx] + expected[idx]))
-    )
+                for idx in 0 .. m * n - 1 do
+                    if not (close (float c0[idx] + expected[idx]) (scale[idx] + abs (float c0[idx])) c[idx]) then
+                        failwithf
+                            "%A %A m=%d k=%d n=%d: C[%d] = %g, expected %g"
+                            layout
+                            isa
+                            m
+                            k
+                            n
+                            idx
+                            c[idx]
+                            (float c0[idx] + expected[idx])))
 
-[<Fact>]
 let ``the instruction sets agree bit for bit`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun (m, k, n, seed) ->
-            let a = random seed (m * k)
-            let b = random (seed + 1) (k * n)
-            let c0 = random (seed + 2) (m * n)
+    (Prop.forAll (Arb.fromGenShrink (caseGen, shrinkCase)) (fun (m, k, n, seed) ->
+        let a = random seed (m * k)
+        let b = random (seed + 1) (k * n)
+        let c0 = random (seed + 2) (m * n)
 
-            for layout in layouts do
-                let sa, sb = store layout m k n a b
+        for layout in layouts do
+            let sa, sb = store layout m k n a b
 
-                for accumulate in [ false; true ] do
-                    let results =
-                        isas
-                        |> List.map (fun isa ->
-                            let c = Array.copy c0
-                            call isa layout (m, k, n) sa sb c accumulate
-                            c)
+            for accumulate in [ false; true ] do
+                let results =
+                    isas
+                    |> List.map (fun isa ->
+                        let c = Array.copy c0
+                        call isa layout (m, k, n) sa sb c accumulate
+                        c)
 
-                    for r in results.Tail do
-                        Assert.Equal<float32[]>(results.Head, r))
-    )
+                for r in results.Tail do
+                    Expect.equal r results.Head "r"))
 
-[<Fact>]
 let ``the public kernels use the active instruction set and match the reference`` () =
-    Assert.Contains(Kernels.activeIsa, [ "Vector512"; "Vector256"; "Scalar" ])
+    Expect.contains
+        ([ "Vector512"; "Vector256"; "Scalar" ])
+        Kernels.activeIsa
+        "[ \"Vector512\"; \"Vector256\"; \"Scalar\" ]"
+
     let m, k, n = 37, 45, 70
     let a = random 1 (m * k)
     let b = random 2 (k * n)
@@ -173,7 +181,7 @@ let ``the public kernels use the active instruction set and match the reference`
     let exact, scale = reference m k n a b
 
     for idx in 0 .. m * n - 1 do
-        Assert.True(close exact[idx] scale[idx] expected[idx])
+        Expect.isTrue (close exact[idx] scale[idx] expected[idx]) "close exact[idx] scale[idx] expected[idx]"
 
     for layout in layouts do
         let sa, sb = store layout m k n a b
@@ -185,9 +193,8 @@ let ``the public kernels use the active instruction set and match the reference`
         | TN -> Kernels.matmulTN (m, k, n, ReadOnlySpan sa, ReadOnlySpan sb, Span c, false)
 
         for idx in 0 .. m * n - 1 do
-            Assert.True(close exact[idx] scale[idx] c[idx], sprintf "%A C[%d]" layout idx)
+            Expect.isTrue (close exact[idx] scale[idx] c[idx]) (sprintf "%A C[%d]" layout idx)
 
-[<Fact>]
 let ``the agent network shapes match the reference`` () =
     for (m, k, n) in [ (96, 64, 192); (96, 42, 64); (192, 96, 64); (3, 64, 192); (1, 1, 1) ] do
         let a = random m (m * k)
@@ -202,83 +209,111 @@ let ``the agent network shapes match the reference`` () =
                 call isa layout (m, k, n) sa sb c false
 
                 for idx in 0 .. m * n - 1 do
-                    Assert.True(close exact[idx] scale[idx] c[idx], sprintf "%A %A %dx%dx%d C[%d]" layout isa m k n idx)
+                    Expect.isTrue
+                        (close exact[idx] scale[idx] c[idx])
+                        (sprintf "%A %A %dx%dx%d C[%d]" layout isa m k n idx)
 
-[<Fact>]
 let ``spans shorter than their matrices are rejected with both sizes`` () =
     let a = Array.zeroCreate<float32> 11
     let b = Array.zeroCreate<float32> 20
     let c = Array.zeroCreate<float32> 15
 
     let e =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Kernels.matmulNT (3, 4, 5, ReadOnlySpan a, ReadOnlySpan b, Span c, false))
 
-    Assert.Equal("a", e.ParamName)
-    Assert.Contains("[m,k] = 3×4", e.Message)
-    Assert.Contains("12", e.Message)
-    Assert.Contains("11", e.Message)
+    Expect.equal e.ParamName "a" "e.ParamName"
+    Expect.stringContains e.Message "[m,k] = 3×4" "e.Message"
+    Expect.stringContains e.Message "12" "e.Message"
+    Expect.stringContains e.Message "11" "e.Message"
 
     let a12 = Array.zeroCreate<float32> 12
 
     let e =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Kernels.matmulNN (3, 4, 6, ReadOnlySpan a12, ReadOnlySpan b, Span c, false))
 
-    Assert.Equal("b", e.ParamName)
-    Assert.Contains("24", e.Message)
-    Assert.Contains("20", e.Message)
+    Expect.equal e.ParamName "b" "e.ParamName"
+    Expect.stringContains e.Message "24" "e.Message"
+    Expect.stringContains e.Message "20" "e.Message"
 
     let b20 = Array.zeroCreate<float32> 20
 
     let e =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Kernels.matmulTN (3, 4, 5, ReadOnlySpan a12, ReadOnlySpan b20, Span c.[..13], false))
 
-    Assert.Equal("c", e.ParamName)
-    Assert.Contains("15", e.Message)
-    Assert.Contains("14", e.Message)
+    Expect.equal e.ParamName "c" "e.ParamName"
+    Expect.stringContains e.Message "15" "e.Message"
+    Expect.stringContains e.Message "14" "e.Message"
 
-    Assert.Throws<ArgumentException>(fun () ->
+    Expect.throwsOf<ArgumentException>(fun () ->
         Kernels.matmulReference (3, 4, 5, ReadOnlySpan a, ReadOnlySpan b, Span c, false))
     |> ignore
 
-    Assert.Throws<ArgumentException>(fun () ->
+    Expect.throwsOf<ArgumentException>(fun () ->
         Kernels.matmulNN (-1, 4, 5, ReadOnlySpan a, ReadOnlySpan b, Span c, false))
     |> ignore
 
-[<Fact>]
 let ``longer spans and empty sizes are fine`` () =
     let a = random 1 100
     let b = random 2 100
     let c = Array.create 100 7.0f
     Kernels.matmulNN (0, 5, 5, ReadOnlySpan a, ReadOnlySpan b, Span c, false)
     Kernels.matmulNT (5, 5, 0, ReadOnlySpan a, ReadOnlySpan b, Span c, false)
-    Assert.All(c, (fun x -> Assert.Equal(7.0f, x)))
+    Seq.iter (fun x -> Expect.equal x 7.0f "x") c
     Kernels.matmulTN (3, 0, 4, ReadOnlySpan a, ReadOnlySpan b, Span c, true)
-    Assert.All(c, (fun x -> Assert.Equal(7.0f, x)))
+    Seq.iter (fun x -> Expect.equal x 7.0f "x") c
     Kernels.matmulTN (3, 0, 4, ReadOnlySpan<float32>.Empty, ReadOnlySpan<float32>.Empty, Span c, false)
-    Assert.All(c[..11], (fun x -> Assert.Equal(0.0f, x)))
-    Assert.All(c[12..], (fun x -> Assert.Equal(7.0f, x)))
+    Seq.iter (fun x -> Expect.equal x 0.0f "x") (c[..11])
+    Seq.iter (fun x -> Expect.equal x 7.0f "x") (c[12..])
 
-[<Fact>]
 let ``repeated calls give bit-identical results`` () =
-    check (
-        Prop.forAll (Arb.fromGen caseGen) (fun (m, k, n, seed) ->
-            let a = random seed (m * k)
-            let b = random (seed + 1) (k * n)
-            let big = random 3 (80 * 80)
+    (Prop.forAll (Arb.fromGenShrink (caseGen, shrinkCase)) (fun (m, k, n, seed) ->
+        let a = random seed (m * k)
+        let b = random (seed + 1) (k * n)
+        let big = random 3 (80 * 80)
 
-            for layout in layouts do
-                let sa, sb = store layout m k n a b
+        for layout in layouts do
+            let sa, sb = store layout m k n a b
 
-                for isa in isas do
-                    let c1 = Array.zeroCreate<float32>(m * n)
-                    let c2 = Array.zeroCreate<float32>(m * n)
-                    let other = Array.zeroCreate<float32>(80 * 80)
-                    call isa layout (m, k, n) sa sb c1 false
-                    // Another call in between, with larger sizes, regrows the scratch buffer.
-                    call isa layout (80, 80, 80) big big other false
-                    call isa layout (m, k, n) sa sb c2 false
-                    Assert.Equal<float32[]>(c1, c2))
-    )
+            for isa in isas do
+                let c1 = Array.zeroCreate<float32>(m * n)
+                let c2 = Array.zeroCreate<float32>(m * n)
+                let other = Array.zeroCreate<float32>(80 * 80)
+                call isa layout (m, k, n) sa sb c1 false
+                // Another call in between, with larger sizes, regrows the scratch buffer.
+                call isa layout (80, 80, 80) big big other false
+                call isa layout (m, k, n) sa sb c2 false
+                Expect.equal c2 c1 "c2"))
+
+[<Tests>]
+let tests =
+    testList
+        "Kernels"
+        [
+            testPropertyWithConfig
+                (Replay.config 200)
+                "every layout on every instruction set matches the float64 product"
+                (``every layout on every instruction set matches the float64 product`` ())
+            testPropertyWithConfig
+                (Replay.config 200)
+                "accumulate adds the product to the existing C"
+                (``accumulate adds the product to the existing C`` ())
+            testPropertyWithConfig
+                (Replay.config 200)
+                "the instruction sets agree bit for bit"
+                (``the instruction sets agree bit for bit`` ())
+            testCase
+                "the public kernels use the active instruction set and match the reference"
+                ``the public kernels use the active instruction set and match the reference``
+            testCase "the agent network shapes match the reference" ``the agent network shapes match the reference``
+            testCase
+                "spans shorter than their matrices are rejected with both sizes"
+                ``spans shorter than their matrices are rejected with both sizes``
+            testCase "longer spans and empty sizes are fine" ``longer spans and empty sizes are fine``
+            testPropertyWithConfig
+                (Replay.config 200)
+                "repeated calls give bit-identical results"
+                (``repeated calls give bit-identical results`` ())
+        ]

@@ -1,7 +1,8 @@
 module Qmix.Tensors.Tests.LayersTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open FsCheck
 open FsCheck.FSharp
 open Qmix.Tensors
@@ -44,28 +45,25 @@ let gru64 (wih: float[]) (whh: float[]) (bih: float[]) (bhh: float[]) (nIn: int)
 let weighted (w: float[]) (y: float[]) =
     Array.fold2 (fun s a b -> s + a * b) 0.0 w y
 
-[<Fact>]
 let ``linear forward matches x·Wᵀ + b computed in float64`` () =
     let x, w, b = tensor 1 [| 5; 7 |] 1.0, tensor 2 [| 3; 7 |] 0.5, tensor 3 [| 3 |] 0.5
     let y = Layers.linear w b x
-    Assert.Equal(Shape [| 5; 3 |], y.Shape)
+    Expect.equal y.Shape (Shape [| 5; 3 |]) "y.Shape"
 
     let f64 =
         linear64 (w.ToArray() |> Array.map float) (b.ToArray() |> Array.map float) 3 7 (x.ToArray() |> Array.map float)
 
-    Array.iter2 (fun (a: float32) e -> Assert.Equal(e, float a, 5)) (y.ToArray()) f64
+    Array.iter2 (fun (a: float32) e -> Expect.roundedEqual (float a) e 5 "float a") (y.ToArray()) f64
 
-[<Fact>]
 let ``linear works over leading batch axes`` () =
     let x, w, b =
         tensor 1 [| 2; 3; 4 |] 1.0, tensor 2 [| 5; 4 |] 0.5, tensor 3 [| 5 |] 0.5
 
     let y = Layers.linear w b x
-    Assert.Equal(Shape [| 2; 3; 5 |], y.Shape)
+    Expect.equal y.Shape (Shape [| 2; 3; 5 |]) "y.Shape"
     let flat = Layers.linear w b (Tensor.reshape [| 6; 4 |] x)
-    Assert.Equal<float32[]>(flat.ToArray(), y.ToArray())
+    Expect.equal (y.ToArray()) (flat.ToArray()) "y.ToArray()"
 
-[<Fact>]
 let ``GRUCell forward matches PyTorch's formula, a worked example`` () =
     // One input, one hidden unit: weights chosen so every gate is easy to follow by hand.
     let wih = Tensor.ofArray [| 3; 1 |] [| 1.0f; -1.0f; 0.5f |]
@@ -79,9 +77,8 @@ let ``GRUCell forward matches PyTorch's formula, a worked example`` () =
     let n = Math.Tanh(1.0 + 0.3 + r * (0.5 + 0.2))
     let expected = (1.0 - z) * n + z * -0.5
     let y = Layers.gruCell wih whh bih bhh x h
-    Assert.Equal(expected, float y.Scalar, 6)
+    Expect.roundedEqual (float y.Scalar) expected 6 "float y.Scalar"
 
-[<Fact>]
 let ``GRUCell forward matches the float64 reference at agent sizes`` () =
     let nIn, hid, batch = 42, 64, 6
     let wih, whh = tensor 1 [| 3 * hid; nIn |] 0.15, tensor 2 [| 3 * hid; hid |] 0.12
@@ -90,7 +87,11 @@ let ``GRUCell forward matches the float64 reference at agent sizes`` () =
     let f (t: Tensor) = t.ToArray() |> Array.map float
     let y = Layers.gruCell wih whh bih bhh x h
     let e = gru64 (f wih) (f whh) (f bih) (f bhh) nIn hid (f x) (f h)
-    Array.iter2 (fun (a: float32) b -> Assert.True(abs (float a - b) < 1e-5, sprintf "%g vs %g" a b)) (y.ToArray()) e
+
+    Array.iter2
+        (fun (a: float32) b -> Expect.isTrue (abs (float a - b) < 1e-5) (sprintf "%g vs %g" a b))
+        (y.ToArray())
+        e
 
 let dimsGen =
     gen {
@@ -101,10 +102,6 @@ let dimsGen =
         return batch, nIn, hid, seed
     }
 
-let checkProp (prop: Property) =
-    Check.One(Config.QuickThrowOnFailure.WithReplay(1UL, 1UL).WithMaxTest(60), prop)
-
-[<Fact>]
 let ``linear gradients match finite differences of the float64 reference`` () =
     Prop.forAll (Arb.fromGen dimsGen) (fun (rows, nIn, nOut, seed) ->
         let inputs =
@@ -126,9 +123,7 @@ let ``linear gradients match finite differences of the float64 reference`` () =
 
         let report = GradCheck.check 1e-3 f32 f64 inputs
         report.Passed |> Prop.label (sprintf "%A" report))
-    |> checkProp
 
-[<Fact>]
 let ``GRUCell gradients match finite differences of the float64 reference`` () =
     Prop.forAll (Arb.fromGen dimsGen) (fun (batch, nIn, hid, seed) ->
         let inputs =
@@ -153,9 +148,7 @@ let ``GRUCell gradients match finite differences of the float64 reference`` () =
 
         let report = GradCheck.check 1e-3 f32 f64 inputs
         report.Passed |> Prop.label (sprintf "%A" report))
-    |> checkProp
 
-[<Fact>]
 let ``a GRU unrolled through time carries gradients back to the first step`` () =
     // Three steps sharing weights: the gradient w.r.t. the first input must match the float64 reference.
     let nIn, hid, batch = 3, 4, 2
@@ -188,25 +181,53 @@ let ``a GRU unrolled through time carries gradients back to the first step`` () 
         h |> Array.sumBy (fun v -> v * v)
 
     let report = GradCheck.check 1e-3 f32 f64 inputs
-    Assert.True(report.Passed, sprintf "%A" report)
+    Expect.isTrue report.Passed (sprintf "%A" report)
 
-[<Fact>]
 let ``layers reject mismatched shapes by naming them`` () =
     let w = Tensor.zeros [| 3; 4 |]
 
     let e =
-        Assert.Throws<ArgumentException>(fun () -> Layers.linear w null (Tensor.zeros [| 2; 5 |]) |> ignore)
+        Expect.throwsOf<ArgumentException>(fun () -> Layers.linear w null (Tensor.zeros [| 2; 5 |]) |> ignore)
 
-    Assert.Contains("[2, 5]", e.Message)
-    Assert.Contains("[3, 4]", e.Message)
+    Expect.stringContains e.Message "[2, 5]" "e.Message"
+    Expect.stringContains e.Message "[3, 4]" "e.Message"
 
     let wih, whh, b =
         Tensor.zeros [| 6; 3 |], Tensor.zeros [| 6; 2 |], Tensor.zeros [| 6 |]
 
     let e2 =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Layers.gruCell wih whh b b (Tensor.zeros [| 4; 3 |]) (Tensor.zeros [| 5; 2 |])
             |> ignore)
 
-    Assert.Contains("[5, 2]", e2.Message)
-    Assert.Contains("[4, 3]", e2.Message)
+    Expect.stringContains e2.Message "[5, 2]" "e2.Message"
+    Expect.stringContains e2.Message "[4, 3]" "e2.Message"
+
+[<Tests>]
+let tests =
+    testList
+        "Layers"
+        [
+            testCase
+                "linear forward matches x·Wᵀ + b computed in float64"
+                ``linear forward matches x·Wᵀ + b computed in float64``
+            testCase "linear works over leading batch axes" ``linear works over leading batch axes``
+            testCase
+                "GRUCell forward matches PyTorch's formula, a worked example"
+                ``GRUCell forward matches PyTorch's formula, a worked example``
+            testCase
+                "GRUCell forward matches the float64 reference at agent sizes"
+                ``GRUCell forward matches the float64 reference at agent sizes``
+            testPropertyWithConfig
+                (Replay.config 60)
+                "linear gradients match finite differences of the float64 reference"
+                (``linear gradients match finite differences of the float64 reference`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "GRUCell gradients match finite differences of the float64 reference"
+                (``GRUCell gradients match finite differences of the float64 reference`` ())
+            testCase
+                "a GRU unrolled through time carries gradients back to the first step"
+                ``a GRU unrolled through time carries gradients back to the first step``
+            testCase "layers reject mismatched shapes by naming them" ``layers reject mismatched shapes by naming them``
+        ]

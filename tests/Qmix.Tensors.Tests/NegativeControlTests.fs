@@ -3,7 +3,8 @@
 module Qmix.Tensors.Tests.NegativeControlTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open FsCheck
 open FsCheck.FSharp
 open Qmix.Tensors
@@ -35,7 +36,6 @@ let weighted (w: Tensor) (out: Tensor) = Tensor.sum (Tensor.mul out w)
 
 let t dims (xs: float32 list) = Tensor.ofArray dims (List.toArray xs)
 
-[<Fact>]
 let ``a relu whose derivative is 1.5 times too large is caught`` () =
     let x = t [| 2; 3 |] [ 0.5f; -0.3f; 1.2f; 0.8f; -1.0f; 0.1f ]
     let w = t [| 2; 3 |] [ 1.0f; -0.5f; 0.7f; -1.2f; 0.3f; 0.9f ]
@@ -48,12 +48,11 @@ let ``a relu whose derivative is 1.5 times too large is caught`` () =
             (fun xs -> R.dot (R.relu (R.nd [| 2; 3 |] xs[0])) wN)
             [| x |]
 
-    Assert.False(report.Passed, sprintf "%A" report)
-    Assert.StartsWith("input 0, element", report.Worst)
-    Assert.InRange(report.MaxError, 0.1, 1.0)
-    Assert.Equal(1.5, report.Analytic / report.Reference, 3)
+    Expect.isFalse report.Passed (sprintf "%A" report)
+    Expect.stringStarts report.Worst "input 0, element" "report.Worst"
+    Expect.inRange report.MaxError 0.1 1.0 "report.MaxError"
+    Expect.roundedEqual (report.Analytic / report.Reference) 1.5 3 "report.Analytic / report.Reference"
 
-[<Fact>]
 let ``the same op with the right derivative passes`` () =
     let x = t [| 2; 3 |] [ 0.5f; -0.3f; 1.2f; 0.8f; -1.0f; 0.1f ]
     let w = t [| 2; 3 |] [ 1.0f; -0.5f; 0.7f; -1.2f; 0.3f; 0.9f ]
@@ -66,11 +65,10 @@ let ``the same op with the right derivative passes`` () =
             (fun xs -> R.dot (R.relu (R.nd [| 2; 3 |] xs[0])) wN)
             [| x |]
 
-    Assert.True(report.Passed, sprintf "%A" report)
+    Expect.isTrue report.Passed (sprintf "%A" report)
 
-[<Fact>]
 let ``a square whose derivative forgets the factor 2 is caught on every drawn case`` () =
-    check
+    labelled
         "bad square"
         (forAll
             (gen {
@@ -90,11 +88,10 @@ let ``a square whose derivative forgets the factor 2 is caught on every drawn ca
                         (fun xs -> R.dot (R.square (R.nd x.Dims xs[0])) w.Nd)
                         [| x.Tensor |]
 
-                Assert.False(report.Passed, sprintf "%A on %O" report x)
-                Assert.StartsWith("input 0, element", report.Worst)
-                Assert.Equal(0.5, report.Analytic / report.Reference, 3)))
+                Expect.isFalse report.Passed (sprintf "%A on %O" report x)
+                Expect.stringStarts report.Worst "input 0, element" "report.Worst"
+                Expect.roundedEqual (report.Analytic / report.Reference) 0.5 3 "report.Analytic / report.Reference"))
 
-[<Fact>]
 let ``a matmul whose dB drops a transpose is caught on the right operand`` () =
     let a = t [| 3; 3 |] [ 1.0f; 2.0f; -1.0f; 0.5f; -0.3f; 0.7f; 1.1f; 0.2f; -0.8f ]
     let b = t [| 3; 2 |] [ 0.4f; -1.0f; 0.9f; 0.3f; -0.6f; 1.2f ]
@@ -108,12 +105,11 @@ let ``a matmul whose dB drops a transpose is caught on the right operand`` () =
             (fun xs -> R.dot (R.matmul (R.nd [| 3; 3 |] xs[0]) (R.nd [| 3; 2 |] xs[1])) wN)
             [| a; b |]
 
-    Assert.False(report.Passed, sprintf "%A" report)
+    Expect.isFalse report.Passed (sprintf "%A" report)
     // dA is right: the worst error is in B's gradient
-    Assert.StartsWith("input 1, element", report.Worst)
-    Assert.True(report.MaxError > 0.1, sprintf "%A" report)
+    Expect.stringStarts report.Worst "input 1, element" "report.Worst"
+    Expect.isTrue (report.MaxError > 0.1) (sprintf "%A" report)
 
-[<Fact>]
 let ``a wrong reference value is caught by the value comparison`` () =
     let x = t [| 4 |] [ 0.5f; -0.3f; 1.2f; 0.8f ]
 
@@ -124,12 +120,11 @@ let ``a wrong reference value is caught by the value comparison`` () =
             (fun xs -> (R.square (R.nd [| 4 |] xs[0]) |> R.sum).Data[0] + 0.1)
             [| x |]
 
-    Assert.False(report.Passed, sprintf "%A" report)
-    Assert.Equal("value", report.Worst)
-    Assert.Equal(float (0.25f + 0.09f + 1.44f + 0.64f), report.Analytic, 4)
-    Assert.Equal(report.Analytic + 0.1, report.Reference, 4)
+    Expect.isFalse report.Passed (sprintf "%A" report)
+    Expect.equal report.Worst "value" "report.Worst"
+    Expect.roundedEqual report.Analytic (float (0.25f + 0.09f + 1.44f + 0.64f)) 4 "report.Analytic"
+    Expect.roundedEqual report.Reference (report.Analytic + 0.1) 4 "report.Reference"
 
-[<Fact>]
 let ``a reference that is off by a factor is caught`` () =
     let x = t [| 2; 2 |] [ 0.5f; -0.3f; 1.2f; 0.8f ]
 
@@ -140,5 +135,27 @@ let ``a reference that is off by a factor is caught`` () =
             (fun xs -> (R.exp (R.nd [| 2; 2 |] xs[0]) |> R.sum).Data[0] * 1.01)
             [| x |]
 
-    Assert.False(report.Passed, sprintf "%A" report)
-    Assert.True(report.MaxError > 5e-3, sprintf "%A" report)
+    Expect.isFalse report.Passed (sprintf "%A" report)
+    Expect.isTrue (report.MaxError > 5e-3) (sprintf "%A" report)
+
+[<Tests>]
+let tests =
+    testList
+        "NegativeControl"
+        [
+            testCase
+                "a relu whose derivative is 1.5 times too large is caught"
+                ``a relu whose derivative is 1.5 times too large is caught``
+            testCase "the same op with the right derivative passes" ``the same op with the right derivative passes``
+            testPropertyWithConfig
+                (Replay.config 60)
+                "a square whose derivative forgets the factor 2 is caught on every drawn case"
+                (``a square whose derivative forgets the factor 2 is caught on every drawn case`` ())
+            testCase
+                "a matmul whose dB drops a transpose is caught on the right operand"
+                ``a matmul whose dB drops a transpose is caught on the right operand``
+            testCase
+                "a wrong reference value is caught by the value comparison"
+                ``a wrong reference value is caught by the value comparison``
+            testCase "a reference that is off by a factor is caught" ``a reference that is off by a factor is caught``
+        ]

@@ -3,7 +3,8 @@
 module Qmix.Tensors.Tests.OpGradientTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open FsCheck
 open FsCheck.FSharp
 open Qmix.Tensors
@@ -59,7 +60,7 @@ let gradCheck (p: Problem) (w: Case) =
     if not report.Passed then
         failwithf "%s: gradient check failed: %A\ninputs: %A\nweights: %O" p.Label report p.Inputs w
 
-/// Runs the gradient check over drawn problems (60 cases from a fixed seed).
+/// The gradient check as a property over drawn problems (the test list runs it from the fixed replay seed).
 let checkAll (name: string) (problems: Gen<Problem>) =
     let withWeights =
         gen {
@@ -69,7 +70,7 @@ let checkAll (name: string) (problems: Gen<Problem>) =
             return p, w
         }
 
-    check name (forAll withWeights (fun (p, w) -> gradCheck p w))
+    labelled name (forAll withWeights (fun (p, w) -> gradCheck p w))
 
 let unary label (valuesFor: int[] -> Gen<Case>) (f32: Tensor -> Tensor) (f64: R.Nd -> R.Nd) =
     gen {
@@ -104,9 +105,6 @@ let unaryOps: (string * (int[] -> Gen<Case>) * (Tensor -> Tensor) * (R.Nd -> R.N
         "sqrt", tensorPositive, Tensor.sqrt, R.sqrt
     ]
 
-let unaryNames: obj[] seq = unaryOps |> Seq.map (fun (n, _, _, _) -> [| box n |])
-
-[<Theory; MemberData(nameof unaryNames)>]
 let ``unary op gradients match finite differences`` (name: string) =
     let _, values, f32, f64 = unaryOps |> List.find (fun (n, _, _, _) -> n = name)
     checkAll name (unary name values f32 f64)
@@ -153,14 +151,6 @@ let binaryOps: (string * (Tensor -> Tensor -> Tensor) * (R.Nd -> R.Nd -> R.Nd) *
         "div", Tensor.div, R.div, tensorPositive
     ]
 
-let binaryCases: obj[] seq =
-    seq {
-        for (op, _, _, _) in binaryOps do
-            for (pattern, _) in broadcastPatterns do
-                yield [| box op; box pattern |]
-    }
-
-[<Theory; MemberData(nameof binaryCases)>]
 let ``binary op gradients reach both operands under broadcasting`` (op: string) (pattern: string) =
     let _, f32, f64, second = binaryOps |> List.find (fun (n, _, _, _) -> n = op)
     let _, shapes = broadcastPatterns |> List.find (fun (n, _) -> n = pattern)
@@ -174,14 +164,6 @@ let ``binary op gradients reach both operands under broadcasting`` (op: string) 
             return binaryOf $"{op} {fmt da} {fmt db}" f32 f64 a b
         })
 
-let constantSides: obj[] seq =
-    seq {
-        for (op, _, _, _) in binaryOps do
-            for side in [ "a"; "b" ] do
-                yield [| box op; box side |]
-    }
-
-[<Theory; MemberData(nameof constantSides)>]
 let ``binary op gradient with one operand a constant, under broadcasting`` (op: string) (constantSide: string) =
     let _, f32, f64, second = binaryOps |> List.find (fun (n, _, _, _) -> n = op)
     let _, shapes = broadcastPatterns |> List.find (fun (n, _) -> n = "random")
@@ -208,10 +190,11 @@ let ``binary op gradient with one operand a constant, under broadcasting`` (op: 
 
 // ---------------------------------------------------------------- reductions
 
-[<Fact>]
 let ``sum and mean gradients`` () =
-    checkAll "sum" (unary "sum" (tensorIn -2.0 2.0) Tensor.sum R.sum)
-    checkAll "mean" (unary "mean" (tensorIn -2.0 2.0) Tensor.mean R.mean)
+    [
+        "sum", checkAll "sum" (unary "sum" (tensorIn -2.0 2.0) Tensor.sum R.sum)
+        "mean", checkAll "mean" (unary "mean" (tensorIn -2.0 2.0) Tensor.mean R.mean)
+    ]
 
 let axisProblem label (valuesFor: int -> int[] -> Gen<Case>) f32 f64 =
     gen {
@@ -225,21 +208,17 @@ let axisProblem label (valuesFor: int -> int[] -> Gen<Case>) f32 f64 =
                 f64 axis keepDim xs[0])
     }
 
-[<Fact>]
 let ``sumAxis gradient, keepDim both ways`` () =
     checkAll "sumAxis" (axisProblem "sumAxis" (fun _ -> tensorIn -2.0 2.0) Tensor.sumAxis R.sumAxis)
 
-[<Fact>]
 let ``meanAxis gradient, keepDim both ways`` () =
     checkAll "meanAxis" (axisProblem "meanAxis" (fun _ -> tensorIn -2.0 2.0) Tensor.meanAxis R.meanAxis)
 
-[<Fact>]
 let ``maxAxis gradient flows to the unique maximum, keepDim both ways`` () =
     checkAll "maxAxis" (axisProblem "maxAxis" tensorDistinctAlong Tensor.maxAxis R.maxAxis)
 
 // ---------------------------------------------------------------- indexing and shape ops
 
-[<Fact>]
 let ``gather gradient along the last axis`` () =
     checkAll
         "gather"
@@ -253,7 +232,6 @@ let ``gather gradient along the last axis`` () =
                 problem $"gather {fmt idx}" [| x |] (fun xs -> Tensor.gather idx xs[0]) (fun xs -> R.gather idx xs[0])
         })
 
-[<Fact>]
 let ``concat gradient to every part`` () =
     checkAll
         "concat"
@@ -276,7 +254,6 @@ let ``concat gradient to every part`` () =
                     R.concat axis (List.ofArray ns))
         })
 
-[<Fact>]
 let ``concat gradient with a constant part in the middle`` () =
     checkAll
         "concat with a constant"
@@ -296,7 +273,6 @@ let ``concat gradient with a constant part in the middle`` () =
                     (fun ns -> R.concat axis [ ns[0]; cN; ns[1] ])
         })
 
-[<Fact>]
 let ``stack gradient to every part`` () =
     checkAll
         "stack"
@@ -311,7 +287,6 @@ let ``stack gradient to every part`` () =
                     R.stack axis (List.ofArray ns))
         })
 
-[<Fact>]
 let ``slice gradient`` () =
     checkAll
         "slice"
@@ -331,7 +306,6 @@ let ``slice gradient`` () =
                     (fun xs -> R.slice axis start length xs[0])
         })
 
-[<Fact>]
 let ``where gradient to both branches`` () =
     checkAll
         "where"
@@ -348,7 +322,6 @@ let ``where gradient to both branches`` () =
                     R.where mN xs[0] xs[1])
         })
 
-[<Fact>]
 let ``maskedFill gradient skips the filled elements`` () =
     checkAll
         "maskedFill"
@@ -364,7 +337,6 @@ let ``maskedFill gradient skips the filled elements`` () =
                     R.maskedFill mN -0.75 xs[0])
         })
 
-[<Fact>]
 let ``reshape gradient, with and without an inferred dimension`` () =
     checkAll
         "reshape"
@@ -382,7 +354,6 @@ let ``reshape gradient, with and without an inferred dimension`` () =
                     R.reshape target xs[0])
         })
 
-[<Fact>]
 let ``transpose gradient`` () =
     checkAll
         "transpose"
@@ -399,7 +370,6 @@ let matmulOf (da: int[]) (db: int[]) =
         return binaryOf $"matmul {fmt da} {fmt db}" Tensor.matmul R.matmul a b
     }
 
-[<Fact>]
 let ``matmul gradient to both operands, 2-D`` () =
     checkAll
         "matmul 2-D"
@@ -408,7 +378,6 @@ let ``matmul gradient to both operands, 2-D`` () =
             return! matmulOf [| m; k |] [| k; n |]
         })
 
-[<Fact>]
 let ``matmul gradient to both operands, batched with equal leading dims`` () =
     checkAll
         "matmul batched"
@@ -418,7 +387,6 @@ let ``matmul gradient to both operands, batched with equal leading dims`` () =
             return! matmulOf (Array.append batch [| m; k |]) (Array.append batch [| k; n |])
         })
 
-[<Fact>]
 let ``matmul gradient to both operands, [..., m, k] with a shared [k, n]`` () =
     checkAll
         "matmul shared"
@@ -430,30 +398,32 @@ let ``matmul gradient to both operands, [..., m, k] with a shared [k, n]`` () =
 
 // ---------------------------------------------------------------- shared inputs and chains
 
-[<Fact>]
 let ``a tensor used twice accumulates both gradients`` () =
-    checkAll "x * x" (unary "x * x" (tensorIn -2.0 2.0) (fun x -> Tensor.mul x x) (fun x -> R.mul x x))
+    [
+        "x * x", checkAll "x * x" (unary "x * x" (tensorIn -2.0 2.0) (fun x -> Tensor.mul x x) (fun x -> R.mul x x))
 
-    checkAll
-        "x * sigmoid x + x"
-        (unary
+        "x * sigmoid x + x",
+        checkAll
             "x * sigmoid x + x"
-            (tensorIn -2.0 2.0)
-            (fun x -> Tensor.add (Tensor.mul x (Tensor.sigmoid x)) x)
-            (fun x -> R.add (R.mul x (R.sigmoid x)) x))
+            (unary
+                "x * sigmoid x + x"
+                (tensorIn -2.0 2.0)
+                (fun x -> Tensor.add (Tensor.mul x (Tensor.sigmoid x)) x)
+                (fun x -> R.add (R.mul x (R.sigmoid x)) x))
 
-    checkAll
-        "x @ xᵀ"
-        (gen {
-            let! d = dims 2 3
-            let! x = tensorIn -2.0 2.0 d
+        "x @ xᵀ",
+        checkAll
+            "x @ xᵀ"
+            (gen {
+                let! d = dims 2 3
+                let! x = tensorIn -2.0 2.0 d
 
-            return
-                problem "x @ xᵀ" [| x |] (fun xs -> Tensor.matmul xs[0] (Tensor.transpose xs[0])) (fun xs ->
-                    R.matmul xs[0] (R.transpose xs[0]))
-        })
+                return
+                    problem "x @ xᵀ" [| x |] (fun xs -> Tensor.matmul xs[0] (Tensor.transpose xs[0])) (fun xs ->
+                        R.matmul xs[0] (R.transpose xs[0]))
+            })
+    ]
 
-[<Fact>]
 let ``a chain: elu (x·w + b) |> maxAxis |> mean`` () =
     checkAll
         "chain"
@@ -478,9 +448,8 @@ let ``a chain: elu (x·w + b) |> maxAxis |> mean`` () =
 
 // ---------------------------------------------------------------- non-differentiable ops, values only
 
-[<Fact>]
 let ``argmax picks the first index on ties`` () =
-    check
+    labelled
         "argmax"
         (forAll
             (gen {
@@ -493,17 +462,15 @@ let ``argmax picks the first index on ties`` () =
             (fun (axis, x) ->
                 let ours = Tensor.argmax axis x.Tensor
                 let reference = R.argmax axis x.Nd
-                Assert.True((ours = reference), $"argmax axis {axis} of {x}: {fmt ours} vs {fmt reference}")))
+                Expect.isTrue (ours = reference) ($"argmax axis {axis} of {x}: {fmt ours} vs {fmt reference}")))
 
-[<Fact>]
 let ``argmax picks the first index on ties, fixed case`` () =
     let x = Tensor.ofArray [| 2; 3 |] [| 1f; 3f; 3f; 2f; 2f; 0f |]
-    Assert.Equal<int[]>([| 1; 0 |], Tensor.argmax 1 x)
-    Assert.Equal<int[]>([| 1; 0; 0 |], Tensor.argmax 0 x)
+    Expect.equal (Tensor.argmax 1 x) ([| 1; 0 |]) "Tensor.argmax 1 x"
+    Expect.equal (Tensor.argmax 0 x) ([| 1; 0; 0 |]) "Tensor.argmax 0 x"
 
-[<Fact>]
 let ``oneHot matches the reference`` () =
-    check
+    labelled
         "oneHot"
         (forAll
             (gen {
@@ -515,5 +482,121 @@ let ``oneHot matches the reference`` () =
             (fun (n, d, idx) ->
                 let ours = Tensor.oneHot n d idx
                 let reference = R.oneHot n d idx
-                Assert.Equal<int[]>(reference.Dims, ours.Shape.ToArray())
-                Assert.Equal<float[]>(reference.Data, ours.ToArray() |> Array.map float)))
+                Expect.equal (ours.Shape.ToArray()) reference.Dims "ours.Shape.ToArray()"
+                Expect.equal (ours.ToArray() |> Array.map float) reference.Data "ours.ToArray() |> Array.map float"))
+
+[<Tests>]
+let tests =
+    testList
+        "OpGradient"
+        [
+            testList
+                "unary op gradients match finite differences"
+                [
+                    for name, _, _, _ in unaryOps ->
+                        testPropertyWithConfig
+                            (Replay.config 60)
+                            name
+                            (``unary op gradients match finite differences`` name)
+                ]
+            testList
+                "binary op gradients reach both operands under broadcasting"
+                [
+                    for op, _, _, _ in binaryOps do
+                        for pattern, _ in broadcastPatterns ->
+                            testPropertyWithConfig
+                                (Replay.config 60)
+                                $"{op}, {pattern}"
+                                (``binary op gradients reach both operands under broadcasting`` op pattern)
+                ]
+            testList
+                "binary op gradient with one operand a constant, under broadcasting"
+                [
+                    for op, _, _, _ in binaryOps do
+                        for side in [ "a"; "b" ] ->
+                            testPropertyWithConfig
+                                (Replay.config 60)
+                                $"{op}, {side} constant"
+                                (``binary op gradient with one operand a constant, under broadcasting`` op side)
+                ]
+            testList
+                "sum and mean gradients"
+                [
+                    for label, p in ``sum and mean gradients`` () -> testPropertyWithConfig (Replay.config 60) label p
+                ]
+            testPropertyWithConfig
+                (Replay.config 60)
+                "sumAxis gradient, keepDim both ways"
+                (``sumAxis gradient, keepDim both ways`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "meanAxis gradient, keepDim both ways"
+                (``meanAxis gradient, keepDim both ways`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "maxAxis gradient flows to the unique maximum, keepDim both ways"
+                (``maxAxis gradient flows to the unique maximum, keepDim both ways`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "gather gradient along the last axis"
+                (``gather gradient along the last axis`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "concat gradient to every part"
+                (``concat gradient to every part`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "concat gradient with a constant part in the middle"
+                (``concat gradient with a constant part in the middle`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "stack gradient to every part"
+                (``stack gradient to every part`` ())
+            testPropertyWithConfig (Replay.config 60) "slice gradient" (``slice gradient`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "where gradient to both branches"
+                (``where gradient to both branches`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "maskedFill gradient skips the filled elements"
+                (``maskedFill gradient skips the filled elements`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "reshape gradient, with and without an inferred dimension"
+                (``reshape gradient, with and without an inferred dimension`` ())
+            testPropertyWithConfig (Replay.config 60) "transpose gradient" (``transpose gradient`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "matmul gradient to both operands, 2-D"
+                (``matmul gradient to both operands, 2-D`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "matmul gradient to both operands, batched with equal leading dims"
+                (``matmul gradient to both operands, batched with equal leading dims`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "matmul gradient to both operands, [..., m, k] with a shared [k, n]"
+                (``matmul gradient to both operands, [..., m, k] with a shared [k, n]`` ())
+            testList
+                "a tensor used twice accumulates both gradients"
+                [
+                    for label, p in ``a tensor used twice accumulates both gradients`` () ->
+                        testPropertyWithConfig (Replay.config 60) label p
+                ]
+            testPropertyWithConfig
+                (Replay.config 60)
+                "a chain: elu (x·w + b) |> maxAxis |> mean"
+                (``a chain: elu (x·w + b) |> maxAxis |> mean`` ())
+            testPropertyWithConfig
+                (Replay.config 60)
+                "argmax picks the first index on ties"
+                (``argmax picks the first index on ties`` ())
+            testCase
+                "argmax picks the first index on ties, fixed case"
+                ``argmax picks the first index on ties, fixed case``
+            testPropertyWithConfig
+                (Replay.config 60)
+                "oneHot matches the reference"
+                (``oneHot matches the reference`` ())
+        ]

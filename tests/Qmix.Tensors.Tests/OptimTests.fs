@@ -1,7 +1,8 @@
 module Qmix.Tensors.Tests.OptimTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 
 type P = { W: Tensor; B: Tensor }
@@ -19,19 +20,17 @@ let grads k =
     }
 
 let near (expected: float) (actual: float32) =
-    Assert.True(
-        abs (expected - float actual) <= 1e-6 * max 1.0 (abs expected),
-        sprintf "expected %.9g, got %.9g" expected actual
-    )
+    Expect.isTrue
+        (abs (expected - float actual) <= 1e-6 * max 1.0 (abs expected))
+        (sprintf "expected %.9g, got %.9g" expected actual)
 
-[<Fact>]
 let ``RMSprop first step by hand: p = 1, g = 0.5 gives 0.9`` () =
     // v = 0.01·0.25 = 0.0025, √v = 0.05, p' = 1 − 0.01·0.5/(0.05 + 1e-8)
     let cfg = RmsPropConfig.defaults
     let p, s = Optim.rmsprop cfg (Optim.rmspropInit (p0 ())) (p0 ()) (grads 1f)
     near (1.0 - 0.01 * 0.5 / (0.05 + 1e-8)) p.W[0, 0]
     near 0.0025 s.SquareAvg.W[0, 0]
-    Assert.Equal(1, s.Step)
+    Expect.equal s.Step 1 "s.Step"
 
 let rmsprop64 (lr, alpha, eps, mom) (steps: float list) (p0: float) =
     // PyTorch's documented RMSprop, scalar, float64
@@ -62,9 +61,6 @@ let adam64 (lr, b1, b2, eps) (steps: float list) (p0: float) =
 
     p
 
-[<Theory>]
-[<InlineData(0.0005, 0.99, 1e-5, 0.0)>]
-[<InlineData(0.01, 0.9, 1e-8, 0.9)>]
 let ``RMSprop over several steps matches PyTorch's formula`` (lr: float, alpha: float, eps: float, mom: float) =
     let cfg =
         {
@@ -85,7 +81,6 @@ let ``RMSprop over several steps matches PyTorch's formula`` (lr: float, alpha: 
     // a zero gradient leaves the parameter where it is
     near 0.0 p.W[1, 1]
 
-[<Fact>]
 let ``Adam first step by hand: the bias-corrected step is lr·sign(g)`` () =
     let p, s =
         Optim.adam AdamConfig.defaults (Optim.adamInit (p0 ())) (p0 ()) (grads 1f)
@@ -94,7 +89,6 @@ let ``Adam first step by hand: the bias-corrected step is lr·sign(g)`` () =
     near 0.05 s.ExpAvg.W[0, 0]
     near 0.00025 s.ExpAvgSq.W[0, 0]
 
-[<Fact>]
 let ``Adam over several steps matches PyTorch's formula`` () =
     let cfg = { AdamConfig.defaults with Lr = 0.01f }
     let ks = [ 1f; -0.5f; 2f; 0.25f; 1f ]
@@ -105,18 +99,16 @@ let ``Adam over several steps matches PyTorch's formula`` () =
 
     near (adam64 (0.01, 0.9, 0.999, 1e-8) (ks |> List.map (fun k -> 0.5 * float k)) 1.0) p.W[0, 0]
     near (adam64 (0.01, 0.9, 0.999, 1e-8) (ks |> List.map (fun k -> -1.0 * float k)) 3.0) p.B[0]
-    Assert.Equal(5, s.Step)
+    Expect.equal s.Step 5 "s.Step"
 
-[<Fact>]
 let ``optimisers leave their inputs unchanged`` () =
     let p, g = p0 (), grads 1f
     let s = Optim.rmspropInit p
     let _ = Optim.rmsprop RmsPropConfig.defaults s p g
     let _ = Optim.adam AdamConfig.defaults (Optim.adamInit p) p g
-    Assert.Equal<float32[]>([| 1f; -2f; 0.5f; 0f |], p.W.ToArray())
-    Assert.Equal<float32[]>([| 0f; 0f; 0f; 0f |], s.SquareAvg.W.ToArray())
+    Expect.equal (p.W.ToArray()) ([| 1f; -2f; 0.5f; 0f |]) "p.W.ToArray()"
+    Expect.equal (s.SquareAvg.W.ToArray()) ([| 0f; 0f; 0f; 0f |]) "s.SquareAvg.W.ToArray()"
 
-[<Fact>]
 let ``clipping returns the norm before clipping and scales to the limit`` () =
     // ‖g‖ = √(0.25 + 0.01 + 4 + 0 + 1) = √5.26
     let g = grads 1f
@@ -127,9 +119,8 @@ let ``clipping returns the norm before clipping and scales to the limit`` () =
     near (0.5 / (norm + 1e-6)) clipped.W[0, 0]
     let same, n2 = Optim.clipGradNorm 10f g
     near norm n2
-    Assert.Equal<float32[]>(g.W.ToArray(), same.W.ToArray())
+    Expect.equal (same.W.ToArray()) (g.W.ToArray()) "same.W.ToArray()"
 
-[<Fact>]
 let ``mismatched gradients are rejected with both shapes`` () =
     let bad =
         {
@@ -138,8 +129,38 @@ let ``mismatched gradients are rejected with both shapes`` () =
         }
 
     let e =
-        Assert.Throws<ArgumentException>(fun () ->
+        Expect.throwsOf<ArgumentException>(fun () ->
             Optim.adam AdamConfig.defaults (Optim.adamInit (p0 ())) (p0 ()) bad |> ignore)
 
-    Assert.Contains("[2, 2]", e.Message)
-    Assert.Contains("[4]", e.Message)
+    Expect.stringContains e.Message "[2, 2]" "e.Message"
+    Expect.stringContains e.Message "[4]" "e.Message"
+
+[<Tests>]
+let tests =
+    testList
+        "Optim"
+        [
+            testCase
+                "RMSprop first step by hand: p = 1, g = 0.5 gives 0.9"
+                ``RMSprop first step by hand: p = 1, g = 0.5 gives 0.9``
+            testList
+                "RMSprop over several steps matches PyTorch's formula"
+                [
+                    for args in [ (0.0005, 0.99, 1e-5, 0.0); (0.01, 0.9, 1e-8, 0.9) ] ->
+                        testCase (sprintf "%A" args) (fun () ->
+                            ``RMSprop over several steps matches PyTorch's formula`` args)
+                ]
+            testCase
+                "Adam first step by hand: the bias-corrected step is lr·sign(g)"
+                ``Adam first step by hand: the bias-corrected step is lr·sign(g)``
+            testCase
+                "Adam over several steps matches PyTorch's formula"
+                ``Adam over several steps matches PyTorch's formula``
+            testCase "optimisers leave their inputs unchanged" ``optimisers leave their inputs unchanged``
+            testCase
+                "clipping returns the norm before clipping and scales to the limit"
+                ``clipping returns the norm before clipping and scales to the limit``
+            testCase
+                "mismatched gradients are rejected with both shapes"
+                ``mismatched gradients are rejected with both shapes``
+        ]

@@ -1,39 +1,58 @@
 module Qmix.Tensors.Tests.ShapeTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 
-[<Fact>]
 let ``numel is the product of the dimensions and 1 for a scalar`` () =
-    Assert.Equal(24, (Shape [| 2; 3; 4 |]).Numel)
-    Assert.Equal(1, Shape.scalar.Numel)
-    Assert.Equal(0, (Shape [| 3; 0 |]).Numel)
+    Expect.equal ((Shape [| 2; 3; 4 |]).Numel) 24 "(Shape [| 2; 3; 4 |]).Numel"
+    Expect.equal Shape.scalar.Numel 1 "Shape.scalar.Numel"
+    Expect.equal ((Shape [| 3; 0 |]).Numel) 0 "(Shape [| 3; 0 |]).Numel"
 
-[<Fact>]
 let ``shapes compare by value and print like PyTorch sizes`` () =
-    Assert.Equal(Shape [| 2; 3 |], Shape [| 2; 3 |])
-    Assert.NotEqual(Shape [| 2; 3 |], Shape [| 3; 2 |])
-    Assert.Equal("[2, 3]", (Shape [| 2; 3 |]).ToString())
+    Expect.equal (Shape [| 2; 3 |]) (Shape [| 2; 3 |]) "Shape [| 2; 3 |]"
+    Expect.notEqual (Shape [| 3; 2 |]) (Shape [| 2; 3 |]) "Shape [| 3; 2 |]"
+    Expect.equal ((Shape [| 2; 3 |]).ToString()) "[2, 3]" "(Shape [| 2; 3 |]).ToString()"
 
-[<Fact>]
 let ``a shape does not alias the array it was made from`` () =
     let dims = [| 2; 3 |]
     let s = Shape dims
     dims[0] <- 7
-    Assert.Equal(2, s[0])
+    Expect.equal (s[0]) 2 "s[0]"
     let copy = s.ToArray()
     copy[1] <- 9
-    Assert.Equal(3, s[1])
+    Expect.equal (s[1]) 3 "s[1]"
 
-[<Fact>]
 let ``negative dimensions and axes out of range are rejected by name`` () =
-    let e = Assert.Throws<ArgumentException>(fun () -> Shape [| 2; -1 |] |> ignore)
-    Assert.Contains("non-negative", e.Message)
-    Assert.Contains("[2, -1]", e.Message)
-    let e2 = Assert.Throws<ArgumentException>(fun () -> (Shape [| 2; 3 |])[2] |> ignore)
-    Assert.Contains("[2, 3]", e2.Message)
+    let e = Expect.throwsOf<ArgumentException>(fun () -> Shape [| 2; -1 |] |> ignore)
+    Expect.stringContains e.Message "non-negative" "e.Message"
+    Expect.stringContains e.Message "[2, -1]" "e.Message"
 
-[<Fact>]
+    let e2 =
+        Expect.throwsOf<ArgumentException>(fun () -> (Shape [| 2; 3 |])[2] |> ignore)
+
+    Expect.stringContains e2.Message "[2, 3]" "e2.Message"
+
 let ``strides are row-major`` () =
-    Assert.Equal<int[]>([| 12; 4; 1 |], Shape.strides (Shape [| 2; 3; 4 |]))
+    Expect.equal (Shape.strides (Shape [| 2; 3; 4 |])) ([| 12; 4; 1 |]) "Shape.strides (Shape [| 2; 3; 4 |])"
+
+[<Tests>]
+let tests =
+    testList
+        "Shape"
+        [
+            testCase
+                "numel is the product of the dimensions and 1 for a scalar"
+                ``numel is the product of the dimensions and 1 for a scalar``
+            testCase
+                "shapes compare by value and print like PyTorch sizes"
+                ``shapes compare by value and print like PyTorch sizes``
+            testCase
+                "a shape does not alias the array it was made from"
+                ``a shape does not alias the array it was made from``
+            testCase
+                "negative dimensions and axes out of range are rejected by name"
+                ``negative dimensions and axes out of range are rejected by name``
+            testCase "strides are row-major" ``strides are row-major``
+        ]
