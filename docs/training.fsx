@@ -366,8 +366,8 @@ carry the episodes' `MeanLength` and, for environments with two armies (the comb
 
 Q_tot estimates a return, so it cannot honestly lie far beyond the largest return an episode pays. After every
 update, `Diagnostics.check` compares |`QTakenMean`| and |`TargetMean`| with a bound: `config.Diagnostics.QValueBound`
-when set, otherwise 10 × the largest return an episode seen so far can be worth (the sum of its rewards'
-magnitudes, plus its mean |r| per step over 1 / (1 − γ) more steps for an episode cut at its limit), and at least 100. A value beyond it (or NaN)
+when set, otherwise 2 × the largest return an episode seen so far can be worth (the sum of its rewards'
+magnitudes, plus its mean |r| per step over 1 / (1 − γ) more steps for an episode cut at its limit), and at least 10. A value beyond it (or NaN)
 gives a `Warned` event, once per quantity, right after the `Updated` event that showed it. The run above stayed
 healthy:
 *)

@@ -294,7 +294,7 @@ public sealed record TrainingOptions
     /// <summary>The largest |Q| that is plausible for the environment, when known (e.g. a little above the largest
     /// return an episode can pay): a learner update whose mean Q_tot or mean TD target goes beyond it gives a
     /// <see cref="TrainingWarning"/>. Null (the default) derives the bound from the episodes collected: 10 × the
-    /// largest return an episode seen so far can be worth, and at least 100. Positive and finite when set.</summary>
+    /// largest return an episode seen so far can be worth, and at least 10. Positive and finite when set.</summary>
     public double? QValueBound
     {
         get;

@@ -8,9 +8,9 @@ namespace Qmix;
 /// <see cref="RunRecorder"/> (a <c>warning</c> record in <c>metrics.jsonl</c>/<c>metrics.csv</c> and the
 /// <c>warnings</c> of <c>summary.json</c>).</summary>
 /// <remarks>The check: <c>|q_taken_mean|</c> or <c>|target_mean|</c> is NaN or infinite, or above a bound —
-/// <see cref="TrainingOptions.QValueBound"/> when it is set, otherwise 10 × the largest return an episode seen so far
+/// <see cref="TrainingOptions.QValueBound"/> when it is set, otherwise 2 × the largest return an episode seen so far
 /// can be worth (the sum of its rewards' magnitudes, plus its mean <c>|r|</c> per step over <c>1 / (1 − γ)</c> more steps for an episode cut at its limit),
-/// and at least 100. A healthy run stays far below it: Q_tot estimates a return.</remarks>
+/// and at least 10. A healthy run stays far below it: Q_tot estimates a return.</remarks>
 /// <param name="Step">Environment steps when the update that showed it was taken.</param>
 /// <param name="Episode">Episodes collected then.</param>
 /// <param name="Quantity">The quantity, by its metrics column: <c>q_taken_mean</c> (the mean Q_tot of the taken joint

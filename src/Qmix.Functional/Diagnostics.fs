@@ -14,27 +14,30 @@ type DiagnosticQuantity =
 /// <summary>How the divergence check bounds the Q-values. Q_tot estimates a (discounted) return, so its mean over a
 /// batch cannot honestly lie far beyond the largest return the environment pays; when it does, the values are
 /// diverging (bootstrapping feeds on its own overestimates). <c>DiagnosticsConfig.defaults</c> watches the Q-values
-/// against 10 × the largest plausible return seen, and never below 100.</summary>
+/// against 2 × the largest plausible return seen, and never below 10: a long run on combat:3m whose Q-values climbed
+/// to 80–90 against returns of at most 20 (and whose policy stopped fighting) went unreported under the earlier
+/// 10 ×, at least 100.</summary>
 type DiagnosticsConfig =
     {
         /// <summary>The largest |Q| that is plausible, when the user knows it (e.g. 20 for a combat map whose return
         /// is at most 20, with some slack for noise); it replaces the bound derived from the rewards. <c>None</c>
         /// (the default) derives the bound from the episodes collected.</summary>
         QValueBound: float32 option
-        /// <summary>The derived bound is <c>Factor</c> × the largest plausible return seen (default 10): far enough
-        /// above what an estimate of a return may reach to stay silent on healthy runs.</summary>
+        /// <summary>The derived bound is <c>Factor</c> × the largest plausible return seen (default 2): far enough
+        /// above what an estimate of a return may reach to stay silent on healthy runs (the grid's largest |Q taken
+        /// mean| was 14 against returns of at most 20), near enough to report a divergence before it is total.</summary>
         Factor: float32
-        /// <summary>The derived bound is never below <c>Floor</c> (default 100), so that a run whose episodes pay
+        /// <summary>The derived bound is never below <c>Floor</c> (default 10), so that a run whose episodes pay
         /// (almost) nothing yet is not warned about Q-values of ordinary size.</summary>
         Floor: float32
     }
 
-    /// <summary>No user bound; 10 × the largest plausible return seen, at least 100.</summary>
+    /// <summary>No user bound; 2 × the largest plausible return seen, at least 10.</summary>
     static member defaults =
         {
             QValueBound = None
-            Factor = 10.0f
-            Floor = 100.0f
+            Factor = 2.0f
+            Floor = 10.0f
         }
 
 /// <summary>What the divergence check remembers between updates.</summary>

@@ -33,8 +33,8 @@ type TrainingConfig =
         CheckpointPath: string option
         /// <summary>The seed every random choice of the run derives from.</summary>
         Seed: uint64
-        /// <summary>The divergence check of the Q-values (<c>DiagnosticsConfig.defaults</c>: 10 × the largest
-        /// plausible return seen, at least 100).</summary>
+        /// <summary>The divergence check of the Q-values (<c>DiagnosticsConfig.defaults</c>: 2 × the largest
+        /// plausible return seen, at least 10).</summary>
         Diagnostics: DiagnosticsConfig
     }
 

@@ -76,11 +76,12 @@ let ``the largest plausible return grows with the episodes seen and ignores NaN 
 
     Expect.equal s'.LargestReturn 3.0f "s'.LargestReturn"
 
-let ``the bound is ten times the largest plausible return, at least 100, or the user's`` () =
+let ``the bound is twice the largest plausible return, at least 10, or the user's`` () =
     let d = DiagnosticsConfig.defaults
-    Expect.equal (Diagnostics.bound d (seen 8.0f)) 100.0f "Diagnostics.bound d (seen 8.0f)"
-    Expect.equal (Diagnostics.bound d DiagnosticsState.empty) 100.0f "Diagnostics.bound d DiagnosticsState.empty"
-    Expect.equal (Diagnostics.bound d (seen 20.0f)) 200.0f "Diagnostics.bound d (seen 20.0f)"
+    Expect.equal (Diagnostics.bound d (seen 8.0f)) 16.0f "Diagnostics.bound d (seen 8.0f)"
+    Expect.equal (Diagnostics.bound d (seen 3.0f)) 10.0f "Diagnostics.bound d (seen 3.0f): the floor"
+    Expect.equal (Diagnostics.bound d DiagnosticsState.empty) 10.0f "Diagnostics.bound d DiagnosticsState.empty"
+    Expect.equal (Diagnostics.bound d (seen 20.0f)) 40.0f "Diagnostics.bound d (seen 20.0f)"
 
     Expect.equal
         (Diagnostics.bound { d with QValueBound = Some 5.0f } (seen 20.0f))
@@ -94,7 +95,7 @@ let ``healthy Q-values are not warned about: the two-step game with Q_tot near i
     // negative control: Q_tot ≈ 8 (or a little above, as estimates are) with the two-step game's returns seen
     let state = seen 8.0f
 
-    for q, target in [ 8.0f, 8.0f; 8.4f, 7.9f; -3.0f, 0.5f; 99.0f, -99.0f ] do
+    for q, target in [ 8.0f, 8.0f; 8.4f, 7.9f; -3.0f, 0.5f; 15.9f, -15.9f ] do
         let state', warnings = Diagnostics.check d state 100 50 (metrics q target)
         Expect.isEmpty warnings "warnings"
         Expect.equal state' state "state'"
@@ -102,22 +103,22 @@ let ``healthy Q-values are not warned about: the two-step game with Q_tot near i
 let ``Q-values beyond the bound are warned about once per quantity, naming it, its value and the bound`` () =
     let d = DiagnosticsConfig.defaults
     let state = seen 8.0f
-    let s1, w1 = Diagnostics.check d state 400 200 (metrics 12345.0f 50.0f)
+    let s1, w1 = Diagnostics.check d state 400 200 (metrics 12345.0f 8.0f)
     let w = Expect.single w1 "w1"
     Expect.equal w.Quantity DiagnosticQuantity.QTakenMean "w.Quantity"
 
     Expect.equal
         (w.Step, w.Episode, w.Value, w.Bound, w.UserBound, w.LargestReturn)
-        (400, 200, 12345.0f, 100.0f, false, 8.0f)
+        (400, 200, 12345.0f, 16.0f, false, 8.0f)
         "(w.Step, w.Episode, w.Value, w.Bound, w.UserBound, w.LargestReturn)"
 
     let text = Diagnostics.describe w
     Expect.stringContains text "q_taken_mean" "text"
     Expect.stringContains text "1.234E+04" "text"
-    Expect.stringContains text "100" "text"
+    Expect.stringContains text "16" "text"
     Expect.stringContains text "step 400" "text"
     // once: a second diverged update does not warn about Q again, but the target's turn comes
-    let s2, w2 = Diagnostics.check d s1 402 201 (metrics 99999.0f 50.0f)
+    let s2, w2 = Diagnostics.check d s1 402 201 (metrics 99999.0f 8.0f)
     Expect.isEmpty w2 "w2"
     let s3, w3 = Diagnostics.check d s2 404 202 (metrics 99999.0f -500.0f)
     Expect.equal ((Expect.single w3 "w3").Quantity) DiagnosticQuantity.TargetMean "the warning's quantity"
@@ -135,7 +136,7 @@ let ``non-finite Q-values are warned about, and a user bound replaces the derive
         "w |> List.map _.Quantity"
 
     Expect.stringContains (Diagnostics.describe w.Head) "no longer finite" "Diagnostics.describe w.Head"
-    // a user who knows the return is at most 10 hears about Q = 12, which the derived bound (100) lets pass
+    // a user who knows the return is at most 10 hears about Q = 12, which the derived bound (16) lets pass
     let user = { d with QValueBound = Some 10.0f }
     let _, quiet = Diagnostics.check d (seen 8.0f) 10 5 (metrics 12.0f 8.0f)
     Expect.isEmpty quiet "quiet"
@@ -207,7 +208,7 @@ let ``a planted divergence is warned about once per quantity, right after the up
 
     for w in ws do
         Expect.isTrue (abs w.Value > 5000.0f) (sprintf "%A" w)
-        Expect.equal w.Bound 100.0f "w.Bound"
+        Expect.equal w.Bound (max (2.0f * w.LargestReturn) 10.0f) "w.Bound"
         Expect.stringContains (Diagnostics.describe w) (Diagnostics.name w.Quantity) "Diagnostics.describe w"
 
     // right after the first update, in its iteration
@@ -262,10 +263,10 @@ let ``an absurd learning rate with γ = 1 is warned about while the values are s
 
     let ws = warnings events
     Expect.contains (ws |> List.map _.Quantity) DiagnosticQuantity.QTakenMean "ws |> List.map _.Quantity"
-    // the first warning names a finite value far above the bound (at most 8 seen: the floor, 100) …
+    // the first warning names a finite value far above the bound (at most 8 seen: at most 16) …
     let first = ws.Head
     Expect.isTrue (Single.IsFinite first.Value && abs first.Value > first.Bound) (sprintf "%A" first)
-    Expect.equal first.Bound 100.0f "first.Bound"
+    Expect.equal first.Bound (max (2.0f * first.LargestReturn) 10.0f) "first.Bound"
     // … and comes before any update whose loss is no longer finite
     let warnedAt = events |> List.findIndex (fun e -> e.IsWarned)
 
@@ -307,8 +308,8 @@ let tests =
                 "the largest plausible return grows with the episodes seen and ignores NaN rewards"
                 ``the largest plausible return grows with the episodes seen and ignores NaN rewards``
             testCase
-                "the bound is ten times the largest plausible return, at least 100, or the user's"
-                ``the bound is ten times the largest plausible return, at least 100, or the user's``
+                "the bound is twice the largest plausible return, at least 10, or the user's"
+                ``the bound is twice the largest plausible return, at least 10, or the user's``
             testCase
                 "healthy Q-values are not warned about: the two-step game with Q_tot near its return of 8"
                 ``healthy Q-values are not warned about: the two-step game with Q_tot near its return of 8``
