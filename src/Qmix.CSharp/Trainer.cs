@@ -100,7 +100,8 @@ public sealed class Trainer : IDisposable
     /// <returns>What this call achieved.</returns>
     /// <exception cref="OperationCanceledException">Training was cancelled (or the trainer disposed); the trainer
     /// keeps the last completed iteration, and a later call continues from there.</exception>
-    /// <exception cref="TrainingDivergedException">The loss or the gradient norm became NaN or infinite.</exception>
+    /// <exception cref="TrainingDivergedException">The loss or the gradient norm became NaN or infinite, or an agent's
+    /// Q-value while acting did (the message names the agent and the step).</exception>
     /// <exception cref="InvalidOperationException">Another call is already training, or a user's environment
     /// broke its contract (arrays of the wrong size, a non-finite reward, an agent without an available
     /// action).</exception>
@@ -248,6 +249,23 @@ public sealed class Trainer : IDisposable
 
     static double? Value(FSharpOption<float>? option) => option is null ? null : option.Value;
 
+    /// <summary>One iteration; NaN or infinite Q-values while acting stop training as a divergence (the state before
+    /// the iteration is kept).</summary>
+    (CoreState, Microsoft.FSharp.Collections.FSharpList<F.TrainingEvent>) Iterate()
+    {
+        try
+        {
+            var t = F.Training.iterate(core, state);
+            return (t.Item1, t.Item2);
+        }
+        catch (F.NonFiniteQValueException e)
+        {
+            throw new TrainingDivergedException(
+                $"training diverged at step {state.Counters.Step} (episode {state.Counters.Episode}): {e.Message}; " +
+                "the trainer keeps the state before this iteration", state.Counters.Step, state.Counters.Episode);
+        }
+    }
+
     TrainingResult Run(IProgress<TrainingProgress>? progress, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
@@ -296,7 +314,7 @@ public sealed class Trainer : IDisposable
                 // the caller's token, so that TrainAsync's task ends up Canceled
                 ct.ThrowIfCancellationRequested();
                 disposal.Token.ThrowIfCancellationRequested();
-                var (next, events) = F.Training.iterate(core, state);
+                var (next, events) = Iterate();
                 var tested = new List<TrainingEvaluation>();
                 var warned = new List<TrainingWarning>();
                 foreach (var e in events)

@@ -66,6 +66,11 @@ public static class Cli
             error.WriteLine($"qmix: {e.Message}");
             return Usage;
         }
+        catch (NonFiniteQValueException e)
+        {
+            error.WriteLine($"qmix: {e.Message}");
+            return Failed;
+        }
         catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
                                       or InvalidDataException or IOException)
         {
