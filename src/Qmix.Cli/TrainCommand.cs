@@ -113,6 +113,9 @@ internal static class TrainCommand
         var seeds = q.Seeds is not null ? Names.Seeds(q.Seeds) : [options.Seed];
         if (TrainingFlags.EpsilonWarning(options) is { } epsilonWarning) io.Out.WriteLine("  warning: " + epsilonWarning);
         var parallel = Math.Max(1, q.Parallel ?? System.Environment.ProcessorCount);
+        // refused up front when the replay buffer cannot fit, rather than killed when it fills
+        if (TrainMemory.Check(envName, Names.Environment(envName).Spec, options, Math.Min(parallel, seeds.Count),
+                GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) is { } tooBig) throw tooBig;
         var algoName = RunDirectory.AlgorithmName(options.Algorithm);
         var outDir = q.Out ?? Path.Combine("runs",
             $"{envName.Replace(':', '-')}-{algoName}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
