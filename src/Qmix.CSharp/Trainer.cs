@@ -192,6 +192,8 @@ public sealed class Trainer : IDisposable
         Guard.NotEmpty(path, nameof(path));
         ObjectDisposedException.ThrowIf(disposed, this);
         if (Volatile.Read(ref running) != 0) throw new InvalidOperationException("cannot resume while training");
+        // a process killed while a save swapped files left the previous checkpoint aside as .bak: put it back
+        F.Checkpoint.recover(path);
         var model = ModelFiles.ModelPath(path);
         if (!File.Exists(model)) throw new FileNotFoundException($"no checkpoint at {model}", model);
         try

@@ -71,6 +71,25 @@ internal static class Resumption
         return diff;
     }
 
+    /// <summary>The run directory of <c>qmix train</c>: <c>--resume DIR</c> names it (then <c>--out</c>, if given, must be
+    /// the same), otherwise <c>--out</c>.</summary>
+    /// <param name="output">The <c>--out</c> value, or null.</param>
+    /// <param name="resume">Whether <c>--resume</c> is given.</param>
+    /// <param name="resumeDir">Its value, or null when it is given alone.</param>
+    public static string? Directory(string? output, bool resume, string? resumeDir)
+    {
+        if (!resume || resumeDir is null) return output;
+        if (output is not null && Path.GetFullPath(output) != Path.GetFullPath(resumeDir))
+            throw new UsageException($"--resume {resumeDir} and --out {output} name different run directories: give one of them");
+        if (!System.IO.Directory.Exists(resumeDir))
+            throw new UsageException($"--resume {resumeDir}: no such run directory");
+        return resumeDir;
+    }
+
+    /// <summary>Whether a run asked to train to <paramref name="totalSteps"/> is extended: more steps than it was started
+    /// for.</summary>
+    public static bool Extends(RunConfig config, int totalSteps) => totalSteps > config.Options.TotalSteps;
+
     /// <summary>A usage error for a run directory started with other settings.</summary>
     public static UsageException Mismatch(string dir, IReadOnlyList<string> differences) =>
         new($"{dir} holds a run with other settings ({string.Join("; ", differences.Take(4))}" +

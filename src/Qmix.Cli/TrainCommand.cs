@@ -25,7 +25,12 @@ internal static class TrainCommand
         var buffer = new Option<int?>("--buffer", "--buffer-size") { Description = "Episodes the replay buffer keeps (buffer_size); default the preset's", HelpName = "N" };
         var saveInterval = new Option<int?>("--save-interval") { Description = "Steps between checkpoints (save_interval), so that a killed run loses little; default the preset's (0: at the end and on Ctrl+C only)", HelpName = "N" };
         var settings = TrainingFlags.Create();
-        var resume = new Option<bool>("--resume") { Description = "When --out already holds the run: continue it from its checkpoint (nothing to do when it is complete); settings given must be the run's" };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue the run in DIR (or in --out) from its checkpoint, with its own settings; given more --steps, a finished run trains on to them. Other settings given must be the run's",
+            HelpName = "DIR",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var command = new Command("train", "Train agents on an environment, recording a run directory (config.json, metrics.jsonl/.csv, curves.svg, checkpoints/, summary.json)")
         {
             env, algo, preset, steps, seed, seeds, config, output, parallel, buffer, saveInterval, resume,
@@ -33,7 +38,8 @@ internal static class TrainCommand
         foreach (var option in settings.Options) command.Options.Add(option);
         command.SetAction(r => Run(io, new Request(
             r.GetValue(env), r.GetValue(algo), r.GetValue(preset), r.GetValue(steps), r.GetValue(seed), r.GetValue(seeds), r.GetValue(config),
-            r.GetValue(output), r.GetValue(parallel), r.GetValue(buffer), r.GetValue(saveInterval), r.GetValue(resume),
+            Resumption.Directory(r.GetValue(output), r.GetResult(resume) is not null, r.GetValue(resume)), r.GetValue(parallel), r.GetValue(buffer),
+            r.GetValue(saveInterval), r.GetResult(resume) is not null,
             settings.Json(r), "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
         return command;
     }
@@ -100,14 +106,13 @@ internal static class TrainCommand
         envName = Names.RegisteredName(envName) ?? envName; // non-monotonic is matrix:non-monotonic
         Names.Environment(envName);
         var presetUsed = q.Preset is not null ? Names.Preset(q.Preset) : Names.DefaultPreset(envName);
-        var options = TrainingOptions.Preset(presetUsed);
+        // a run continued starts from its own settings, the flags given then change them (and are checked below)
+        var options = existing is not null && q.Preset is null && configJson is null ? existing.Options : TrainingOptions.Preset(presetUsed);
         if (configJson is not null) options = options.WithJson(configJson);
         if (q.Settings is not null) options = TrainingFlags.Apply(options, q.Settings);
         if (q.Algo is not null) options = options with { Algorithm = Names.Algorithm(q.Algo) };
         if (q.Steps is { } n) options = options with { TotalSteps = n };
         if (q.Seed is { } s) options = options with { Seed = s };
-        // a run continued without any setting given keeps its own
-        if (existing is not null && !q.SetsOptions) options = existing.Options;
         if (q.Buffer is { } b) options = options with { BufferSize = Positive(b, "--buffer") };
         if (q.SaveInterval is { } si) options = options with { SaveInterval = si >= 0 ? si : throw new UsageException($"--save-interval {si}: at least 0") };
         var seeds = q.Seeds is not null ? Names.Seeds(q.Seeds) : [options.Seed];
@@ -133,14 +138,20 @@ internal static class TrainCommand
                 if (q.Resume && RunDirectory.IsRunDirectory(dir))
                 {
                     var run0 = RunDirectory.Load(dir);
-                    if (q.SetsOptions && Resumption.Differences(run0.Config, envName, options with { Seed = seed }) is { Count: > 0 } diff)
+                    // more steps than the run was started for extend it; any other setting must be the run's
+                    var extend = Resumption.Extends(run0.Config, options.TotalSteps);
+                    if (q.SetsOptions && Resumption.Differences(run0.Config, envName, options with { Seed = seed, TotalSteps = run0.Config.Options.TotalSteps }) is { Count: > 0 } diff)
                         throw Resumption.Mismatch(dir, diff);
-                    if (Resumption.StateOf(run0) is RunState.Done or RunState.Failed)
+                    if (q.SetsOptions && options.TotalSteps < run0.Config.Options.TotalSteps)
+                        throw Resumption.Mismatch(dir, [$"total_steps: {run0.Config.Options.TotalSteps} in the run, {options.TotalSteps} asked (a run is extended, not shortened)"]);
+                    if (Resumption.StateOf(run0) is RunState.Failed || (Resumption.StateOf(run0) is RunState.Done && !extend))
                     {
                         finished.Add((seed, dir, Resumption.Describe(dir)));
                         continue;
                     }
-                    recorder = RunRecorder.Resume(dir, Names.Environment(run0.Config.Environment));
+                    recorder = extend
+                        ? RunRecorder.Resume(dir, options.TotalSteps, Names.Environment(run0.Config.Environment))
+                        : RunRecorder.Resume(dir, Names.Environment(run0.Config.Environment));
                     resumedAt = recorder.Trainer.Step;
                 }
                 else recorder = RunRecorder.Create(dir, Names.Environment(envName), options with { Seed = seed }, q.CommandLine);

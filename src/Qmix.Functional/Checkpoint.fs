@@ -296,6 +296,24 @@ module Checkpoint =
         | :? SafetensorsException as e -> raise (CheckpointException(e.Message, model, e))
         | :? IOException as e -> raise (CheckpointException(e.Message, model, e))
 
+    // saves begun by this process, for the test hook below
+    let mutable private savesBegun = 0
+
+    /// The crash tests' hook: QMIX_TEST_SAVE_PAUSE = "N:POINT:FILE" makes the process's N-th save (from 1) create
+    /// FILE and wait there forever, for the test to kill the process at a known point of the save: "staged" (the new
+    /// training file written beside the previous set) or "swapping" (the previous set moved aside as .bak, the new
+    /// one not in place yet). Unset, it costs one environment read per save.
+    let private pauseFor (save: int) (point: string) =
+        match Environment.GetEnvironmentVariable "QMIX_TEST_SAVE_PAUSE" with
+        | null
+        | "" -> ()
+        | hook ->
+            match hook.Split(':', 3) with
+            | [| n; p; file |] when p = point && n = string save ->
+                File.WriteAllText(file, point)
+                Threading.Thread.Sleep Threading.Timeout.Infinite
+            | _ -> ()
+
     /// The default way to open a staged file: created (or truncated) for writing.
     let private createFile (path: string) : Stream =
         new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 <<< 16)
@@ -324,6 +342,7 @@ module Checkpoint =
 
         let model, train, sidecar = paths path
         let files = [ train; model; sidecar ]
+        let save = Threading.Interlocked.Increment &savesBegun
         let staged (f: string) = f + ".new"
         let backup (f: string) = f + ".bak"
         // the file being written or moved, named when something fails
@@ -377,6 +396,7 @@ module Checkpoint =
                     trainSources
 
             stage train (fun s -> Safetensors.write s trainMeta trainSources)
+            pauseFor save "staged"
 
             let modelSources =
                 Tree.named ckpt.Learner.Params
@@ -409,6 +429,8 @@ module Checkpoint =
                 if File.Exists f then
                     File.Move(f, backup f, true)
                     movedAside.Add f |> ignore
+
+            pauseFor save "swapping"
 
             for f in files do
                 current <- f
@@ -470,6 +492,25 @@ module Checkpoint =
     /// left as it was and loads.</exception>
     let save (path: string) (learner: Learner<'M>) (configText: string) (ckpt: Checkpoint<'M>) : unit =
         saveChunked (chunkEpisodes learner.Spec) path learner configText ckpt
+
+    /// <summary>Puts back the previous checkpoint after a process died while a save was swapping files (the
+    /// previous set moved aside as <c>.bak</c>, the new sidecar not in place): each <c>.bak</c> file goes back to its
+    /// name, so that the checkpoint is whole again under its own names (<c>load</c> reads such a checkpoint as it is,
+    /// but other tools look for the files by name). Does nothing when the sidecar is in place.</summary>
+    /// <param name="path">The checkpoint path, with or without <c>.safetensors</c>.</param>
+    /// <returns>Whether files were put back.</returns>
+    /// <exception cref="System.IO.IOException">A file cannot be moved.</exception>
+    let recover (path: string) : bool =
+        let model, train, sidecar = paths path
+
+        if File.Exists sidecar || not (File.Exists(sidecar + ".bak")) then
+            false
+        else
+            for f in [ train; model; sidecar ] do
+                if File.Exists(f + ".bak") then
+                    File.Move(f + ".bak", f, true)
+
+            true
 
     // ---------------------------------------------------------------- loading
 
