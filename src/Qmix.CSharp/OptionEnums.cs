@@ -60,3 +60,17 @@ public enum TrainingPreset
     /// greedy test episode every 250 steps.</summary>
     PaperMatrixGames,
 }
+
+/// <summary>What training does when a checkpoint cannot be written (a full disk, a read-only directory): in either case
+/// the failure is reported and the previous checkpoint is kept as it was, loadable.</summary>
+public enum CheckpointFailure
+{
+    /// <summary>Train on: the failure is a warning (quantity <c>checkpoint</c>), and the next checkpoint is tried an
+    /// interval later (the default: a long run is not lost to a disk that fills for a while).</summary>
+    Continue,
+
+    /// <summary>Stop: <see cref="Trainer.Train(IProgress{TrainingProgress}, CancellationToken)"/> throws
+    /// <see cref="CheckpointFailedException"/> after the iteration whose checkpoint failed, so that no training goes
+    /// unsaved; the run continues later from the previous checkpoint.</summary>
+    Stop,
+}

@@ -106,6 +106,8 @@ public sealed class Trainer : IDisposable
     /// broke its contract (arrays of the wrong size, a non-finite reward, an agent without an available
     /// action).</exception>
     /// <exception cref="ObjectDisposedException">The trainer was disposed.</exception>
+    /// <exception cref="CheckpointFailedException">A checkpoint could not be written and
+    /// <see cref="TrainingOptions.OnCheckpointFailure"/> is <see cref="CheckpointFailure.Stop"/>.</exception>
     /// <remarks>A <see cref="Progress{T}"/> posts each report to the synchronisation context it was created on (the
     /// thread pool in a console app), so its reports may arrive out of order and after this method returns; the
     /// <see cref="Train(Action{TrainingProgress}, CancellationToken)"/> overload delivers them synchronously.</remarks>
@@ -243,6 +245,9 @@ public sealed class Trainer : IDisposable
         }
         catch (F.CheckpointSaveException e)
         {
+            if (Options.OnCheckpointFailure == CheckpointFailure.Stop)
+                throw new CheckpointFailedException(
+                    $"{e.Message}; training stopped at step {c.Step} (on_checkpoint_failure: stop)", c.Step, e.InnerException);
             var w = new TrainingWarning(c.Step, c.Episode, "checkpoint", double.NaN, double.NaN, e.Message);
             warnings.Add(w);
             Warned?.Invoke(this, w);

@@ -152,6 +152,11 @@ public sealed record TrainingOptions
     /// cancelled).</summary>
     public int SaveInterval { get; init => field = Guard.AtLeast(value, 0, nameof(SaveInterval)); } = 0;
 
+    /// <summary>What happens when a checkpoint cannot be written: <see cref="CheckpointFailure.Continue"/> (the default:
+    /// a warning, the next one tried an interval later) or <see cref="CheckpointFailure.Stop"/> (training stops with
+    /// <see cref="CheckpointFailedException"/>). Either way the previous checkpoint is kept.</summary>
+    public CheckpointFailure OnCheckpointFailure { get; init => field = Defined(value, nameof(OnCheckpointFailure)); } = CheckpointFailure.Continue;
+
     /// <summary>Where the trainer writes its checkpoint (<c>DIR/model.safetensors</c> and its companions, see
     /// <see cref="Trainer.Save"/>); null (the default) writes none.</summary>
     public string? CheckpointDirectory

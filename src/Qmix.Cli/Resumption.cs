@@ -34,7 +34,8 @@ internal static class Resumption
     public static RunState StateOf(RunDirectory run) => run.Summary switch
     {
         { Completed: true } => RunState.Done,
-        { StoppedBecause: { } why } when why != "cancelled" => RunState.Failed,
+        // a run stopped because its checkpoint could not be written continues from the previous one
+        { StoppedBecause: { } why } when why != "cancelled" && !why.StartsWith(CheckpointFailedException.Prefix, StringComparison.Ordinal) => RunState.Failed,
         _ => RunState.Partial,
     };
 

@@ -200,7 +200,7 @@ internal static class TrainCommand
                 {
                     run.Status = "stopped";
                 }
-                catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException)
+                catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException or CheckpointFailedException)
                 {
                     run.Status = "failed: " + e.Message;
                 }
