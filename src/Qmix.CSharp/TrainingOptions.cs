@@ -332,8 +332,9 @@ public sealed record TrainingOptions
     /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
     /// <exception cref="ArgumentException">The text is not a JSON object, a key is not a setting (the message names it
     /// and lists the settings), or a value has the wrong type.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range (the exception names the
-    /// setting).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range (the message names the setting as the
+    /// file spells it and as the property does, the value and the allowed range; <c>ParamName</c> is the file
+    /// key).</exception>
     public TrainingOptions WithJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
@@ -363,11 +364,48 @@ public sealed record TrainingOptions
             return merged.Deserialize<TrainingOptions>(RunJson.Indented)
                 ?? throw new ArgumentException("the options are null", nameof(json));
         }
+        catch (JsonException e) when (e.Path is { Length: > 2 } path && Properties.TryGetValue(path[2..], out var property))
+        {
+            // a value of the wrong kind: "optimizer: "sgd" is not one of rms-prop, adam"
+            var key = path[2..];
+            throw new ArgumentException($"{key}: {merged[key]?.ToJsonString() ?? "null"} is not {Kind(property.PropertyType)}", key, e);
+        }
         catch (JsonException e)
         {
             throw new ArgumentException($"the options do not fit: {e.Message}", nameof(json), e);
         }
+        catch (ArgumentException e) when (e.ParamName is { } property && FileKeys.TryGetValue(property, out var key))
+        {
+            // named as the file spells it, then as the property does: "lr: LearningRate must be a positive finite number, got -1"
+            var plain = e.Message.Replace($" (Parameter '{property}')", "", StringComparison.Ordinal).Split('\n')[0].Trim();
+            throw e is ArgumentOutOfRangeException r
+                ? new ArgumentOutOfRangeException(key, r.ActualValue, $"{key}: {plain}")
+                : new ArgumentException($"{key}: {plain}", key, e);
+        }
     }
+
+    /// <summary>The file key of every setting, by property name (<c>LearningRate</c> → <c>lr</c>).</summary>
+    static readonly Dictionary<string, string> FileKeys = typeof(TrainingOptions).GetProperties()
+        .ToDictionary(p => p.Name, p => p.GetCustomAttributes(typeof(JsonPropertyNameAttribute), false)
+            .Cast<JsonPropertyNameAttribute>().FirstOrDefault()?.Name ?? RunJson.Key(p.Name));
+
+    /// <summary>Every setting's property, by file key.</summary>
+    static readonly Dictionary<string, System.Reflection.PropertyInfo> Properties = typeof(TrainingOptions).GetProperties()
+        .Where(p => p.CanWrite).ToDictionary(p => FileKeys[p.Name]);
+
+    /// <summary>What a value of a type must be, for messages: "one of rms-prop, adam", "an integer from 0 to …".</summary>
+    static string Kind(Type type)
+    {
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        var orNull = t != type || !type.IsValueType ? " (or null)" : "";
+        if (t.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(t).Select(JsonNamingPolicy.KebabCaseLower.ConvertName));
+        if (t == typeof(bool)) return "true or false";
+        if (t == typeof(int)) return $"an integer from {int.MinValue} to {int.MaxValue}{orNull}";
+        if (t == typeof(ulong)) return $"an integer from 0 to {ulong.MaxValue}";
+        if (t == typeof(double)) return $"a number{orNull}";
+        return $"a string{orNull}";
+    }
+
 
     /// <summary>The file keys of the settings whose C# names differ from them (<c>learning_rate</c> → <c>lr</c>), so that
     /// <see cref="WithJson"/> reads the C# names too.</summary>

@@ -117,7 +117,7 @@ internal static class TrainCommand
         if (q.SaveInterval is { } si) options = options with { SaveInterval = si >= 0 ? si : throw new UsageException($"--save-interval {si}: at least 0") };
         var seeds = q.Seeds is not null ? Names.Seeds(q.Seeds) : [options.Seed];
         if (TrainingFlags.EpsilonWarning(options) is { } epsilonWarning) io.Out.WriteLine("  warning: " + epsilonWarning);
-        var parallel = Math.Max(1, q.Parallel ?? System.Environment.ProcessorCount);
+        var parallel = q.Parallel is { } pl ? Positive(pl, "--parallel") : System.Environment.ProcessorCount;
         // refused up front when the replay buffer cannot fit, rather than killed when it fills
         if (TrainMemory.Check(envName, Names.Environment(envName).Spec, options, Math.Min(parallel, seeds.Count),
                 GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) is { } tooBig) throw tooBig;
