@@ -74,3 +74,17 @@ public enum CheckpointFailure
     /// unsaved; the run continues later from the previous checkpoint.</summary>
     Stop,
 }
+
+/// <summary>What a checkpoint holds of the replay buffer.</summary>
+public enum CheckpointReplay
+{
+    /// <summary>The whole buffer (the default): a resumed run continues bit-identically to an uninterrupted one. The
+    /// buffer dominates the checkpoint's size (a full 5000-episode buffer is 392 MB on combat:3m, 5.7 GB on
+    /// combat:3s5z).</summary>
+    Full,
+
+    /// <summary>No episode: the checkpoint holds the parameters, targets, optimiser and counters only (a few MB), and a
+    /// resumed run starts with an empty buffer that it refills before its next update, so it is not bit-identical to an
+    /// uninterrupted one.</summary>
+    None,
+}

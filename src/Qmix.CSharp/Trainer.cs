@@ -43,7 +43,16 @@ public sealed class Trainer : IDisposable
         Options = options;
         checkpointStem = options.CheckpointDirectory is { } dir ? Path.Combine(dir, "model") : null;
         core = F.Training.create(options.ToConfig(checkpointStem), Environment.Core);
-        state = F.Training.init(core);
+        state = WithBatchesReused(F.Training.init(core));
+    }
+
+    /// <summary>The state with its batches sampled into reused memory: this loop keeps no batch beyond its update, and
+    /// fresh batches of a large map (a gigabyte each for combat:27m_vs_30m) would pile up as garbage, doubling the
+    /// process's memory.</summary>
+    static CoreState WithBatchesReused(CoreState s)
+    {
+        if (s.Learner.Workspace is { } ws) ws.RecyclesBatches = true;
+        return s;
     }
 
     /// <summary>The environment trained on (a user's environment wrapped in its handle).</summary>
@@ -200,7 +209,7 @@ public sealed class Trainer : IDisposable
         if (!File.Exists(model)) throw new FileNotFoundException($"no checkpoint at {model}", model);
         try
         {
-            state = F.Training.resume(core, path);
+            state = WithBatchesReused(F.Training.resume(core, path));
         }
         catch (F.CheckpointException e)
         {
@@ -217,10 +226,22 @@ public sealed class Trainer : IDisposable
         disposal.Cancel();
     }
 
-    void Write(string path, CoreState s)
+    /// <summary>Raised on the training thread after each checkpoint the trainer writes while training (periodic, final,
+    /// or on cancellation), with its size and the time it took.</summary>
+    public event EventHandler<CheckpointWritten>? CheckpointWritten;
+
+    /// <summary>Writes a checkpoint (without the replay buffer's episodes when the options say so); returns what was
+    /// written.</summary>
+    CheckpointWritten Write(string path, CoreState s)
     {
+        var clock = Stopwatch.StartNew();
+        if (Options.CheckpointReplay == CheckpointReplay.None)
+            s = new CoreState(s.Learner, F.ReplayModule.empty(Options.BufferSize), s.Counters, s.Diagnostics);
         F.Training.save(core, path, s);
         ModelFiles.WriteSidecar(path, Spec, Options);
+        var (model, train, sidecar) = F.Checkpoint.paths(path);
+        var bytes = new[] { model, train, sidecar, ModelFiles.SidecarPath(path) }.Where(File.Exists).Sum(f => new FileInfo(f).Length);
+        return new CheckpointWritten(s.Counters.Step, model, bytes, F.ReplayModule.count(s.Replay), clock.Elapsed);
     }
 
     // the step of the last checkpoint tried, written or not: a failed one is tried again an interval later
@@ -240,8 +261,9 @@ public sealed class Trainer : IDisposable
             state.Diagnostics);
         try
         {
-            Write(checkpointStem!, next);
+            var written = Write(checkpointStem!, next);
             state = next;
+            CheckpointWritten?.Invoke(this, written);
         }
         catch (F.CheckpointSaveException e)
         {

@@ -157,6 +157,11 @@ public sealed record TrainingOptions
     /// <see cref="CheckpointFailedException"/>). Either way the previous checkpoint is kept.</summary>
     public CheckpointFailure OnCheckpointFailure { get; init => field = Defined(value, nameof(OnCheckpointFailure)); } = CheckpointFailure.Continue;
 
+    /// <summary>What a checkpoint holds of the replay buffer (<c>checkpoint_replay</c>): <see cref="CheckpointReplay.Full"/>
+    /// (the default, needed for a bit-identical resume) or <see cref="CheckpointReplay.None"/> (a few MB instead of up
+    /// to gigabytes; a resumed run refills its buffer).</summary>
+    public CheckpointReplay CheckpointReplay { get; init => field = Defined(value, nameof(CheckpointReplay)); } = CheckpointReplay.Full;
+
     /// <summary>Where the trainer writes its checkpoint (<c>DIR/model.safetensors</c> and its companions, see
     /// <see cref="Trainer.Save"/>); null (the default) writes none.</summary>
     public string? CheckpointDirectory

@@ -63,6 +63,9 @@ internal static class TrainCommand
         public int ResumedAt { get; } = resumedAt;
         public volatile TrainingProgress? Latest;
         public volatile string Status = "waiting";
+        /// <summary>The last checkpoint written, and those not printed yet.</summary>
+        public volatile CheckpointWritten? Saved;
+        public readonly System.Collections.Concurrent.ConcurrentQueue<CheckpointWritten> Saves = new();
         public TrainingProgress? Printed;
         public TimeSpan? PrintedAt;
         readonly List<TrainingWarning> warnings = [];
@@ -158,6 +161,11 @@ internal static class TrainCommand
                 recorder.Trainer.ProgressInterval = io.Live ? TimeSpan.FromMilliseconds(150) : TimeSpan.FromSeconds(1);
                 var run = new SeedRun(seed, recorder, resumedAt);
                 recorder.Trainer.Warned += (_, w) => run.Warn(w);
+                recorder.Trainer.CheckpointWritten += (_, c) =>
+                {
+                    run.Saved = c;
+                    run.Saves.Enqueue(c);
+                };
                 runs.Add(run);
             }
         }
@@ -267,6 +275,8 @@ internal static class TrainCommand
             foreach (var run in runs)
             {
                 foreach (var w in run.Unprinted()) io.Out.WriteLine(WarningLine(w, multi ? run.Seed : null));
+                while (run.Saves.TryDequeue(out var saved))
+                    io.Out.WriteLine($"  {(multi ? $"seed {run.Seed}: " : "")}{CheckpointLine(saved)}");
                 var p = run.Latest;
                 if (p is null || ReferenceEquals(p, run.Printed)) continue;
                 if (!done && run.PrintedAt is { } at && clock.Elapsed - at < TimeSpan.FromSeconds(2)) continue;
@@ -289,6 +299,14 @@ internal static class TrainCommand
             $"return train {Names.Number(p.TrainReturn)} test {Names.Number(p.TestReturn)}{win}  " +
             $"{p.StepsPerSecond,8:N0} steps/s  {Eta(p)}");
     }
+
+    /// <summary>A checkpoint written, as printed: "checkpoint at step 4,000: 412 MB (5,000 episodes of replay) in 1.3 s".</summary>
+    static string CheckpointLine(CheckpointWritten c) =>
+        string.Create(CultureInfo.InvariantCulture, $"checkpoint at step {c.Step:N0}: {Size(c)}");
+
+    static string Size(CheckpointWritten c) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"{Grid.Bytes(c.Bytes)}, {(c.ReplayEpisodes > 0 ? $"{c.ReplayEpisodes:N0} episodes of replay" : "no replay")}, written in {c.Elapsed.TotalSeconds:0.0} s");
 
     /// <summary>A warning as printed: "warning: MESSAGE", with the seed when several train.</summary>
     static string WarningLine(TrainingWarning w, ulong? seed) =>
@@ -371,7 +389,8 @@ internal static class TrainCommand
             if (multi) continue;
             o.WriteLine($"run directory: {run.Recorder.Directory}");
             o.WriteLine($"  plot:        {run.Recorder.CurvesPath}");
-            if (s.Checkpoint is { } c) o.WriteLine($"  checkpoint:  {Path.Combine(run.Recorder.Directory, c)}");
+            if (s.Checkpoint is { } c)
+                o.WriteLine($"  checkpoint:  {Path.Combine(run.Recorder.Directory, c)}{(run.Saved is { } sv ? $" ({Size(sv)})" : "")}");
             o.WriteLine($"  metrics:     {Path.Combine(run.Recorder.Directory, RunFiles.MetricsCsv)}, {RunFiles.MetricsJson}; summary.json, config.json");
             o.WriteLine($"next: qmix eval {run.Recorder.Directory}   |   qmix plot {run.Recorder.Directory}");
         }

@@ -38,6 +38,8 @@ internal sealed class TrainingFlags
         optimizer.AcceptOnlyFromAmong("adam", "rms-prop");
         var mixerInput = f.Add<string?>("--mixer-input", "mixer_input", "What the mixer's hypernetworks read: state or all-observations", "INPUT");
         mixerInput.AcceptOnlyFromAmong("state", "all-observations");
+        var replay = f.Add<string?>("--checkpoint-replay", "checkpoint_replay", "What checkpoints hold of the replay buffer: full (the default, for a bit-identical resume) or none (a few MB; a resumed run refills its buffer)", "full|none");
+        replay.AcceptOnlyFromAmong("full", "none");
         return f;
     }
 

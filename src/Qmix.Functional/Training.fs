@@ -328,7 +328,7 @@ module Training =
                 let batch =
                     if
                         not (isNull ws)
-                        && ws.Recycles
+                        && ws.RecyclesBatches
                         && Learner.runsFused trainer.Learner state.Learner.Params
                     then
                         Replay.sampleInto ws.Batches k[1] cfg.BatchSize replay

@@ -38,6 +38,7 @@ public class OptionRangesTests
         ["test_episodes"] = ("-1", "-1"),
         ["save_interval"] = ("-1", "-1"),
         ["on_checkpoint_failure"] = ("\"ignore\"", "ignore"),
+        ["checkpoint_replay"] = ("\"some\"", "some"),
         ["checkpoint_directory"] = ("\" \"", "must not be empty"),
         ["agent_network"] = ("\"cnn\"", "cnn"),
         ["rnn_hidden"] = ("0", "0"),
