@@ -22,7 +22,7 @@ namespace Qmix;
 /// <remarks>The metrics files are flushed after every record, so a run that is killed keeps what it recorded.
 /// When training is cancelled, the trainer writes its checkpoint, the recorder writes <c>curves.svg</c> and
 /// <c>summary.json</c> (with <see cref="RunSummary.Completed"/> false), and the cancellation is rethrown.
-/// <see cref="Resume"/> continues such a run, or a killed one, from its last checkpoint.</remarks>
+/// <see cref="Resume(string, IMultiAgentEnvironment?)"/> continues such a run, or a killed one, from its last checkpoint.</remarks>
 public sealed partial class RunRecorder : IDisposable
 {
     /// <summary>The file names of a run directory.</summary>
