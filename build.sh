@@ -33,6 +33,25 @@ build_release() {
   dotnet build Qmix.Functional.sln -c Release -nologo -v quiet -clp:ErrorsOnly
 }
 
+# The packable projects: the three libraries, then the `qmix` command as a .NET tool (package id qmix).
+packable_projects() {
+  echo src/Qmix.Tensors/Qmix.Tensors.fsproj src/Qmix.Functional/Qmix.Functional.fsproj \
+    src/Qmix.CSharp/Qmix.CSharp.csproj src/Qmix.Cli/Qmix.Cli.csproj
+}
+
+# Packs the Release build into the folder $1 (created when missing), passing the other arguments to `dotnet pack`,
+# then lists the packages there.
+pack_packages() {
+  local out=$1
+  shift
+  mkdir -p "$out"
+  for proj in $(packable_projects); do
+    dotnet pack "$proj" -c Release --no-build -nologo -v quiet -o "$out" "$@"
+  done
+  echo "packages in $out:"
+  ls -l "$out"/*.nupkg | awk '{ printf "  %-44s %9d bytes\n", $NF, $5 }'
+}
+
 test_projects() {
   find tests -name '*.Tests.*proj' | sort
 }
@@ -136,6 +155,12 @@ case "${1:-}" in
     restore
     dotnet fantomas src tests docs
     ;;
+  pack)
+    # ./build.sh pack [DIR [OPTIONS]]: NuGet packages of the libraries and the `qmix` tool into DIR (default
+    # artifacts/packages); OPTIONS go to `dotnet pack`, e.g. -p:Version=1.0.1-dev.2
+    build_release
+    pack_packages "${2:-artifacts/packages}" "${@:3}"
+    ;;
   paket-install | paket-update)
     nuget_source
     dotnet tool restore >/dev/null
@@ -143,7 +168,7 @@ case "${1:-}" in
     lock_placeholder
     ;;
   *)
-    echo "usage: ./build.sh test | run | bench | docs | format | restore | paket-install | paket-update" >&2
+    echo "usage: ./build.sh test | run | bench | docs | format | pack [DIR [OPTIONS]] | restore | paket-install | paket-update" >&2
     exit 2
     ;;
 esac

@@ -130,6 +130,20 @@ public static class Charts
         return Wrap(() => F.Plots.bandChart(Config(title, xLabel, yLabel, options), ListModule.OfSeq(list)), nameof(groups));
     }
 
+    /// <summary>Line charts to stack one above the other with <see cref="Stack"/>, drawn so that their x axes line up:
+    /// all on the x range of all their points and with the same plot-area left and right edges.</summary>
+    /// <param name="xLabel">The x axis label of every panel; empty for none.</param>
+    /// <param name="panels">The panels: title, y label, lines and options (each as <see cref="Line"/> takes them), at
+    /// least one, all of one width.</param>
+    /// <returns>The SVG documents, in the order of <paramref name="panels"/>.</returns>
+    internal static IReadOnlyList<string> AlignedLines(
+        string xLabel, IReadOnlyList<(string Title, string YLabel, IReadOnlyList<ChartSeries> Series, ChartOptions? Options)> panels)
+    {
+        var core = panels.Select(p => Tuple.Create(Config(p.Title, xLabel, p.YLabel, p.Options),
+            ListModule.OfSeq(p.Series.Select(s => new F.Series(s.Name, Points(s.Points, nameof(panels))))))).ToList();
+        return Wrap(() => F.Plots.alignedLineCharts(ListModule.OfSeq(core)), nameof(panels)).ToArray();
+    }
+
     /// <summary>The mean of several runs with the 95% confidence interval of the mean at each x: every x at which
     /// some run logged, within the range all runs cover, each run interpolated linearly onto it; the interval is
     /// mean ± t·s/√n with Student's t for n − 1 degrees of freedom (lower = upper = mean for one run).</summary>

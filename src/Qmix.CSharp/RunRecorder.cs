@@ -332,9 +332,10 @@ public sealed partial class RunRecorder : IDisposable
             return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"80\" viewBox=\"0 0 720 80\" font-family=\"sans-serif\">"
                 + $"<text x=\"12\" y=\"44\" font-size=\"14\">{System.Security.SecurityElement.Escape(title)}: no metrics recorded yet</text></svg>\n";
         var panel = new ChartOptions { Height = 300 };
-        var charts = new List<string> { Charts.Line(title, "step", "return", returns) };
+        // the panels share their x range and plot-area edges, so that their x axes line up one above the other
+        var charts = new List<(string, string, IReadOnlyList<ChartSeries>, ChartOptions?)> { (title, "return", returns, null) };
         if (wins.Count > 0)
-            charts.Add(Charts.Line("", "step", "win rate", wins, panel with { YMin = 0, YMax = 1 }));
+            charts.Add(("", "win rate", wins, panel with { YMin = 0, YMax = 1 }));
         if (values.Count > 0)
         {
             // the largest |return| recorded (test or training mean): an honest Q-value lives near it
@@ -344,18 +345,18 @@ public sealed partial class RunRecorder : IDisposable
                 .Select(v => Math.Abs(v!.Value))
                 .DefaultIfEmpty(0)
                 .Max();
-            charts.Add(Charts.Line("learner diagnostics", "step", "Q value", values, panel with
+            charts.Add(("learner diagnostics", "Q value", values, panel with
             {
                 ReferenceLines = [new ChartReferenceLine("largest |return| recorded", largest)],
             }));
         }
         if (errors.Count > 0)
-            charts.Add(Charts.Line("", "step", "TD error, gradient", errors, panel with { YMin = 0 }));
+            charts.Add(("", "TD error, gradient", errors, panel with { YMin = 0 }));
         if (lengths.Count > 0)
-            charts.Add(Charts.Line("", "step", "episode length", lengths, panel with { YMin = 0 }));
+            charts.Add(("", "episode length", lengths, panel with { YMin = 0 }));
         if (dead.Count > 0)
-            charts.Add(Charts.Line("", "step", "dead units", dead, panel with { YMin = 0 }));
-        return Charts.Stack(charts);
+            charts.Add(("", "dead units", dead, panel with { YMin = 0 }));
+        return Charts.Stack(Charts.AlignedLines("step", charts));
     }
 
     const int Window = 5;
@@ -370,11 +371,12 @@ public sealed partial class RunRecorder : IDisposable
             return p with { Y = sum / (i - from + 1) };
         }).ToArray();
 
-    /// <summary>A value from float32 arithmetic written with float32's shortest digits (0.1, not
-    /// 0.10000000149011612).</summary>
-    static double? Tidy(double? value) =>
+    /// <summary>A value from float32 arithmetic rounded to float32's 7 significant digits: 0.1, not the widened
+    /// 0.10000000149011612, and 0.2, not the float32 noise 0.20000002 (a metric is a record to read, not a state to
+    /// restore: the checkpoint keeps the training state).</summary>
+    internal static double? Tidy(double? value) =>
         value is { } v && double.IsFinite(v) && Math.Abs(v) <= float.MaxValue
-            ? double.Parse(((float)v).ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
+            ? double.Parse(((float)v).ToString("G7", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)
             : value;
 
     /// <summary>Closes the metrics files and disposes the trainer.</summary>

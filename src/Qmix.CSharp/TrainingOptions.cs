@@ -273,26 +273,31 @@ public sealed record TrainingOptions
         {
             TotalSteps = c.TotalSteps, BatchSize = c.BatchSize, BufferSize = c.BufferSize, ParallelEnvironments = c.ParallelEnvs,
             TestInterval = c.TestInterval, TestEpisodes = c.TestEpisodes, SaveInterval = c.SaveInterval, Seed = c.Seed,
-            EpsilonStart = c.Epsilon.Start, EpsilonFinish = c.Epsilon.Finish, EpsilonAnnealSteps = c.Epsilon.AnnealSteps,
-            Gamma = l.Gamma, DoubleQ = l.DoubleQ, LossScale = l.LossScale, GradientNormClip = l.GradNormClip,
-            TDLambda = l.Target is F.TdTarget.TdLambda td ? td.lambda : null,
+            EpsilonStart = D(c.Epsilon.Start), EpsilonFinish = D(c.Epsilon.Finish), EpsilonAnnealSteps = c.Epsilon.AnnealSteps,
+            Gamma = D(l.Gamma), DoubleQ = l.DoubleQ, LossScale = D(l.LossScale), GradientNormClip = D(l.GradNormClip),
+            TDLambda = l.Target is F.TdTarget.TdLambda td ? D(td.lambda) : null,
             TargetUpdateInterval = l.TargetUpdate is F.TargetUpdate.HardEvery h ? h.episodes : 200,
-            Tau = l.TargetUpdate is F.TargetUpdate.Soft soft ? soft.tau : null,
+            Tau = l.TargetUpdate is F.TargetUpdate.Soft soft ? D(soft.tau) : null,
         };
         return l.Optimizer switch
         {
             F.Optimizer.Adam a => o with
             {
-                Optimizer = Optimizer.Adam, LearningRate = a.Item.Lr, AdamBeta1 = a.Item.Beta1, AdamBeta2 = a.Item.Beta2,
-                OptimizerEpsilon = a.Item.Eps,
+                Optimizer = Optimizer.Adam, LearningRate = D(a.Item.Lr), AdamBeta1 = D(a.Item.Beta1), AdamBeta2 = D(a.Item.Beta2),
+                OptimizerEpsilon = D(a.Item.Eps),
             },
             F.Optimizer.RmsProp r => o with
             {
-                Optimizer = Optimizer.RmsProp, LearningRate = r.Item.Lr, RmsPropAlpha = r.Item.Alpha, OptimizerEpsilon = r.Item.Eps,
+                Optimizer = Optimizer.RmsProp, LearningRate = D(r.Item.Lr), RmsPropAlpha = D(r.Item.Alpha), OptimizerEpsilon = D(r.Item.Eps),
             },
             _ => o,
         };
     }
+
+    /// <summary>A float32 setting of the core as the double its shortest digits name (0.001, not the float's exact
+    /// 0.0010000000474974513), so that config.json reads as written; it narrows back to the same float32.</summary>
+    internal static double D(float value) =>
+        double.Parse(value.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 
     // ------------------------------------------------------------------ diagnostics
 
@@ -377,7 +382,7 @@ public sealed record TrainingOptions
         }
         catch (JsonException e)
         {
-            throw new ArgumentException($"the options do not fit: {e.Message}", nameof(json), e);
+            throw new ArgumentException(WrongType(e, merged) ?? "the options do not fit their types", nameof(json), e);
         }
         catch (ArgumentException e) when (e.ParamName is { } property && FileKeys.TryGetValue(property, out var key))
         {
@@ -419,6 +424,30 @@ public sealed record TrainingOptions
             .Cast<JsonPropertyNameAttribute>().FirstOrDefault()?.Name))
         .Where(p => p.Key is not null && p.Key != p.Name)
         .ToDictionary(p => p.Name, p => p.Key!);
+
+    /// <summary>A value of the wrong type in words, naming the key, what it takes and what it got: "'lr' takes a
+    /// number, not "abc""; null when the error names no option.</summary>
+    static string? WrongType(JsonException e, System.Text.Json.Nodes.JsonObject merged)
+    {
+        if (e.Path is not { Length: > 2 } path || !path.StartsWith("$.", StringComparison.Ordinal)) return null;
+        var key = path[2..];
+        var property = typeof(TrainingOptions).GetProperties()
+            .FirstOrDefault(p => (p.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonPropertyNameAttribute), false)
+                                      .Cast<System.Text.Json.Serialization.JsonPropertyNameAttribute>().FirstOrDefault()?.Name ?? RunJson.Key(p.Name)) == key);
+        if (property is null) return null;
+        var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        var takes = type switch
+        {
+            _ when type == typeof(int) || type == typeof(long) => "a whole number",
+            _ when type == typeof(ulong) || type == typeof(uint) => "a whole number, 0 or more",
+            _ when type == typeof(double) || type == typeof(float) => "a number",
+            _ when type == typeof(bool) => "true or false",
+            _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type).Select(n => JsonNamingPolicy.KebabCaseLower.ConvertName(n))),
+            _ => "a string",
+        };
+        if (Nullable.GetUnderlyingType(property.PropertyType) is not null) takes += " or null";
+        return $"'{key}' takes {takes}, not {merged[key]?.ToJsonString() ?? "null"}";
+    }
 
     // ------------------------------------------------------------------ mapping onto the F# core
 

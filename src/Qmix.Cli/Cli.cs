@@ -49,7 +49,7 @@ public static class Cli
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var e in parsed.Errors) error.WriteLine($"qmix: {e.Message}");
+            foreach (var e in parsed.Errors) error.WriteLine($"qmix: {Plain(e.Message)}");
             error.WriteLine("Run 'qmix --help' (or 'qmix COMMAND --help') for usage.");
             return Usage;
         }
@@ -71,12 +71,49 @@ public static class Cli
             error.WriteLine($"qmix: {e.Message}");
             return Failed;
         }
-        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
-                                      or InvalidDataException or IOException)
+        catch (ArgumentException e)
         {
-            error.WriteLine($"qmix: {e.Message}");
+            error.WriteLine($"qmix: {Plain(e)}");
             return Usage;
         }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or IOException)
+        {
+            error.WriteLine($"qmix: {Plain(e.Message)}");
+            return Usage;
+        }
+    }
+
+    /// <summary>An argument error's message as a user reads it: without .NET's " (Parameter 'name')" suffix and the
+    /// "Actual value was …" line of a range error.</summary>
+    internal static string Plain(ArgumentException e)
+    {
+        var message = e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+        return Plain(message.Split('\n')[0].Trim());
+    }
+
+    /// <summary>A message without .NET type names: the parser's "Cannot parse argument 'x' for option '--steps' as
+    /// expected type 'System.Nullable`1[System.Int32]'." reads "--steps x: expected a whole number".</summary>
+    internal static string Plain(string message)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(message,
+            @"^Cannot parse argument '(?<value>.*)' for (?:option|argument) '(?<name>.*)' as expected type '(?<type>.*)'\.?$");
+        if (m.Success) return $"{m.Groups["name"].Value} {m.Groups["value"].Value}: expected {TypeInWords(m.Groups["type"].Value)}";
+        return System.Text.RegularExpressions.Regex.Replace(message, @"'?System\.[\w.`\[\], ]+'?", t => TypeInWords(t.Value.Trim('\'')));
+    }
+
+    /// <summary>A .NET type as a user reads it: System.Nullable`1[System.Int32] → "a whole number".</summary>
+    static string TypeInWords(string type)
+    {
+        var inner = System.Text.RegularExpressions.Regex.Match(type, @"^System\.Nullable`1\[(.*)\]$") is { Success: true } n ? n.Groups[1].Value : type;
+        return inner switch
+        {
+            "System.Int32" or "System.Int64" or "System.Int16" => "a whole number",
+            "System.UInt64" or "System.UInt32" or "System.UInt16" or "System.Byte" => "a whole number, 0 or more",
+            "System.Double" or "System.Single" or "System.Decimal" => "a number",
+            "System.Boolean" => "true or false",
+            "System.String" => "text",
+            _ => "a value of another kind",
+        };
     }
 
     static bool IsLiveTerminal(TextWriter output) =>

@@ -45,6 +45,7 @@ internal static class EvalCommand
         }
         else
         {
+            if (!File.Exists(path)) throw new UsageException($"{path}: no such run directory or model file");
             policy = Policy.Load(path);
             envName ??= Names.RegisteredName(policy.Spec.Name)
                 ?? throw new UsageException($"the model is for '{policy.Spec.Name}', which is not a built-in environment; pass --env");
@@ -58,9 +59,9 @@ internal static class EvalCommand
         var sd = returns.Count > 1 ? Math.Sqrt(returns.Sum(x => (x - mean) * (x - mean)) / (returns.Count - 1)) : 0;
         var lengths = result.EpisodeLengths;
         io.Out.WriteLine($"{RunDirectory.AlgorithmName(policy.Options.Algorithm)} policy on {envName}, {result.Episodes} greedy episodes (seed {seed}):");
-        io.Out.WriteLine(string.Create(inv, $"  return        mean {mean:G6}  sd {sd:G4}  min {returns.Min():G6}  max {returns.Max():G6}"));
-        io.Out.WriteLine(result.WinRate is { } w ? $"  win rate      {w.ToString("P1", inv)}" : "  win rate      – (the environment reports no wins)");
-        io.Out.WriteLine(string.Create(inv, $"  episode length mean {lengths.Average():G4}  min {lengths.Min()}  max {lengths.Max()}"));
+        io.Out.WriteLine($"  return        mean {Format.Number(mean)}  sd {Format.Number(sd)}  min {Format.Number(returns.Min())}  max {Format.Number(returns.Max())}");
+        io.Out.WriteLine(result.WinRate is { } w ? $"  win rate      {Format.Percent(w)}" : "  win rate      – (the environment reports no wins)");
+        io.Out.WriteLine($"  episode length mean {Format.Number(lengths.Average())}  min {Format.Count(lengths.Min())}  max {Format.Count(lengths.Max())}");
 
         if (render is null) return Cli.Ok;
         var graphical = render == "svg" && env.SupportsSvg;
@@ -108,7 +109,7 @@ internal static class EvalCommand
             var won = env.IsDone && step.Won is { } w ? (w ? ", won" : ", lost") : "";
             var head = $"t = {env.StepCount}";
             var acted = $"actions ({string.Join(", ", actions)})";
-            var paid = string.Create(inv, $"reward {step.Reward:G4}, return {total:G6}{won}");
+            var paid = $"reward {Format.Number(step.Reward)}, return {Format.Number(total)}{won}";
             frames.Add(new($"{head}: {acted}, {paid}", $"{head}: {paid}\n{acted}", env.Render(), graphical ? env.RenderSvg() : null));
         }
         return frames;

@@ -30,7 +30,7 @@ internal static class Names
         }
         catch (ArgumentException e)
         {
-            throw new UsageException($"unknown environment '{name}': {e.Message}");
+            throw new UsageException($"unknown environment '{name}': {Cli.Plain(e)}");
         }
     }
 
@@ -115,9 +115,6 @@ internal static class Names
         }
         return (null, obj.ToJsonString());
     }
-
-    public static string Number(double? v, string format = "F2") =>
-        v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "–";
 
     public static string Duration(TimeSpan t) =>
         t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}" : $"{t.Minutes}:{t.Seconds:00}";

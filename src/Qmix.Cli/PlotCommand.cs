@@ -94,13 +94,15 @@ internal static class PlotCommand
             .AddColumn("configuration").AddColumn(new TableColumn("seeds").RightAligned())
             .AddColumn(new TableColumn("last step").RightAligned()).AddColumn(new TableColumn($"final {label}").RightAligned())
             .AddColumn(new TableColumn("95% interval").RightAligned());
+        // win rates as percentages, as train and eval print them
+        Func<double, string> value = metric is RunMetric.TestWinRate or RunMetric.TrainWinRate ? w => Format.Percent(w) : v => Format.Number(v);
         foreach (var g in groups)
         {
             var band = Charts.MeanBand(g.Runs);
             var last = band[^1];
             table.AddRow(Markup.Escape(g.Name), g.Runs.Count.ToString(CultureInfo.InvariantCulture),
-                last.X.ToString("N0", CultureInfo.InvariantCulture), Names.Number(last.Mean, "G4"),
-                g.Runs.Count > 1 ? Markup.Escape($"[{Names.Number(last.Lower, "G4")}, {Names.Number(last.Upper, "G4")}]") : "–");
+                Format.Count((long)last.X), value(last.Mean),
+                g.Runs.Count > 1 ? Markup.Escape($"[{value(last.Lower)}, {value(last.Upper)}]") : "–");
         }
         io.Write(table);
         io.Out.WriteLine($"plot: {output} ({runs.Count} run{(runs.Count == 1 ? "" : "s")}, {groups.Count} configuration{(groups.Count == 1 ? "" : "s")})");

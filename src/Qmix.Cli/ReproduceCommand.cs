@@ -254,9 +254,9 @@ internal static class ReproduceCommand
             // the trainer (and its replay buffer) can go before the evaluation
             recorder.Dispose();
             recorder = null;
-            var win = summary.FinalTestWinRate is { } w ? $", last test win rate {w.ToString("P0", CultureInfo.InvariantCulture)}" : "";
+            var win = summary.FinalTestWinRate is { } w ? $", last test win rate {Format.Percent(w)}" : "";
             log.Enqueue(string.Create(CultureInfo.InvariantCulture,
-                $"{head}: done, {summary.Steps:N0} steps in {Names.Duration(TimeSpan.FromSeconds(summary.Seconds))}; final test return {Names.Number(summary.FinalTestReturn)}{win}"));
+                $"{head}: done, {summary.Steps:N0} steps in {Names.Duration(TimeSpan.FromSeconds(summary.Seconds))}; final test return {Format.Number(summary.FinalTestReturn)}{win}"));
             run.Status = "done";
             if (grid.EvalEpisodes > 0)
             {
@@ -264,7 +264,7 @@ internal static class ReproduceCommand
                 var e = CellEval.Ensure(cell.Dir, grid.EvalEpisodes, ct);
                 if (e is not null)
                     log.Enqueue(string.Create(CultureInfo.InvariantCulture,
-                        $"{head}: {e.Episodes} greedy episodes: return {e.MeanReturn:0.00}{(e.WinRate is { } ew ? $", win rate {ew:P1}" : "")}"));
+                        $"{head}: {e.Episodes} greedy episodes: return {Format.Number(e.MeanReturn)}{(e.WinRate is { } ew ? $", win rate {Format.Percent(ew)}" : "")}"));
                 run.Status = "done";
             }
             if (!grid.KeepReplay) DropTrainingState(cell.Dir);
@@ -331,9 +331,9 @@ internal static class ReproduceCommand
 
     static string Line(CellRun run, TrainingProgress p)
     {
-        var win = p.TestWinRate is { } w ? ", win " + w.ToString("P0", CultureInfo.InvariantCulture) : "";
+        var win = p.TestWinRate is { } w ? ", win " + Format.Percent(w) : "";
         return string.Create(CultureInfo.InvariantCulture,
-            $"[{run.Index + 1}] {run.Cell.Name}: step {p.Step:N0}/{p.TotalSteps:N0} ({p.Fraction * 100:0}%), test return {Names.Number(p.TestReturn)}{win}, {p.StepsPerSecond:N0} steps/s, {Eta(p)}");
+            $"[{run.Index + 1}] {run.Cell.Name}: step {p.Step:N0}/{p.TotalSteps:N0} ({Format.Percent(Math.Floor(p.Fraction * 100) / 100)}), test return {Format.Number(p.TestReturn)}{win}, {p.StepsPerSecond:N0} steps/s, {Eta(p)}");
     }
 
     static string Eta(TrainingProgress p) =>
@@ -358,10 +358,10 @@ internal static class ReproduceCommand
             t.AddRow(
                 new Text((run.Index + 1).ToString(CultureInfo.InvariantCulture)),
                 new Text(run.Cell.Name),
-                new Markup($"[green]{new string('━', filled)}[/][grey]{new string('─', width - filled)}[/] {fraction * 100,3:0}%"),
+                new Markup($"[green]{new string('━', filled)}[/][grey]{new string('─', width - filled)}[/] {Format.Percent(Math.Floor(fraction * 100) / 100),5}"),
                 new Text(p is null ? "–" : $"{p.Step:N0}/{p.TotalSteps:N0}"),
-                new Text(Names.Number(p?.TestReturn)),
-                new Text(p?.TestWinRate is { } w ? w.ToString("P0", CultureInfo.InvariantCulture) : "–"),
+                new Text(Format.Number(p?.TestReturn)),
+                new Text(Format.Percent(p?.TestWinRate)),
                 new Text(p is null ? "–" : p.StepsPerSecond.ToString("N0", CultureInfo.InvariantCulture)),
                 new Text(p is null ? "–" : Eta(p)),
                 new Text(stopping && run.Status == "training" ? "stopping…" : run.Status));

@@ -67,7 +67,7 @@ internal static class Resumption
         foreach (var p in want.RootElement.EnumerateObject())
         {
             var was = have.RootElement.TryGetProperty(p.Name, out var v) ? v.GetRawText() : "(none)";
-            if (was != p.Value.GetRawText()) diff.Add($"{p.Name}: {was} in the run, {p.Value.GetRawText()} asked");
+            if (was != p.Value.GetRawText() && !SameFloat(v, p.Value)) diff.Add($"{p.Name}: {was} in the run, {p.Value.GetRawText()} asked");
         }
         return diff;
     }
@@ -90,6 +90,15 @@ internal static class Resumption
     /// <summary>Whether a run asked to train to <paramref name="totalSteps"/> is extended: more steps than it was started
     /// for.</summary>
     public static bool Extends(RunConfig config, int totalSteps) => totalSteps > config.Options.TotalSteps;
+
+    /// <summary>Whether two settings are fractional numbers that name the same float32, which is what the core trains
+    /// with: a run whose config.json holds a preset's setting widened (0.0010000000474974513, as runs made before
+    /// config.json wrote float32 settings with their shortest digits) agrees with the same setting asked now
+    /// (0.001).</summary>
+    static bool SameFloat(JsonElement a, JsonElement b) =>
+        a.ValueKind == JsonValueKind.Number && b.ValueKind == JsonValueKind.Number
+        && (a.GetRawText().IndexOfAny(['.', 'e', 'E']) >= 0 || b.GetRawText().IndexOfAny(['.', 'e', 'E']) >= 0)
+        && (float)a.GetDouble() == (float)b.GetDouble();
 
     /// <summary>A usage error for a run directory started with other settings.</summary>
     public static UsageException Mismatch(string dir, IReadOnlyList<string> differences) =>

@@ -11,10 +11,10 @@ internal static class TrainCommand
 {
     public static Command Create(Io io)
     {
-        var env = new Option<string?>("--env", "-e", "--game") { Description = "The environment, by name (see 'qmix envs'); default two-step", HelpName = "NAME" };
+        var env = new Option<string?>("--env", "-e", "--game") { Description = $"The environment: {string.Join(", ", Environments.Names)} (sizes in 'qmix envs'; a combat map takes variants, e.g. combat:3m,state=raw); default two-step", HelpName = "NAME" };
         var algo = new Option<string?>("--algo", "-a") { Description = $"The algorithm: {string.Join(", ", Names.Algorithms)}; default qmix", HelpName = "ALGO" };
         algo.AcceptOnlyFromAmong([.. Names.Algorithms]);
-        var steps = new Option<int?>("--steps") { Description = "Environment steps to train for; default 10,000 on the matrix games, the paper's 2,050,000 otherwise", HelpName = "N" };
+        var steps = new Option<int?>("--steps") { Description = "Environment steps to train for; default 10,000 on the matrix games, the paper's 2,050,000 otherwise. The parallel environments finish their episodes, so a run can end a few steps past N (the summary says so)", HelpName = "N" };
         var seed = new Option<ulong?>("--seed") { Description = "The seed of the run; default 1", HelpName = "S" };
         var seeds = new Option<string?>("--seeds") { Description = "Several seeds, e.g. 1..5 or 1,3,7: trained in parallel, each in OUT/seed-S, plotted together in OUT/curves.svg", HelpName = "A..B" };
         var config = new Option<string?>("--config") { Description = "Training options as JSON (snake_case keys, e.g. {\"lr\": 0.001, \"batch_size\": 16}), or a run's config.json to repeat it", HelpName = "FILE" };
@@ -22,8 +22,6 @@ internal static class TrainCommand
         var preset = new Option<string?>("--preset") { Description = "The settings to start from: pymarl (the QMIX paper's), pymarl2 (fine-tuned QMIX) or paper-matrix-games; default paper-matrix-games on the matrix games, pymarl2 otherwise", HelpName = "NAME" };
         preset.AcceptOnlyFromAmong([.. Names.Presets]);
         var parallel = new Option<int?>("--parallel") { Description = "Seeds trained at once; default the number of cores", HelpName = "N" };
-        var buffer = new Option<int?>("--buffer", "--buffer-size") { Description = "Episodes the replay buffer keeps (buffer_size); default the preset's", HelpName = "N" };
-        var saveInterval = new Option<int?>("--save-interval") { Description = "Steps between checkpoints (save_interval), so that a killed run loses little; default the preset's (0: at the end and on Ctrl+C only)", HelpName = "N" };
         var settings = TrainingFlags.Create();
         var resume = new Option<string?>("--resume")
         {
@@ -33,25 +31,23 @@ internal static class TrainCommand
         };
         var command = new Command("train", "Train agents on an environment, recording a run directory (config.json, metrics.jsonl/.csv, curves.svg, checkpoints/, summary.json)")
         {
-            env, algo, preset, steps, seed, seeds, config, output, parallel, buffer, saveInterval, resume,
+            env, algo, preset, steps, seed, seeds, config, output, parallel, resume,
         };
         foreach (var option in settings.Options) command.Options.Add(option);
         command.SetAction(r => Run(io, new Request(
             r.GetValue(env), r.GetValue(algo), r.GetValue(preset), r.GetValue(steps), r.GetValue(seed), r.GetValue(seeds), r.GetValue(config),
-            Resumption.Directory(r.GetValue(output), r.GetResult(resume) is not null, r.GetValue(resume)), r.GetValue(parallel), r.GetValue(buffer),
-            r.GetValue(saveInterval), r.GetResult(resume) is not null,
-            settings.Json(r), "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
+            Resumption.Directory(r.GetValue(output), r.GetResult(resume) is not null, r.GetValue(resume)), r.GetValue(parallel),
+            r.GetResult(resume) is not null, settings.Json(r), settings, "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
         return command;
     }
 
     sealed record Request(
         string? Env, string? Algo, string? Preset, int? Steps, ulong? Seed, string? Seeds, string? Config, string? Out, int? Parallel,
-        int? Buffer, int? SaveInterval, bool Resume, string? Settings, string CommandLine)
+        bool Resume, string? Settings, TrainingFlags Flags, string CommandLine)
     {
         /// <summary>Whether any setting of the run is given (a resumed run is then checked against them).</summary>
         public bool SetsOptions => Env is not null || Algo is not null || Preset is not null || Steps is not null || Seed is not null
-                                   || Seeds is not null || Config is not null || Buffer is not null || SaveInterval is not null
-                                   || Settings is not null;
+                                   || Seeds is not null || Config is not null || Settings is not null;
     }
 
     /// <summary>One seed's run as the display sees it.</summary>
@@ -111,16 +107,14 @@ internal static class TrainCommand
         var presetUsed = q.Preset is not null ? Names.Preset(q.Preset) : Names.DefaultPreset(envName);
         // a run continued starts from its own settings, the flags given then change them (and are checked below)
         var options = existing is not null && q.Preset is null && configJson is null ? existing.Options : TrainingOptions.Preset(presetUsed);
-        if (configJson is not null) options = options.WithJson(configJson);
-        if (q.Settings is not null) options = TrainingFlags.Apply(options, q.Settings);
+        if (configJson is not null) options = WithConfig(options, configJson, q.Config!);
+        if (q.Settings is not null) options = q.Flags.Apply(options, q.Settings);
         if (q.Algo is not null) options = options with { Algorithm = Names.Algorithm(q.Algo) };
-        if (q.Steps is { } n) options = options with { TotalSteps = n };
+        if (q.Steps is { } n) options = options with { TotalSteps = n >= 0 ? n : throw new UsageException($"--steps {n}: at least 0") };
         if (q.Seed is { } s) options = options with { Seed = s };
-        if (q.Buffer is { } b) options = options with { BufferSize = Positive(b, "--buffer") };
-        if (q.SaveInterval is { } si) options = options with { SaveInterval = si >= 0 ? si : throw new UsageException($"--save-interval {si}: at least 0") };
         var seeds = q.Seeds is not null ? Names.Seeds(q.Seeds) : [options.Seed];
         if (TrainingFlags.EpsilonWarning(options) is { } epsilonWarning) io.Out.WriteLine("  warning: " + epsilonWarning);
-        var parallel = q.Parallel is { } pl ? Positive(pl, "--parallel") : System.Environment.ProcessorCount;
+        var parallel = q.Parallel is { } pl ? (pl >= 1 ? pl : throw new UsageException($"--parallel {pl}: at least 1")) : System.Environment.ProcessorCount;
         // refused up front when the replay buffer cannot fit, rather than killed when it fills
         if (TrainMemory.Check(envName, Names.Environment(envName).Spec, options, Math.Min(parallel, seeds.Count),
                 GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) is { } tooBig) throw tooBig;
@@ -231,7 +225,19 @@ internal static class TrainCommand
         return Report(io, runs, outDir, multi, envName, algoName);
     }
 
-    static int Positive(int value, string option) => value >= 1 ? value : throw new UsageException($"{option} {value}: at least 1");
+    /// <summary>The options with a config file's applied; a value that does not fit is a usage error naming the
+    /// file.</summary>
+    static TrainingOptions WithConfig(TrainingOptions options, string json, string path)
+    {
+        try
+        {
+            return options.WithJson(json);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--config {path}: {Cli.Plain(e)}");
+        }
+    }
 
     /// <summary>The configuration of the run that <c>--resume</c> continues (the first seed's that exists), or
     /// null.</summary>
@@ -292,11 +298,11 @@ internal static class TrainCommand
     {
         var inv = CultureInfo.InvariantCulture;
         var head = seed is { } s ? $"  seed {s,-3}" : " ";
-        var win = p.TestWinRate is { } w ? $"  win {w.ToString("P0", inv)}" : "";
+        var win = p.TestWinRate is { } w ? $"  win {Format.Percent(w)}" : "";
         return string.Create(inv,
-            $"{head} step {p.Step,9:N0}/{p.TotalSteps:N0} {p.Fraction * 100,3:0}%  episode {p.Episode,8:N0}  ε {Names.Number(p.Epsilon)}  " +
-            $"loss {Names.Number(p.Loss, "G4")}  Q {Names.Number(p.QTakenMean, "G4")}  TD|err| {Names.Number(p.MeanAbsoluteTDError, "G3")}  " +
-            $"return train {Names.Number(p.TrainReturn)} test {Names.Number(p.TestReturn)}{win}  " +
+            $"{head} step {p.Step,9:N0}/{p.TotalSteps:N0} {Format.Percent(Math.Floor(p.Fraction * 100) / 100),5}  episode {p.Episode,8:N0}  ε {Format.Number(p.Epsilon)}  " +
+            $"loss {Format.Number(p.Loss)}  Q {Format.Number(p.QTakenMean)}  TD|err| {Format.Number(p.MeanAbsoluteTDError)}  " +
+            $"return train {Format.Number(p.TrainReturn)} test {Format.Number(p.TestReturn)}{win}  " +
             $"{p.StepsPerSecond,8:N0} steps/s  {Eta(p)}");
     }
 
@@ -330,23 +336,23 @@ internal static class TrainCommand
             var fraction = p?.Fraction ?? 0;
             const int width = 24;
             var filled = (int)Math.Round(fraction * width);
-            var bar = $"[green]{new string('━', filled)}[/][grey]{new string('─', width - filled)}[/] {fraction * 100,3:0}%";
+            var bar = $"[green]{new string('━', filled)}[/][grey]{new string('─', width - filled)}[/] {Format.Percent(Math.Floor(fraction * 100) / 100),5}";
             var status = run.Status == "training" && stopping ? "stopping…" : run.Status;
             t.AddRow(
                 new Markup(run.Seed.ToString(CultureInfo.InvariantCulture)),
                 new Markup(bar),
                 new Text(p is null ? "–" : $"{p.Step:N0}/{p.TotalSteps:N0}"),
                 new Text(p is null ? "–" : p.Episode.ToString("N0", CultureInfo.InvariantCulture)),
-                new Text(Names.Number(p?.Epsilon)),
-                new Text(Names.Number(p?.Loss, "G4")),
+                new Text(Format.Number(p?.Epsilon)),
+                new Text(Format.Number(p?.Loss)),
                 // a run with a warning shows its Q-values in yellow
                 new Markup(run.Warnings.Count > 0
-                    ? $"[yellow]{Markup.Escape(Names.Number(p?.QTakenMean, "G4"))}[/]"
-                    : Markup.Escape(Names.Number(p?.QTakenMean, "G4"))),
-                new Text(Names.Number(p?.MeanAbsoluteTDError, "G3")),
-                new Text(Names.Number(p?.TrainReturn)),
-                new Markup($"[bold]{Names.Number(p?.TestReturn)}[/]"),
-                new Text(p?.TestWinRate is { } w ? w.ToString("P0", CultureInfo.InvariantCulture) : "–"),
+                    ? $"[yellow]{Markup.Escape(Format.Number(p?.QTakenMean))}[/]"
+                    : Markup.Escape(Format.Number(p?.QTakenMean))),
+                new Text(Format.Number(p?.MeanAbsoluteTDError)),
+                new Text(Format.Number(p?.TrainReturn)),
+                new Markup($"[bold]{Format.Number(p?.TestReturn)}[/]"),
+                new Text(Format.Percent(p?.TestWinRate)),
                 new Text(p is null ? "–" : p.StepsPerSecond.ToString("N0", CultureInfo.InvariantCulture)),
                 new Text(p is null ? "–" : Eta(p)),
                 new Markup(Markup.Escape(status.Length > 40 ? status[..40] + "…" : status)));
@@ -364,7 +370,15 @@ internal static class TrainCommand
     /// bound 100 (in full after the table and in summary.json)".</summary>
     static string Short(TrainingWarning w) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{w.Quantity} = {w.Value:G4} at step {w.Step:N0}, above the bound {w.Bound:G4} (in full below and in summary.json)");
+            $"{w.Quantity} = {Format.Number(w.Value)} at step {w.Step:N0}, above the bound {Format.Number(w.Bound)} (in full below and in summary.json)");
+
+    /// <summary>The steps a run took, saying so when its last batch of episodes ran past the steps asked for (the
+    /// parallel environments finish whole episodes): "50,013 steps (the last batch of episodes finished past
+    /// 50,000)".</summary>
+    internal static string StepsTaken(RunSummary s) =>
+        s.Steps > s.TotalSteps
+            ? string.Create(CultureInfo.InvariantCulture, $"{s.Steps:N0} steps (the last batch of episodes finished past {s.TotalSteps:N0})")
+            : string.Create(CultureInfo.InvariantCulture, $"{s.Steps:N0} steps");
 
     static int Report(Io io, List<SeedRun> runs, string outDir, bool multi, string envName, string algoName)
     {
@@ -382,10 +396,10 @@ internal static class TrainCommand
                 o.WriteLine($"{head}not started");
                 continue;
             }
-            var win = s.FinalTestWinRate is { } w ? $", test win rate {w.ToString("P0", CultureInfo.InvariantCulture)}" : "";
+            var win = s.FinalTestWinRate is { } w ? $", test win rate {Format.Percent(w)}" : "";
             var verdict = s.Completed ? "done" : run.Status.StartsWith("failed", StringComparison.Ordinal) ? run.Status : $"stopped at step {s.Steps:N0}";
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{head}{verdict}: {s.Steps:N0} steps, {s.Episodes:N0} episodes in {s.Seconds:F1} s; final test return {Names.Number(s.FinalTestReturn)}{win}"));
+                $"{head}{verdict}: {StepsTaken(s)}, {s.Episodes:N0} episodes in {Format.Number(s.Seconds)} s; final test return {Format.Number(s.FinalTestReturn)}{win}"));
             if (multi) continue;
             o.WriteLine($"run directory: {run.Recorder.Directory}");
             o.WriteLine($"  plot:        {run.Recorder.CurvesPath}");

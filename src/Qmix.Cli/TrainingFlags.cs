@@ -7,13 +7,18 @@ namespace Qmix.Cli;
 /// <summary>The training options as command-line flags: one flag for each option users change most, and
 /// <c>--set KEY=VALUE</c> for every other, with the snake_case keys of <c>config.json</c> and <c>--config</c>. Each becomes
 /// a key of a JSON overlay applied over the preset and the config file (<see cref="TrainingOptions.WithJson"/>), so
-/// a flag and the same key in a file mean the same thing and are checked the same way.</summary>
+/// a flag and the same key in a file mean the same thing and are checked the same way. The run's own flags (environment,
+/// algorithm, steps, seeds, output) are <c>qmix train</c>'s.</summary>
 internal sealed class TrainingFlags
 {
     /// <summary>A flag and the option key it sets.</summary>
     sealed record Flag(Option Option, string Key);
 
     readonly List<Flag> flags = [];
+
+    /// <summary>How the options given were named on the command line (<c>--lr</c>, <c>--set gamma</c>), by key, for
+    /// messages.</summary>
+    readonly Dictionary<string, string> givenAs = [];
     readonly Option<string[]> set = new("--set")
     {
         Description = "Any other training option, as in config.json: --set target_update_interval=100 (repeatable)",
@@ -27,6 +32,7 @@ internal sealed class TrainingFlags
         var f = new TrainingFlags();
         f.Add<double?>("--lr", "lr", "The learning rate (lr)", "X");
         f.Add<int?>("--batch-size", "batch_size", "Episodes per learner update (batch_size)", "N");
+        f.Add<int?>("--buffer-size", "buffer_size", "Episodes the replay buffer keeps (buffer_size); default the preset's", "N", "--buffer");
         f.Add<int?>("--epsilon-anneal", "epsilon_anneal_steps", "Steps over which ε falls from its start to its finish (epsilon_anneal_time)", "N");
         f.Add<double?>("--epsilon-finish", "epsilon_finish", "ε after annealing (epsilon_finish)", "X");
         f.Add<int?>("--test-interval", "test_interval", "Steps between greedy test rounds (test_interval)", "N");
@@ -34,18 +40,19 @@ internal sealed class TrainingFlags
         f.Add<double?>("--td-lambda", "td_lambda", "TD(λ) targets with this λ (td_lambda); one-step targets when not set", "X");
         f.Add<int?>("--target-update", "target_update_interval", "Episodes between target-network copies (target_update_interval)", "N");
         f.Add<int?>("--parallel-envs", "parallel_envs", "Environments stepped together per update (batch_size_run)", "N");
+        f.Add<int?>("--save-interval", "save_interval", "Steps between checkpoints (save_interval), so that a killed run loses little; default the preset's (0: at the end and on Ctrl+C only)", "N");
         var optimizer = f.Add<string?>("--optimizer", "optimizer", "The optimiser: adam or rms-prop", "NAME");
         optimizer.AcceptOnlyFromAmong("adam", "rms-prop");
-        var mixerInput = f.Add<string?>("--mixer-input", "mixer_input", "What the mixer's hypernetworks read: state or all-observations", "INPUT");
+        var mixerInput = f.Add<string?>("--mixer-input", "mixer_input", "What the mixer's hypernetworks read: state or all-observations", "INPUT", "--hypernet-input");
         mixerInput.AcceptOnlyFromAmong("state", "all-observations");
         var replay = f.Add<string?>("--checkpoint-replay", "checkpoint_replay", "What checkpoints hold of the replay buffer: full (the default, for a bit-identical resume) or none (a few MB; a resumed run refills its buffer)", "full|none");
         replay.AcceptOnlyFromAmong("full", "none");
         return f;
     }
 
-    Option<T> Add<T>(string name, string key, string description, string helpName)
+    Option<T> Add<T>(string name, string key, string description, string helpName, params string[] aliases)
     {
-        var option = new Option<T>(name) { Description = description, HelpName = helpName };
+        var option = new Option<T>(name, aliases) { Description = description, HelpName = helpName };
         flags.Add(new Flag(option, key));
         return option;
     }
@@ -63,11 +70,14 @@ internal sealed class TrainingFlags
         {
             var eq = item.IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0) throw new UsageException($"--set {item}: give KEY=VALUE, e.g. --set target_update_interval=100");
-            json[item[..eq].Trim()] = Value(item[(eq + 1)..].Trim());
+            var key = item[..eq].Trim();
+            json[key] = Value(item[(eq + 1)..].Trim());
+            givenAs[Key(key)] = "--set " + key;
         }
         foreach (var flag in flags)
         {
             if (r.GetResult(flag.Option) is not { Implicit: false } result) continue;
+            givenAs[flag.Key] = flag.Option.Name;
             json[flag.Key] = result.GetValueOrDefault<object?>() switch
             {
                 double d => JsonValue.Create(d),
@@ -89,9 +99,10 @@ internal sealed class TrainingFlags
         return JsonValue.Create(text);
     }
 
-    /// <summary>The options with the flags' settings applied.</summary>
-    /// <exception cref="UsageException">An unknown key, or a value that does not fit its option.</exception>
-    public static TrainingOptions Apply(TrainingOptions options, string json)
+    /// <summary>The options with the flags' settings applied (<see cref="Json"/> first).</summary>
+    /// <exception cref="UsageException">An unknown key, or a value that does not fit its option (named as it was given:
+    /// "--buffer-size must be at least 1, got 0").</exception>
+    public TrainingOptions Apply(TrainingOptions options, string json)
     {
         try
         {
@@ -99,23 +110,42 @@ internal sealed class TrainingFlags
         }
         catch (ArgumentException e)
         {
-            throw new UsageException($"the training flags: {Plain(e)}");
+            var message = Cli.Plain(e);
+            // WithJson names the option by its key first ("buffer_size: BufferSize must be ..."): the command line names
+            // it as it was given instead
+            if (e.ParamName is { } k && message.StartsWith(k + ": ", StringComparison.Ordinal) && givenAs.TryGetValue(Key(k), out var asGiven))
+            {
+                var rest = message[(k.Length + 2)..];
+                var property = rest.Split(' ')[0];
+                throw new UsageException(typeof(TrainingOptions).GetProperty(property) is not null
+                    ? asGiven + rest[property.Length..]
+                    : $"{asGiven}: {rest}");
+            }
+            // a range error names the option's C# property (BufferSize): name it as the command line did
+            if (e.ParamName is { } p && givenAs.TryGetValue(Key(p), out var given))
+                return message.StartsWith(p + " ", StringComparison.Ordinal)
+                    ? throw new UsageException(given + message[p.Length..])
+                    : throw new UsageException($"{given}: {message}");
+            // a value of the wrong type: "'lr' takes a number, not "abc"" reads "--set lr takes a number, not "abc""
+            var quoted = System.Text.RegularExpressions.Regex.Match(message, "^'([^']+)' (?=takes )");
+            if (quoted.Success && givenAs.TryGetValue(Key(quoted.Groups[1].Value), out var named))
+                throw new UsageException(named + " " + message[quoted.Length..]);
+            throw new UsageException($"the training flags: {message}");
         }
     }
 
-    /// <summary>An argument error's message without .NET's "(Parameter 'name')" suffix.</summary>
-    static string Plain(ArgumentException e)
-    {
-        var message = e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
-        // ArgumentOutOfRangeException adds "Actual value was …" on a line of its own
-        return message.Split('\n')[0].Trim();
-    }
+    /// <summary>An option's key as config.json spells it (BufferSize and buffer-size give buffer_size; a property whose
+    /// file key differs, such as LearningRate, gives that key, lr).</summary>
+    static string Key(string name) =>
+        typeof(TrainingOptions).GetProperty(name)?.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonPropertyNameAttribute), false)
+            .Cast<System.Text.Json.Serialization.JsonPropertyNameAttribute>().FirstOrDefault()?.Name
+        ?? System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(name.Replace('-', '_'));
 
     /// <summary>A warning when ε is still annealing when the run ends (it then never reaches its finish); null
     /// otherwise.</summary>
     public static string? EpsilonWarning(TrainingOptions o) =>
         o.EpsilonAnnealSteps > o.TotalSteps && o.EpsilonStart != o.EpsilonFinish
             ? string.Create(CultureInfo.InvariantCulture,
-                $"ε anneals over {o.EpsilonAnnealSteps:N0} steps, longer than the run's {o.TotalSteps:N0}: it ends at ε {o.EpsilonStart + (o.EpsilonFinish - o.EpsilonStart) * o.TotalSteps / o.EpsilonAnnealSteps:0.00}, not {o.EpsilonFinish:0.00} (--epsilon-anneal to shorten it)")
+                $"ε anneals over {o.EpsilonAnnealSteps:N0} steps, longer than the run's {o.TotalSteps:N0}: it ends at ε {Format.Number(o.EpsilonStart + (o.EpsilonFinish - o.EpsilonStart) * o.TotalSteps / o.EpsilonAnnealSteps)}, not {Format.Number(o.EpsilonFinish)} (--epsilon-anneal to shorten it)")
             : null;
 }

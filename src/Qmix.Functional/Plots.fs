@@ -196,6 +196,20 @@ module Plots =
         let k1 = int64 (ceil (hi / step - 1e-9))
         [| for k in k0..k1 -> tickValue k m e |]
 
+    /// <summary>The ticks of an x axis over the data's range <c>[lo, hi]</c>, and the range the axis spans: the ticks of
+    /// <see cref="M:Qmix.Functional.Plots.niceTicks"/>, except that when the data ends less than 5% of its span past a
+    /// tick, the axis ends at the data's last x instead of a whole tick step later (a run of 20,013 steps gets ticks
+    /// 0, 5k, …, 20k on an axis to 20,013, not an axis to 25k; one of 49,000 gets 0, 10k, …, 50k).</summary>
+    /// <returns>The ticks, and the axis's first and last x (the first is the first tick).</returns>
+    /// <exception cref="System.ArgumentException">A bound is NaN or infinite, or <c>lo &gt; hi</c>.</exception>
+    let xAxis (lo: float) (hi: float) : float[] * float * float =
+        if not (finite lo && finite hi) || lo >= hi then
+            let ticks = niceTicks lo hi
+            ticks, ticks[0], ticks[ticks.Length - 1]
+        else
+            let ticks = niceTicks lo (hi - 0.05 * (hi - lo))
+            ticks, ticks[0], max ticks[ticks.Length - 1] hi
+
     /// <summary>A compact label for a tick value, given the step between ticks: no more decimals than the step needs,
     /// thousands as k, millions as M and billions as G (500000 → "500k", 1500000 → "1.5M", 0.2 → "0.2").</summary>
     let tickLabel (step: float) (value: float) : string =
@@ -385,10 +399,22 @@ module Plots =
             Skipped: int
         }
 
+    /// The x range and plot-area margins that charts stacked one above the other share: the x axis covers at least
+    /// [XLo, XHi]; the plot area starts at least Left pixels from the left edge and ends at least Right pixels before
+    /// the right edge.
+    type private Frame =
+        {
+            XLo: float
+            XHi: float
+            Left: float
+            Right: float
+        }
+
     /// The colour of reference lines.
     let private referenceColour = "#555555"
 
-    let private render (cfg: ChartConfig) (layers: Layer list) : string =
+    /// The chart, and the left and right margins its own labels and legend need (before any frame widens them).
+    let private renderIn (cfg: ChartConfig) (frame: Frame option) (layers: Layer list) : string * float * float =
         let fs = cfg.FontSize
         let cw = 0.6 * fs // an average character's width
         let palette = Array.ofList cfg.Palette
@@ -400,6 +426,11 @@ module Plots =
                 for l in layers do
                     yield! Array.map fst l.Line
                     yield! l.Band |> Array.map (fun (x, _, _) -> x)
+                match frame with
+                | Some f ->
+                    yield f.XLo
+                    yield f.XHi
+                | None -> ()
             |]
 
         let ys =
@@ -420,10 +451,9 @@ module Plots =
                     yield r.Y
             |]
 
-        let xTicks = niceTicks (Array.min xs) (Array.max xs)
+        let xTicks, x0, x1 = xAxis (Array.min xs) (Array.max xs)
         let yTicks = niceTicks (Array.min ys) (Array.max ys)
         let xLabels, yLabels = tickLabels xTicks, tickLabels yTicks
-        let x0, x1 = xTicks[0], xTicks[xTicks.Length - 1]
         let y0, y1 = yTicks[0], yTicks[yTicks.Length - 1]
 
         let notes =
@@ -444,7 +474,13 @@ module Plots =
 
         let yTickWidth = float (yLabels |> Array.map String.length |> Array.max) * cw
 
-        let left = 12.0 + (if cfg.YLabel <> "" then fs + 10.0 else 0.0) + yTickWidth + 10.0
+        let naturalLeft =
+            12.0 + (if cfg.YLabel <> "" then fs + 10.0 else 0.0) + yTickWidth + 10.0
+
+        let left =
+            match frame with
+            | Some f -> max naturalLeft f.Left
+            | None -> naturalLeft
 
         let bottom =
             12.0
@@ -478,7 +514,12 @@ module Plots =
             + 6.0
             + 30.0
 
-        let px0, px1 = left, w - legendWidth
+        let right =
+            match frame with
+            | Some f -> max legendWidth f.Right
+            | None -> legendWidth
+
+        let px0, px1 = left, w - right
         let py0, py1 = top, h - bottom
 
         if px1 - px0 < 60.0 || py1 - py0 < 60.0 then
@@ -730,7 +771,11 @@ module Plots =
             ))
 
         add "</svg>"
-        b.ToString()
+        b.ToString(), naturalLeft, legendWidth
+
+    let private render (cfg: ChartConfig) (layers: Layer list) : string =
+        let svg, _, _ = renderIn cfg None layers
+        svg
 
     let private checkConfig (cfg: ChartConfig) =
         if cfg.Width < 200 || cfg.Height < 150 then
@@ -755,6 +800,34 @@ module Plots =
                     "config"
                     (sprintf "Plots: the reference line \"%s\" is at %g, not a finite height" r.Name r.Y)
 
+    /// The layers of a line chart's series, checked.
+    let private lineLayers (series: Series list) =
+        if List.isEmpty series then
+            invalidArg "series" "Plots.lineChart: no series to draw"
+
+        series
+        |> List.map (fun s ->
+            if isNull (box s.Points) || s.Points.Length = 0 then
+                invalidArg "series" (sprintf "Plots.lineChart: series \"%s\" has no points" s.Name)
+
+            let line = s.Points |> Array.filter finitePoint
+
+            if line.Length = 0 then
+                invalidArg
+                    "series"
+                    (sprintf
+                        "Plots.lineChart: series \"%s\" has no finite points (all %d are NaN or infinite)"
+                        s.Name
+                        s.Points.Length)
+
+            {
+                Label = s.Name
+                Key = s.Name
+                Line = line
+                Band = [||]
+                Skipped = s.Points.Length - line.Length
+            })
+
     /// <summary>A standalone SVG line chart of several series: axes with nice ticks (1, 2 or 5 × 10^k) and compact tick
     /// labels, the axis labels and title of <c>config</c>, one polyline per series in the palette's colours, and a
     /// legend. Points with a NaN or infinite coordinate are skipped and a note under the chart says how many; a
@@ -763,35 +836,55 @@ module Plots =
     /// names it), or the configuration is out of range.</exception>
     let lineChart (config: ChartConfig) (series: Series list) : string =
         checkConfig config
+        render config (lineLayers series)
 
-        if List.isEmpty series then
-            invalidArg "series" "Plots.lineChart: no series to draw"
+    /// <summary>Line charts to be stacked one above the other (e.g. a run's returns over its learner diagnostics),
+    /// drawn so that their x axes line up: each as <see cref="M:Qmix.Functional.Plots.lineChart"/> draws it, but all
+    /// on the x range of all their points together and with the same plot-area left and right edges (the widest
+    /// tick labels' and legend's).</summary>
+    /// <returns>The charts, in the order of <c>panels</c>.</returns>
+    /// <exception cref="System.ArgumentException">There are no panels, the panels differ in width, or a panel is one
+    /// that <see cref="M:Qmix.Functional.Plots.lineChart"/> rejects.</exception>
+    let alignedLineCharts (panels: (ChartConfig * Series list) list) : string list =
+        if List.isEmpty panels then
+            invalidArg "panels" "Plots.alignedLineCharts: no charts to draw"
 
-        let layers =
-            series
-            |> List.map (fun s ->
-                if isNull (box s.Points) || s.Points.Length = 0 then
-                    invalidArg "series" (sprintf "Plots.lineChart: series \"%s\" has no points" s.Name)
+        match panels |> List.map (fun (c, _) -> c.Width) |> List.distinct with
+        | [ _ ] -> ()
+        | widths ->
+            invalidArg
+                "panels"
+                (sprintf
+                    "Plots.alignedLineCharts: the charts differ in width (%s pixels); stacked charts line up only at one width"
+                    (String.Join(", ", widths)))
 
-                let line = s.Points |> Array.filter finitePoint
+        let laid =
+            panels
+            |> List.map (fun (cfg, series) ->
+                checkConfig cfg
+                cfg, lineLayers series)
 
-                if line.Length = 0 then
-                    invalidArg
-                        "series"
-                        (sprintf
-                            "Plots.lineChart: series \"%s\" has no finite points (all %d are NaN or infinite)"
-                            s.Name
-                            s.Points.Length)
+        let xs =
+            [|
+                for _, layers in laid do
+                    for l in layers do
+                        yield! Array.map fst l.Line
+            |]
 
-                {
-                    Label = s.Name
-                    Key = s.Name
-                    Line = line
-                    Band = [||]
-                    Skipped = s.Points.Length - line.Length
-                })
+        let measured = laid |> List.map (fun (cfg, layers) -> renderIn cfg None layers)
 
-        render config layers
+        let frame =
+            {
+                XLo = Array.min xs
+                XHi = Array.max xs
+                Left = measured |> List.map (fun (_, l, _) -> l) |> List.max
+                Right = measured |> List.map (fun (_, _, r) -> r) |> List.max
+            }
+
+        laid
+        |> List.map (fun (cfg, layers) ->
+            let svg, _, _ = renderIn cfg (Some frame) layers
+            svg)
 
     /// <summary>A standalone SVG chart of several configurations run with several seeds each: for each group the mean
     /// line of its runs over a shaded 95% confidence band (<see cref="M:Qmix.Functional.Plots.meanBand"/>, drawn

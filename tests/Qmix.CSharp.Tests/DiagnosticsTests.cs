@@ -71,12 +71,12 @@ public class DiagnosticsTests
         Assert.Empty(last.Warnings);
         Assert.Contains(reports, p => p.QTakenMean is null); // before the first update
 
-        // metrics.jsonl holds each report's numbers under PyMARL's names (float32 values at their shortest digits)
+        // metrics.jsonl holds each report's numbers under PyMARL's names (float32 values at float32's 7 significant digits)
         var progress = Lines(tmp.Path).Where(r => r.GetProperty("kind").GetString() == "progress").ToList();
         Assert.Equal(reports.Count, progress.Count);
         for (var i = 0; i < reports.Count; i++)
         {
-            static double? F32(double? v) => v is { } x ? double.Parse(((float)x).ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : null;
+            static double? F32(double? v) => v is { } x ? double.Parse(((float)x).ToString("G7", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : null;
             Assert.Equal(F32(reports[i].QTakenMean), Number(progress[i], "q_taken_mean"));
             Assert.Equal(F32(reports[i].TargetMean), Number(progress[i], "target_mean"));
             Assert.Equal(F32(reports[i].MeanAbsoluteTDError), Number(progress[i], "td_error_abs"));
@@ -97,8 +97,8 @@ public class DiagnosticsTests
             Assert.Contains(c, columns);
         var lastRow = csv[^1].Split(',');
         Assert.Equal("progress", lastRow[0]);
-        Assert.Equal(((float)last.QTakenMean!.Value).ToString("R", CultureInfo.InvariantCulture), lastRow[columns.IndexOf("q_taken_mean")]);
-        Assert.Equal(((float)last.GradientNorm!.Value).ToString("R", CultureInfo.InvariantCulture), lastRow[columns.IndexOf("grad_norm")]);
+        Assert.Equal(((float)last.QTakenMean!.Value).ToString("G7", CultureInfo.InvariantCulture), lastRow[columns.IndexOf("q_taken_mean")]);
+        Assert.Equal(((float)last.GradientNorm!.Value).ToString("G7", CultureInfo.InvariantCulture), lastRow[columns.IndexOf("grad_norm")]);
         Assert.Equal("2", lastRow[columns.IndexOf("test_episode_length")]);
         Assert.Equal("", lastRow[columns.IndexOf("test_dead_allies")]);
 
@@ -208,7 +208,8 @@ public class DiagnosticsTests
         {
             Assert.Equal(w.Message, r.GetProperty("warning").GetString());
             Assert.Equal(w.Step, r.GetProperty("step").GetInt32());
-            Assert.Equal(w.Value, Number(r, w.Quantity));
+            // at float32's 7 significant digits, as every metric
+            Assert.Equal(double.Parse(((float)w.Value).ToString("G7", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture), Number(r, w.Quantity));
         }
         // metrics.csv quotes the message, commas and all
         var csv = File.ReadAllLines(Path.Combine(tmp.Path, "metrics.csv"));

@@ -107,11 +107,18 @@ public class OptionRangesTests
             Assert.False(Directory.Exists(dir), $"{key}={value} left a run directory");
         }
         // the command's own options too
-        foreach (var (flag, value) in new[] { ("--buffer", "0"), ("--save-interval", "-1"), ("--parallel", "0") })
+        foreach (var (flag, value, says) in new[]
+                 {
+                     ("--buffer-size", "0", "--buffer-size must be at least 1, got 0"),
+                     ("--save-interval", "-1", "--save-interval must be at least 0, got -1"),
+                     ("--parallel", "0", "--parallel 0: at least 1"),
+                     ("--steps", "-1", "--steps -1: at least 0"),
+                 })
         {
-            var (code, _, error) = CliTests.Qmix("train", "--env", "two-step", "--steps", "10", flag, value, "-o", dir);
+            string[] steps = flag == "--steps" ? [] : ["--steps", "10"];
+            var (code, _, error) = CliTests.Qmix(["train", "--env", "two-step", .. steps, flag, value, "-o", dir]);
             Assert.Equal(2, code);
-            Assert.Contains($"{flag} {value}: at least", error);
+            Assert.Contains(says, error);
         }
     }
 }

@@ -40,6 +40,16 @@ public class TrainingFlagsTests
         Assert.True(code == 0, output + error);
         Assert.Equal("rms-prop", Options(plain).GetProperty("optimizer").GetString());
         Assert.Equal(JsonValueKind.Null, Options(plain).GetProperty("td_lambda").ValueKind);
+        Assert.Equal("state", Options(plain).GetProperty("mixer_input").GetString());
+        // --hypernet-input is the name of --mixer-input: both reach mixer_input
+        foreach (var flag in new[] { "--mixer-input", "--hypernet-input" })
+        {
+            using var tmp3 = new TempDir();
+            var alias = Path.Combine(tmp3.Path, "run");
+            (code, output, error) = Qmix("train", flag, "all-observations", "--steps", "100", "-o", alias);
+            Assert.True(code == 0, output + error);
+            Assert.Equal("all-observations", Options(alias).GetProperty("mixer_input").GetString());
+        }
     }
 
     [Fact]

@@ -175,6 +175,163 @@ let ``niceTicks rejects a reversed or non-finite range`` () =
     Assert.Throws<ArgumentException>(fun () -> Plots.niceTicks -infinity 0.0 |> ignore)
     |> ignore
 
+// ---- the x axis ----
+
+/// A tick label as a number: "20k" → 20000, "1.5M" → 1500000.
+let private labelValue (label: string) =
+    let scale, digits =
+        match label[label.Length - 1] with
+        | 'k' -> 1e3, label[.. label.Length - 2]
+        | 'M' -> 1e6, label[.. label.Length - 2]
+        | 'G' -> 1e9, label[.. label.Length - 2]
+        | _ -> 1.0, label
+
+    Double.Parse(digits, Globalization.CultureInfo.InvariantCulture) * scale
+
+let private attr (e: XElement) (name: string) =
+    Double.Parse(e.Attribute(XName.Get name).Value, Globalization.CultureInfo.InvariantCulture)
+
+/// The x axis of a chart as drawn: its first and last x in data units (read off the x-axis line's ends, scaled by
+/// the tick labels' positions), the tick values, the axis line's left and right ends in pixels, and the x units per pixel.
+let private xAxisOf (doc: XDocument) =
+    let ticks =
+        doc.Descendants(svgNs + "g")
+        |> Seq.find (fun g ->
+            g.Attribute(XName.Get "class") <> null
+            && g.Attribute(XName.Get "class").Value = "x-ticks")
+        |> fun g -> g.Elements(svgNs + "text")
+        |> Seq.map (fun t -> attr t "x", labelValue t.Value)
+        |> Array.ofSeq
+
+    let axis =
+        doc.Descendants(svgNs + "g")
+        |> Seq.find (fun g ->
+            g.Attribute(XName.Get "class") <> null
+            && g.Attribute(XName.Get "class").Value = "axes")
+        |> fun g -> g.Elements(svgNs + "line") |> Seq.head
+
+    let (px0, v0), (px1, v1) = ticks[0], ticks[ticks.Length - 1]
+    let perPixel = (v1 - v0) / (px1 - px0)
+    let left, right = attr axis "x1", attr axis "x2"
+    v0 + (left - px0) * perPixel, v0 + (right - px0) * perPixel, Array.map snd ticks, (left, right), perPixel
+
+/// The check on a run's chart: the x axis covers the run's last step and ends less than 5% of the run past it (no
+/// empty stretch of a whole tick step: 20,013 steps are not drawn on an axis to 25k), with a tick within that 5%.
+let private checkAxisEnd (svg: string) (lastStep: float) =
+    let first, last, ticks, _, perPixel = xAxisOf (parse svg)
+    // the positions are written to 0.01 px
+    let tolerance = 0.02 * perPixel
+    Assert.True(first <= tolerance, sprintf "the axis starts at %g" first)
+
+    Assert.True(last >= lastStep - tolerance, sprintf "the axis ends at %g, before the last step %g" last lastStep)
+
+    Assert.True(
+        last <= 1.05 * lastStep,
+        sprintf "the axis ends at %g, more than 5%% past the last step %g" last lastStep
+    )
+
+    Assert.True(
+        abs (ticks[ticks.Length - 1] - lastStep) <= 0.05 * lastStep,
+        sprintf "the last tick %g is not near the last step %g" ticks[ticks.Length - 1] lastStep
+    )
+
+let private run lastStep =
+    series "test return" (Array.init 21 (fun i -> float i / 20.0 * lastStep, sqrt (float i)))
+
+[<Fact>]
+let ``xAxis ends a run's axis at its last step when that lies just past a tick`` () =
+    let check lo hi (ticks: float[]) axisEnd =
+        let t, a, b = Plots.xAxis lo hi
+        Assert.Equal<float[]>(ticks, t)
+        Assert.Equal(t[0], a)
+        Assert.Equal(axisEnd, b)
+
+    check 0.0 20_013.0 [| 0.0; 5000.0; 10_000.0; 15_000.0; 20_000.0 |] 20_013.0
+    check 0.0 500_013.0 [| 0.0; 100_000.0; 200_000.0; 300_000.0; 400_000.0; 500_000.0 |] 500_013.0
+    check 155.0 2088.0 [| 0.0; 500.0; 1000.0; 1500.0; 2000.0 |] 2088.0
+    // data ending before a tick: the axis runs on to that tick
+    check 0.0 49_000.0 [| 0.0; 10_000.0; 20_000.0; 30_000.0; 40_000.0; 50_000.0 |] 50_000.0
+    check 0.0 10_000.0 [| 0.0; 2000.0; 4000.0; 6000.0; 8000.0; 10_000.0 |] 10_000.0
+
+[<Fact>]
+let ``a run's chart ends its x axis at the run's last step, not a tick step later`` () =
+    for lastStep in [ 20_013.0; 500_013.0; 2088.0; 10_000.0; 2_050_000.0 ] do
+        checkAxisEnd (Plots.lineChart config [ run lastStep ]) lastStep
+
+    let _, _, ticks, _, _ = xAxisOf (parse (Plots.lineChart config [ run 20_013.0 ]))
+    Assert.Equal<float[]>([| 0.0; 5000.0; 10_000.0; 15_000.0; 20_000.0 |], ticks)
+
+[<Fact>]
+let ``negative control: the axis-end check fails on an axis that runs a tick step past the run`` () =
+    // a chart whose axis runs to 25k, as the 20,013-step run's did when the axis ended at the next whole tick
+    let to25k = Plots.lineChart config [ run 25_000.0 ]
+    let _, last, _, _, _ = xAxisOf (parse to25k)
+    Assert.Equal(25_000.0, last, 6)
+
+    Assert.ThrowsAny<Exception>(fun () -> checkAxisEnd to25k 20_013.0) |> ignore
+    // and one that stops short of the run's end
+    Assert.ThrowsAny<Exception>(fun () -> checkAxisEnd (Plots.lineChart config [ run 20_000.0 ]) 20_013.0)
+    |> ignore
+
+/// The check on stacked charts: every chart's x axis line has the same ends in pixels and the same tick values.
+let private checkAligned (svgs: string list) =
+    let axes = svgs |> List.map (parse >> xAxisOf)
+    let _, _, ticks0, ends0, _ = axes.Head
+
+    for _, _, ticks, ends, _ in axes.Tail do
+        Assert.Equal(ends0, ends)
+        Assert.Equal<float[]>(ticks0, ticks)
+
+[<Fact>]
+let ``aligned charts share their x range and plot-area edges`` () =
+    // panels with different y labels, legends and x extents (the diagnostics start once the learner updates)
+    let returns =
+        { config with
+            Title = "qmix on combat:3m"
+        },
+        [ run 20_013.0; series "train" (line 21 id) ]
+
+    let diagnostics =
+        { config with
+            Title = ""
+            YLabel = "TD error, gradient"
+            Height = 300
+        },
+        [
+            series "grad norm before clipping" (Array.init 10 (fun i -> 1500.0 + 1800.0 * float i, 12_345.6 * float i))
+        ]
+
+    let svgs = Plots.alignedLineCharts [ returns; diagnostics ]
+    checkAligned svgs
+    checkAxisEnd svgs.Head 20_013.0
+    checkAxisEnd svgs[1] 20_013.0
+    checkChart svgs[1] [ "grad norm before clipping", 10 ]
+
+    Assert.Throws<ArgumentException>(fun () ->
+        Plots.alignedLineCharts [ returns; ({ fst diagnostics with Width = 800 }, snd diagnostics) ]
+        |> ignore)
+    |> ignore
+
+    Assert.Throws<ArgumentException>(fun () -> Plots.alignedLineCharts [] |> ignore)
+    |> ignore
+
+[<Fact>]
+let ``negative control: the alignment check fails on charts drawn one by one`` () =
+    let a = Plots.lineChart config [ run 20_013.0 ]
+
+    let b =
+        Plots.lineChart
+            { config with
+                YLabel = "TD error, gradient"
+            }
+            [
+                series
+                    "grad norm before clipping"
+                    (Array.init 10 (fun i -> 1500.0 + 1800.0 * float i, 12_345.6 * float i))
+            ]
+
+    Assert.ThrowsAny<Exception>(fun () -> checkAligned [ a; b ]) |> ignore
+
 // ---- degenerate inputs ----
 
 [<Fact>]
