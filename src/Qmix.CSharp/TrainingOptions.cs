@@ -374,12 +374,6 @@ public sealed record TrainingOptions
             return merged.Deserialize<TrainingOptions>(RunJson.Indented)
                 ?? throw new ArgumentException("the options are null", nameof(json));
         }
-        catch (JsonException e) when (e.Path is { Length: > 2 } path && Properties.TryGetValue(path[2..], out var property))
-        {
-            // a value of the wrong kind: "optimizer: "sgd" is not one of rms-prop, adam"
-            var key = path[2..];
-            throw new ArgumentException($"{key}: {merged[key]?.ToJsonString() ?? "null"} is not {Kind(property.PropertyType)}", key, e);
-        }
         catch (JsonException e)
         {
             throw new ArgumentException(WrongType(e, merged) ?? "the options do not fit their types", nameof(json), e);
@@ -398,24 +392,6 @@ public sealed record TrainingOptions
     static readonly Dictionary<string, string> FileKeys = typeof(TrainingOptions).GetProperties()
         .ToDictionary(p => p.Name, p => p.GetCustomAttributes(typeof(JsonPropertyNameAttribute), false)
             .Cast<JsonPropertyNameAttribute>().FirstOrDefault()?.Name ?? RunJson.Key(p.Name));
-
-    /// <summary>Every setting's property, by file key.</summary>
-    static readonly Dictionary<string, System.Reflection.PropertyInfo> Properties = typeof(TrainingOptions).GetProperties()
-        .Where(p => p.CanWrite).ToDictionary(p => FileKeys[p.Name]);
-
-    /// <summary>What a value of a type must be, for messages: "one of rms-prop, adam", "an integer from 0 to …".</summary>
-    static string Kind(Type type)
-    {
-        var t = Nullable.GetUnderlyingType(type) ?? type;
-        var orNull = t != type || !type.IsValueType ? " (or null)" : "";
-        if (t.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(t).Select(JsonNamingPolicy.KebabCaseLower.ConvertName));
-        if (t == typeof(bool)) return "true or false";
-        if (t == typeof(int)) return $"an integer from {int.MinValue} to {int.MaxValue}{orNull}";
-        if (t == typeof(ulong)) return $"an integer from 0 to {ulong.MaxValue}";
-        if (t == typeof(double)) return $"a number{orNull}";
-        return $"a string{orNull}";
-    }
-
 
     /// <summary>The file keys of the settings whose C# names differ from them (<c>learning_rate</c> → <c>lr</c>), so that
     /// <see cref="WithJson"/> reads the C# names too.</summary>
