@@ -26,6 +26,8 @@ public static class Evaluation
     /// <exception cref="ArgumentException">The environment's spec differs from the policy's.</exception>
     /// <exception cref="OperationCanceledException">The evaluation was cancelled.</exception>
     /// <exception cref="InvalidOperationException">A user's environment broke its contract.</exception>
+    /// <exception cref="NonFiniteQValueException">An agent's Q-value is NaN or infinite (the message names the
+    /// episode, the agent and the step).</exception>
     public static EvaluationResult Run(
         Policy policy, IMultiAgentEnvironment environment, int episodes = 100, ulong seed = 0,
         CancellationToken cancellationToken = default)
@@ -42,9 +44,16 @@ public static class Evaluation
         for (var i = 0; i < episodes; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (run, _) = F.Runner.runEpisodes(
-                env.Core, policy.AgentConfig, policy.Parameters.Agent, greedy, 0, 1, Rng.foldIn(i, key));
-            all.Add(run[0]);
+            try
+            {
+                var (run, _) = F.Runner.runEpisodes(
+                    env.Core, policy.AgentConfig, policy.Parameters.Agent, greedy, 0, 1, Rng.foldIn(i, key));
+                all.Add(run[0]);
+            }
+            catch (F.NonFiniteQValueException e)
+            {
+                throw new NonFiniteQValueException($"episode {i}: {e.Message}", e.Agent, e.Step, e);
+            }
         }
         var stats = F.Runner.stats(all.ToArray());
         return new EvaluationResult

@@ -60,3 +60,31 @@ public enum TrainingPreset
     /// greedy test episode every 250 steps.</summary>
     PaperMatrixGames,
 }
+
+/// <summary>What training does when a checkpoint cannot be written (a full disk, a read-only directory): in either case
+/// the failure is reported and the previous checkpoint is kept as it was, loadable.</summary>
+public enum CheckpointFailure
+{
+    /// <summary>Train on: the failure is a warning (quantity <c>checkpoint</c>), and the next checkpoint is tried an
+    /// interval later (the default: a long run is not lost to a disk that fills for a while).</summary>
+    Continue,
+
+    /// <summary>Stop: <see cref="Trainer.Train(IProgress{TrainingProgress}, CancellationToken)"/> throws
+    /// <see cref="CheckpointFailedException"/> after the iteration whose checkpoint failed, so that no training goes
+    /// unsaved; the run continues later from the previous checkpoint.</summary>
+    Stop,
+}
+
+/// <summary>What a checkpoint holds of the replay buffer.</summary>
+public enum CheckpointReplay
+{
+    /// <summary>The whole buffer (the default): a resumed run continues bit-identically to an uninterrupted one. The
+    /// buffer dominates the checkpoint's size (a full 5000-episode buffer is 392 MB on combat:3m, 5.7 GB on
+    /// combat:3s5z).</summary>
+    Full,
+
+    /// <summary>No episode: the checkpoint holds the parameters, targets, optimiser and counters only (a few MB), and a
+    /// resumed run starts with an empty buffer that it refills before its next update, so it is not bit-identical to an
+    /// uninterrupted one.</summary>
+    None,
+}

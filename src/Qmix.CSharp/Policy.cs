@@ -24,6 +24,8 @@ public sealed class Policy
     readonly F.Actor actor;
     readonly float[] hidden;
     readonly int[] lastActions;
+    // the episode's step, for messages
+    int step;
 
     internal Policy(EnvironmentSpec spec, TrainingOptions options, CoreParams parameters)
     {
@@ -54,6 +56,7 @@ public sealed class Policy
     {
         Array.Clear(hidden);
         Array.Fill(lastActions, -1);
+        step = 0;
     }
 
     /// <summary>Every agent's greedy action for one step, each from its own observation and memory; the memory
@@ -67,6 +70,8 @@ public sealed class Policy
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">An array has the wrong length (both lengths are in the message), or an
     /// agent has no available action.</exception>
+    /// <exception cref="NonFiniteQValueException">An agent's Q-value is NaN or infinite (the message names the agent
+    /// and the step since <see cref="Reset"/>).</exception>
     public int[] Act(float[] observations, bool[] availableActions)
     {
         ArgumentNullException.ThrowIfNull(observations);
@@ -87,6 +92,7 @@ public sealed class Policy
     /// <c>int[]</c> converts to it.</param>
     /// <exception cref="ArgumentException">A span has the wrong length (both lengths are in the message), or an
     /// agent has no available action. The memory is not changed then.</exception>
+    /// <exception cref="NonFiniteQValueException">An agent's Q-value is NaN or infinite.</exception>
     public void Act(ReadOnlySpan<float> observations, ReadOnlySpan<bool> availableActions, Span<int> actions)
     {
         int n = Spec.Agents, a = Spec.Actions;
@@ -106,8 +112,19 @@ public sealed class Policy
                 throw new ArgumentException($"{Spec.Name}: agent {agent} has no available action", nameof(availableActions));
 
         // the first largest Q-value among the available actions (as the runner's greedy choice)
-        F.ActorModule.greedy(actor, observations, lastActions, hidden, availableActions, actions);
+        try
+        {
+            F.ActorModule.greedy(actor, observations, lastActions, hidden, availableActions, actions);
+        }
+        catch (F.NonFiniteQValueException e)
+        {
+            throw new NonFiniteQValueException(
+                $"{Spec.Name}: agent {e.Agent} at step {step} has Q-value {e.Value} for action {e.Action}: the policy's " +
+                "parameters hold NaN or infinite values (diverged training, or a damaged model); no action is chosen",
+                e.Agent, step, e);
+        }
         actions.CopyTo(lastActions);
+        step++;
     }
 
     /// <summary>A policy with the same parameters and a fresh memory (as after <see cref="Reset"/>).</summary>

@@ -32,7 +32,7 @@ public sealed class RunDirectory
 
     /// <summary>The environment step the checkpoint was written at, read from its sidecar
     /// (<c>checkpoints/model.json</c>); null when there is no checkpoint or its sidecar cannot be read. A run that
-    /// is not complete continues from this step (<see cref="RunRecorder.Resume"/>).</summary>
+    /// is not complete continues from this step (<see cref="RunRecorder.Resume(string, IMultiAgentEnvironment?)"/>).</summary>
     /// <returns>The step, or null.</returns>
     public int? CheckpointStep()
     {

@@ -22,7 +22,7 @@ namespace Qmix;
 /// <remarks>The metrics files are flushed after every record, so a run that is killed keeps what it recorded.
 /// When training is cancelled, the trainer writes its checkpoint, the recorder writes <c>curves.svg</c> and
 /// <c>summary.json</c> (with <see cref="RunSummary.Completed"/> false), and the cancellation is rethrown.
-/// <see cref="Resume"/> continues such a run, or a killed one, from its last checkpoint.</remarks>
+/// <see cref="Resume(string, IMultiAgentEnvironment?)"/> continues such a run, or a killed one, from its last checkpoint.</remarks>
 public sealed partial class RunRecorder : IDisposable
 {
     /// <summary>The file names of a run directory.</summary>
@@ -171,6 +171,8 @@ public sealed partial class RunRecorder : IDisposable
     /// stopped).</exception>
     /// <exception cref="TrainingDivergedException">The loss became NaN or infinite (the curves and summary are
     /// written).</exception>
+    /// <exception cref="CheckpointFailedException">A checkpoint could not be written and the options say stop (the
+    /// curves and summary are written; the run resumes from its previous checkpoint).</exception>
     [OverloadResolutionPriority(1)]
     public RunSummary Train(IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -187,7 +189,7 @@ public sealed partial class RunRecorder : IDisposable
             Finish(secondsBefore + (clock.Elapsed - started).TotalSeconds, "cancelled");
             throw;
         }
-        catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException)
+        catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException or CheckpointFailedException)
         {
             Finish(secondsBefore + (clock.Elapsed - started).TotalSeconds, e.Message);
             throw;

@@ -28,9 +28,43 @@ public sealed partial class RunRecorder
     /// <exception cref="DirectoryNotFoundException">There is no such directory.</exception>
     /// <exception cref="FileNotFoundException">The directory holds no run (no <c>config.json</c>).</exception>
     /// <exception cref="InvalidDataException">A file of the run, or its checkpoint, is corrupt.</exception>
-    public static RunRecorder Resume(string directory, IMultiAgentEnvironment? environment = null)
+    public static RunRecorder Resume(string directory, IMultiAgentEnvironment? environment = null) =>
+        Resume(directory, null, environment);
+
+    /// <summary>Continues a run as <see cref="Resume(string, IMultiAgentEnvironment?)"/> does, to more steps than it
+    /// was started for: a finished run (or a stopped one) trains on to <paramref name="totalSteps"/>, which
+    /// <c>config.json</c> then records. The continuation is bit-identical to a run started for
+    /// <paramref name="totalSteps"/> (its greedy tests fall on the same steps); its metrics are appended and its
+    /// curves redrawn when it ends.</summary>
+    /// <param name="directory">A run directory written by <see cref="Create"/>.</param>
+    /// <param name="totalSteps">The steps the run now trains to: at least its current
+    /// <see cref="TrainingOptions.TotalSteps"/>.</param>
+    /// <param name="environment">The run's environment; null to make it by the name in <c>config.json</c>.</param>
+    /// <returns>The recorder, owning its trainer, at the checkpoint's step.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is less than the run's total
+    /// steps (a run is not shortened).</exception>
+    /// <exception cref="ArgumentException">See <see cref="Resume(string, IMultiAgentEnvironment?)"/>.</exception>
+    /// <exception cref="DirectoryNotFoundException">There is no such directory.</exception>
+    /// <exception cref="FileNotFoundException">The directory holds no run.</exception>
+    /// <exception cref="InvalidDataException">A file of the run, or its checkpoint, is corrupt.</exception>
+    public static RunRecorder Resume(string directory, int totalSteps, IMultiAgentEnvironment? environment = null) =>
+        Resume(directory, (int?)totalSteps, environment);
+
+    static RunRecorder Resume(string directory, int? totalSteps, IMultiAgentEnvironment? environment)
     {
+        Guard.NotEmpty(directory, nameof(directory));
+        // a process killed while a save swapped files left the previous checkpoint aside as .bak: put it back
+        if (System.IO.Directory.Exists(directory))
+            Qmix.Functional.Checkpoint.recover(Path.Combine(directory, CheckpointFolder, ModelStem));
         var run = RunDirectory.Load(directory);
+        var config = run.Config;
+        if (totalSteps is { } n && n != config.Options.TotalSteps)
+        {
+            if (n < config.Options.TotalSteps)
+                throw new ArgumentOutOfRangeException(nameof(totalSteps), n,
+                    $"{directory} was started for {config.Options.TotalSteps:N0} steps; a run can be extended, not shortened (asked {n:N0})");
+            config = config with { Options = config.Options with { TotalSteps = n } };
+        }
         var env = environment is null
             ? run.CreateEnvironment()
             : MultiAgentEnvironment.From(environment, nameof(environment));
@@ -38,11 +72,14 @@ public sealed partial class RunRecorder
             throw new ArgumentException(
                 $"{directory} was trained on {run.Config.Spec}, the environment given is {RunEnvironmentSpec.From(env.Spec)}",
                 nameof(environment));
-        return new RunRecorder(run, env);
+        var recorder = new RunRecorder(run, config, env);
+        if (!ReferenceEquals(config, run.Config))
+            RunJson.WriteFile(Path.Combine(recorder.Directory, ConfigFile), JsonSerializer.Serialize(config, RunJson.Indented));
+        return recorder;
     }
 
-    RunRecorder(RunDirectory run, MultiAgentEnvironment environment)
-        : this(run.Path, environment, run.Config, run.Config.Options)
+    RunRecorder(RunDirectory run, RunConfig config, MultiAgentEnvironment environment)
+        : this(run.Path, environment, config, config.Options)
     {
         try
         {

@@ -43,7 +43,16 @@ public sealed class Trainer : IDisposable
         Options = options;
         checkpointStem = options.CheckpointDirectory is { } dir ? Path.Combine(dir, "model") : null;
         core = F.Training.create(options.ToConfig(checkpointStem), Environment.Core);
-        state = F.Training.init(core);
+        state = WithBatchesReused(F.Training.init(core));
+    }
+
+    /// <summary>The state with its batches sampled into reused memory: this loop keeps no batch beyond its update, and
+    /// fresh batches of a large map (a gigabyte each for combat:27m_vs_30m) would pile up as garbage, doubling the
+    /// process's memory.</summary>
+    static CoreState WithBatchesReused(CoreState s)
+    {
+        if (s.Learner.Workspace is { } ws) ws.RecyclesBatches = true;
+        return s;
     }
 
     /// <summary>The environment trained on (a user's environment wrapped in its handle).</summary>
@@ -100,11 +109,14 @@ public sealed class Trainer : IDisposable
     /// <returns>What this call achieved.</returns>
     /// <exception cref="OperationCanceledException">Training was cancelled (or the trainer disposed); the trainer
     /// keeps the last completed iteration, and a later call continues from there.</exception>
-    /// <exception cref="TrainingDivergedException">The loss or the gradient norm became NaN or infinite.</exception>
+    /// <exception cref="TrainingDivergedException">The loss or the gradient norm became NaN or infinite, or an agent's
+    /// Q-value while acting did (the message names the agent and the step).</exception>
     /// <exception cref="InvalidOperationException">Another call is already training, or a user's environment
     /// broke its contract (arrays of the wrong size, a non-finite reward, an agent without an available
     /// action).</exception>
     /// <exception cref="ObjectDisposedException">The trainer was disposed.</exception>
+    /// <exception cref="CheckpointFailedException">A checkpoint could not be written and
+    /// <see cref="TrainingOptions.OnCheckpointFailure"/> is <see cref="CheckpointFailure.Stop"/>.</exception>
     /// <remarks>A <see cref="Progress{T}"/> posts each report to the synchronisation context it was created on (the
     /// thread pool in a console app), so its reports may arrive out of order and after this method returns; the
     /// <see cref="Train(Action{TrainingProgress}, CancellationToken)"/> overload delivers them synchronously.</remarks>
@@ -191,11 +203,13 @@ public sealed class Trainer : IDisposable
         Guard.NotEmpty(path, nameof(path));
         ObjectDisposedException.ThrowIf(disposed, this);
         if (Volatile.Read(ref running) != 0) throw new InvalidOperationException("cannot resume while training");
+        // a process killed while a save swapped files left the previous checkpoint aside as .bak: put it back
+        F.Checkpoint.recover(path);
         var model = ModelFiles.ModelPath(path);
         if (!File.Exists(model)) throw new FileNotFoundException($"no checkpoint at {model}", model);
         try
         {
-            state = F.Training.resume(core, path);
+            state = WithBatchesReused(F.Training.resume(core, path));
         }
         catch (F.CheckpointException e)
         {
@@ -212,10 +226,22 @@ public sealed class Trainer : IDisposable
         disposal.Cancel();
     }
 
-    void Write(string path, CoreState s)
+    /// <summary>Raised on the training thread after each checkpoint the trainer writes while training (periodic, final,
+    /// or on cancellation), with its size and the time it took.</summary>
+    public event EventHandler<CheckpointWritten>? CheckpointWritten;
+
+    /// <summary>Writes a checkpoint (without the replay buffer's episodes when the options say so); returns what was
+    /// written.</summary>
+    CheckpointWritten Write(string path, CoreState s)
     {
+        var clock = Stopwatch.StartNew();
+        if (Options.CheckpointReplay == CheckpointReplay.None)
+            s = new CoreState(s.Learner, F.ReplayModule.empty(Options.BufferSize), s.Counters, s.Diagnostics);
         F.Training.save(core, path, s);
         ModelFiles.WriteSidecar(path, Spec, Options);
+        var (model, train, sidecar) = F.Checkpoint.paths(path);
+        var bytes = new[] { model, train, sidecar, ModelFiles.SidecarPath(path) }.Where(File.Exists).Sum(f => new FileInfo(f).Length);
+        return new CheckpointWritten(s.Counters.Step, model, bytes, F.ReplayModule.count(s.Replay), clock.Elapsed);
     }
 
     // the step of the last checkpoint tried, written or not: a failed one is tried again an interval later
@@ -235,11 +261,15 @@ public sealed class Trainer : IDisposable
             state.Diagnostics);
         try
         {
-            Write(checkpointStem!, next);
+            var written = Write(checkpointStem!, next);
             state = next;
+            CheckpointWritten?.Invoke(this, written);
         }
         catch (F.CheckpointSaveException e)
         {
+            if (Options.OnCheckpointFailure == CheckpointFailure.Stop)
+                throw new CheckpointFailedException(
+                    $"{e.Message}; training stopped at step {c.Step} (on_checkpoint_failure: stop)", c.Step, e.InnerException);
             var w = new TrainingWarning(c.Step, c.Episode, "checkpoint", double.NaN, double.NaN, e.Message);
             warnings.Add(w);
             Warned?.Invoke(this, w);
@@ -247,6 +277,23 @@ public sealed class Trainer : IDisposable
     }
 
     static double? Value(FSharpOption<float>? option) => option is null ? null : option.Value;
+
+    /// <summary>One iteration; NaN or infinite Q-values while acting stop training as a divergence (the state before
+    /// the iteration is kept).</summary>
+    (CoreState, Microsoft.FSharp.Collections.FSharpList<F.TrainingEvent>) Iterate()
+    {
+        try
+        {
+            var t = F.Training.iterate(core, state);
+            return (t.Item1, t.Item2);
+        }
+        catch (F.NonFiniteQValueException e)
+        {
+            throw new TrainingDivergedException(
+                $"training diverged at step {state.Counters.Step} (episode {state.Counters.Episode}): {e.Message}; " +
+                "the trainer keeps the state before this iteration", state.Counters.Step, state.Counters.Episode);
+        }
+    }
 
     TrainingResult Run(IProgress<TrainingProgress>? progress, CancellationToken ct)
     {
@@ -296,7 +343,7 @@ public sealed class Trainer : IDisposable
                 // the caller's token, so that TrainAsync's task ends up Canceled
                 ct.ThrowIfCancellationRequested();
                 disposal.Token.ThrowIfCancellationRequested();
-                var (next, events) = F.Training.iterate(core, state);
+                var (next, events) = Iterate();
                 var tested = new List<TrainingEvaluation>();
                 var warned = new List<TrainingWarning>();
                 foreach (var e in events)

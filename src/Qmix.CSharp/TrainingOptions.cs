@@ -152,6 +152,16 @@ public sealed record TrainingOptions
     /// cancelled).</summary>
     public int SaveInterval { get; init => field = Guard.AtLeast(value, 0, nameof(SaveInterval)); } = 0;
 
+    /// <summary>What happens when a checkpoint cannot be written: <see cref="CheckpointFailure.Continue"/> (the default:
+    /// a warning, the next one tried an interval later) or <see cref="CheckpointFailure.Stop"/> (training stops with
+    /// <see cref="CheckpointFailedException"/>). Either way the previous checkpoint is kept.</summary>
+    public CheckpointFailure OnCheckpointFailure { get; init => field = Defined(value, nameof(OnCheckpointFailure)); } = CheckpointFailure.Continue;
+
+    /// <summary>What a checkpoint holds of the replay buffer (<c>checkpoint_replay</c>): <see cref="CheckpointReplay.Full"/>
+    /// (the default, needed for a bit-identical resume) or <see cref="CheckpointReplay.None"/> (a few MB instead of up
+    /// to gigabytes; a resumed run refills its buffer).</summary>
+    public CheckpointReplay CheckpointReplay { get; init => field = Defined(value, nameof(CheckpointReplay)); } = CheckpointReplay.Full;
+
     /// <summary>Where the trainer writes its checkpoint (<c>DIR/model.safetensors</c> and its companions, see
     /// <see cref="Trainer.Save"/>); null (the default) writes none.</summary>
     public string? CheckpointDirectory
@@ -332,8 +342,9 @@ public sealed record TrainingOptions
     /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
     /// <exception cref="ArgumentException">The text is not a JSON object, a key is not a setting (the message names it
     /// and lists the settings), or a value has the wrong type.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range (the exception names the
-    /// setting).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range (the message names the setting as the
+    /// file spells it and as the property does, the value and the allowed range; <c>ParamName</c> is the file
+    /// key).</exception>
     public TrainingOptions WithJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
@@ -367,7 +378,20 @@ public sealed record TrainingOptions
         {
             throw new ArgumentException(WrongType(e, merged) ?? "the options do not fit their types", nameof(json), e);
         }
+        catch (ArgumentException e) when (e.ParamName is { } property && FileKeys.TryGetValue(property, out var key))
+        {
+            // named as the file spells it, then as the property does: "lr: LearningRate must be a positive finite number, got -1"
+            var plain = e.Message.Replace($" (Parameter '{property}')", "", StringComparison.Ordinal).Split('\n')[0].Trim();
+            throw e is ArgumentOutOfRangeException r
+                ? new ArgumentOutOfRangeException(key, r.ActualValue, $"{key}: {plain}")
+                : new ArgumentException($"{key}: {plain}", key, e);
+        }
     }
+
+    /// <summary>The file key of every setting, by property name (<c>LearningRate</c> → <c>lr</c>).</summary>
+    static readonly Dictionary<string, string> FileKeys = typeof(TrainingOptions).GetProperties()
+        .ToDictionary(p => p.Name, p => p.GetCustomAttributes(typeof(JsonPropertyNameAttribute), false)
+            .Cast<JsonPropertyNameAttribute>().FirstOrDefault()?.Name ?? RunJson.Key(p.Name));
 
     /// <summary>The file keys of the settings whose C# names differ from them (<c>learning_rate</c> → <c>lr</c>), so that
     /// <see cref="WithJson"/> reads the C# names too.</summary>

@@ -66,6 +66,11 @@ public static class Cli
             error.WriteLine($"qmix: {e.Message}");
             return Usage;
         }
+        catch (NonFiniteQValueException e)
+        {
+            error.WriteLine($"qmix: {e.Message}");
+            return Failed;
+        }
         catch (ArgumentException e)
         {
             error.WriteLine($"qmix: {Plain(e)}");

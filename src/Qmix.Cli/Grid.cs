@@ -189,7 +189,7 @@ internal sealed record Grid
     public const double ResidentFactor = 1.2;
 
     /// <summary>The bytes of one episode in the replay buffer: (limit + 1) × (N·obs + state + N·A + N + 1) × 4.</summary>
-    static long EpisodeBytes(EnvironmentSpec spec)
+    public static long EpisodeBytes(EnvironmentSpec spec)
     {
         long t1 = spec.EpisodeLimit + 1, n = spec.Agents;
         return t1 * (n * spec.ObservationSize + spec.StateSize + n * spec.Actions + n + 1) * 4;
@@ -197,7 +197,7 @@ internal sealed record Grid
 
     /// <summary>The learner's working memory for a batch and the process's own: batch × (limit + 1) × N ×
     /// (6·hidden + obs + A) × 8 bytes + 150 MB.</summary>
-    static long LearnerBytes(EnvironmentSpec spec, TrainingOptions options) =>
+    public static long LearnerBytes(EnvironmentSpec spec, TrainingOptions options) =>
         options.BatchSize * (spec.EpisodeLimit + 1L) * spec.Agents * (6L * options.AgentHiddenSize + spec.ObservationSize + spec.Actions) * 8
         + 150L * 1024 * 1024;
 

@@ -34,7 +34,8 @@ internal static class Resumption
     public static RunState StateOf(RunDirectory run) => run.Summary switch
     {
         { Completed: true } => RunState.Done,
-        { StoppedBecause: { } why } when why != "cancelled" => RunState.Failed,
+        // a run stopped because its checkpoint could not be written continues from the previous one
+        { StoppedBecause: { } why } when why != "cancelled" && !why.StartsWith(CheckpointFailedException.Prefix, StringComparison.Ordinal) => RunState.Failed,
         _ => RunState.Partial,
     };
 
@@ -70,6 +71,25 @@ internal static class Resumption
         }
         return diff;
     }
+
+    /// <summary>The run directory of <c>qmix train</c>: <c>--resume DIR</c> names it (then <c>--out</c>, if given, must be
+    /// the same), otherwise <c>--out</c>.</summary>
+    /// <param name="output">The <c>--out</c> value, or null.</param>
+    /// <param name="resume">Whether <c>--resume</c> is given.</param>
+    /// <param name="resumeDir">Its value, or null when it is given alone.</param>
+    public static string? Directory(string? output, bool resume, string? resumeDir)
+    {
+        if (!resume || resumeDir is null) return output;
+        if (output is not null && Path.GetFullPath(output) != Path.GetFullPath(resumeDir))
+            throw new UsageException($"--resume {resumeDir} and --out {output} name different run directories: give one of them");
+        if (!System.IO.Directory.Exists(resumeDir))
+            throw new UsageException($"--resume {resumeDir}: no such run directory");
+        return resumeDir;
+    }
+
+    /// <summary>Whether a run asked to train to <paramref name="totalSteps"/> is extended: more steps than it was started
+    /// for.</summary>
+    public static bool Extends(RunConfig config, int totalSteps) => totalSteps > config.Options.TotalSteps;
 
     /// <summary>Whether two settings are fractional numbers that name the same float32, which is what the core trains
     /// with: a run whose config.json holds a preset's setting widened (0.0010000000474974513, as runs made before

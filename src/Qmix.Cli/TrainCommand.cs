@@ -23,7 +23,12 @@ internal static class TrainCommand
         preset.AcceptOnlyFromAmong([.. Names.Presets]);
         var parallel = new Option<int?>("--parallel") { Description = "Seeds trained at once; default the number of cores", HelpName = "N" };
         var settings = TrainingFlags.Create();
-        var resume = new Option<bool>("--resume") { Description = "When --out already holds the run: continue it from its checkpoint (nothing to do when it is complete); settings given must be the run's" };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue the run in DIR (or in --out) from its checkpoint, with its own settings; given more --steps, a finished run trains on to them. Other settings given must be the run's",
+            HelpName = "DIR",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var command = new Command("train", "Train agents on an environment, recording a run directory (config.json, metrics.jsonl/.csv, curves.svg, checkpoints/, summary.json)")
         {
             env, algo, preset, steps, seed, seeds, config, output, parallel, resume,
@@ -31,8 +36,8 @@ internal static class TrainCommand
         foreach (var option in settings.Options) command.Options.Add(option);
         command.SetAction(r => Run(io, new Request(
             r.GetValue(env), r.GetValue(algo), r.GetValue(preset), r.GetValue(steps), r.GetValue(seed), r.GetValue(seeds), r.GetValue(config),
-            r.GetValue(output), r.GetValue(parallel), r.GetValue(resume),
-            settings.Json(r), settings, "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
+            Resumption.Directory(r.GetValue(output), r.GetResult(resume) is not null, r.GetValue(resume)), r.GetValue(parallel),
+            r.GetResult(resume) is not null, settings.Json(r), settings, "qmix " + string.Join(" ", r.Tokens.Select(t => t.Value)))));
         return command;
     }
 
@@ -54,6 +59,9 @@ internal static class TrainCommand
         public int ResumedAt { get; } = resumedAt;
         public volatile TrainingProgress? Latest;
         public volatile string Status = "waiting";
+        /// <summary>The last checkpoint written, and those not printed yet.</summary>
+        public volatile CheckpointWritten? Saved;
+        public readonly System.Collections.Concurrent.ConcurrentQueue<CheckpointWritten> Saves = new();
         public TrainingProgress? Printed;
         public TimeSpan? PrintedAt;
         readonly List<TrainingWarning> warnings = [];
@@ -97,17 +105,19 @@ internal static class TrainCommand
         envName = Names.RegisteredName(envName) ?? envName; // non-monotonic is matrix:non-monotonic
         Names.Environment(envName);
         var presetUsed = q.Preset is not null ? Names.Preset(q.Preset) : Names.DefaultPreset(envName);
-        var options = TrainingOptions.Preset(presetUsed);
+        // a run continued starts from its own settings, the flags given then change them (and are checked below)
+        var options = existing is not null && q.Preset is null && configJson is null ? existing.Options : TrainingOptions.Preset(presetUsed);
         if (configJson is not null) options = WithConfig(options, configJson, q.Config!);
         if (q.Settings is not null) options = q.Flags.Apply(options, q.Settings);
         if (q.Algo is not null) options = options with { Algorithm = Names.Algorithm(q.Algo) };
         if (q.Steps is { } n) options = options with { TotalSteps = n >= 0 ? n : throw new UsageException($"--steps {n}: at least 0") };
         if (q.Seed is { } s) options = options with { Seed = s };
-        // a run continued without any setting given keeps its own
-        if (existing is not null && !q.SetsOptions) options = existing.Options;
         var seeds = q.Seeds is not null ? Names.Seeds(q.Seeds) : [options.Seed];
         if (TrainingFlags.EpsilonWarning(options) is { } epsilonWarning) io.Out.WriteLine("  warning: " + epsilonWarning);
-        var parallel = Math.Max(1, q.Parallel ?? System.Environment.ProcessorCount);
+        var parallel = q.Parallel is { } pl ? (pl >= 1 ? pl : throw new UsageException($"--parallel {pl}: at least 1")) : System.Environment.ProcessorCount;
+        // refused up front when the replay buffer cannot fit, rather than killed when it fills
+        if (TrainMemory.Check(envName, Names.Environment(envName).Spec, options, Math.Min(parallel, seeds.Count),
+                GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) is { } tooBig) throw tooBig;
         var algoName = RunDirectory.AlgorithmName(options.Algorithm);
         var outDir = q.Out ?? Path.Combine("runs",
             $"{envName.Replace(':', '-')}-{algoName}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
@@ -125,20 +135,31 @@ internal static class TrainCommand
                 if (q.Resume && RunDirectory.IsRunDirectory(dir))
                 {
                     var run0 = RunDirectory.Load(dir);
-                    if (q.SetsOptions && Resumption.Differences(run0.Config, envName, options with { Seed = seed }) is { Count: > 0 } diff)
+                    // more steps than the run was started for extend it; any other setting must be the run's
+                    var extend = Resumption.Extends(run0.Config, options.TotalSteps);
+                    if (q.SetsOptions && Resumption.Differences(run0.Config, envName, options with { Seed = seed, TotalSteps = run0.Config.Options.TotalSteps }) is { Count: > 0 } diff)
                         throw Resumption.Mismatch(dir, diff);
-                    if (Resumption.StateOf(run0) is RunState.Done or RunState.Failed)
+                    if (q.SetsOptions && options.TotalSteps < run0.Config.Options.TotalSteps)
+                        throw Resumption.Mismatch(dir, [$"total_steps: {run0.Config.Options.TotalSteps} in the run, {options.TotalSteps} asked (a run is extended, not shortened)"]);
+                    if (Resumption.StateOf(run0) is RunState.Failed || (Resumption.StateOf(run0) is RunState.Done && !extend))
                     {
                         finished.Add((seed, dir, Resumption.Describe(dir)));
                         continue;
                     }
-                    recorder = RunRecorder.Resume(dir, Names.Environment(run0.Config.Environment));
+                    recorder = extend
+                        ? RunRecorder.Resume(dir, options.TotalSteps, Names.Environment(run0.Config.Environment))
+                        : RunRecorder.Resume(dir, Names.Environment(run0.Config.Environment));
                     resumedAt = recorder.Trainer.Step;
                 }
                 else recorder = RunRecorder.Create(dir, Names.Environment(envName), options with { Seed = seed }, q.CommandLine);
                 recorder.Trainer.ProgressInterval = io.Live ? TimeSpan.FromMilliseconds(150) : TimeSpan.FromSeconds(1);
                 var run = new SeedRun(seed, recorder, resumedAt);
                 recorder.Trainer.Warned += (_, w) => run.Warn(w);
+                recorder.Trainer.CheckpointWritten += (_, c) =>
+                {
+                    run.Saved = c;
+                    run.Saves.Enqueue(c);
+                };
                 runs.Add(run);
             }
         }
@@ -181,7 +202,7 @@ internal static class TrainCommand
                 {
                     run.Status = "stopped";
                 }
-                catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException)
+                catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException or CheckpointFailedException)
                 {
                     run.Status = "failed: " + e.Message;
                 }
@@ -260,6 +281,8 @@ internal static class TrainCommand
             foreach (var run in runs)
             {
                 foreach (var w in run.Unprinted()) io.Out.WriteLine(WarningLine(w, multi ? run.Seed : null));
+                while (run.Saves.TryDequeue(out var saved))
+                    io.Out.WriteLine($"  {(multi ? $"seed {run.Seed}: " : "")}{CheckpointLine(saved)}");
                 var p = run.Latest;
                 if (p is null || ReferenceEquals(p, run.Printed)) continue;
                 if (!done && run.PrintedAt is { } at && clock.Elapsed - at < TimeSpan.FromSeconds(2)) continue;
@@ -282,6 +305,14 @@ internal static class TrainCommand
             $"return train {Format.Number(p.TrainReturn)} test {Format.Number(p.TestReturn)}{win}  " +
             $"{p.StepsPerSecond,8:N0} steps/s  {Eta(p)}");
     }
+
+    /// <summary>A checkpoint written, as printed: "checkpoint at step 4,000: 412 MB (5,000 episodes of replay) in 1.3 s".</summary>
+    static string CheckpointLine(CheckpointWritten c) =>
+        string.Create(CultureInfo.InvariantCulture, $"checkpoint at step {c.Step:N0}: {Size(c)}");
+
+    static string Size(CheckpointWritten c) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"{Grid.Bytes(c.Bytes)}, {(c.ReplayEpisodes > 0 ? $"{c.ReplayEpisodes:N0} episodes of replay" : "no replay")}, written in {c.Elapsed.TotalSeconds:0.0} s");
 
     /// <summary>A warning as printed: "warning: MESSAGE", with the seed when several train.</summary>
     static string WarningLine(TrainingWarning w, ulong? seed) =>
@@ -372,7 +403,8 @@ internal static class TrainCommand
             if (multi) continue;
             o.WriteLine($"run directory: {run.Recorder.Directory}");
             o.WriteLine($"  plot:        {run.Recorder.CurvesPath}");
-            if (s.Checkpoint is { } c) o.WriteLine($"  checkpoint:  {Path.Combine(run.Recorder.Directory, c)}");
+            if (s.Checkpoint is { } c)
+                o.WriteLine($"  checkpoint:  {Path.Combine(run.Recorder.Directory, c)}{(run.Saved is { } sv ? $" ({Size(sv)})" : "")}");
             o.WriteLine($"  metrics:     {Path.Combine(run.Recorder.Directory, RunFiles.MetricsCsv)}, {RunFiles.MetricsJson}; summary.json, config.json");
             o.WriteLine($"next: qmix eval {run.Recorder.Directory}   |   qmix plot {run.Recorder.Directory}");
         }

@@ -45,6 +45,8 @@ internal sealed class TrainingFlags
         optimizer.AcceptOnlyFromAmong("adam", "rms-prop");
         var mixerInput = f.Add<string?>("--mixer-input", "mixer_input", "What the mixer's hypernetworks read: state or all-observations", "INPUT", "--hypernet-input");
         mixerInput.AcceptOnlyFromAmong("state", "all-observations");
+        var replay = f.Add<string?>("--checkpoint-replay", "checkpoint_replay", "What checkpoints hold of the replay buffer: full (the default, for a bit-identical resume) or none (a few MB; a resumed run refills its buffer)", "full|none");
+        replay.AcceptOnlyFromAmong("full", "none");
         return f;
     }
 
@@ -109,6 +111,16 @@ internal sealed class TrainingFlags
         catch (ArgumentException e)
         {
             var message = Cli.Plain(e);
+            // WithJson names the option by its key first ("buffer_size: BufferSize must be ..."): the command line names
+            // it as it was given instead
+            if (e.ParamName is { } k && message.StartsWith(k + ": ", StringComparison.Ordinal) && givenAs.TryGetValue(Key(k), out var asGiven))
+            {
+                var rest = message[(k.Length + 2)..];
+                var property = rest.Split(' ')[0];
+                throw new UsageException(typeof(TrainingOptions).GetProperty(property) is not null
+                    ? asGiven + rest[property.Length..]
+                    : $"{asGiven}: {rest}");
+            }
             // a range error names the option's C# property (BufferSize): name it as the command line did
             if (e.ParamName is { } p && givenAs.TryGetValue(Key(p), out var given))
                 return message.StartsWith(p + " ", StringComparison.Ordinal)

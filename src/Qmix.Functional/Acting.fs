@@ -10,6 +10,25 @@ open Qmix.Tensors
 
 type private TP = System.Numerics.Tensors.TensorPrimitives
 
+/// <summary>An agent's network gave a NaN or infinite Q-value while acting: its parameters hold NaN or infinite values
+/// (a diverged update, or a damaged model), and no action can be chosen from it. The message names the agent, the step
+/// and the value; acting stops instead of picking an arbitrary action.</summary>
+type NonFiniteQValueException(message: string, agent: int, step: int, action: int, value: float32) =
+    inherit ArithmeticException(message)
+
+    /// <summary>The agent whose Q-value was not finite.</summary>
+    member _.Agent = agent
+
+    /// <summary>The step of the episode (from 0) at which it was computed, or −1 when the caller does not count
+    /// steps.</summary>
+    member _.Step = step
+
+    /// <summary>The action whose Q-value it was.</summary>
+    member _.Action = action
+
+    /// <summary>The value (NaN or ±∞).</summary>
+    member _.Value = value
+
 /// A linear map packed for acting: Wᵀ stored [K, Np] row-major (row p holds input p's weight to every output), the
 /// outputs zero-padded from N to Np, a multiple of 16; the bias zero-padded the same way.
 type internal PackedLinear =
@@ -982,6 +1001,44 @@ module Actor =
             for row in 0 .. rows - 1 do
                 ReadOnlySpan<float32>(actor.Q, row * aq, a).CopyTo(qOut.Slice(row * a, a))
 
+    /// <summary>Raises <see cref="T:Qmix.Functional.NonFiniteQValueException"/> for the first non-finite value among
+    /// Q-values of consecutive rows (row r is agent r mod N of environment r / N), naming the agent and the
+    /// step.</summary>
+    /// <param name="spec">The environment's sizes (its name and N go into the message).</param>
+    /// <param name="step">The step of the episode, or −1 when unknown.</param>
+    /// <param name="firstRow">The row of the first values.</param>
+    /// <param name="q">Q-values [rows·A], row by row.</param>
+    let checkFinite (spec: EnvSpec) (step: int) (firstRow: int) (q: ReadOnlySpan<float32>) : unit =
+        if not (TP.IsFiniteAll q) then
+            let mutable i = 0
+
+            while Single.IsFinite q[i] do
+                i <- i + 1
+
+            let a = spec.NActions
+            let row, action = firstRow + i / a, i % a
+            let agent = row % spec.NAgents
+
+            raise (
+                NonFiniteQValueException(
+                    sprintf
+                        "%s: agent %d%s%s has Q-value %g for action %d: its network's parameters hold NaN or infinite values (diverged training, or a damaged model); acting stops rather than pick an action"
+                        spec.Name
+                        agent
+                        (if row >= spec.NAgents then
+                             sprintf " of environment %d" (row / spec.NAgents)
+                         else
+                             "")
+                        (if step >= 0 then sprintf " at step %d" step else "")
+                        q[i]
+                        action,
+                    agent,
+                    step,
+                    action,
+                    q[i]
+                )
+            )
+
     /// <summary>One greedy acting step: every row's action is the first largest Q-value among its available actions
     /// (PyMARL sets unavailable actions' Q-values to −9999999 before the argmax; skipping them picks the same action
     /// and stays right when every Q-value is below that). The hidden state moves on in place.</summary>
@@ -996,6 +1053,8 @@ module Actor =
     /// <exception cref="System.ArgumentException">A span has the wrong length (the message names it and both
     /// lengths), R exceeds <c>MaxRows</c>, a previous action is out of range, or a row has no available action.
     /// Nothing is changed then.</exception>
+    /// <exception cref="Qmix.Functional.NonFiniteQValueException">A row's Q-value is NaN or infinite (its step is
+    /// given as −1: the actor does not count steps).</exception>
     let greedy
         (actor: Actor)
         (obs: ReadOnlySpan<float32>)
@@ -1030,6 +1089,10 @@ module Actor =
         forward actor rows hidden
         let q = actor.Q
         let aq = actor.QWidth
+
+        // a NaN or infinite Q-value stops acting (it would otherwise pick an arbitrary action)
+        for row in 0 .. rows - 1 do
+            checkFinite actor.Spec -1 row (ReadOnlySpan(q, row * aq, a))
 
         for row in 0 .. rows - 1 do
             let mutable best = -1

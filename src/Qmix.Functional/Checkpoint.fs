@@ -55,7 +55,10 @@ type CheckpointSaveException(message: string, path: string, inner: exn) =
 /// <c>NAME.train.safetensors</c> holds the target parameters (<c>target.*</c>), the optimiser state (<c>optim.*</c>)
 /// and the replay buffer (<c>replay.*</c>, in chunks of episodes: see <c>replayLayout</c>); <c>NAME.json</c> is the
 /// sidecar with the configuration and the counters. Each file is staged beside its final name and renamed; the
-/// sidecar is renamed last and names an id that both tensor files carry, so a torn set is detected on load.</summary>
+/// sidecar is renamed last and names an id that both tensor files carry, so a torn set is detected on load. Both tensor
+/// files record the CRC-32C of every tensor's bytes in their metadata (<c>crc32c:NAME</c>, so PyTorch still loads them),
+/// the training file that of the sidecar too, and <c>load</c> checks them all: a damaged file is a
+/// <see cref="T:Qmix.Functional.CheckpointException"/> naming the file (and the tensor), never wrong data.</summary>
 /// <remarks>The replay buffer is streamed to the file episode by episode and read back the same way, so a save
 /// allocates a small constant beyond the buffer itself, and a load little more than the episodes it restores.
 /// Checkpoints of format version 1 (each replay field one tensor, e.g. <c>replay.obs</c> of shape
@@ -75,6 +78,10 @@ module Checkpoint =
     /// one episode's field alone is larger).</summary>
     [<Literal>]
     let ChunkBytes = 16_777_216L
+
+    /// <summary>The training file's metadata key for the CRC-32C of the sidecar's bytes (8 hexadecimal digits).</summary>
+    [<Literal>]
+    let SidecarChecksumKey = "sidecar_crc32c"
 
     /// <summary>The three file paths for a checkpoint path (with or without <c>.safetensors</c>).</summary>
     let paths (path: string) : string * string * string =
@@ -221,6 +228,7 @@ module Checkpoint =
         w.WriteString("format", Format)
         w.WriteNumber("version", Version)
         w.WriteString("id", id)
+        w.WriteString("checksums", "crc32c")
         w.WriteStartObject "spec"
         w.WriteString("name", s.Name)
         w.WriteNumber("n_agents", s.NAgents)
@@ -264,7 +272,10 @@ module Checkpoint =
         let model, _, _ = paths path
 
         try
-            Safetensors.save model (Map [ "format", "pt" ]) (Tree.named parameters)
+            let sources =
+                Tree.named parameters |> Array.map (fun (n, t) -> TensorSource.ofTensor n t)
+
+            Safetensors.saveStreamed model (Safetensors.withChecksums (Map [ "format", "pt" ]) sources) sources
         with
         | :? ArgumentException
         | :? OutOfMemoryException -> reraise ()
@@ -284,6 +295,24 @@ module Checkpoint =
         | :? ArgumentException as e -> raise (CheckpointException(e.Message, model, e))
         | :? SafetensorsException as e -> raise (CheckpointException(e.Message, model, e))
         | :? IOException as e -> raise (CheckpointException(e.Message, model, e))
+
+    // saves begun by this process, for the test hook below
+    let mutable private savesBegun = 0
+
+    /// The crash tests' hook: QMIX_TEST_SAVE_PAUSE = "N:POINT:FILE" makes the process's N-th save (from 1) create
+    /// FILE and wait there forever, for the test to kill the process at a known point of the save: "staged" (the new
+    /// training file written beside the previous set) or "swapping" (the previous set moved aside as .bak, the new
+    /// one not in place yet). Unset, it costs one environment read per save.
+    let private pauseFor (save: int) (point: string) =
+        match Environment.GetEnvironmentVariable "QMIX_TEST_SAVE_PAUSE" with
+        | null
+        | "" -> ()
+        | hook ->
+            match hook.Split(':', 3) with
+            | [| n; p; file |] when p = point && n = string save ->
+                File.WriteAllText(file, point)
+                Threading.Thread.Sleep Threading.Timeout.Infinite
+            | _ -> ()
 
     /// The default way to open a staged file: created (or truncated) for writing.
     let private createFile (path: string) : Stream =
@@ -313,6 +342,7 @@ module Checkpoint =
 
         let model, train, sidecar = paths path
         let files = [ train; model; sidecar ]
+        let save = Threading.Interlocked.Increment &savesBegun
         let staged (f: string) = f + ".new"
         let backup (f: string) = f + ".bak"
         // the file being written or moved, named when something fails
@@ -354,16 +384,27 @@ module Checkpoint =
                         replaySources learner.Spec ckpt.Replay chunkEpisodes
                     ]
 
-            stage train (fun s -> Safetensors.write s meta trainSources)
+            // the sidecar's bytes first: the training file records their checksum
+            let sidecarBytes =
+                use m = new MemoryStream()
+                writeSidecar m id learner configText ckpt optimKind optimStep chunkEpisodes
+                m.ToArray()
 
-            stage model (fun s ->
-                Safetensors.write
-                    s
-                    meta
-                    (Tree.named ckpt.Learner.Params
-                     |> Array.map (fun (n, t) -> TensorSource.ofTensor n t)))
+            let trainMeta =
+                Safetensors.withChecksums
+                    (meta.Add(SidecarChecksumKey, Crc32c.format (Crc32c.ofBytes (ReadOnlySpan sidecarBytes))))
+                    trainSources
 
-            stage sidecar (fun s -> writeSidecar s id learner configText ckpt optimKind optimStep chunkEpisodes)
+            stage train (fun s -> Safetensors.write s trainMeta trainSources)
+            pauseFor save "staged"
+
+            let modelSources =
+                Tree.named ckpt.Learner.Params
+                |> Array.map (fun (n, t) -> TensorSource.ofTensor n t)
+
+            stage model (fun s -> Safetensors.write s (Safetensors.withChecksums meta modelSources) modelSources)
+
+            stage sidecar (fun s -> s.Write(sidecarBytes, 0, sidecarBytes.Length))
         with e ->
             for f in files do
                 try
@@ -388,6 +429,8 @@ module Checkpoint =
                 if File.Exists f then
                     File.Move(f, backup f, true)
                     movedAside.Add f |> ignore
+
+            pauseFor save "swapping"
 
             for f in files do
                 current <- f
@@ -449,6 +492,25 @@ module Checkpoint =
     /// left as it was and loads.</exception>
     let save (path: string) (learner: Learner<'M>) (configText: string) (ckpt: Checkpoint<'M>) : unit =
         saveChunked (chunkEpisodes learner.Spec) path learner configText ckpt
+
+    /// <summary>Puts back the previous checkpoint after a process died while a save was swapping files (the
+    /// previous set moved aside as <c>.bak</c>, the new sidecar not in place): each <c>.bak</c> file goes back to its
+    /// name, so that the checkpoint is whole again under its own names (<c>load</c> reads such a checkpoint as it is,
+    /// but other tools look for the files by name). Does nothing when the sidecar is in place.</summary>
+    /// <param name="path">The checkpoint path, with or without <c>.safetensors</c>.</param>
+    /// <returns>Whether files were put back.</returns>
+    /// <exception cref="System.IO.IOException">A file cannot be moved.</exception>
+    let recover (path: string) : bool =
+        let model, train, sidecar = paths path
+
+        if File.Exists sidecar || not (File.Exists(sidecar + ".bak")) then
+            false
+        else
+            for f in [ train; model; sidecar ] do
+                if File.Exists(f + ".bak") then
+                    File.Move(f + ".bak", f, true)
+
+            true
 
     // ---------------------------------------------------------------- loading
 
@@ -578,13 +640,8 @@ module Checkpoint =
 
         Replay.restore capacity total episodes
 
-    /// <summary>Reads a resumable checkpoint for a learner (format version 1 or 2). The tensor files are read one
-    /// tensor at a time, and the replay buffer episode by episode straight into the restored episodes.</summary>
-    /// <exception cref="Qmix.Functional.CheckpointException">A file is missing, truncated or corrupt, the files
-    /// belong to different saves, the format version is not one this library reads, the spec or mixer differs from
-    /// the learner's, a tensor has the wrong shape (the message names the tensor and both shapes), or a replay
-    /// tensor holds a value no episode can have (the message names the tensor).</exception>
-    let load (path: string) (learner: Learner<'M>) : Checkpoint<'M> =
+    /// Reads a checkpoint; verify = false skips every checksum (the negative control of the integrity tests).
+    let internal loadWith (verify: bool) (path: string) (learner: Learner<'M>) : Checkpoint<'M> =
         let model, train, sidecar = paths path
 
         // after a crash during a save the previous sidecar may still be waiting as .bak
@@ -604,7 +661,23 @@ module Checkpoint =
             | :? KeyNotFoundException as e -> raise (CheckpointException("missing field: " + e.Message, file, e))
             | :? IOException as e -> raise (CheckpointException(e.Message, file, e))
 
-        use doc = wrap sidecar (fun () -> JsonDocument.Parse(File.ReadAllText sidecar))
+        let sidecarBytes = wrap sidecar (fun () -> File.ReadAllBytes sidecar)
+
+        if not (Text.Unicode.Utf8.IsValid(ReadOnlySpan sidecarBytes)) then
+            fail sidecar "not a checkpoint sidecar: the file is not valid UTF-8 text (corrupt?)"
+
+        use doc =
+            wrap sidecar (fun () ->
+                let bom = Text.Encoding.UTF8.Preamble.Length
+
+                let start =
+                    if ReadOnlySpan(sidecarBytes).StartsWith(Text.Encoding.UTF8.Preamble) then
+                        bom
+                    else
+                        0
+
+                JsonDocument.Parse(ReadOnlyMemory(sidecarBytes, start, sidecarBytes.Length - start)))
+
         let root = doc.RootElement
 
         // the sidecar's fields, all read before any tensor file: a missing or mistyped one names the sidecar
@@ -651,6 +724,15 @@ module Checkpoint =
                     Version)
 
         let id = text root "id"
+
+        // a sidecar that says so has a checksum on every tensor and its own in the training file
+        let checksummed =
+            match root.TryGetProperty "checksums" with
+            | _ when version < 2 -> false // written before checksums (and rewritten by hand, as the tests do)
+            | true, v when v.ValueKind = JsonValueKind.String && v.GetString() = "crc32c" -> true
+            | true, v -> wrong "checksums" "\"crc32c\"" v
+            | _ -> false
+
         let spec = prop root "spec"
 
         let savedSpec =
@@ -770,6 +852,8 @@ module Checkpoint =
 
         use modelFile = openOfThisSave model
         use trainFile = openOfThisSave train
+        modelFile.VerifiesChecksums <- verify
+        trainFile.VerifiesChecksums <- verify
 
         let template = Learner.initParams learner (Rng.key 0UL)
 
@@ -802,6 +886,43 @@ module Checkpoint =
                         }
                 | kind, o -> fail sidecar (sprintf "saved with the %s optimiser, but the learner uses %A" kind o))
 
+        let replay =
+            wrap trainFile.Path (fun () ->
+                restoreReplay trainFile learner.Spec version count chunkSize capacity totalAdded)
+
+        // integrity last, so that a value no episode can hold is named as such: every tensor's data against its
+        // checksum, and (for a sidecar that records checksums) every tensor has one and the sidecar matches its own
+        if verify then
+            if checksummed then
+                for r in [ modelFile; trainFile ] do
+                    for e in r.Entries do
+                        if (wrap r.Path (fun () -> r.RecordedChecksum e.Name)).IsNone then
+                            fail
+                                r.Path
+                                (sprintf
+                                    "tensor '%s' has no checksum, but its sidecar says every tensor has one (corrupt header?)"
+                                    e.Name)
+
+            wrap trainFile.Path trainFile.Verify
+
+            if checksummed then
+                let actual = Crc32c.format (Crc32c.ofBytes (ReadOnlySpan sidecarBytes))
+
+                match trainFile.Metadata.TryFind SidecarChecksumKey with
+                | Some recorded when recorded = actual -> ()
+                | Some recorded ->
+                    fail
+                        sidecar
+                        (sprintf
+                            "the sidecar is corrupt: its CRC-32C is %s, but the training file %s records %s"
+                            actual
+                            trainFile.Path
+                            recorded)
+                | None ->
+                    fail
+                        trainFile.Path
+                        (sprintf "the training file records no checksum of its sidecar ('%s')" SidecarChecksumKey)
+
         {
             Learner =
                 {
@@ -812,8 +933,21 @@ module Checkpoint =
                     LastTargetUpdateEpisode = lastTargetUpdate
                     Workspace = LearnerWorkspace()
                 }
-            Replay =
-                wrap trainFile.Path (fun () ->
-                    restoreReplay trainFile learner.Spec version count chunkSize capacity totalAdded)
+            Replay = replay
             Counters = loopCounters
         }
+
+    /// <summary>Reads a resumable checkpoint for a learner (format version 1 or 2), verifying its integrity: every
+    /// tensor's data against the CRC-32C its file records (<c>Safetensors.ChecksumKey</c>), and, for checkpoints
+    /// written with checksums (the sidecar's <c>"checksums": "crc32c"</c>), that every tensor has one and that the
+    /// sidecar's bytes match the checksum the training file records (<c>SidecarChecksumKey</c>). The tensor files are
+    /// read one tensor at a time, and the replay buffer episode by episode straight into the restored episodes.</summary>
+    /// <param name="path">The checkpoint path, with or without <c>.safetensors</c>.</param>
+    /// <param name="learner">The learner the checkpoint is for.</param>
+    /// <exception cref="Qmix.Functional.CheckpointException">A file is missing, truncated or corrupt (a tensor whose
+    /// bytes do not match their checksum is named with its file), the files belong to different saves, the format
+    /// version is not one this library reads, the spec or mixer differs from the learner's, a tensor has the wrong
+    /// shape (the message names the tensor and both shapes), or a replay tensor holds a value no episode can have (the
+    /// message names the tensor). Every damage to a checkpoint's files is reported with this exception (or, for bytes
+    /// that carry nothing, such as JSON whitespace, the checkpoint loads as saved).</exception>
+    let load (path: string) (learner: Learner<'M>) : Checkpoint<'M> = loadWith true path learner

@@ -1346,6 +1346,12 @@ type LearnerWorkspace(recycle: bool) =
     /// <summary>Reused memory for the batches a training loop on this workspace samples.</summary>
     member val Batches = BatchBuffer()
 
+    /// <summary>Whether <c>Training.iterate</c> samples its batches into <c>Batches</c> (reused memory) rather than
+    /// into fresh arrays: true for a recycling workspace, and settable on a persistent one by a loop that keeps no
+    /// batch beyond its update (the C# trainer does: a batch of a large map is a gigabyte, which the garbage collector
+    /// would otherwise let pile up).</summary>
+    member val RecyclesBatches = recycle with get, set
+
     /// Sets the workspace up for a plan and a parameter layout (again only when they change).
     member internal ws.Prepare(plan: FusedPlan, layout: FusedLayout) =
         if ws.Plan <> Some plan || ws.Layout <> layout then

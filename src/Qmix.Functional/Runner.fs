@@ -349,6 +349,10 @@ module Runner =
                 (System.Span(h, 0, rows * hd))
                 (System.Span(qData, 0, rows * a))
 
+            // a NaN or infinite Q-value stops the run, naming the agent and the step
+            live
+            |> Array.iteri (fun i e -> Actor.checkFinite spec t (e * n) (System.ReadOnlySpan(qData, i * n * a, n * a)))
+
             let ended = Array.zeroCreate<bool> live.Length
 
             live
@@ -457,6 +461,8 @@ module Runner =
     /// <exception cref="System.ArgumentException"><paramref name="nEnvs"/> is less than 1, ε is outside [0, 1], or
     /// the environment returns an observation, state or available-action mask of the wrong size (the message
     /// names the environment, the quantity and both sizes), or leaves an agent no available action.</exception>
+    /// <exception cref="Qmix.Functional.NonFiniteQValueException">An agent's Q-value is NaN or infinite (the message
+    /// names the agent, the environment and the step).</exception>
     let runEpisodes
         (env: Env<'S>)
         (agentCfg: AgentConfig)
@@ -484,6 +490,7 @@ module Runner =
     /// the environment reports them, the mean dead units at the end of an episode).</returns>
     /// <exception cref="System.ArgumentException"><paramref name="nEpisodes"/> or <paramref name="nEnvs"/> is less
     /// than 1, or the environment returns arrays of the wrong size.</exception>
+    /// <exception cref="Qmix.Functional.NonFiniteQValueException">An agent's Q-value is NaN or infinite.</exception>
     let evaluate
         (env: Env<'S>)
         (agentCfg: AgentConfig)

@@ -328,7 +328,7 @@ module Training =
                 let batch =
                     if
                         not (isNull ws)
-                        && ws.Recycles
+                        && ws.RecyclesBatches
                         && Learner.runsFused trainer.Learner state.Learner.Params
                     then
                         Replay.sampleInto ws.Batches k[1] cfg.BatchSize replay
@@ -437,7 +437,8 @@ module Training =
     /// <summary>Runs to TotalSteps from a state, reporting every event, saving checkpoints every SaveInterval steps
     /// (and at the end) when a checkpoint path is set.</summary>
     /// <exception cref="Qmix.Functional.TrainingDivergedException">The loss or the gradient norm became NaN or
-    /// infinite; nothing is saved from that update on.</exception>
+    /// infinite, or an agent's Q-value while collecting or testing did (the message names the agent and the step);
+    /// nothing is saved from then on.</exception>
     let run (trainer: Trainer<'S, 'M>) (onEvent: TrainingEvent -> unit) (state: TrainingState<'M>) : TrainingState<'M> =
         let cfg = trainer.Config
         let clock = Stopwatch.StartNew()
@@ -480,8 +481,32 @@ module Training =
                     }
             | None -> s
 
+        let lastGood () =
+            match cfg.CheckpointPath with
+            | Some p when current.Counters.LastSaveStep > 0 ->
+                sprintf "; the last good checkpoint is %s (step %d)" p current.Counters.LastSaveStep
+            | _ -> ""
+
         while not (isDone trainer current) do
-            let next, events = iterate trainer current
+            let next, events =
+                try
+                    iterate trainer current
+                with :? NonFiniteQValueException as e ->
+                    // NaN parameters reached acting: the divergence stop, with the state before this iteration
+                    raise (
+                        TrainingDivergedException(
+                            sprintf
+                                "training diverged at step %d (episode %d): %s. The state before this iteration is kept%s."
+                                current.Counters.Step
+                                current.Counters.Episode
+                                e.Message
+                                (lastGood ()),
+                            box
+                                { current with
+                                    Learner = Learner.persistent current.Learner
+                                }
+                        )
+                    )
 
             for e in events do
                 match e with
@@ -494,13 +519,7 @@ module Training =
                                 u.Episode
                                 u.Metrics.Loss
                                 u.Metrics.GradNorm
-                                (match cfg.CheckpointPath with
-                                 | Some p when current.Counters.LastSaveStep > 0 ->
-                                     sprintf
-                                         "; the last good checkpoint is %s (step %d)"
-                                         p
-                                         current.Counters.LastSaveStep
-                                 | _ -> ""),
+                                (lastGood ()),
                             box
                                 { current with
                                     Learner = Learner.persistent current.Learner

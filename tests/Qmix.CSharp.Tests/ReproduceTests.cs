@@ -243,9 +243,15 @@ public class ReproduceTests
         (code, output, error) = Qmix("train", "--out", dir, "--resume");
         Assert.True(code == 0, output + error);
         Assert.Contains("complete already", output);
-        (code, _, error) = Qmix([.. args.Select(a => a == "300" ? "500" : a)]);
+        (code, _, error) = Qmix([.. args.Select(a => a == "40" ? "50" : a)]);
         Assert.Equal(2, code);
-        Assert.Contains("total_steps: 300 in the run, 500 asked", error);
+        Assert.Contains("buffer_size: 40 in the run, 50 asked", error);
+        // more steps extend the run instead (ResumeProcessTests checks the result against a longer run)
+        (code, output, error) = Qmix([.. args.Select(a => a == "300" ? "500" : a)]);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("from step 300", output);
+        Assert.True(RunDirectory.Load(dir).Summary!.Completed);
+        Assert.Equal(500, RunDirectory.Load(dir).Summary!.Steps);
     }
 
     // ------------------------------------------------------------------ results

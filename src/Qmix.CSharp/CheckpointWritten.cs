@@ -1,0 +1,11 @@
+namespace Qmix;
+
+/// <summary>A checkpoint the trainer wrote (<see cref="Trainer.CheckpointWritten"/>): where, at which step, how large
+/// and how long it took.</summary>
+/// <param name="Step">The environment step it holds.</param>
+/// <param name="ModelPath">Its model file (<c>NAME.safetensors</c>); the other files sit beside it.</param>
+/// <param name="Bytes">The bytes of all its files.</param>
+/// <param name="ReplayEpisodes">The episodes of the replay buffer it holds (0 with
+/// <see cref="CheckpointReplay.None"/>).</param>
+/// <param name="Elapsed">The time the write took.</param>
+public sealed record CheckpointWritten(int Step, string ModelPath, long Bytes, int ReplayEpisodes, TimeSpan Elapsed);
