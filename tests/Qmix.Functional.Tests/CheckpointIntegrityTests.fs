@@ -4,7 +4,8 @@ open System
 open System.IO
 open FsCheck
 open FsCheck.FSharp
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Tests.Generators
@@ -132,12 +133,11 @@ let private loadDamaged (verify: bool) (trainer: Trainer<'S, 'M>) state good (di
 
 // ---------------------------------------------------------------- properties
 
-[<Fact>]
 let ``every flipped byte or truncation of a checkpoint's files is a named error or loads the same data`` () =
     withTempDir (fun dir ->
         let trainer, state, good, sizes, starts = fixture dir
         // negative control of the fixture: the undamaged copy loads the saved data
-        Assert.True(sameAs state (Checkpoint.load good trainer.Learner))
+        Expect.isTrue (sameAs state (Checkpoint.load good trainer.Learner)) "the undamaged copy loads the saved data"
         let errors, same = ref 0, ref 0
 
         check
@@ -148,9 +148,8 @@ let ``every flipped byte or truncation of a checkpoint's files is a named error 
                 | None -> same.Value <- same.Value + 1))
 
         // nearly every damage is caught (the bytes that carry nothing are few)
-        Assert.True(errors.Value > 300, sprintf "%d errors, %d identical loads" errors.Value same.Value))
+        Expect.isTrue (errors.Value > 300) (sprintf "%d errors, %d identical loads" errors.Value same.Value))
 
-[<Fact>]
 let ``a byte that carries nothing changes nothing`` () =
     withTempDir (fun dir ->
         let trainer, state, good, _, _ = fixture dir
@@ -160,13 +159,17 @@ let ``a byte that carries nothing changes nothing`` () =
             Text.Encoding.Latin1.GetString(File.ReadAllBytes model, 0, int (dataStartOf (File.ReadAllBytes model)))
         // the "format": "pt" metadata value, which no loader reads
         let at = header.IndexOf("\"format\":\"pt\"", StringComparison.Ordinal)
-        Assert.True(at > 0)
+        Expect.isTrue (at > 0) "the format value is in the header"
         let offset = int64 (at + "\"format\":\"".Length)
-        Assert.Equal(None, loadDamaged true trainer state good dir (Flip(0, offset, 1uy)))
-        // negative control: the same flip one byte earlier breaks the JSON and is reported
-        Assert.True((loadDamaged true trainer state good dir (Flip(0, offset - 1L, 1uy))).IsSome))
 
-[<Fact>]
+        Expect.isNone
+            (loadDamaged true trainer state good dir (Flip(0, offset, 1uy)))
+            "a flipped byte of the format value"
+        // negative control: the same flip one byte earlier breaks the JSON and is reported
+        Expect.isSome
+            (loadDamaged true trainer state good dir (Flip(0, offset - 1L, 1uy)))
+            "a flipped byte one earlier")
+
 let ``a flipped byte in any tensor's data is an error naming the file and the tensor`` () =
     withTempDir (fun dir ->
         let trainer, state, good, _, _ = fixture dir
@@ -183,10 +186,10 @@ let ``a flipped byte in any tensor's data is an error naming the file and the te
                     let offset = start + e.Begin + rng.NextInt64(e.End - e.Begin)
 
                     match loadDamaged true trainer state good dir (Flip(f, offset, byte (rng.Next(1, 256)))) with
-                    | Some message -> Assert.Contains(sprintf "'%s'" e.Name, message)
+                    | Some message ->
+                        Expect.stringContains message (sprintf "'%s'" e.Name) "the message names the tensor"
                     | None -> failwithf "a flipped byte of tensor '%s' in %s loaded without an error" e.Name file)
 
-[<Fact>]
 let ``a checksum mismatch names the file, the tensor and both checksums`` () =
     withTempDir (fun dir ->
         let trainer, state, good, _, _ = fixture dir
@@ -199,12 +202,11 @@ let ``a checksum mismatch names the file, the tensor and both checksums`` () =
             loadDamaged true trainer state good dir (Flip(0, start + e.Begin, 1uy))
 
         let copy = (filesOf (Path.Combine(dir, "copy")))[0]
-        Assert.True(message.IsSome)
-        Assert.Contains(copy, message.Value)
-        Assert.Contains("tensor 'agent.fc1.weight' is corrupt", message.Value)
-        Assert.Contains("CRC-32C", message.Value))
+        Expect.isSome message "the flip is reported"
+        Expect.stringContains message.Value copy "the message names the file"
+        Expect.stringContains message.Value "tensor 'agent.fc1.weight' is corrupt" "the message names the tensor"
+        Expect.stringContains message.Value "CRC-32C" "the message names the checksum")
 
-[<Fact>]
 let ``negative control: with verification switched off a flipped data byte loads other data`` () =
     withTempDir (fun dir ->
         let trainer, state, good, sizes, starts = fixture dir
@@ -214,17 +216,16 @@ let ``negative control: with verification switched off a flipped data byte loads
         let e = (r.TryFindEntry "agent.fc1.weight").Value
         // the same flip as above goes through unnoticed, and the loaded weights differ from the saved ones
         let ex =
-            Assert.ThrowsAny<exn>(fun () ->
+            Expect.throwsAnyOf<exn>(fun () ->
                 loadDamaged false trainer state good dir (Flip(0, start + e.Begin, 1uy))
                 |> ignore)
 
-        Assert.Contains("loaded different data without an error", ex.Message)
+        Expect.stringContains ex.Message "loaded different data without an error" "the loaded data differ"
         // and the property itself finds a counterexample without the checksums
-        Assert.ThrowsAny<exn>(fun () ->
+        Expect.throwsAnyOf<exn>(fun () ->
             check 400 (forAll (damages sizes starts) (loadDamaged false trainer state good dir >> ignore)))
         |> ignore)
 
-[<Fact>]
 let ``the model file still reads as a plain safetensors file, its checksums in the metadata`` () =
     withTempDir (fun dir ->
         let _, state, good, _, _ = fixture dir
@@ -234,27 +235,56 @@ let ``the model file still reads as a plain safetensors file, its checksums in t
         for name, t in named do
             let recorded = file.Metadata[Safetensors.ChecksumKey name]
             let bytes = Runtime.InteropServices.MemoryMarshal.AsBytes(ReadOnlySpan(t.ToArray()))
-            Assert.Equal(Crc32c.format (Crc32c.ofBytes bytes), recorded)
+            Expect.equal recorded (Crc32c.format (Crc32c.ofBytes bytes)) name
 
         // only the metadata is new: the tensors are the state_dict's names
-        Assert.Equal<string list>(
-            named |> Array.map fst |> Array.sort |> List.ofArray,
-            file.Tensors |> List.map fst |> List.sort
-        ))
+        Expect.equal
+            (file.Tensors |> List.map fst |> List.sort)
+            (named |> Array.map fst |> Array.sort |> List.ofArray)
+            "the tensors are the state_dict\'s names")
 
-[<Fact>]
 let ``CRC-32C is the Castagnoli checksum, whatever the pieces`` () =
     // the standard check value of CRC-32C
     let nine = Text.Encoding.ASCII.GetBytes "123456789"
-    Assert.Equal(0xE3069283u, Crc32c.ofBytes (ReadOnlySpan nine))
+    Expect.equal (Crc32c.ofBytes (ReadOnlySpan nine)) 0xE3069283u "the check value of CRC-32C"
     // pieces of any size give the checksum of the whole
     let bytes = Array.init 1000 (fun i -> byte (i * 37 + 11))
     let whole = Crc32c.ofBytes (ReadOnlySpan bytes)
 
     for cut in [ 0; 1; 3; 7; 8; 9; 500; 999; 1000 ] do
         let s = Crc32c.append Crc32c.Initial (ReadOnlySpan(bytes, 0, cut))
-        Assert.Equal(whole, Crc32c.finish (Crc32c.append s (ReadOnlySpan(bytes, cut, 1000 - cut))))
+
+        Expect.equal
+            (Crc32c.finish (Crc32c.append s (ReadOnlySpan(bytes, cut, 1000 - cut))))
+            whole
+            (sprintf "cut at %d" cut)
 
     // negative control: one changed byte changes it
     bytes[500] <- bytes[500] ^^^ 1uy
-    Assert.NotEqual(whole, Crc32c.ofBytes (ReadOnlySpan bytes))
+    Expect.notEqual (Crc32c.ofBytes (ReadOnlySpan bytes)) whole "one changed byte"
+
+[<Tests>]
+let tests =
+    testList
+        "CheckpointIntegrity"
+        [
+            testCase
+                "every flipped byte or truncation of a checkpoint's files is a named error or loads the same data"
+                ``every flipped byte or truncation of a checkpoint's files is a named error or loads the same data``
+            testCase "a byte that carries nothing changes nothing" ``a byte that carries nothing changes nothing``
+            testCase
+                "a flipped byte in any tensor's data is an error naming the file and the tensor"
+                ``a flipped byte in any tensor's data is an error naming the file and the tensor``
+            testCase
+                "a checksum mismatch names the file, the tensor and both checksums"
+                ``a checksum mismatch names the file, the tensor and both checksums``
+            testCase
+                "negative control: with verification switched off a flipped data byte loads other data"
+                ``negative control: with verification switched off a flipped data byte loads other data``
+            testCase
+                "the model file still reads as a plain safetensors file, its checksums in the metadata"
+                ``the model file still reads as a plain safetensors file, its checksums in the metadata``
+            testCase
+                "CRC-32C is the Castagnoli checksum, whatever the pieces"
+                ``CRC-32C is the Castagnoli checksum, whatever the pieces``
+        ]

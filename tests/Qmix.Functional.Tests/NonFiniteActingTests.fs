@@ -1,7 +1,8 @@
 module Qmix.Functional.Tests.NonFiniteActingTests
 
 open System
-open Xunit
+open Expecto
+open Qmix.Tests
 open Qmix.Tensors
 open Qmix.Functional
 open Qmix.Functional.Envs
@@ -19,7 +20,6 @@ let private planted (name: string) (index: int) (value: float32) (p: QParams<'M>
             n, t)
     |> Tree.ofNamed p
 
-[<Fact>]
 let ``a NaN Q-value while collecting names the agent, the environment and the step`` () =
     let trainer = Training.create tiny MatrixGames.twoStep
     let state = Training.init trainer
@@ -31,25 +31,27 @@ let ``a NaN Q-value while collecting names the agent, the environment and the st
     let bad = planted "agent.fc2.bias" 1 nanf state.Learner.Params
 
     let e =
-        Assert.Throws<NonFiniteQValueException>(fun () ->
+        Expect.throwsOf<NonFiniteQValueException>(fun () ->
             Runner.runEpisodes MatrixGames.twoStep cfg bad.Agent (fun _ -> 0.5f) 0 3 (Rng.key 1UL)
             |> ignore)
 
-    Assert.Equal(0, e.Agent)
-    Assert.Equal(0, e.Step)
-    Assert.Equal(1, e.Action)
-    Assert.Contains("agent 0 at step 0", e.Message)
+    Expect.equal (e.Agent) 0 "e.Agent"
+    Expect.equal (e.Step) 0 "e.Step"
+    Expect.equal (e.Action) 1 "e.Action"
+    Expect.stringContains e.Message "agent 0 at step 0" "the message"
     // evaluation (greedy) too
-    Assert.Throws<NonFiniteQValueException>(fun () ->
+    Expect.throwsOf<NonFiniteQValueException>(fun () ->
         Runner.evaluate MatrixGames.twoStep cfg bad.Agent 2 2 (Rng.key 1UL) |> ignore)
     |> ignore
 
-[<Fact>]
 let ``a NaN parameter stops the training loop through the divergence stop, keeping the state before`` () =
     let trainer = Training.create { tiny with TotalSteps = 60 } MatrixGames.twoStep
     let state = Training.init trainer
     // negative control: the same state trains to the end
-    Assert.Equal(60, (Training.run trainer ignore state).Counters.Step)
+    Expect.equal
+        ((Training.run trainer ignore state).Counters.Step)
+        60
+        "(Training.run trainer ignore state).Counters.Step"
 
     let bad =
         { state with
@@ -60,10 +62,23 @@ let ``a NaN parameter stops the training loop through the divergence stop, keepi
         }
 
     let e =
-        Assert.Throws<TrainingDivergedException>(fun () -> Training.run trainer ignore bad |> ignore)
+        Expect.throwsOf<TrainingDivergedException>(fun () -> Training.run trainer ignore bad |> ignore)
 
-    Assert.Contains("training diverged at step 0", e.Message)
-    Assert.Contains("agent 0", e.Message)
-    Assert.Contains("Q-value Infinity", e.Message)
+    Expect.stringContains e.Message "training diverged at step 0" "the message"
+    Expect.stringContains e.Message "agent 0" "the message"
+    Expect.stringContains e.Message "Q-value Infinity" "the message"
     let kept = e.LastGoodState :?> TrainingState<MixerParams>
-    Assert.Equal(0, kept.Counters.Step)
+    Expect.equal (kept.Counters.Step) 0 "kept.Counters.Step"
+
+[<Tests>]
+let tests =
+    testList
+        "NonFiniteActing"
+        [
+            testCase
+                "a NaN Q-value while collecting names the agent, the environment and the step"
+                ``a NaN Q-value while collecting names the agent, the environment and the step``
+            testCase
+                "a NaN parameter stops the training loop through the divergence stop, keeping the state before"
+                ``a NaN parameter stops the training loop through the divergence stop, keeping the state before``
+        ]
