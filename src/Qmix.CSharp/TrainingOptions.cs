@@ -395,11 +395,14 @@ public sealed record TrainingOptions
 
     /// <summary>The file keys of the settings whose C# names differ from them (<c>learning_rate</c> → <c>lr</c>), so that
     /// <see cref="WithJson"/> reads the C# names too.</summary>
-    static readonly Dictionary<string, string> CSharpNames = typeof(TrainingOptions).GetProperties()
-        .Select(p => (Name: RunJson.Key(p.Name), Key: p.GetCustomAttributes(typeof(JsonPropertyNameAttribute), false)
-            .Cast<JsonPropertyNameAttribute>().FirstOrDefault()?.Name))
-        .Where(p => p.Key is not null && p.Key != p.Name)
-        .ToDictionary(p => p.Name, p => p.Key!);
+    static readonly Dictionary<string, string> CSharpNames = FileKeys
+        .Select(p => (Name: RunJson.Key(p.Key), Key: p.Value))
+        .Where(p => p.Key != p.Name)
+        .ToDictionary(p => p.Name, p => p.Key);
+
+    /// <summary>The file key of a setting's property (<c>LearningRate</c> → <c>lr</c>, <c>BufferSize</c> →
+    /// <c>buffer_size</c>); null for a name that is no property.</summary>
+    internal static string? FileKey(string property) => FileKeys.GetValueOrDefault(property);
 
     /// <summary>A value of the wrong type in words, naming the key, what it takes and what it got: "'lr' takes a
     /// number, not "abc""; null when the error names no option.</summary>
@@ -407,9 +410,7 @@ public sealed record TrainingOptions
     {
         if (e.Path is not { Length: > 2 } path || !path.StartsWith("$.", StringComparison.Ordinal)) return null;
         var key = path[2..];
-        var property = typeof(TrainingOptions).GetProperties()
-            .FirstOrDefault(p => (p.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonPropertyNameAttribute), false)
-                                      .Cast<System.Text.Json.Serialization.JsonPropertyNameAttribute>().FirstOrDefault()?.Name ?? RunJson.Key(p.Name)) == key);
+        var property = typeof(TrainingOptions).GetProperties().FirstOrDefault(p => FileKeys[p.Name] == key);
         if (property is null) return null;
         var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
         var takes = type switch

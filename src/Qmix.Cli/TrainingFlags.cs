@@ -137,9 +137,7 @@ internal sealed class TrainingFlags
     /// <summary>An option's key as config.json spells it (BufferSize and buffer-size give buffer_size; a property whose
     /// file key differs, such as LearningRate, gives that key, lr).</summary>
     static string Key(string name) =>
-        typeof(TrainingOptions).GetProperty(name)?.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonPropertyNameAttribute), false)
-            .Cast<System.Text.Json.Serialization.JsonPropertyNameAttribute>().FirstOrDefault()?.Name
-        ?? System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(name.Replace('-', '_'));
+        TrainingOptions.FileKey(name) ?? System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(name.Replace('-', '_'));
 
     /// <summary>A warning when ε is still annealing when the run ends (it then never reaches its finish); null
     /// otherwise.</summary>

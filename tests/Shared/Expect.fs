@@ -13,30 +13,24 @@ module ExpectExtensions =
     [<RequireQualifiedAccess>]
     module Expect =
 
+        /// Runs `f` and returns the exception it threw, if any.
+        let private thrownBy (f: unit -> unit) : exn option =
+            try
+                f ()
+                None
+            with e ->
+                Some e
+
         /// Runs `f` and returns the exception it throws, which must be exactly of type 'E (not a subtype).
         let throwsOf<'E when 'E :> exn> (f: unit -> unit) : 'E =
-            let thrown =
-                try
-                    f ()
-                    None
-                with e ->
-                    Some e
-
-            match thrown with
+            match thrownBy f with
             | Some(:? 'E as e) when e.GetType() = typeof<'E> -> e
             | Some e -> failtestf "expected %s, but %s was thrown: %s" typeof<'E>.Name (e.GetType().Name) e.Message
             | None -> failtestf "expected %s, but nothing was thrown" typeof<'E>.Name
 
         /// Runs `f` and returns the exception it throws, which must be of type 'E or a subtype.
         let throwsAnyOf<'E when 'E :> exn> (f: unit -> unit) : 'E =
-            let thrown =
-                try
-                    f ()
-                    None
-                with e ->
-                    Some e
-
-            match thrown with
+            match thrownBy f with
             | Some(:? 'E as e) -> e
             | Some e ->
                 failtestf
