@@ -116,6 +116,12 @@ htmlTable
             "episodes the replay buffer keeps (the most recent)"
         ]
         [
+            "`ReplayPrecision`"
+            "(`replay_precision`)"
+            sprintf "%A" t.ReplayPrecision
+            "how the buffer stores observations and states: `Float32` exactly, `Float16` in half their memory"
+        ]
+        [
             "`Epsilon`"
             "`epsilon_start, _finish, _anneal_time`"
             sprintf
@@ -473,6 +479,13 @@ back the same way: a save allocates a few MB whatever the buffer's size, and a b
 in one field, past 4 GB in one file) is written and read. A save that fails (a full disk, a file in the way) throws
 `CheckpointSaveException`, an `IOException` naming the file, and leaves the previous checkpoint as it was.
 Checkpoints written before the chunks (format version 1) still load.
+
+The buffer itself keeps each episode compactly: its recorded steps only (an episode of L steps keeps L + 1 rows, not
+the padding up to the episode limit), its available-action masks as bits (when every value is 0 or 1, as every
+registered environment's are), and its observations and states in `ReplayPrecision`: `Float32` gives back exactly
+the values recorded; `Float16` halves their memory and rounds each to 11 significant bits. Sampling expands the
+episodes back into PyMARL's padded batch layout. `Replay.bytes` gives what a buffer holds, and `Replay.mostBytes` the
+most it can hold for a run, which `qmix train` compares with the memory available before it starts.
 *)
 for file in Directory.GetFiles runDir |> Array.sort do
     printfn "%-26s %8d bytes" (Path.GetFileName file) (FileInfo(file).Length)

@@ -19,9 +19,13 @@ public sealed record ReplayBenchmarkResult
     /// episodes' arrays, their headers and records, and the buffer's tree.</summary>
     public required long HeapBytes { get; init; }
 
-    /// <summary>The bytes of the episodes' array elements alone (observations, states, actions, masks, rewards), the
-    /// part no representation of the same data can avoid.</summary>
+    /// <summary>The bytes of the episodes' array elements as the buffer stores them (<c>Replay.bytes</c>: the
+    /// recorded steps only, masks as bits; observations, states, actions and rewards as float32 and int32).</summary>
     public required long PayloadBytes { get; init; }
+
+    /// <summary>The bytes the same episodes take in the padded float32 layout of an episode (every step up to the
+    /// limit; masks as floats): what the buffer held before it kept episodes compactly.</summary>
+    public required long PaddedBytes { get; init; }
 
     /// <summary>The time it took to make the episodes and fill the buffer, in seconds.</summary>
     public required double BuildSeconds { get; init; }
@@ -57,12 +61,13 @@ public static partial class Benchmarks
         var (_, t, n, a, o, s) = Dimensions(size);
         var spec = new F.EnvSpec(size == BenchmarkSize.ThreeM ? "3m-like" : "3s5z-like", n, a, o, s, t);
         var t1 = t + 1;
-        var payload = (long)episodes * (t1 * n * o + t1 * s + t1 * n + t1 * n * a + t1) * sizeof(float);
+        var padded = (long)episodes * (t1 * n * o + t1 * s + t1 * n + t1 * n * a + t1) * sizeof(float);
 
         var clock = Stopwatch.StartNew();
         var replay = F.ReplayModule.empty(episodes);
         for (var e = 0; e < episodes; e++) replay = F.ReplayModule.add(RandomEpisode(spec, e), replay);
         var buildSeconds = clock.Elapsed.TotalSeconds;
+        var payload = F.ReplayModule.bytes(replay);
 
         var key = Rng.key(3);
         var target = new F.BatchBuffer();
@@ -84,6 +89,7 @@ public static partial class Benchmarks
             Sizes = $"T+1={t1} n={n} A={a} O={o} S={s}",
             HeapBytes = heap,
             PayloadBytes = payload,
+            PaddedBytes = padded,
             BuildSeconds = buildSeconds,
             Sample = sample,
             AllocatingMilliseconds = allocating,

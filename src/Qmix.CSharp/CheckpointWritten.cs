@@ -8,4 +8,7 @@ namespace Qmix;
 /// <param name="ReplayEpisodes">The episodes of the replay buffer it holds (0 with
 /// <see cref="CheckpointReplay.None"/>).</param>
 /// <param name="Elapsed">The time the write took.</param>
-public sealed record CheckpointWritten(int Step, string ModelPath, long Bytes, int ReplayEpisodes, TimeSpan Elapsed);
+/// <param name="ReplayMemoryBytes">The bytes the trainer's replay buffer holds in memory (its episodes' arrays as
+/// stored: recorded steps only, in <see cref="TrainingOptions.ReplayPrecision"/>), whatever the checkpoint holds of
+/// it.</param>
+public sealed record CheckpointWritten(int Step, string ModelPath, long Bytes, int ReplayEpisodes, TimeSpan Elapsed, long ReplayMemoryBytes);

@@ -88,3 +88,14 @@ public enum CheckpointReplay
     /// uninterrupted one.</summary>
     None,
 }
+
+/// <summary>How the replay buffer stores the observations and states of its episodes.</summary>
+public enum ReplayPrecision
+{
+    /// <summary>32-bit floats, exactly as recorded (the default).</summary>
+    Float32,
+
+    /// <summary>16-bit floats (IEEE half precision): half the memory of observations and states; each value is rounded
+    /// to 11 significant bits (0, 1 and small integers exactly).</summary>
+    Float16,
+}

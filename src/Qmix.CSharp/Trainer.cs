@@ -235,13 +235,14 @@ public sealed class Trainer : IDisposable
     CheckpointWritten Write(string path, CoreState s)
     {
         var clock = Stopwatch.StartNew();
+        var held = F.ReplayModule.bytes(s.Replay);
         if (Options.CheckpointReplay == CheckpointReplay.None)
-            s = new CoreState(s.Learner, F.ReplayModule.empty(Options.BufferSize), s.Counters, s.Diagnostics);
+            s = new CoreState(s.Learner, F.ReplayModule.emptyWith(s.Replay.Precision, Options.BufferSize), s.Counters, s.Diagnostics);
         F.Training.save(core, path, s);
         ModelFiles.WriteSidecar(path, Spec, Options);
         var (model, train, sidecar) = F.Checkpoint.paths(path);
         var bytes = new[] { model, train, sidecar, ModelFiles.SidecarPath(path) }.Where(File.Exists).Sum(f => new FileInfo(f).Length);
-        return new CheckpointWritten(s.Counters.Step, model, bytes, F.ReplayModule.count(s.Replay), clock.Elapsed);
+        return new CheckpointWritten(s.Counters.Step, model, bytes, F.ReplayModule.count(s.Replay), clock.Elapsed, held);
     }
 
     // the step of the last checkpoint tried, written or not: a failed one is tried again an interval later

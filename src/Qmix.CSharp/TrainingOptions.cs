@@ -44,6 +44,12 @@ public sealed record TrainingOptions
     /// <see cref="BatchSize"/>.</summary>
     public int BufferSize { get; init => field = Guard.AtLeast(value, 1, nameof(BufferSize)); } = 5000;
 
+    /// <summary>How the replay buffer stores observations and states (<c>replay_precision</c>):
+    /// <see cref="ReplayPrecision.Float32"/> (the default, exactly as recorded) or <see cref="ReplayPrecision.Float16"/>
+    /// (half their memory, each value rounded to 11 significant bits). Either way the buffer keeps only the steps an
+    /// episode recorded and its available-action masks as bits.</summary>
+    public ReplayPrecision ReplayPrecision { get; init => field = Defined(value, nameof(ReplayPrecision)); } = ReplayPrecision.Float32;
+
     /// <summary>The learning rate (<c>lr</c>, 5e-4).</summary>
     [JsonPropertyName("lr")]
     public double LearningRate { get; init => field = Guard.Positive(value, nameof(LearningRate)); } = 5e-4;
@@ -431,6 +437,27 @@ public sealed record TrainingOptions
     static T Defined<T>(T value, string name) where T : struct, Enum =>
         Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(name, value, $"{name}: {value} is not a {typeof(T).Name}");
 
+    /// <summary>The bytes one episode at the episode limit takes in the replay buffer of these options: its
+    /// recorded steps (limit + 1 rows) of observations and states in <see cref="ReplayPrecision"/>, actions,
+    /// available-action masks as bits, and rewards. Shorter episodes take proportionally less.</summary>
+    /// <param name="spec">The environment's sizes.</param>
+    public long ReplayEpisodeBytes(EnvironmentSpec spec) =>
+        F.ReplayModule.mostBytes(Guard.NotNull(spec, nameof(spec)).ToCore(), CorePrecision, 1, long.MaxValue / 4);
+
+    /// <summary>The most bytes the replay buffer of a run with these options can hold: <see cref="BufferSize"/>
+    /// episodes at the episode limit (<see cref="ReplayEpisodeBytes"/> each), or, for a run too short to fill it, the
+    /// steps it records (<see cref="TotalSteps"/> and what its last collection of
+    /// <see cref="ParallelEnvironments"/> episodes may run past them).</summary>
+    /// <param name="spec">The environment's sizes.</param>
+    public long ReplayBytes(EnvironmentSpec spec)
+    {
+        Guard.NotNull(spec, nameof(spec));
+        var recorded = TotalSteps + (long)ParallelEnvironments * spec.EpisodeLimit;
+        return F.ReplayModule.mostBytes(spec.ToCore(), CorePrecision, BufferSize, recorded);
+    }
+
+    F.ReplayPrecision CorePrecision => ReplayPrecision == ReplayPrecision.Float16 ? F.ReplayPrecision.Float16 : F.ReplayPrecision.Float32;
+
     /// <summary>Checks the settings that depend on each other.</summary>
     internal void Validate(string paramName)
     {
@@ -497,6 +524,7 @@ public sealed record TrainingOptions
     /// path stem, or null.</summary>
     internal F.TrainingConfig ToConfig(string? checkpointPath) =>
         new(LearnerConfig(), MixerConfig(), TotalSteps, BatchSize, BufferSize,
+            CorePrecision,
             new F.EpsilonSchedule((float)EpsilonStart, (float)EpsilonFinish, EpsilonAnnealSteps), ParallelEnvironments,
             TestInterval, TestEpisodes, SaveInterval,
             checkpointPath is null ? FSharpOption<string>.None : FSharpOption<string>.Some(checkpointPath), Seed,

@@ -115,12 +115,12 @@ internal static class BenchCommand
         if (episodes > 0)
         {
             var r = Benchmarks.ReplayBuffer(BenchmarkSize.ThreeS5Z, episodes, 32, quick ? 5 : 50);
-            replay = new ReplayInfo(r.Episodes, r.Sizes, r.HeapBytes, r.PayloadBytes, r.BuildSeconds, r.AllocatingMilliseconds);
+            replay = new ReplayInfo(r.Episodes, r.Sizes, r.HeapBytes, r.PayloadBytes, r.PaddedBytes, r.BuildSeconds, r.AllocatingMilliseconds);
             rows.Add(new BenchRow
             {
                 Operation = $"replay memory ({r.Episodes} 3s5z-like episodes)", Sizes = r.Sizes, Unit = "bytes",
                 Ours = r.HeapBytes, Target = "≤ 3 GB", TargetLimit = ReplayMemoryLimit,
-                Note = $"GC heap the buffer holds; payload {BenchText.Bytes(r.PayloadBytes)}, built in {r.BuildSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s",
+                Note = $"GC heap the buffer holds; payload {BenchText.Bytes(r.PayloadBytes)} ({BenchText.Bytes(r.PaddedBytes)} padded to the limit), built in {r.BuildSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s",
             }.Judged());
             rows.Add(new BenchRow
             {
@@ -252,7 +252,7 @@ internal static class BenchCommand
         }
         if (report.Replay is { } r)
             o.WriteLine($"replay: {r.Episodes} episodes ({r.Sizes}) hold {BenchText.Bytes(r.HeapBytes)} of GC heap; their arrays' payload is "
-                + $"{BenchText.Bytes(r.PayloadBytes)} ({BenchText.Bytes(r.PayloadBytes / (double)r.Episodes)} per episode); built in {r.BuildSeconds.ToString("0.0", inv)} s.");
+                + $"{BenchText.Bytes(r.PayloadBytes)} ({BenchText.Bytes(r.PayloadBytes / (double)r.Episodes)} per episode; {BenchText.Bytes(r.PaddedBytes)} padded to the limit); built in {r.BuildSeconds.ToString("0.0", inv)} s.");
         foreach (var row in report.Rows.Where(r => r.Note is not null))
             o.WriteLine($"{row.Operation}: {row.Note}");
         var torch = report.PyTorch;

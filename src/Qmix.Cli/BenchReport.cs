@@ -182,7 +182,7 @@ internal sealed record FlopInfo(string Operation, string Sizes, double Total, IR
 
 /// <summary>The replay buffer's memory in the report.</summary>
 internal sealed record ReplayInfo(
-    int Episodes, string Sizes, long HeapBytes, long PayloadBytes, double BuildSeconds, double AllocatingSampleMilliseconds);
+    int Episodes, string Sizes, long HeapBytes, long PayloadBytes, long PaddedBytes, double BuildSeconds, double AllocatingSampleMilliseconds);
 
 /// <summary>Formats a report as text.</summary>
 internal static class BenchText

@@ -175,25 +175,22 @@ internal sealed record Grid
 
     // ------------------------------------------------------------------ memory
 
-    /// <summary>The memory a cell holds at most, in bytes: its full replay buffer, buffer × (limit + 1) ×
-    /// (N·obs + state + N·A + N + 1) × 4 bytes (observations, state, available actions, actions and reward of every
-    /// step, padded to the episode limit), plus the learner's working memory for a batch, batch × (limit + 1) × N ×
+    /// <summary>The memory a cell holds at most, in bytes: its replay buffer at its fullest
+    /// (<see cref="TrainingOptions.ReplayBytes"/>: every episode at the limit, or the steps a shorter run records), plus
+    /// the learner's working memory for a batch, batch × (limit + 1) × N ×
     /// (6·hidden + obs + A) × 8 bytes (activations of the online and target passes), plus 150 MB for the
     /// process.</summary>
     public static long MemoryEstimate(EnvironmentSpec spec, TrainingOptions options) =>
-        (long)(ResidentFactor * (options.BufferSize * EpisodeBytes(spec) + LearnerBytes(spec, options)));
+        (long)(ResidentFactor * (options.ReplayBytes(spec) + LearnerBytes(spec, options)));
 
     /// <summary>The process's resident memory over its live data: the garbage collector's heap keeps room beyond
     /// what is live (measured: a combat:1c3s5z cell with a full buffer of 5000 episodes, 10.3 GB of live data, held
     /// about 11.8 GB).</summary>
     public const double ResidentFactor = 1.2;
 
-    /// <summary>The bytes of one episode in the replay buffer: (limit + 1) × (N·obs + state + N·A + N + 1) × 4.</summary>
-    public static long EpisodeBytes(EnvironmentSpec spec)
-    {
-        long t1 = spec.EpisodeLimit + 1, n = spec.Agents;
-        return t1 * (n * spec.ObservationSize + spec.StateSize + n * spec.Actions + n + 1) * 4;
-    }
+    /// <summary>The most bytes of one episode in the replay buffer (<see cref="TrainingOptions.ReplayEpisodeBytes"/>:
+    /// an episode at the limit, in the options' replay precision).</summary>
+    public static long EpisodeBytes(EnvironmentSpec spec, TrainingOptions options) => options.ReplayEpisodeBytes(spec);
 
     /// <summary>The learner's working memory for a batch and the process's own: batch × (limit + 1) × N ×
     /// (6·hidden + obs + A) × 8 bytes + 150 MB.</summary>
@@ -231,7 +228,7 @@ internal sealed record Grid
         var head = $"a cell of {top.Env} ({top.Algo}) may need {Bytes(top.MemoryBytes)}, more than the {Bytes(Budget(available))} this grid may use " +
                    $"({Bytes(available)} available)";
         // one cell alone does not fit: a buffer that does, with the learner and process around it
-        var buffer = (long)Math.Floor((Budget(available) / ResidentFactor - LearnerBytes(top.Spec, top.Options)) / EpisodeBytes(top.Spec));
+        var buffer = (long)Math.Floor((Budget(available) / ResidentFactor - LearnerBytes(top.Spec, top.Options)) / EpisodeBytes(top.Spec, top.Options));
         return new UsageException(buffer >= top.Options.BatchSize
             ? $"{head}: use --buffer {buffer} (or less)"
             : $"{head}: this machine cannot hold a cell of {top.Env}");

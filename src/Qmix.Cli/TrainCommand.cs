@@ -312,7 +312,8 @@ internal static class TrainCommand
 
     static string Size(CheckpointWritten c) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{Grid.Bytes(c.Bytes)}, {(c.ReplayEpisodes > 0 ? $"{c.ReplayEpisodes:N0} episodes of replay" : "no replay")}, written in {c.Elapsed.TotalSeconds:0.0} s");
+            $"{Grid.Bytes(c.Bytes)}, {(c.ReplayEpisodes > 0 ? $"{c.ReplayEpisodes:N0} episodes of replay" : "no replay")}, written in {c.Elapsed.TotalSeconds:0.0} s; " +
+            $"the replay buffer holds {Grid.Bytes(c.ReplayMemoryBytes)} in memory");
 
     /// <summary>A warning as printed: "warning: MESSAGE", with the seed when several train.</summary>
     static string WarningLine(TrainingWarning w, ulong? seed) =>

@@ -20,7 +20,7 @@ internal static class TrainMemory
         var one = Grid.MemoryEstimate(spec, options);
         var budget = Grid.Budget(available);
         if ((double)atOnce * one <= budget) return null;
-        var perEpisode = Grid.EpisodeBytes(spec);
+        var perEpisode = Grid.EpisodeBytes(spec, options);
         var runs = atOnce > 1 ? $" × {atOnce} runs at once" : "";
         var head = string.Create(CultureInfo.InvariantCulture,
             $"{envName}: a replay buffer of {options.BufferSize:N0} episodes ({Size(perEpisode)} each) needs about {Grid.Bytes(one)} " +

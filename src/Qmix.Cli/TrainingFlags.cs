@@ -47,6 +47,8 @@ internal sealed class TrainingFlags
         mixerInput.AcceptOnlyFromAmong("state", "all-observations");
         var replay = f.Add<string?>("--checkpoint-replay", "checkpoint_replay", "What checkpoints hold of the replay buffer: full (the default, for a bit-identical resume) or none (a few MB; a resumed run refills its buffer)", "full|none");
         replay.AcceptOnlyFromAmong("full", "none");
+        var precision = f.Add<string?>("--replay-precision", "replay_precision", "How the replay buffer stores observations and states: float32 (the default, exact) or float16 (half their memory)", "float32|float16");
+        precision.AcceptOnlyFromAmong("float32", "float16");
         return f;
     }
 

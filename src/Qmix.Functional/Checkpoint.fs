@@ -174,21 +174,20 @@ module Checkpoint =
 
     /// The replay's tensors as sources that stream each episode's arrays to the file, matching replayLayout.
     let private replaySources (spec: EnvSpec) (replay: Replay) (chunkEpisodes: int) : TensorSource[] =
-        let eps = Replay.episodes replay
-        let shapes = replayLayout spec eps.Length chunkEpisodes
+        let count = Replay.count replay
+        let shapes = replayLayout spec count chunkEpisodes
+        // the stored episodes stream their fields, padded to the limit, through one small buffer
+        let scratch = Array.zeroCreate<float32> 16384
 
-        let writers: (TensorSink -> Episode -> unit)[] =
+        let writers: (TensorSink -> StoredEpisode -> unit)[] =
             [|
-                fun sink e -> sink.Write e.Obs
-                fun sink e -> sink.Write e.State
-                fun sink e -> sink.Write e.Actions
-                fun sink e -> sink.Write e.AvailActions
-                fun sink e -> sink.Write e.Reward
-                fun sink e -> sink.Write(float32 e.Length)
-                fun sink e -> sink.Write(if e.Terminated then 1.0f else 0.0f)
+                for field in [ "obs"; "state"; "actions"; "avail_actions"; "reward" ] do
+                    fun sink e -> StoredEpisode.writeField sink scratch field e
+                fun sink e -> sink.Write(float32 e.length)
+                fun sink e -> sink.Write(if e.terminated then 1.0f else 0.0f)
                 fun sink e ->
                     sink.Write(
-                        match e.Won with
+                        match e.won with
                         | None -> -1.0f
                         | Some false -> 0.0f
                         | Some true -> 1.0f
@@ -196,7 +195,7 @@ module Checkpoint =
             |]
 
         [|
-            for k, start, episodes in chunks eps.Length chunkEpisodes do
+            for k, start, episodes in chunks count chunkEpisodes do
                 for f in 0 .. writers.Length - 1 do
                     let name, shape = shapes[k * writers.Length + f]
 
@@ -206,7 +205,7 @@ module Checkpoint =
                         Write =
                             fun sink ->
                                 for i in start .. start + episodes - 1 do
-                                    writers[f] sink eps[i]
+                                    writers[f] sink (Replay.stored i replay)
                     }
         |]
 
@@ -260,6 +259,14 @@ module Checkpoint =
         w.WriteNumber("count", Replay.count ckpt.Replay)
         w.WriteNumber("total_added", Replay.totalAdded ckpt.Replay)
         w.WriteNumber("chunk_episodes", chunkEpisodes)
+
+        w.WriteString(
+            "precision",
+            match Replay.precision ckpt.Replay with
+            | Float32 -> "float32"
+            | Float16 -> "float16"
+        )
+
         w.WriteEndObject()
         w.WriteEndObject()
         w.Flush()
@@ -527,6 +534,7 @@ module Checkpoint =
         (chunkEpisodes: int)
         (capacity: int)
         (total: int64)
+        (precision: ReplayPrecision)
         =
         let fields = replayFields spec
         let file = r.Path
@@ -582,63 +590,69 @@ module Checkpoint =
         let t1 = spec.EpisodeLimit + 1
         let n, a = spec.NAgents, spec.NActions
         let sizes = fields |> Array.map (snd >> perEpisode >> int)
-        let episodes = Array.zeroCreate<Episode> count
         let actionValues = Array.zeroCreate<float32>(t1 * n)
 
-        for _, start, chunkCount, name in layout do
-            let whole (field: string) =
-                let values = Array.zeroCreate<float32> chunkCount
-                r.ReadInto(name field, 0L, Span values)
-                values
+        let episodes =
+            seq {
+                for _, _, chunkCount, name in layout do
+                    let whole (field: string) =
+                        let values = Array.zeroCreate<float32> chunkCount
+                        r.ReadInto(name field, 0L, Span values)
+                        values
 
-            let lengths, terminated, won = whole "length", whole "terminated", whole "won"
+                    let lengths, terminated, won = whole "length", whole "terminated", whole "won"
 
-            let bad (field: string) (j: int) (what: string) =
-                fail file (sprintf "replay tensor '%s', episode %d of the chunk: %s" (name field) j what)
+                    let bad (field: string) (j: int) (what: string) =
+                        fail file (sprintf "replay tensor '%s', episode %d of the chunk: %s" (name field) j what)
 
-            for j in 0 .. chunkCount - 1 do
-                let part (f: int) =
-                    let values = Array.zeroCreate<float32> sizes[f]
-                    r.ReadInto(name (fst fields[f]), int64 j * int64 sizes[f], Span values)
-                    values
+                    for j in 0 .. chunkCount - 1 do
+                        let part (f: int) =
+                            let values = Array.zeroCreate<float32> sizes[f]
+                            r.ReadInto(name (fst fields[f]), int64 j * int64 sizes[f], Span values)
+                            values
 
-                r.ReadInto(name "actions", int64 j * int64 actionValues.Length, Span actionValues)
+                        r.ReadInto(name "actions", int64 j * int64 actionValues.Length, Span actionValues)
 
-                let actions =
-                    actionValues
-                    |> Array.mapi (fun i v ->
-                        if v <> floor v || v < 0.0f || v >= float32 a then
-                            bad "actions" j (sprintf "value %d is %g; actions are integers in 0..%d" i v (a - 1))
+                        let actions =
+                            actionValues
+                            |> Array.mapi (fun i v ->
+                                if v <> floor v || v < 0.0f || v >= float32 a then
+                                    bad
+                                        "actions"
+                                        j
+                                        (sprintf "value %d is %g; actions are integers in 0..%d" i v (a - 1))
 
-                        int v)
+                                int v)
 
-                let length = lengths[j]
+                        let length = lengths[j]
 
-                if length <> floor length || length < 1.0f || length > float32 spec.EpisodeLimit then
-                    bad "length" j (sprintf "%g is not a length in 1..%d" length spec.EpisodeLimit)
+                        if length <> floor length || length < 1.0f || length > float32 spec.EpisodeLimit then
+                            bad "length" j (sprintf "%g is not a length in 1..%d" length spec.EpisodeLimit)
 
-                if terminated[j] <> 0.0f && terminated[j] <> 1.0f then
-                    bad "terminated" j (sprintf "%g is neither 0 nor 1" terminated[j])
+                        if terminated[j] <> 0.0f && terminated[j] <> 1.0f then
+                            bad "terminated" j (sprintf "%g is neither 0 nor 1" terminated[j])
 
-                episodes[start + j] <-
-                    {
-                        Spec = spec
-                        Length = int length
-                        Obs = part 0
-                        State = part 1
-                        Actions = actions
-                        AvailActions = part 3
-                        Reward = part 4
-                        Terminated = terminated[j] = 1.0f
-                        Won =
-                            match won[j] with
-                            | 1.0f -> Some true
-                            | 0.0f -> Some false
-                            | -1.0f -> None
-                            | w -> bad "won" j (sprintf "%g is none of 1 (won), 0 (lost) and -1 (not reported)" w)
-                    }
+                        yield
+                            {
+                                Spec = spec
+                                Length = int length
+                                Obs = part 0
+                                State = part 1
+                                Actions = actions
+                                AvailActions = part 3
+                                Reward = part 4
+                                Terminated = terminated[j] = 1.0f
+                                Won =
+                                    match won[j] with
+                                    | 1.0f -> Some true
+                                    | 0.0f -> Some false
+                                    | -1.0f -> None
+                                    | w ->
+                                        bad "won" j (sprintf "%g is none of 1 (won), 0 (lost) and -1 (not reported)" w)
+                            }
+            }
 
-        Replay.restore capacity total episodes
+        Replay.restoreWith precision capacity total episodes
 
     /// Reads a checkpoint; verify = false skips every checksum (the negative control of the integrity tests).
     let internal loadWith (verify: bool) (path: string) (learner: Learner<'M>) : Checkpoint<'M> =
@@ -791,6 +805,14 @@ module Checkpoint =
         if count < 0 || count > capacity then
             wrong "count" (sprintf "a count of episodes in 0..%d (the capacity)" capacity) (prop replayJson "count")
 
+        // written since the buffer has a precision; older checkpoints stored their replay exactly
+        let precision =
+            match replayJson.TryGetProperty "precision" with
+            | true, v when v.ValueKind = JsonValueKind.String && v.GetString() = "float32" -> Float32
+            | true, v when v.ValueKind = JsonValueKind.String && v.GetString() = "float16" -> Float16
+            | true, v -> wrong "precision" "\"float32\" or \"float16\"" v
+            | _ -> Float32
+
         // version 1 holds the whole buffer as one chunk
         let chunkSize =
             if version = 1 then
@@ -888,7 +910,7 @@ module Checkpoint =
 
         let replay =
             wrap trainFile.Path (fun () ->
-                restoreReplay trainFile learner.Spec version count chunkSize capacity totalAdded)
+                restoreReplay trainFile learner.Spec version count chunkSize capacity totalAdded precision)
 
         // integrity last, so that a value no episode can hold is named as such: every tensor's data against its
         // checksum, and (for a sidecar that records checksums) every tensor has one and the sidecar matches its own

@@ -240,6 +240,60 @@ module EpisodeBatch =
             Filled = filled
         }
 
+    /// A batch of b episodes of t steps of a spec in a buffer's memory (its arrays as the last use left them), grown
+    /// when its sizes differ.
+    let internal reuse (buffer: BatchBuffer) (spec: EnvSpec) (b: int) (t: int) : EpisodeBatch =
+        let n, a, o, s = spec.NAgents, spec.NActions, spec.ObsDim, spec.StateDim
+
+        match buffer.Batch with
+        | Some x when
+            x.BatchSize = b
+            && x.MaxSeqLength = t
+            && x.NAgents = n
+            && x.NActions = a
+            && x.ObsDim = o
+            && x.StateDim = s
+            ->
+            x
+        | _ ->
+            let x =
+                {
+                    BatchSize = b
+                    MaxSeqLength = t
+                    NAgents = n
+                    NActions = a
+                    ObsDim = o
+                    StateDim = s
+                    Obs = Array.zeroCreate (b * t * n * o)
+                    State = Array.zeroCreate (b * t * s)
+                    Actions = Array.zeroCreate (b * t * n)
+                    AvailActions = Array.zeroCreate (b * t * n * a)
+                    Reward = Array.zeroCreate (b * t)
+                    Terminated = Array.zeroCreate (b * t)
+                    Filled = Array.zeroCreate (b * t)
+                }
+
+            buffer.Batch <- Some x
+            x
+
+    /// Runs stack i for every episode i of a batch of b, the two halves of the batch on two threads when there are
+    /// two processors.
+    let internal stackAll (b: int) (stack: int -> unit) : unit =
+        if b >= 2 && Environment.ProcessorCount > 1 then
+            let half = (b + 1) / 2
+
+            System.Threading.Tasks.Parallel.Invoke(
+                (fun () ->
+                    for i in 0 .. half - 1 do
+                        stack i),
+                (fun () ->
+                    for i in half .. b - 1 do
+                        stack i)
+            )
+        else
+            for i in 0 .. b - 1 do
+                stack i
+
     /// <summary>Stacks episodes of one spec into a buffer's memory at full length (episode_limit + 1 steps; PyMARL's
     /// truncation to the longest episode is not applied, and the learner's fused update skips the padding): the same
     /// transitions as <c>ofEpisodes</c>, without allocating once the buffer has held a batch of these sizes. The batch
@@ -249,40 +303,9 @@ module EpisodeBatch =
         let spec = commonSpec "stackInto" episodes
 
         let b, t = episodes.Length, spec.EpisodeLimit + 1
-        let n, a, o, s = spec.NAgents, spec.NActions, spec.ObsDim, spec.StateDim
-
-        let batch =
-            match buffer.Batch with
-            | Some x when
-                x.BatchSize = b
-                && x.MaxSeqLength = t
-                && x.NAgents = n
-                && x.NActions = a
-                && x.ObsDim = o
-                && x.StateDim = s
-                ->
-                x
-            | _ ->
-                let x =
-                    {
-                        BatchSize = b
-                        MaxSeqLength = t
-                        NAgents = n
-                        NActions = a
-                        ObsDim = o
-                        StateDim = s
-                        Obs = Array.zeroCreate (b * t * n * o)
-                        State = Array.zeroCreate (b * t * s)
-                        Actions = Array.zeroCreate (b * t * n)
-                        AvailActions = Array.zeroCreate (b * t * n * a)
-                        Reward = Array.zeroCreate (b * t)
-                        Terminated = Array.zeroCreate (b * t)
-                        Filled = Array.zeroCreate (b * t)
-                    }
-
-                buffer.Batch <- Some x
-                x
-
+        let n, a, s = spec.NAgents, spec.NActions, spec.StateDim
+        let o = spec.ObsDim
+        let batch = reuse buffer spec b t
         Array.Clear batch.Terminated
         Array.Clear batch.Filled
 
@@ -306,19 +329,5 @@ module EpisodeBatch =
             if e.Terminated then
                 batch.Terminated[i * t + e.Length - 1] <- 1.0f
 
-        if b >= 2 && Environment.ProcessorCount > 1 then
-            let half = (b + 1) / 2
-
-            System.Threading.Tasks.Parallel.Invoke(
-                (fun () ->
-                    for i in 0 .. half - 1 do
-                        stack i),
-                (fun () ->
-                    for i in half .. b - 1 do
-                        stack i)
-            )
-        else
-            for i in 0 .. b - 1 do
-                stack i
-
+        stackAll b stack
         batch

@@ -7,20 +7,26 @@ open Qmix.Tensors
 /// one environment spec, evicts the oldest first, and samples episodes uniformly without replacement. Adding returns
 /// a new buffer and leaves the old one as it was; the two share every episode they have in common.</summary>
 /// <remarks>The episodes are kept in a persistent balanced tree (<c>System.Collections.Immutable.ImmutableList</c>),
-/// so adding, evicting and reading one episode each cost O(log capacity) and never copy the stored episodes. Two
-/// buffers are equal when they have the same capacity, the same count of episodes ever added, and equal episodes in the
-/// same order.</remarks>
+/// so adding, evicting and reading one episode each cost O(log capacity) and never copy the stored episodes. Each
+/// episode is kept compactly: its recorded steps only (not the padding up to the episode limit), its available-action
+/// masks as bits, and its observations and states in the buffer's <see cref="T:Qmix.Functional.ReplayPrecision"/>.
+/// Two buffers are equal when they have the same capacity and precision, the same count of episodes ever added, and
+/// equal episodes in the same order.</remarks>
 [<CustomEquality; NoComparison>]
 type Replay =
     private
         {
             capacity: int
-            stored: ImmutableList<Episode>
+            precision: ReplayPrecision
+            stored: ImmutableList<StoredEpisode>
             totalAdded: int64
         }
 
     /// <summary>The most episodes the buffer holds (PyMARL's <c>buffer_size</c>).</summary>
     member r.Capacity = r.capacity
+
+    /// <summary>How the buffer stores observations and states.</summary>
+    member r.Precision = r.precision
 
     /// <summary>The number of episodes held, at most <c>Capacity</c>.</summary>
     member r.Count = r.stored.Count
@@ -28,14 +34,16 @@ type Replay =
     /// <summary>The number of episodes ever added, evicted ones included.</summary>
     member r.TotalAdded = r.totalAdded
 
-    /// <summary>Equal capacity, equal count of episodes ever added, and equal episodes in the same order.</summary>
+    /// <summary>Equal capacity and precision, equal count of episodes ever added, and equal episodes in the same
+    /// order.</summary>
     override r.Equals(other: obj) =
         match other with
         | :? Replay as o ->
             r.capacity = o.capacity
+            && r.precision = o.precision
             && r.totalAdded = o.totalAdded
             && r.stored.Count = o.stored.Count
-            && Seq.forall2 (fun (a: Episode) b -> obj.ReferenceEquals(a, b) || a = b) r.stored o.stored
+            && Seq.forall2 (fun (a: StoredEpisode) b -> obj.ReferenceEquals(a, b) || a = b) r.stored o.stored
         | _ -> false
 
     /// <summary>A hash of the capacity, the count of episodes ever added and the number held.</summary>
@@ -60,18 +68,56 @@ module Replay =
             s.StateDim
             s.EpisodeLimit
 
-    /// <summary>An empty buffer holding at most <paramref name="capacity"/> episodes.</summary>
+    /// <summary>An empty buffer holding at most <paramref name="capacity"/> episodes, storing observations and states
+    /// in a given precision.</summary>
+    /// <param name="precision">How observations and states are stored (<c>Float32</c> keeps them exactly).</param>
     /// <param name="capacity">The most episodes held, at least 1 (PyMARL's <c>buffer_size</c>, 5000 for QMIX).</param>
     /// <exception cref="System.ArgumentException"><paramref name="capacity"/> is less than 1.</exception>
-    let empty (capacity: int) : Replay =
+    let emptyWith (precision: ReplayPrecision) (capacity: int) : Replay =
         if capacity < 1 then
             invalidArg (nameof capacity) (sprintf "Replay.empty: capacity must be at least 1, got %d" capacity)
 
         {
             capacity = capacity
-            stored = ImmutableList<Episode>.Empty
+            precision = precision
+            stored = ImmutableList<StoredEpisode>.Empty
             totalAdded = 0L
         }
+
+    /// <summary>An empty buffer holding at most <paramref name="capacity"/> episodes, storing them exactly
+    /// (<c>Float32</c>).</summary>
+    /// <param name="capacity">The most episodes held, at least 1 (PyMARL's <c>buffer_size</c>, 5000 for QMIX).</param>
+    /// <exception cref="System.ArgumentException"><paramref name="capacity"/> is less than 1.</exception>
+    let empty (capacity: int) : Replay = emptyWith Float32 capacity
+
+    /// <summary>How the buffer stores observations and states.</summary>
+    let precision (buffer: Replay) : ReplayPrecision = buffer.Precision
+
+    /// <summary>The bytes the episodes held take in memory (their arrays as stored, without the objects around
+    /// them).</summary>
+    let bytes (buffer: Replay) : int64 =
+        Seq.sumBy StoredEpisode.bytes buffer.stored
+
+    /// <summary>The most bytes one recorded step of an environment takes in a buffer of a given precision: its
+    /// observations, state, actions, available-action mask (as bits) and reward. An episode of L steps takes
+    /// L + 1 of them.</summary>
+    /// <param name="spec">The environment's sizes.</param>
+    /// <param name="precision">How observations and states are stored.</param>
+    let stepBytes (spec: EnvSpec) (precision: ReplayPrecision) : float = StoredEpisode.stepBytes spec precision
+
+    /// <summary>The most bytes a buffer can hold for a run: <paramref name="capacity"/> episodes at the episode
+    /// limit, or, when the run records fewer steps than that, its steps (each episode of L steps takes L + 1 rows of
+    /// <see cref="M:Qmix.Functional.ReplayModule.stepBytes"/>).</summary>
+    /// <param name="spec">The environment's sizes.</param>
+    /// <param name="precision">How observations and states are stored.</param>
+    /// <param name="capacity">The most episodes held.</param>
+    /// <param name="recordedSteps">The most environment steps the run records (its steps, plus what its last
+    /// collection may run past them).</param>
+    let mostBytes (spec: EnvSpec) (precision: ReplayPrecision) (capacity: int) (recordedSteps: int64) : int64 =
+        let full = int64 capacity * int64 (spec.EpisodeLimit + 1)
+        let recorded = max 0L recordedSteps
+        let rows = min full (recorded + min (int64 capacity) recorded)
+        int64 (ceil (float rows * stepBytes spec precision))
 
     /// <summary>The most episodes the buffer holds.</summary>
     let capacity (buffer: Replay) : int = buffer.Capacity
@@ -87,7 +133,7 @@ module Replay =
         if buffer.stored.IsEmpty then
             None
         else
-            Some buffer.stored[0].Spec
+            Some buffer.stored[0].spec
 
     /// <summary>Adds an episode, evicting the oldest one when the buffer is full.</summary>
     /// <param name="episode">The episode; it is checked with <see cref="M:Qmix.Functional.EpisodeModule.validate"/>
@@ -118,9 +164,8 @@ module Replay =
             else
                 buffer.stored
 
-        {
-            capacity = buffer.capacity
-            stored = kept.Add episode
+        { buffer with
+            stored = kept.Add(StoredEpisode.ofEpisode buffer.precision episode)
             totalAdded = buffer.totalAdded + 1L
         }
 
@@ -134,26 +179,59 @@ module Replay =
 
         Seq.fold (fun b e -> add e b) buffer episodes
 
-    /// <summary>A buffer holding given episodes (oldest first) with a given count of episodes ever added, as a
-    /// checkpoint recorded it.</summary>
+    /// <summary>A buffer of a given precision holding given episodes (oldest first) with a given count of episodes
+    /// ever added, as a checkpoint recorded it. The episodes are read one at a time, so a lazy sequence is never held
+    /// whole in its padded layout.</summary>
+    /// <exception cref="System.ArgumentException">More episodes than the capacity, fewer added than held, or an
+    /// invalid episode.</exception>
+    let restoreWith (precision: ReplayPrecision) (capacity: int) (totalAdded: int64) (episodes: Episode seq) : Replay =
+        if isNull episodes then
+            nullArg (nameof episodes)
+
+        let mutable b = emptyWith precision capacity
+        let mutable n = 0L
+
+        for e in episodes do
+            n <- n + 1L
+
+            if n > int64 capacity then
+                invalidArg
+                    (nameof episodes)
+                    (sprintf "Replay.restore: more than %d episodes exceed the capacity %d" capacity capacity)
+
+            b <- add e b
+
+        if totalAdded < n then
+            invalidArg
+                (nameof totalAdded)
+                (sprintf "Replay.restore: %d episodes added in all, but %d held" totalAdded n)
+
+        { b with totalAdded = totalAdded }
+
+    /// <summary>A buffer holding given episodes (oldest first) exactly (<c>Float32</c>) with a given count of
+    /// episodes ever added, as a checkpoint recorded it.</summary>
     /// <exception cref="System.ArgumentException">More episodes than the capacity, fewer added than held, or an
     /// invalid episode.</exception>
     let restore (capacity: int) (totalAdded: int64) (episodes: Episode[]) : Replay =
+        if isNull episodes then
+            nullArg (nameof episodes)
+
         if episodes.Length > capacity then
             invalidArg
                 (nameof episodes)
                 (sprintf "Replay.restore: %d episodes exceed the capacity %d" episodes.Length capacity)
 
-        if totalAdded < int64 episodes.Length then
-            invalidArg
-                (nameof totalAdded)
-                (sprintf "Replay.restore: %d episodes added in all, but %d held" totalAdded episodes.Length)
+        restoreWith Float32 capacity totalAdded episodes
 
-        let b = addMany episodes (empty capacity)
-        { b with totalAdded = totalAdded }
+    /// <summary>The episodes held, oldest first, each expanded to the padded layout of
+    /// <see cref="T:Qmix.Functional.Episode"/> as it is read (a full buffer read whole takes its uncompressed
+    /// size).</summary>
+    let toSeq (buffer: Replay) : Episode seq =
+        buffer.stored |> Seq.map StoredEpisode.toEpisode
 
-    /// <summary>The episodes held, oldest first.</summary>
-    let episodes (buffer: Replay) : Episode[] = Seq.toArray buffer.stored
+    /// <summary>The episodes held, oldest first, each expanded to the padded layout of
+    /// <see cref="T:Qmix.Functional.Episode"/> (new arrays: the buffer's uncompressed size).</summary>
+    let episodes (buffer: Replay) : Episode[] = toSeq buffer |> Seq.toArray
 
     /// <summary>The episode at a position, 0 being the oldest held.</summary>
     /// <exception cref="System.ArgumentException"><paramref name="index"/> is outside 0..count−1.</exception>
@@ -161,7 +239,10 @@ module Replay =
         if index < 0 || index >= buffer.Count then
             invalidArg (nameof index) (sprintf "Replay.item: index %d is outside 0..%d" index (buffer.Count - 1))
 
-        buffer.stored[index]
+        StoredEpisode.toEpisode buffer.stored[index]
+
+    /// The episode at a position as the buffer stores it.
+    let internal stored (index: int) (buffer: Replay) : StoredEpisode = buffer.stored[index]
 
     /// <summary>Whether <see cref="M:Qmix.Functional.ReplayModule.sample"/> can draw <paramref name="n"/> episodes:
     /// <c>1 ≤ n ≤ count</c> (PyMARL's <c>can_sample</c>).</summary>
@@ -198,16 +279,23 @@ module Replay =
     /// <exception cref="System.ArgumentException"><paramref name="n"/> is less than 1 or more than the episodes
     /// held.</exception>
     let sample (key: Key) (n: int) (buffer: Replay) : EpisodeBatch =
-        sampleIndices key n buffer
-        |> Array.map (fun i -> buffer.stored[i])
-        |> EpisodeBatch.ofEpisodes
+        let picked = sampleIndices key n buffer |> Array.map (fun i -> buffer.stored[i])
+        let spec = picked[0].spec
+        let t = (picked |> Array.maxBy (fun e -> e.length)).length + 1
+        let batch = EpisodeBatch.reuse (BatchBuffer()) spec n t
+        EpisodeBatch.stackAll n (fun i -> StoredEpisode.stackAt batch i picked[i])
+        batch
 
     /// <summary>Like <c>sample</c> (the same episodes for the same key), stacked at full length into a buffer's
-    /// reused memory by <see cref="M:Qmix.Functional.EpisodeBatchModule.stackInto"/>: no allocation once the buffer
-    /// has held a batch of these sizes. The batch is overwritten by the buffer's next use.</summary>
+    /// reused memory (as <see cref="M:Qmix.Functional.EpisodeBatchModule.stackInto"/> does): no allocation once the
+    /// buffer has held a batch of these sizes. The batch is overwritten by the buffer's next use.</summary>
     /// <exception cref="System.ArgumentException"><paramref name="n"/> is less than 1 or more than the episodes
     /// held.</exception>
     let sampleInto (target: BatchBuffer) (key: Key) (n: int) (buffer: Replay) : EpisodeBatch =
-        sampleIndices key n buffer
-        |> Array.map (fun i -> buffer.stored[i])
-        |> EpisodeBatch.stackInto target
+        let picked = sampleIndices key n buffer |> Array.map (fun i -> buffer.stored[i])
+        let spec = picked[0].spec
+        let batch = EpisodeBatch.reuse target spec n (spec.EpisodeLimit + 1)
+        System.Array.Clear batch.Terminated
+        System.Array.Clear batch.Filled
+        EpisodeBatch.stackAll n (fun i -> StoredEpisode.stackAt batch i picked[i])
+        batch

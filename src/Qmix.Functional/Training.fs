@@ -18,6 +18,9 @@ type TrainingConfig =
         BatchSize: int
         /// <summary>Episodes the replay buffer keeps (<c>buffer_size</c>, 5000).</summary>
         BufferSize: int
+        /// <summary>How the replay buffer stores observations and states (<c>Float32</c>, exactly as recorded;
+        /// <c>Float16</c> halves their memory).</summary>
+        ReplayPrecision: ReplayPrecision
         /// <summary>ε-greedy exploration (1.0 → 0.05 over 50,000 steps).</summary>
         Epsilon: EpsilonSchedule
         /// <summary>Environments run in lockstep per collection (<c>batch_size_run</c>, 1); one update follows each
@@ -48,6 +51,7 @@ type TrainingConfig =
             TotalSteps = 2_050_000
             BatchSize = 32
             BufferSize = 5000
+            ReplayPrecision = Float32
             Epsilon = EpsilonSchedule.defaults
             ParallelEnvs = 1
             TestInterval = 2000
@@ -259,7 +263,7 @@ module Training =
 
         {
             Learner = Learner.init trainer.Learner learnerKey
-            Replay = Replay.empty trainer.Config.BufferSize
+            Replay = Replay.emptyWith trainer.Config.ReplayPrecision trainer.Config.BufferSize
             Counters =
                 {
                     Step = 0
@@ -428,7 +432,7 @@ module Training =
             Replay = c.Replay
             Counters = c.Counters
             Diagnostics =
-                Diagnostics.observe trainer.Learner.Config.Gamma (Replay.episodes c.Replay) DiagnosticsState.empty
+                Diagnostics.observe trainer.Learner.Config.Gamma (Replay.toSeq c.Replay) DiagnosticsState.empty
         }
 
     let private finite (m: LearnerMetrics) =

@@ -16,6 +16,7 @@ public class OptionRangesTests
         ["seed"] = ("-1", "-1"),
         ["batch_size"] = ("0", "0"),
         ["buffer_size"] = ("0", "0"),
+        ["replay_precision"] = ("\"float8\"", "float8"),
         ["lr"] = ("0", "0"),
         ["optimizer"] = ("\"sgd\"", "sgd"),
         ["rms_prop_alpha"] = ("1", "1"),

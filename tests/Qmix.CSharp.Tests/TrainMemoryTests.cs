@@ -45,15 +45,37 @@ public class TrainMemoryTests(ITestOutputHelper output)
     [Fact]
     public void Bytes_per_episode_of_the_paper_maps()
     {
-        // (limit + 1) × (N·obs + state + N·A + N + 1) × 4 bytes, float32 throughout
         foreach (var map in new[] { "3m", "3s5z", "27m_vs_30m" })
         {
             var spec = Environments.Combat(map).Spec;
-            var bytes = Grid.EpisodeBytes(spec);
             long t1 = spec.EpisodeLimit + 1, n = spec.Agents;
-            Assert.Equal(t1 * (n * spec.ObservationSize + spec.StateSize + n * spec.Actions + n + 1) * 4, bytes);
-            output.WriteLine($"{map}: {bytes:N0} bytes per episode ({TrainMemory.Size(bytes)}), buffer of 5000: {Grid.Bytes(5000 * bytes)}, estimate {Grid.Bytes(Grid.MemoryEstimate(spec, Pymarl2))}");
+            // the padded float32 layout of an Episode, and the buffer's: obs and state in its precision, actions as
+            // int32, the available-action mask as bits, the reward as float32
+            var padded = t1 * (n * spec.ObservationSize + spec.StateSize + n * spec.Actions + n + 1) * 4;
+            long Stored(int width) => (long)Math.Ceiling(t1 * (width * (n * spec.ObservationSize + spec.StateSize) + 4.0 * n + n * spec.Actions / 8.0 + 4));
+            var single = Grid.EpisodeBytes(spec, Pymarl2);
+            var half = Grid.EpisodeBytes(spec, Pymarl2 with { ReplayPrecision = ReplayPrecision.Float16 });
+            Assert.Equal(Stored(4), single);
+            Assert.Equal(Stored(2), half);
+            Assert.True(single < padded && half < 0.55 * padded, $"{map}: {single} and {half} bytes against {padded} padded");
+            output.WriteLine($"{map}: at the limit {padded:N0} bytes per episode padded, {single:N0} stored (float32), {half:N0} (float16); buffer of 5000: {Grid.Bytes(5000 * single)} / {Grid.Bytes(5000 * half)}");
         }
+    }
+
+    [Fact]
+    public void A_run_too_short_to_fill_its_buffer_is_bounded_by_its_steps()
+    {
+        var spec = Environments.Combat("27m_vs_30m").Spec;
+        var full = Pymarl2.ReplayBytes(spec);
+        Assert.Equal(5000 * Pymarl2.ReplayEpisodeBytes(spec), full, 5000.0);
+        // 30,000 steps (and up to 8 episodes' limit past them) fill at most that many rows plus one row per episode
+        // held (at most the 5000 of the buffer), far below 5000 episodes at the limit
+        var shortRun = Pymarl2 with { TotalSteps = 30_000 };
+        var rows = 30_000 + 8 * spec.EpisodeLimit + 5000;
+        Assert.Equal(Math.Ceiling(rows * (Pymarl2.ReplayEpisodeBytes(spec) / (double)(spec.EpisodeLimit + 1))), shortRun.ReplayBytes(spec), 1.0 * rows);
+        Assert.Null(TrainMemory.Check("combat:27m_vs_30m", spec, shortRun, 1, 24 * GB));
+        // negative control: the default run of 2.05M steps is refused
+        Assert.NotNull(TrainMemory.Check("combat:27m_vs_30m", spec, Pymarl2, 1, 24 * GB));
     }
 
     [Fact]
@@ -61,7 +83,7 @@ public class TrainMemoryTests(ITestOutputHelper output)
     {
         using var tmp = new TempDir();
         var dir = Path.Combine(tmp.Path, "run");
-        var (code, _, error) = CliTests.Qmix("train", "--env", "combat:27m_vs_30m", "--buffer-size", "2000000", "--steps", "10", "-o", dir);
+        var (code, _, error) = CliTests.Qmix("train", "--env", "combat:27m_vs_30m", "--buffer-size", "2000000", "--steps", "1000000", "-o", dir);
         Assert.Equal(2, code);
         Assert.Contains("2,000,000 episodes", error);
         Assert.Contains("use --buffer-size", error);

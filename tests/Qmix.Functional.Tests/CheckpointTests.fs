@@ -1229,16 +1229,47 @@ let ``a save allocates a few hundred KB beyond the buffer, where concatenating a
 
         Expect.isTrue (concatenating > bytes) (sprintf "concatenating allocated %d bytes" concatenating)
         File.Delete old
-        // loading allocates the episodes it restores and little else (the old load read the file into one array,
-        // then copied it three times)
+        // loading allocates each episode as the file holds it (padded, one at a time, garbage at once), what the
+        // buffer keeps of it, and little else (the old load read the file into one array, then copied it three times)
         let mutable loaded = Unchecked.defaultof<Checkpoint<MixerParams>>
         let loading = allocatedBy (fun () -> loaded <- Checkpoint.load path learner)
+        let kept = Replay.bytes replay
 
         Expect.isTrue
-            (loading < bytes + bytes / 10L + 4_000_000L)
-            (sprintf "the load allocated %d bytes for %d of episodes" loading bytes)
+            (loading < bytes + kept + bytes / 10L + 4_000_000L)
+            (sprintf "the load allocated %d bytes for %d of padded episodes, %d kept" loading bytes kept)
 
         Expect.isTrue (replay = loaded.Replay) "the replay buffers differ")
+
+let ``a float16 buffer keeps its precision and its values through a checkpoint`` () =
+    withTempDir (fun dir ->
+        let exact = syntheticReplay spec3s5z 6
+        let half = Replay.restoreWith Float16 6 9L (Replay.episodes exact)
+        // negative control: rounding to half changed the values
+        Expect.notEqual (Replay.episodes half) (Replay.episodes exact) "float16 rounds the synthetic values"
+        let learner = Learner.builtIn tiny.Learner spec3s5z tiny.Mixer
+
+        let ckpt =
+            {
+                Learner = Learner.init learner (Rng.key 1UL)
+                Replay = half
+                Counters =
+                    {
+                        Step = 1
+                        Episode = 9
+                        LastTestStep = 0
+                        LastSaveStep = 0
+                        Key = Rng.key 2UL
+                    }
+            }
+
+        let path = Path.Combine(dir, "model")
+        Checkpoint.save path learner "config" ckpt
+        let loaded = Checkpoint.load path learner
+        Expect.equal (Replay.precision loaded.Replay) Float16 "the precision read back"
+        Expect.equal (Replay.totalAdded loaded.Replay) 9L "episodes ever added"
+        Expect.isTrue (loaded.Replay = half) "the buffer read back equals the one saved"
+        Expect.equal (Replay.bytes loaded.Replay) (Replay.bytes half) "and keeps the same bytes")
 
 [<Tests>]
 let tests =
@@ -1301,6 +1332,9 @@ let tests =
             testCase
                 "a save blocked by a file in the way is reported and puts the previous checkpoint back"
                 ``a save blocked by a file in the way is reported and puts the previous checkpoint back``
+            testCase
+                "a float16 buffer keeps its precision and its values through a checkpoint"
+                ``a float16 buffer keeps its precision and its values through a checkpoint``
             testSequenced (
                 testCase
                     "a save allocates a few hundred KB beyond the buffer, where concatenating allocates the buffer again"

@@ -84,12 +84,12 @@ let ``after k adds the buffer holds exactly the last min(k, capacity) episodes, 
         let expected = eps[max 0 (eps.Length - capacity) ..]
         let held = Replay.episodes buffer
         Expect.equal held.Length expected.Length "held.Length"
-        // the same episode values (by reference: nothing is copied)
-        Array.iter2 (fun (e: Episode) h -> Expect.isTrue (obj.ReferenceEquals(e, h)) "same instance: h") expected held
+        // the same episode values (stored compactly, expanded back to the padded layout)
+        Array.iter2 (fun (e: Episode) h -> Expect.equal h e "the episode read back") expected held
         Expect.equal (Array.map tag held) (Array.map tag expected) "Array.map tag held"
 
         for i in 0 .. held.Length - 1 do
-            Expect.isTrue (obj.ReferenceEquals(held[i], Replay.item i buffer)) "same instance: Replay.item i buffer")
+            Expect.equal (Replay.item i buffer) held[i] "Replay.item i buffer")
 
 let ``add returns a new buffer and leaves the old one unchanged`` () =
     forAll filling (fun (capacity, eps) ->
@@ -106,12 +106,9 @@ let ``add returns a new buffer and leaves the old one unchanged`` () =
         Expect.equal (Replay.count before) count "Replay.count before"
         Expect.equal (Replay.totalAdded before) total "Replay.totalAdded before"
 
-        Array.iter2
-            (fun (e: Episode) h -> Expect.isTrue (obj.ReferenceEquals(e, h)) "same instance: h")
-            snapshot
-            (Replay.episodes before))
+        Array.iter2 (fun (e: Episode) h -> Expect.equal h e "the episode read back") snapshot (Replay.episodes before))
 
-let ``a buffer of capacity 5000 takes thousands of adds without copying episodes`` () =
+let ``a buffer of capacity 5000 holds each episode's recorded steps only`` () =
     let s =
         {
             Name = "big"
@@ -122,19 +119,34 @@ let ``a buffer of capacity 5000 takes thousands of adds without copying episodes
             EpisodeLimit = 120
         }
 
-    let e =
-        Gen.sampleWithSeed (Rnd(3UL, 1UL)) 10 1 (taggedEpisode s 1) |> Array.exactlyOne
-
-    let sw = Diagnostics.Stopwatch.StartNew()
+    let eps =
+        Gen.sampleWithSeed (Rnd(3UL, 1UL)) 10 1 (episodes s 30) |> Array.exactlyOne
 
     let buffer =
-        Seq.replicate 6000 e |> Seq.fold (fun b x -> Replay.add x b) (Replay.empty 5000)
+        Seq.init 6000 (fun i -> eps[i % eps.Length])
+        |> Seq.fold (fun b x -> Replay.add x b) (Replay.empty 5000)
 
     Expect.equal (Replay.count buffer) 5000 "Replay.count buffer"
     Expect.equal (Replay.totalAdded buffer) 6000L "Replay.totalAdded buffer"
-    Seq.iter (fun h -> Expect.isTrue (obj.ReferenceEquals(e, h)) "same instance: h") (Replay.episodes buffer)
-    // 6000 adds of an episode of ~80k floats: well under a second when nothing is copied
-    Expect.isTrue (sw.Elapsed.TotalSeconds < 10.0) (sprintf "6000 adds took %O" sw.Elapsed)
+
+    // each episode of L steps: L + 1 rows of obs and state (float32), actions (int32), rewards, and the
+    // available-action mask as bits; the padding to the limit is not kept
+    let storedBytes (e: Episode) =
+        let rows = int64 (e.Length + 1)
+        rows * int64 (4 * (8 * 80 + 120) + 4 * 8 + 4) + (rows * 80L + 7L) / 8L
+
+    let expected =
+        Seq.init 6000 (fun i -> eps[i % eps.Length])
+        |> Seq.skip 1000
+        |> Seq.sumBy storedBytes
+
+    Expect.equal (Replay.bytes buffer) expected "Replay.bytes of the 5000 episodes held"
+    let padded = 5000L * 121L * int64 (4 * (8 * 80 + 120 + 8 * 10 + 8 + 1))
+
+    Expect.isLessThan
+        (Replay.bytes buffer)
+        (padded * 3L / 5L)
+        "episodes of random lengths in 1..120 take about half their padded size"
 
 // ---------------------------------------------------------------- sampling
 
@@ -447,6 +459,73 @@ let ``EpisodeBatch.ofEpisodes names an episode array of the wrong size`` () =
 
     Expect.stringContains ex.Message "cannot share a batch" "ex.Message"
 
+// ---------------------------------------------------------------- compact storage
+
+/// The batch EpisodeBatch.ofEpisodes stacks from the padded episodes themselves (its own gathering code), with each
+/// observation and state value passed through `round`.
+let private reference (round: float32 -> float32) (picked: Episode[]) =
+    picked
+    |> Array.map (fun e ->
+        { e with
+            Obs = Array.map round e.Obs
+            State = Array.map round e.State
+        })
+    |> EpisodeBatch.ofEpisodes
+
+let private toHalf (x: float32) = float32 (Half.op_Explicit x: Half)
+
+let ``a buffer samples the batch stacked from the episodes it was given`` () =
+    forAll sampling (fun (buffer, n, key) ->
+        let held = Replay.episodes buffer
+        let picked = Replay.sampleIndices key n buffer |> Array.map (fun i -> held[i])
+        Expect.equal (Replay.sample key n buffer) (reference id picked) "a float32 buffer: the exact batch"
+
+        let half =
+            Replay.restoreWith Float16 (Replay.capacity buffer) (Replay.totalAdded buffer) held
+
+        let batch = Replay.sample key n half
+        Expect.equal batch (reference toHalf picked) "a float16 buffer: every observation and state rounded to half"
+
+        // within half precision's rounding of each value (the generator's values lie in [-1, 1])
+        let exact = reference id picked
+
+        Array.iter2
+            (fun (x: float32) (y: float32) ->
+                Expect.isLessThanOrEqual (abs (x - y)) (abs x * 0.00049f + 1e-7f) "the rounding of one value")
+            exact.Obs
+            batch.Obs)
+
+let ``float16 halves the bytes of observations and states; masks are bits unless they hold other values`` () =
+    let s =
+        {
+            Name = "small"
+            NAgents = 2
+            NActions = 3
+            ObsDim = 40
+            StateDim = 50
+            EpisodeLimit = 6
+        }
+
+    let e =
+        Gen.sampleWithSeed (Rnd(5UL, 3UL)) 10 1 (taggedEpisode s 1) |> Array.exactlyOne
+
+    let rows = int64 (e.Length + 1)
+    let single = Replay.empty 4 |> Replay.add e |> Replay.bytes
+    let half = Replay.emptyWith Float16 4 |> Replay.add e |> Replay.bytes
+    Expect.equal (single - half) (rows * 2L * (2L * 40L + 50L)) "float16 saves 2 bytes per observation and state value"
+    Expect.equal single (rows * (4L * (2L * 40L + 50L) + 4L * 2L + 4L) + (rows * 6L + 7L) / 8L) "float32: masks as bits"
+
+    // negative control: a mask value other than 0 and 1 is kept as it is, and the episode reads back unchanged
+    let odd =
+        { e with
+            AvailActions = Array.copy e.AvailActions
+        }
+
+    odd.AvailActions[1] <- 0.5f
+    let buffer = Replay.empty 4 |> Replay.add odd
+    Expect.equal (Replay.item 0 buffer) odd "an episode whose mask holds 0.5"
+    Expect.equal (Replay.bytes buffer) (single - (rows * 6L + 7L) / 8L + rows * 6L * 4L) "its mask kept as float32"
+
 let ``sampleInto stacks the episodes sample draws, at full length, into reused memory`` () =
     let s =
         {
@@ -529,8 +608,8 @@ let tests =
                 (``add returns a new buffer and leaves the old one unchanged`` ())
             testSequenced (
                 testCase
-                    "a buffer of capacity 5000 takes thousands of adds without copying episodes"
-                    ``a buffer of capacity 5000 takes thousands of adds without copying episodes``
+                    "a buffer of capacity 5000 holds each episode's recorded steps only"
+                    ``a buffer of capacity 5000 holds each episode's recorded steps only``
             )
             testList
                 "sampling never returns an episode twice in a batch"
@@ -575,4 +654,11 @@ let tests =
             testCase
                 "sampleInto stacks the episodes sample draws, at full length, into reused memory"
                 ``sampleInto stacks the episodes sample draws, at full length, into reused memory``
+            testPropertyWithConfig
+                (Replay.config 200)
+                "a buffer samples the batch stacked from the episodes it was given"
+                ``a buffer samples the batch stacked from the episodes it was given``
+            testCase
+                "float16 halves the bytes of observations and states; masks are bits unless they hold other values"
+                ``float16 halves the bytes of observations and states; masks are bits unless they hold other values``
         ]
