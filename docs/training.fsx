@@ -469,8 +469,9 @@ With `CheckpointPath = Some "DIR/model"`, the run wrote three files each time:
 * `model.safetensors`: the online parameters under PyTorch state_dict names (`agent.fc1.weight`,
   `mixer.hyper_w_1.weight`, …), loadable into PyTorch as they are, or with `Checkpoint.loadModel`;
 * `model.train.safetensors`: the target parameters, the optimiser state and the replay buffer, the buffer in
-  chunks of episodes (`replay.obs.0`, `replay.state.0`, …, `replay.won.0`, then `replay.obs.1`, …; each chunk
-  tensor at most 16 MiB, `Checkpoint.replayLayout` lists them);
+  chunks of episodes (`replay.obs.0`, `replay.state.0`, …, `replay.won.0`, then `replay.obs.1`, …), each chunk
+  holding the steps its episodes recorded one after another, not the padding up to the episode limit (each chunk
+  tensor at most 16 MiB, `Checkpoint.recordedLayout` lists them);
 * `model.json`: a sidecar with the configuration, the counters, the random key and the chunk size.
 
 Each is staged beside its final name and renamed, the sidecar last, and the sidecar names an id that both tensor
@@ -478,7 +479,7 @@ files carry, so a torn set is detected on load. The replay buffer is streamed to
 back the same way: a save allocates a few MB whatever the buffer's size, and a buffer of any size (past 2^31 values
 in one field, past 4 GB in one file) is written and read. A save that fails (a full disk, a file in the way) throws
 `CheckpointSaveException`, an `IOException` naming the file, and leaves the previous checkpoint as it was.
-Checkpoints written before the chunks (format version 1) still load.
+Checkpoints written before the chunks (format version 1) or with chunks padded to the limit (version 2) still load.
 
 The buffer itself keeps each episode compactly: its recorded steps only (an episode of L steps keeps L + 1 rows, not
 the padding up to the episode limit), its available-action masks as bits (when every value is 0 or 1, as every

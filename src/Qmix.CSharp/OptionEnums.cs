@@ -79,8 +79,8 @@ public enum CheckpointFailure
 public enum CheckpointReplay
 {
     /// <summary>The whole buffer (the default): a resumed run continues bit-identically to an uninterrupted one. The
-    /// buffer dominates the checkpoint's size (a full 5000-episode buffer is 392 MB on combat:3m, 5.7 GB on
-    /// combat:3s5z).</summary>
+    /// buffer dominates the checkpoint's size: the steps its episodes recorded (a full 5000-episode buffer of
+    /// combat:3m is about 100 MB; of combat:3s5z at most 5.4 GB, with every episode at its limit).</summary>
     Full,
 
     /// <summary>No episode: the checkpoint holds the parameters, targets, optimiser and counters only (a few MB), and a

@@ -53,7 +53,8 @@ type CheckpointSaveException(message: string, path: string, inner: exn) =
 /// <summary>Checkpoints. <c>NAME.safetensors</c> holds the online parameters under PyTorch state_dict names
 /// (<c>agent.fc1.weight</c>, <c>mixer.hyper_w_1.0.weight</c>), loadable into PyTorch as they are;
 /// <c>NAME.train.safetensors</c> holds the target parameters (<c>target.*</c>), the optimiser state (<c>optim.*</c>)
-/// and the replay buffer (<c>replay.*</c>, in chunks of episodes: see <c>replayLayout</c>); <c>NAME.json</c> is the
+/// and the replay buffer (<c>replay.*</c>, in chunks of episodes holding the steps they recorded: see
+/// <c>recordedLayout</c>); <c>NAME.json</c> is the
 /// sidecar with the configuration and the counters. Each file is staged beside its final name and renamed; the
 /// sidecar is renamed last and names an id that both tensor files carry, so a torn set is detected on load. Both tensor
 /// files record the CRC-32C of every tensor's bytes in their metadata (<c>crc32c:NAME</c>, so PyTorch still loads them),
@@ -61,18 +62,19 @@ type CheckpointSaveException(message: string, path: string, inner: exn) =
 /// <see cref="T:Qmix.Functional.CheckpointException"/> naming the file (and the tensor), never wrong data.</summary>
 /// <remarks>The replay buffer is streamed to the file episode by episode and read back the same way, so a save
 /// allocates a small constant beyond the buffer itself, and a load little more than the episodes it restores.
-/// Checkpoints of format version 1 (each replay field one tensor, e.g. <c>replay.obs</c> of shape
-/// <c>[count, T+1, N, obs_dim]</c>) are still read.</remarks>
+/// Checkpoints of format version 2 (chunks padded to the episode limit, <c>replayLayout</c>) and 1 (each replay field
+/// one tensor, e.g. <c>replay.obs</c> of shape <c>[count, T+1, N, obs_dim]</c>) are still read.</remarks>
 [<RequireQualifiedAccess>]
 module Checkpoint =
     /// <summary>The sidecar's format tag.</summary>
     [<Literal>]
     let Format = "qmix-functional/checkpoint"
 
-    /// <summary>The format version written: 2, the replay buffer in chunks of episodes. Version 1 (one tensor per
-    /// replay field) is still read.</summary>
+    /// <summary>The format version written: 3, the replay buffer in chunks of episodes, each holding the steps its
+    /// episodes recorded (<c>recordedLayout</c>). Versions 2 (chunks padded to the episode limit,
+    /// <c>replayLayout</c>) and 1 (one padded tensor per replay field) are still read.</summary>
     [<Literal>]
-    let Version = 2
+    let Version = 3
 
     /// <summary>The most bytes a replay chunk tensor holds in a checkpoint written by <c>save</c>: 16 MiB (unless
     /// one episode's field alone is larger).</summary>
@@ -172,17 +174,78 @@ module Checkpoint =
                     replayTensorName field k, Shape(Array.append [| episodes |] dims)
         |]
 
+    /// The replay fields of format version 3 that hold one row per recorded step, with the dimensions of a row.
+    let private rowFields (spec: EnvSpec) =
+        [|
+            "obs", [| spec.NAgents; spec.ObsDim |]
+            "state", [| spec.StateDim |]
+            "actions", [| spec.NAgents |]
+            "avail_actions", [| spec.NAgents; spec.NActions |]
+            "reward", [||]
+        |]
+
+    /// The replay fields of format version 3 that hold one value per episode.
+    let private episodeFields = [| "length"; "terminated"; "won" |]
+
+    /// <summary>The replay tensors of a checkpoint (format version 3, what <c>save</c> writes) holding episodes of
+    /// the given lengths in chunks of <paramref name="chunkEpisodes"/>, in file order. Chunk k holds episodes
+    /// <c>k·C</c> up to (not including) <c>(k+1)·C</c>, oldest first: <c>replay.obs.k</c> <c>[R, N, obs_dim]</c>,
+    /// <c>replay.state.k</c> <c>[R, state_dim]</c>, <c>replay.actions.k</c> <c>[R, N]</c>,
+    /// <c>replay.avail_actions.k</c> <c>[R, N, A]</c> and <c>replay.reward.k</c> <c>[R]</c>, whose R rows are the
+    /// episodes' recorded steps one after another (L + 1 rows for an episode of length L: no padding to the limit),
+    /// then <c>replay.length.k</c>, <c>replay.terminated.k</c> and <c>replay.won.k</c>, one value per
+    /// episode.</summary>
+    /// <param name="spec">The environment's sizes.</param>
+    /// <param name="lengths">The episodes' lengths, oldest first, each in 1..episode_limit.</param>
+    /// <param name="chunkEpisodes">The episodes per chunk, at least 1.</param>
+    /// <exception cref="System.ArgumentException">A length is out of range, a chunk holds more than 2^31 − 1 rows,
+    /// or <paramref name="chunkEpisodes"/> is less than 1.</exception>
+    let recordedLayout (spec: EnvSpec) (lengths: int[]) (chunkEpisodes: int) : (string * Shape)[] =
+        if isNull lengths then
+            nullArg (nameof lengths)
+
+        if chunkEpisodes < 1 then
+            invalidArg (nameof chunkEpisodes) (sprintf "a chunk holds at least 1 episode, got %d" chunkEpisodes)
+
+        lengths
+        |> Array.iteri (fun i l ->
+            if l < 1 || l > spec.EpisodeLimit then
+                invalidArg (nameof lengths) (sprintf "episode %d: length %d is outside 1..%d" i l spec.EpisodeLimit))
+
+        [|
+            for k, start, episodes in chunks lengths.Length chunkEpisodes do
+                let mutable rows = 0L
+
+                for i in start .. start + episodes - 1 do
+                    rows <- rows + int64 lengths[i] + 1L
+
+                if rows > int64 Int32.MaxValue then
+                    invalidArg (nameof chunkEpisodes) (sprintf "chunk %d would hold %d rows, more than 2^31 - 1" k rows)
+
+                for field, dims in rowFields spec do
+                    replayTensorName field k, Shape(Array.append [| int rows |] dims)
+
+                for field in episodeFields do
+                    replayTensorName field k, Shape [| episodes |]
+        |]
+
     /// The replay's tensors as sources that stream each episode's arrays to the file, matching replayLayout.
     let private replaySources (spec: EnvSpec) (replay: Replay) (chunkEpisodes: int) : TensorSource[] =
         let count = Replay.count replay
-        let shapes = replayLayout spec count chunkEpisodes
-        // the stored episodes stream their fields, padded to the limit, through one small buffer
+
+        let shapes =
+            recordedLayout
+                spec
+                (Array.init count (fun i -> StoredEpisode.length (Replay.stored i replay)))
+                chunkEpisodes
+
+        // the stored episodes stream their recorded rows through one small buffer
         let scratch = Array.zeroCreate<float32> 16384
 
         let writers: (TensorSink -> StoredEpisode -> unit)[] =
             [|
-                for field in [ "obs"; "state"; "actions"; "avail_actions"; "reward" ] do
-                    fun sink e -> StoredEpisode.writeField sink scratch field e
+                for field, _ in rowFields spec do
+                    fun sink e -> StoredEpisode.writeRecorded sink scratch field e
                 fun sink e -> sink.Write(float32 e.length)
                 fun sink e -> sink.Write(if e.terminated then 1.0f else 0.0f)
                 fun sink e ->
@@ -524,6 +587,155 @@ module Checkpoint =
     let private fail (path: string) (message: string) =
         raise (CheckpointException(message, path, null))
 
+    /// Fails on a replay tensor of the file that is not among the expected names.
+    let private refuseUnexpected
+        (r: SafetensorsReader)
+        (expected: Collections.Generic.HashSet<string>)
+        (count: int)
+        (chunkEpisodes: int)
+        =
+        for e in r.Entries do
+            if
+                e.Name.StartsWith("replay.", StringComparison.Ordinal)
+                && not (expected.Contains e.Name)
+            then
+                fail
+                    r.Path
+                    (sprintf
+                        "unexpected replay tensor '%s': the sidecar records %d episodes in chunks of %d"
+                        e.Name
+                        count
+                        chunkEpisodes)
+
+    /// Reads the replay buffer of a version 3 training file, episode by episode: each chunk's lengths first (they give
+    /// the row tensors' shapes), then each episode's recorded rows, into the padded arrays of an Episode that the
+    /// buffer compacts as it takes it.
+    let private restoreRecordedReplay
+        (r: SafetensorsReader)
+        (spec: EnvSpec)
+        (count: int)
+        (chunkEpisodes: int)
+        (capacity: int)
+        (total: int64)
+        (precision: ReplayPrecision)
+        =
+        let file = r.Path
+        let t1 = spec.EpisodeLimit + 1
+        let n, a = spec.NAgents, spec.NActions
+        let expected = Collections.Generic.HashSet<string>(StringComparer.Ordinal)
+
+        let check (name: string) (shape: Shape) (what: string) =
+            expected.Add name |> ignore
+
+            match r.TryFindEntry name with
+            | None -> fail file (sprintf "the training file has no tensor '%s'" name)
+            | Some e when e.Shape <> shape ->
+                fail file (sprintf "replay tensor '%s' has shape %O, expected %O (%s)" name e.Shape shape what)
+            | Some _ -> ()
+
+        // every chunk's per-episode values, checked, and the shapes of its row tensors
+        let perChunk =
+            [|
+                for k, _, episodes in chunks count chunkEpisodes do
+                    let whole (field: string) =
+                        let name = replayTensorName field k
+                        check name (Shape [| episodes |]) (sprintf "%d episodes" episodes)
+                        let values = Array.zeroCreate<float32> episodes
+                        r.ReadInto(name, 0L, Span values)
+                        values
+
+                    let lengths, terminated, won = whole "length", whole "terminated", whole "won"
+
+                    let bad (field: string) (j: int) (what: string) =
+                        fail
+                            file
+                            (sprintf "replay tensor '%s', episode %d of the chunk: %s" (replayTensorName field k) j what)
+
+                    let mutable rows = 0L
+
+                    for j in 0 .. episodes - 1 do
+                        let l = lengths[j]
+
+                        if l <> floor l || l < 1.0f || l > float32 spec.EpisodeLimit then
+                            bad "length" j (sprintf "%g is not a length in 1..%d" l spec.EpisodeLimit)
+
+                        if terminated[j] <> 0.0f && terminated[j] <> 1.0f then
+                            bad "terminated" j (sprintf "%g is neither 0 nor 1" terminated[j])
+
+                        if won[j] <> 1.0f && won[j] <> 0.0f && won[j] <> -1.0f then
+                            bad "won" j (sprintf "%g is none of 1 (won), 0 (lost) and -1 (not reported)" won[j])
+
+                        rows <- rows + int64 l + 1L
+
+                    if rows > int64 Int32.MaxValue then
+                        bad "length" 0 (sprintf "the chunk's %d recorded rows exceed 2^31 - 1" rows)
+
+                    for field, dims in rowFields spec do
+                        check
+                            (replayTensorName field k)
+                            (Shape(Array.append [| int rows |] dims))
+                            (sprintf "%d episodes of %s, %d recorded steps" episodes spec.Name rows)
+
+                    k, lengths, terminated, won
+            |]
+
+        refuseUnexpected r expected count chunkEpisodes
+
+        let episodes =
+            seq {
+                for k, lengths, terminated, won in perChunk do
+                    let row = ref 0L
+
+                    for j in 0 .. lengths.Length - 1 do
+                        let length = int lengths[j]
+                        let kept = length + 1
+
+                        let part (field: string) (width: int) =
+                            let values = Array.zeroCreate<float32>(t1 * width)
+                            r.ReadInto(replayTensorName field k, row.Value * int64 width, Span(values, 0, kept * width))
+                            values
+
+                        let actionValues = part "actions" n
+
+                        let actions =
+                            actionValues
+                            |> Array.mapi (fun i v ->
+                                if v <> floor v || v < 0.0f || v >= float32 a then
+                                    fail
+                                        file
+                                        (sprintf
+                                            "replay tensor '%s', episode %d of the chunk: value %d is %g; actions are integers in 0..%d"
+                                            (replayTensorName "actions" k)
+                                            j
+                                            i
+                                            v
+                                            (a - 1))
+
+                                int v)
+
+                        let episode =
+                            {
+                                Spec = spec
+                                Length = length
+                                Obs = part "obs" (n * spec.ObsDim)
+                                State = part "state" spec.StateDim
+                                Actions = actions
+                                AvailActions = part "avail_actions" (n * a)
+                                Reward = part "reward" 1
+                                Terminated = terminated[j] = 1.0f
+                                Won =
+                                    match won[j] with
+                                    | 1.0f -> Some true
+                                    | 0.0f -> Some false
+                                    | _ -> None
+                            }
+
+                        row.Value <- row.Value + int64 kept
+                        yield episode
+            }
+
+        Replay.restoreWith precision capacity total episodes
+
     /// Reads the replay buffer from the training file, episode by episode straight into the episodes' arrays.
     /// Version 1 files hold one chunk of all the episodes, under names without a chunk index.
     let private restoreReplay
@@ -574,18 +786,7 @@ module Checkpoint =
                             spec.Name)
                 | Some _ -> ()
 
-        for e in r.Entries do
-            if
-                e.Name.StartsWith("replay.", StringComparison.Ordinal)
-                && not (expected.Contains e.Name)
-            then
-                fail
-                    file
-                    (sprintf
-                        "unexpected replay tensor '%s': the sidecar records %d episodes in chunks of %d"
-                        e.Name
-                        count
-                        chunkEpisodes)
+        refuseUnexpected r expected count chunkEpisodes
 
         let t1 = spec.EpisodeLimit + 1
         let n, a = spec.NAgents, spec.NActions
@@ -910,7 +1111,10 @@ module Checkpoint =
 
         let replay =
             wrap trainFile.Path (fun () ->
-                restoreReplay trainFile learner.Spec version count chunkSize capacity totalAdded precision)
+                if version >= 3 then
+                    restoreRecordedReplay trainFile learner.Spec count chunkSize capacity totalAdded precision
+                else
+                    restoreReplay trainFile learner.Spec version count chunkSize capacity totalAdded precision)
 
         // integrity last, so that a value no episode can hold is named as such: every tensor's data against its
         // checksum, and (for a sidecar that records checksums) every tensor has one and the sidecar matches its own

@@ -218,7 +218,7 @@ module internal FusedKernels =
         for i in 0 .. rows - 1 do
             bias.CopyTo(c.Slice(i * n, n))
 
-    /// c[rows, n] ← the ReadOnlySpan(theta, in, every) row.
+    /// Each of the rows of c[rows, n] ← the bias (a row of n values).
     let fillRows (c: float32[]) (rows: int) (n: int) (bias: ReadOnlySpan<float32>) =
         fillSpanRows (Span(c, 0, rows * n)) rows n bias
 
@@ -332,9 +332,6 @@ module internal FusedKernels =
         let pow2 = Vector.ShiftLeft(Vector.ConvertToInt32 k + Vector<int>(127), 23)
         e * Vector.AsVectorSingle pow2
 
-    /// One GRU step's gates and output in a single vectorised pass over the step's R·H values: from the full
-    /// pre-activations of r and z, the input side of n, the hidden side of n and h_{t−1}, writes r = σ(·), z = σ(·),
-    /// n = tanh(gi_n + r ⊙ gh_n) and h_t = n + z ⊙ (h_{t−1} − n).
     /// exp(x) on AVX-512, the same algorithm as <c>vexp</c> with fused multiply-adds.
     let inline private vexp512 (x: Vector512<float32>) =
         let x =
@@ -406,6 +403,9 @@ module internal FusedKernels =
 
         i
 
+    /// One GRU step's gates and output in a single vectorised pass over the step's R·H values: from the full
+    /// pre-activations of r and z, the input side of n, the hidden side of n and h_{t−1}, writes r = σ(·), z = σ(·),
+    /// n = tanh(gi_n + r ⊙ gh_n) and h_t = n + z ⊙ (h_{t−1} − n).
     let gruGatesForward
         (
             preR: ReadOnlySpan<float32>,

@@ -365,8 +365,9 @@ module Learner =
         }
 
     /// <summary>The loss of one batch and its metrics, as a differentiable function of the online parameters (the
-    /// targets are constants). Exposed for gradient checks; <see cref="M:Qmix.Functional.Learner.update"/> is the
-    /// usual entry point.</summary>
+    /// targets are constants): what the tape engine differentiates with <c>Autodiff.valueGradAux</c>, and a way to
+    /// evaluate the loss of any parameters on a batch without updating them; <see cref="M:Qmix.Functional.Learner.update"/>
+    /// is the usual entry point.</summary>
     let loss
         (learner: Learner<'M>)
         (target: QParams<'M>)

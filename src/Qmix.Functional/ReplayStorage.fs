@@ -224,18 +224,16 @@ module internal StoredEpisode =
             sink.Write(ReadOnlySpan(scratch, 0, m))
             rest <- rest - m
 
-    /// Streams an episode's field, padded to the limit, into a tensor sink: obs, state, actions, avail_actions or
-    /// reward.
-    let writeField (sink: Qmix.Tensors.TensorSink) (scratch: float32[]) (field: string) (s: StoredEpisode) : unit =
-        let spec = s.spec
-        let t1 = spec.EpisodeLimit + 1
-
+    /// Streams an episode's recorded rows of a field (no padding) into a tensor sink: obs, state, actions,
+    /// avail_actions or reward.
+    let writeRecorded (sink: Qmix.Tensors.TensorSink) (scratch: float32[]) (field: string) (s: StoredEpisode) : unit =
         match field with
-        | "obs" -> writePadded sink scratch s.obs (t1 * spec.NAgents * spec.ObsDim)
-        | "state" -> writePadded sink scratch s.state (t1 * spec.StateDim)
-        | "actions" ->
-            sink.Write(ReadOnlySpan s.actions)
-            writePadded sink scratch (Singles [||]) (t1 * spec.NAgents - s.actions.Length)
-        | "avail_actions" -> writePadded sink scratch s.availActions (t1 * spec.NAgents * spec.NActions)
-        | "reward" -> writePadded sink scratch (Singles s.reward) t1
+        | "obs" -> writePadded sink scratch s.obs (StoredFloats.count s.obs)
+        | "state" -> writePadded sink scratch s.state (StoredFloats.count s.state)
+        | "actions" -> sink.Write(ReadOnlySpan s.actions)
+        | "avail_actions" -> writePadded sink scratch s.availActions (StoredFloats.count s.availActions)
+        | "reward" -> sink.Write(ReadOnlySpan s.reward)
         | other -> invalidArg (nameof field) (sprintf "no episode field '%s'" other)
+
+    /// The number of transitions the episode recorded.
+    let length (s: StoredEpisode) : int = s.length

@@ -110,8 +110,10 @@ public class BenchTests(QuickBench bench) : IClassFixture<QuickBench>
         Assert.Equal(100L * 532_124, padded);
         // episodes of lengths in [limit/2, limit] keep their recorded steps only, masks as bits
         Assert.InRange(payload, padded * 0.35, padded * 0.9);
-        // the heap the buffer holds: the payload plus bookkeeping (headers, records, the list), within 10 % (a collection that finishes background work between the two readings moves it by a few per cent)
-        Assert.InRange(memory.GetProperty("ours").GetDouble(), payload * 0.98, payload * 1.10);
+        // the heap the buffer holds: the payload plus bookkeeping (each episode's five arrays, their headers and
+        // records, the list), within 20 % (a collection that finishes background work between the two readings moves
+        // it by a few per cent); a second copy of the episodes would double it
+        Assert.InRange(memory.GetProperty("ours").GetDouble(), payload * 0.98, payload * 1.20);
         Assert.True(memory.GetProperty("met").GetBoolean());
 
         var sample = Row(root, "replay sample (32 episodes)");

@@ -416,15 +416,17 @@ public class ReproduceTests
     public void The_memory_check_refuses_an_absurd_buffer_and_suggests_what_fits()
     {
         using var tmp = new TempDir();
-        var (code, output, error) = Qmix("reproduce", "--envs", "combat:3m", "--buffer", "50000000", "--out", tmp.Path);
+        // (the buffer is bounded by the steps a run records, so both are absurd)
+        var (code, output, error) = Qmix("reproduce", "--envs", "combat:3m", "--buffer", "50000000", "--steps", "500000000", "--out", tmp.Path);
         Assert.Equal(2, code);
         Assert.Contains("available", error);
         Assert.Contains("--buffer", error);
         Assert.Empty(Directory.GetDirectories(tmp.Path));
 
-        // 3s5z's 5000 episodes: several GB, as the formula says, with the collector's room around the live data
+        // 3s5z's 5000 episodes at the limit: several GB, as the formula says (observations and states as float32,
+        // actions as int32, masks as bits, rewards), with the collector's room around the live data
         var cell = ReproduceCommand.BuildGrid(Request(["combat:3s5z"], seeds: "1..2")).Cells()[0];
-        var replay = 5000L * 151 * (8 * 205 + 264 + 8 * 13 + 8 + 1) * 4;
+        var replay = (long)Math.Ceiling(5000.0 * 151 * ((8 * 205 + 264) * 4 + 8 * 4 + 8 * 13 / 8.0 + 4));
         Assert.InRange(cell.MemoryBytes, Grid.ResidentFactor * replay, Grid.ResidentFactor * (replay + (1L << 30)));
         var cells = ReproduceCommand.BuildGrid(Request(["combat:3s5z"], seeds: "1..2")).Cells();
         // two fit: no note

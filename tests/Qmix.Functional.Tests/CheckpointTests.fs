@@ -153,12 +153,13 @@ let ``the model file holds exactly the PyTorch state_dict names and shapes, the 
                 for prefix in [ "target."; "optim.square_avg."; "optim.momentum_buffer." ] do
                     for n, s in expectedModel do
                         prefix + n, s
-                // the buffer in chunks of episodes; episodes of the two-step game are small, so one chunk holds all
-                "replay.obs.0", [| count; 3; 2; 4 |]
-                "replay.state.0", [| count; 3; 4 |]
-                "replay.actions.0", [| count; 3; 2 |]
-                "replay.avail_actions.0", [| count; 3; 2; 2 |]
-                "replay.reward.0", [| count; 3 |]
+                // the buffer in chunks of episodes; episodes of the two-step game are small, so one chunk holds all,
+                // each its 2 steps and the last observation: 3 rows
+                "replay.obs.0", [| 3 * count; 2; 4 |]
+                "replay.state.0", [| 3 * count; 4 |]
+                "replay.actions.0", [| 3 * count; 2 |]
+                "replay.avail_actions.0", [| 3 * count; 2; 2 |]
+                "replay.reward.0", [| 3 * count |]
                 "replay.length.0", [| count |]
                 "replay.terminated.0", [| count |]
                 "replay.won.0", [| count |]
@@ -665,16 +666,21 @@ let ``the replay buffer round-trips in chunks: several, a partial last one, one,
             saveChunked trainer chunk path s
             let _, train, _ = Checkpoint.paths path
 
-            let layout =
-                Checkpoint.replayLayout trainer.Learner.Spec (Replay.count s.Replay) chunk
+            let lengths = Replay.episodes s.Replay |> Array.map (fun e -> e.Length)
+            let layout = Checkpoint.recordedLayout trainer.Learner.Spec lengths chunk
 
             Expect.equal (replayEntries train) (List.ofArray layout) "replayEntries train"
             Expect.equal layout.Length (8 * chunks) "layout.Length"
 
             if chunks > 1 then
                 let lastObs = layout[layout.Length - 8]
+                let lastLength = layout[layout.Length - 3]
                 Expect.equal (fst lastObs) (sprintf "replay.obs.%d" (chunks - 1)) "fst lastObs"
-                Expect.equal ((snd lastObs)[0]) (64 - (chunks - 1) * chunk) "(snd lastObs)[0]"
+                Expect.equal (fst lastLength) (sprintf "replay.length.%d" (chunks - 1)) "fst lastLength"
+                Expect.equal ((snd lastLength)[0]) (64 - (chunks - 1) * chunk) "the last chunk's episodes"
+                // its rows: the recorded steps of its episodes, L + 1 each
+                let recorded = lengths[(chunks - 1) * chunk ..] |> Array.sumBy (fun l -> l + 1)
+                Expect.equal ((snd lastObs)[0]) recorded "the last chunk's recorded rows"
 
             let loaded = Training.resume trainer path
             assertSameLearner s.Learner loaded.Learner
@@ -716,7 +722,9 @@ let ``the chunk layout of a buffer past 2^31 values keeps every tensor small and
     let chunk = Checkpoint.chunkEpisodes spec27m
     // one episode's observations are 5.6 MB, so 3 fit in 16 MiB
     Expect.equal chunk 3 "chunk"
-    let layout = Checkpoint.replayLayout spec27m count chunk
+
+    let layout =
+        Checkpoint.recordedLayout spec27m (Array.create count spec27m.EpisodeLimit) chunk
 
     let numel (s: Shape) =
         s.ToArray() |> Array.fold (fun n d -> n * int64 d) 1L
@@ -728,13 +736,13 @@ let ``the chunk layout of a buffer past 2^31 values keeps every tensor small and
     Expect.equal obs.Length 1667 "obs.Length"
     Expect.equal (obs |> Array.sumBy (snd >> numel)) (6_963_975_000L) "obs |> Array.sumBy (snd >> numel)"
     Expect.isTrue (6_963_975_000L > int64 Int32.MaxValue) "6_963_975_000L > int64 Int32.MaxValue"
-    // every tensor within 16 MiB; every chunk of 3 episodes but the last, of 2
+    // every tensor within 16 MiB; every chunk of 3 episodes of 181 rows but the last, of 2
     for _, s in layout do
         Expect.isTrue (numel s * 4L <= Checkpoint.ChunkBytes) (sprintf "%O is larger than a chunk" s)
 
     Expect.equal
         (obs |> Array.map (fun (_, s) -> s[0]) |> List.ofArray)
-        (List.replicate 1666 3 @ [ 2 ])
+        (List.replicate 1666 (3 * 181) @ [ 2 * 181 ])
         "obs |> Array.map (fun (_, s) -> s[0]) |> List.ofArray"
 
     Expect.equal (fst layout[layout.Length - 1]) "replay.won.1666" "fst layout[layout.Length - 1]"
@@ -832,7 +840,62 @@ let private toVersion1 (path: string) (replay: Replay) =
     Safetensors.save train file.Metadata (kept @ List.ofArray (concatenatedReplay replay))
     let text = File.ReadAllText sidecar
     let chunkLine = Text.RegularExpressions.Regex(",\\s*\"chunk_episodes\": \\d+")
-    File.WriteAllText(sidecar, chunkLine.Replace(text.Replace("\"version\": 2", "\"version\": 1"), ""))
+    File.WriteAllText(sidecar, chunkLine.Replace(text.Replace("\"version\": 3", "\"version\": 1"), ""))
+
+/// Rewrites a checkpoint in format version 2: the replay in one chunk padded to the episode limit
+/// (<c>replay.obs.0</c> of shape [count, T+1, N, obs_dim], ...), the sidecar's version 2 with that chunk size and
+/// without checksums (the rewritten file carries none for the new tensors).
+let private toVersion2 (path: string) (replay: Replay) =
+    let _, train, sidecar = Checkpoint.paths path
+    let file = Safetensors.load train
+
+    let kept =
+        file.Tensors
+        |> List.filter (fun (n, _) -> not (n.StartsWith("replay.", StringComparison.Ordinal)))
+
+    let chunk =
+        concatenatedReplay replay
+        |> Array.map (fun (n, t) -> n + ".0", t)
+        |> List.ofArray
+
+    // the new tensors carry no checksums (the sidecar says so below)
+    let metadata =
+        file.Metadata
+        |> Map.filter (fun k _ -> not (k.StartsWith("crc32c:replay.", StringComparison.Ordinal)))
+
+    Safetensors.save train metadata (kept @ chunk)
+    let text = File.ReadAllText sidecar
+    let chunkLine = Text.RegularExpressions.Regex("\"chunk_episodes\": \\d+")
+    let checksums = Text.RegularExpressions.Regex(",\\s*\"checksums\": \"crc32c\"")
+
+    let rewritten =
+        chunkLine.Replace(
+            text.Replace("\"version\": 3", "\"version\": 2"),
+            sprintf "\"chunk_episodes\": %d" (max 1 (Replay.count replay))
+        )
+
+    File.WriteAllText(sidecar, checksums.Replace(rewritten, ""))
+
+let ``a checkpoint of format version 2 (chunks padded to the limit) still loads`` () =
+    withTempDir (fun dir ->
+        let trainer, state = trained { tiny with TotalSteps = 150 }
+
+        for name, s in [ "run", state; "fresh", Training.init trainer ] do
+            let path = Path.Combine(dir, name)
+            saveChunked trainer 5 path s
+            toVersion2 path s.Replay
+            let _, train, sidecar = Checkpoint.paths path
+            Expect.stringContains (File.ReadAllText sidecar) "\"version\": 2" "the sidecar's version"
+
+            if Replay.count s.Replay > 0 then
+                let obs = replayEntries train |> List.find (fun (n, _) -> n = "replay.obs.0") |> snd
+                // padded: every episode at T+1 steps (the negative control of the recorded layout)
+                Expect.equal obs[1] (trainer.Learner.Spec.EpisodeLimit + 1) "replay.obs.0 holds padded episodes"
+
+            let loaded = Training.resume trainer path
+            assertSameLearner s.Learner loaded.Learner
+            assertSameReplay s.Replay loaded.Replay
+            Expect.equal loaded.Counters s.Counters "loaded.Counters")
 
 let ``a checkpoint of format version 1 still loads`` () =
     withTempDir (fun dir ->
@@ -859,14 +922,14 @@ let ``a checkpoint of format version 1 still loads`` () =
         // a version this library does not know is refused, naming the sidecar and the version
         let path = Path.Combine(dir, "run")
         let _, _, sidecar = Checkpoint.paths path
-        File.WriteAllText(sidecar, (File.ReadAllText sidecar).Replace("\"version\": 1", "\"version\": 3"))
+        File.WriteAllText(sidecar, (File.ReadAllText sidecar).Replace("\"version\": 1", "\"version\": 4"))
 
         let e =
             Expect.throwsOf<CheckpointException>(fun () -> Training.resume trainer path |> ignore)
 
         Expect.equal e.FilePath sidecar "e.FilePath"
         Expect.stringContains e.Message sidecar "e.Message"
-        Expect.stringContains e.Message "format version 3 is not supported" "e.Message")
+        Expect.stringContains e.Message "format version 4 is not supported" "e.Message")
 
 // ---------------------------------------------------------------- damaged replay chunks
 
@@ -923,14 +986,14 @@ let ``a truncated or corrupted replay chunk is reported with the file and the te
             (fun train _ ->
                 let bytes = File.ReadAllBytes train
                 let text = Text.Encoding.Latin1.GetString bytes
-                let before = "\"replay.state.3\":{\"dtype\":\"F32\",\"shape\":[5,3,4]"
+                let before = "\"replay.state.3\":{\"dtype\":\"F32\",\"shape\":[15,4]"
                 Expect.stringContains text before "text"
 
                 File.WriteAllBytes(
                     train,
-                    Text.Encoding.Latin1.GetBytes(text.Replace(before, before.Replace("[5,3,4]", "[5,4,3]")))
+                    Text.Encoding.Latin1.GetBytes(text.Replace(before, before.Replace("[15,4]", "[4,15]")))
                 )),
-            [ "'replay.state.3'"; "[5, 4, 3]"; "expected [5, 3, 4]" ]
+            [ "'replay.state.3'"; "[4, 15]"; "expected [15, 4]" ]
             // values no episode can hold
             "action", poke "replay.actions.2" 9 7.0f, [ "'replay.actions.2'"; "episode 1 of the chunk"; "0..1" ]
             "length", poke "replay.length.12" 3 0.0f, [ "'replay.length.12'"; "episode 3"; "1..2" ]
@@ -1320,6 +1383,9 @@ let tests =
                 "chunk counts and sizes hold at the ends of the int range"
                 ``chunk counts and sizes hold at the ends of the int range``
             testCase "a checkpoint of format version 1 still loads" ``a checkpoint of format version 1 still loads``
+            testCase
+                "a checkpoint of format version 2 (chunks padded to the limit) still loads"
+                ``a checkpoint of format version 2 (chunks padded to the limit) still loads``
             testCase
                 "a truncated or corrupted replay chunk is reported with the file and the tensor"
                 ``a truncated or corrupted replay chunk is reported with the file and the tensor``
