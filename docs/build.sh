@@ -15,6 +15,8 @@ fi
 # page with fsi first so an error stops the build (two at a time: this machine has two cores).
 printf '%s\n' docs/*.fsx | xargs -P 2 -I{} sh -c 'echo "== checking {}"; dotnet fsi --quiet --exec "{}" >/dev/null || { echo "docs: {} failed" >&2; exit 1; }'
 out=$(mktemp)
+# a clean output: fsdocs rewrites only the pages whose sources changed, and relink.py reads the root from index.html
+rm -rf docs/output
 dotnet fsdocs build --input docs --output docs/output --eval --strict --properties Configuration=Release 2>&1 | tee "$out"
 # fsdocs copies every other file under docs/ to the output: not the example project's sources and build output,
 # nor this script

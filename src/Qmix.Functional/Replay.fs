@@ -18,6 +18,7 @@ type Replay =
         {
             capacity: int
             precision: ReplayPrecision
+            /// <exclude/>
             stored: ImmutableList<StoredEpisode>
             totalAdded: int64
         }

@@ -51,7 +51,8 @@ let episode (i: int) =
 
     {
         Spec = spec
-        Length = 1 + i % spec.EpisodeLimit
+        // every episode at the limit, so that the buffer (which keeps recorded steps only) holds all 181 rows of each
+        Length = spec.EpisodeLimit
         Obs = fill (t1 * spec.NAgents * spec.ObsDim) 1
         State = fill (t1 * spec.StateDim) 2
         Actions = Array.init (t1 * spec.NAgents) (fun j -> (i + j) % spec.NActions)
