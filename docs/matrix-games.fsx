@@ -134,25 +134,9 @@ let smallQmix =
 /// The tests' settings: uniform exploration throughout, one environment, batches of 32 from the last 500
 /// episodes, hard target updates every 100 episodes, no test episodes during training.
 let paperConfig (mixer: MixerConfig) (steps: int) =
-    { TrainingConfig.defaults with
-        Learner =
-            { LearnerConfig.defaults with
-                Agent =
-                    { AgentConfig.defaults with
-                        Hidden = 16
-                    }
-                TargetUpdate = HardEvery 100
-            }
+    { TrainingPresets.paperMatrixGames with
         Mixer = mixer
         TotalSteps = steps
-        BatchSize = 32
-        BufferSize = 500
-        Epsilon =
-            {
-                Start = 1.0f
-                Finish = 1.0f
-                AnnealSteps = 1
-            }
         TestInterval = 100_000
         TestEpisodes = 0
         Seed = 1UL

@@ -37,25 +37,10 @@ let smallQmix =
     }
 
 let paperConfig (mixer: MixerConfig) (steps: int) =
-    { TrainingConfig.defaults with
-        Learner =
-            { LearnerConfig.defaults with
-                Agent =
-                    { AgentConfig.defaults with
-                        Hidden = 16
-                    }
-                TargetUpdate = HardEvery 100
-            }
+    { TrainingPresets.paperMatrixGames with
         Mixer = mixer
         TotalSteps = steps
-        BatchSize = 32
-        BufferSize = 500
-        Epsilon =
-            {
-                Start = 1.0f
-                Finish = 1.0f
-                AnnealSteps = 1
-            }
+        TestInterval = 100_000
         TestEpisodes = 0
         Seed = 1UL
     }
@@ -328,7 +313,14 @@ let randomLegal (scenario: Scenario) =
 
             legal[Rng.intBelow (Rng.foldIn agent key) legal.Length])
 
-printfn "%-8s %9s %9s %9s %11s %9s" "map" "agents" "heuristic" "paper" "focus fire" "random"
+printfn
+    "%-8s %9s %9s %9s %11s %9s"
+    "map"
+    "agents"
+    "heuristic"
+    "paper"
+    "focus fire"
+    "random"
 
 /// Each map's heuristic and focus-fire win rates, kept for the comparison with the trained agents below.
 let scripted = System.Collections.Generic.Dictionary<string, float * float>()
@@ -586,13 +578,18 @@ let finalWin (group: JsonElement option) =
     | Some g when g.GetProperty("final_win_rate").ValueKind = JsonValueKind.Object ->
         let w = g.GetProperty("final_win_rate")
         let pct (name: string) = 100.0 * w.GetProperty(name).GetDouble()
-        sprintf "%.1f [%.1f, %.1f] (%d)" (pct "median") (pct "lower") (pct "upper") (g.GetProperty("seeds_done").GetInt32())
+
+        sprintf
+            "%.1f [%.1f, %.1f] (%d)"
+            (pct "median")
+            (pct "lower")
+            (pct "upper")
+            (g.GetProperty("seeds_done").GetInt32())
     | _ -> "—"
 
 /// The largest |q_taken_mean| any cell of the map logged, and the divergence warnings of its cells.
 let divergence (env: string) =
-    let groups =
-        [ "qmix"; "vdn"; "iql" ] |> List.choose (groupOf env)
+    let groups = [ "qmix"; "vdn"; "iql" ] |> List.choose (groupOf env)
 
     let largest =
         groups
@@ -601,10 +598,13 @@ let divergence (env: string) =
             | q when q.ValueKind = JsonValueKind.Number -> Some(q.GetDouble())
             | _ -> None)
 
-    let warnings =
-        groups |> List.sumBy (fun g -> g.GetProperty("warnings").GetInt32())
+    let warnings = groups |> List.sumBy (fun g -> g.GetProperty("warnings").GetInt32())
 
-    (if largest.IsEmpty then "—" else sprintf "%.1f" (List.max largest)), warnings
+    (if largest.IsEmpty then
+         "—"
+     else
+         sprintf "%.1f" (List.max largest)),
+    warnings
 
 /// pymarl2's published test win rates of its tuned QMIX on SMAC's maps (its README); 3m and 5m are not listed.
 let pymarl2Smac =

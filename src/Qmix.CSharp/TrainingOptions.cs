@@ -262,21 +262,20 @@ public sealed record TrainingOptions
     public static TrainingOptions Preset(TrainingPreset preset) => Defined(preset, nameof(preset)) switch
     {
         TrainingPreset.PyMarl2 => FromConfig(F.TrainingPresets.pymarl2),
-        TrainingPreset.PaperMatrixGames => new TrainingOptions
-        {
-            TotalSteps = 10_000, AgentHiddenSize = 16, MixingEmbeddingSize = 8, HypernetworkLayers = 1, BufferSize = 500,
-            TargetUpdateInterval = 100, EpsilonStart = 1, EpsilonFinish = 1, TestInterval = 250, TestEpisodes = 1,
-        },
+        TrainingPreset.PaperMatrixGames => FromConfig(F.TrainingPresets.paperMatrixGames),
         _ => new TrainingOptions(),
     };
 
     /// <summary>The options of the F# core's preset settings that the facade's options can express (the run's
-    /// settings, the learner's and the exploration schedule; the mixer's shape stays at the defaults).</summary>
+    /// settings, the learner's, the agent's width, QMIX's mixer shape and the exploration schedule).</summary>
     static TrainingOptions FromConfig(F.TrainingConfig c)
     {
         var l = c.Learner;
+        var qmix = c.Mixer is F.MixerConfig.Qmix q ? q.Item : F.QmixConfig.defaults;
         var o = new TrainingOptions
         {
+            AgentHiddenSize = l.Agent.Hidden, MixingEmbeddingSize = qmix.Embed, HypernetworkLayers = qmix.HypernetLayers,
+            HypernetworkEmbeddingSize = qmix.HypernetEmbed,
             TotalSteps = c.TotalSteps, BatchSize = c.BatchSize, BufferSize = c.BufferSize, ParallelEnvironments = c.ParallelEnvs,
             TestInterval = c.TestInterval, TestEpisodes = c.TestEpisodes, SaveInterval = c.SaveInterval, Seed = c.Seed,
             EpsilonStart = D(c.Epsilon.Start), EpsilonFinish = D(c.Epsilon.Finish), EpsilonAnnealSteps = c.Epsilon.AnnealSteps,

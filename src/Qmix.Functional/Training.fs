@@ -92,6 +92,38 @@ module TrainingPresets =
             TestEpisodes = 32
         }
 
+    /// <summary>The QMIX paper's matrix-game setting (§5): uniform exploration (ε = 1 throughout), so every joint
+    /// action is seen equally often and what is measured is what each value factorisation can represent; a 16-unit
+    /// GRU agent; QMIX's one-layer hypernetworks with embedding 8; batches of 32 from the last 500 episodes; target
+    /// networks copied every 100 episodes; 10,000 steps, with one greedy test episode every 250. Everything else is
+    /// PyMARL's (<c>TrainingConfig.defaults</c>).</summary>
+    let paperMatrixGames: TrainingConfig =
+        { TrainingConfig.defaults with
+            Learner =
+                { LearnerConfig.defaults with
+                    Agent =
+                        { AgentConfig.defaults with
+                            Hidden = 16
+                        }
+                    TargetUpdate = HardEvery 100
+                }
+            Mixer =
+                Qmix
+                    { QmixConfig.defaults with
+                        Embed = 8
+                        HypernetLayers = 1
+                    }
+            TotalSteps = 10_000
+            BufferSize = 500
+            Epsilon =
+                { EpsilonSchedule.defaults with
+                    Start = 1.0f
+                    Finish = 1.0f
+                }
+            TestInterval = 250
+            TestEpisodes = 1
+        }
+
 /// <summary>A training run's state between iterations.</summary>
 type TrainingState<'M> =
     {

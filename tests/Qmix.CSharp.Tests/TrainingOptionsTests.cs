@@ -16,6 +16,11 @@ public class TrainingOptionsTests
     {
         Assert.Equal(Qmix.Functional.TrainingPresets.pymarl, TrainingOptions.Preset(TrainingPreset.PyMarl).ToConfig(null));
         Assert.Equal(Qmix.Functional.TrainingPresets.pymarl2, TrainingOptions.Preset(TrainingPreset.PyMarl2).ToConfig(null));
+        Assert.Equal(Qmix.Functional.TrainingPresets.paperMatrixGames, TrainingOptions.Preset(TrainingPreset.PaperMatrixGames).ToConfig(null));
+        // the paper's matrix-game numbers (§5): ε = 1 throughout, a 16-unit agent, one-layer hypernetworks of width 8
+        var m = TrainingOptions.Preset(TrainingPreset.PaperMatrixGames);
+        Assert.Equal((1.0, 1.0, 16, 8, 1, 500, 100, 10_000),
+            (m.EpsilonStart, m.EpsilonFinish, m.AgentHiddenSize, m.MixingEmbeddingSize, m.HypernetworkLayers, m.BufferSize, m.TargetUpdateInterval, m.TotalSteps));
         // pymarl2's numbers, as its algs/qmix.yaml and the specs give them
         var p2 = TrainingOptions.Preset(TrainingPreset.PyMarl2);
         Assert.Equal((8, 128, 5000, Optimizer.Adam, 1e-3, 0.6, 0.5, 100_000),

@@ -16,29 +16,12 @@ let private smallQmix =
         HypernetLayers = 1
     }
 
-/// Uniform exploration (ε = 1 throughout), one environment, a 16-unit RNN agent, hard target updates every 100
-/// episodes, batches of 32 from the last 500 episodes, no test episodes during training.
+/// The paper's matrix-game preset (uniform exploration, a 16-unit RNN agent, hard target updates every 100 episodes,
+/// batches of 32 from the last 500 episodes) with a mixer, a step budget and a seed, and no test episodes.
 let private config (mixer: MixerConfig) (steps: int) (seed: uint64) =
-    { TrainingConfig.defaults with
-        Learner =
-            { LearnerConfig.defaults with
-                Agent =
-                    { AgentConfig.defaults with
-                        Hidden = 16
-                    }
-                TargetUpdate = HardEvery 100
-            }
+    { TrainingPresets.paperMatrixGames with
         Mixer = mixer
         TotalSteps = steps
-        BatchSize = 32
-        BufferSize = 500
-        Epsilon =
-            {
-                Start = 1.0f
-                Finish = 1.0f
-                AnnealSteps = 1
-            }
-        ParallelEnvs = 1
         TestInterval = 100_000
         TestEpisodes = 0
         Seed = seed
