@@ -184,7 +184,10 @@ resetting; the colossus and the maps 5m and 1c3s5z are additions. See the API do
 
 An environment's name says which rules it plays: `combat:3m` plays SMAC's; a rule that differs is appended,
 `combat:3m,reward=smax`, `combat:3m,state=raw`, `combat:3m,walls=lethal`, or `combat:3m,smax` for all three of
-SMAX's. The same names work in `qmix train --env`, `Environments.Create` and `Registry.make`; from F#,
+SMAX's. One more rule belongs to neither: `cooldown=fixed` resets a weapon's cooldown to exactly its type's after an
+attack, without SMAX's random jitter of [−1/16, 2/16) time units (kept under both rule sets), so that the only chance
+left in a battle is the scripted enemy's choice of a unit to approach — a way to measure how much of a policy's
+losses is luck. The same names work in `qmix train --env`, `Environments.Create` and `Registry.make`; from F#,
 `Combat.makeWith CombatRules.smax scenario`.
 *)
 for name in [ "combat:3m"; "combat:3m,reward=smax"; "combat:3m,smax" ] do

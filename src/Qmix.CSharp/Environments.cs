@@ -33,8 +33,8 @@ public static class Environments
 
     /// <summary>Makes the environment registered under a name.</summary>
     /// <param name="name">A name from <see cref="Names"/> (in any case), or a combat map with rules
-    /// appended: <c>combat:2s3z,reward=smax</c>, <c>combat:3m,state=raw</c>, <c>combat:3m,walls=lethal</c>, or
-    /// <c>combat:3m,smax</c> for all of SMAX's rules (the registered combat names play SMAC's).</param>
+    /// appended: <c>combat:2s3z,reward=smax</c>, <c>combat:3m,state=raw</c>, <c>combat:3m,walls=lethal</c>,
+    /// <c>combat:3m,cooldown=fixed</c> (no cooldown jitter), or <c>combat:3m,smax</c> for all of SMAX's rules (the registered combat names play SMAC's).</param>
     /// <returns>A new handle.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="name"/> is null.</exception>
     /// <exception cref="ArgumentException">No environment has that name; the message lists the known names.</exception>

@@ -23,7 +23,9 @@ public static class Evaluation
     /// <exception cref="ArgumentNullException"><paramref name="policy"/> or <paramref name="environment"/> is
     /// null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="episodes"/> is below 1.</exception>
-    /// <exception cref="ArgumentException">The environment's spec differs from the policy's.</exception>
+    /// <exception cref="ArgumentException">The environment's sizes (agents, actions, observation and state widths,
+    /// episode limit) differ from the policy's; its name may differ, so a policy plays a variant of the map it was
+    /// trained on (e.g. <c>combat:3m,cooldown=fixed</c> for <c>combat:3m</c>).</exception>
     /// <exception cref="OperationCanceledException">The evaluation was cancelled.</exception>
     /// <exception cref="InvalidOperationException">A user's environment broke its contract.</exception>
     /// <exception cref="NonFiniteQValueException">An agent's Q-value is NaN or infinite (the message names the
@@ -36,7 +38,9 @@ public static class Evaluation
         ArgumentNullException.ThrowIfNull(environment);
         Guard.AtLeast(episodes, 1, nameof(episodes));
         var env = MultiAgentEnvironment.From(environment, nameof(environment));
-        if (!env.Spec.Equals(policy.Spec))
+        // the sizes must agree; the name may differ (a policy for combat:3m plays combat:3m,cooldown=fixed)
+        var (ps, es) = (policy.Spec, env.Spec);
+        if ((ps.Agents, ps.Actions, ps.ObservationSize, ps.StateSize, ps.EpisodeLimit) != (es.Agents, es.Actions, es.ObservationSize, es.StateSize, es.EpisodeLimit))
             throw new ArgumentException($"the policy is for {policy.Spec}, the environment is {env.Spec}", nameof(environment));
 
         var key = Rng.key(seed);

@@ -181,4 +181,17 @@ public class PolicyTests
         cts.Cancel();
         Assert.Throws<OperationCanceledException>(() => Evaluation.Run(policy, env, 5, 0, cts.Token));
     }
+
+    [Fact]
+    public void A_policy_plays_a_variant_of_its_map_with_the_same_sizes_but_not_another_map()
+    {
+        using var trainer = new Trainer(Environments.Create("combat:3m"), new TrainingOptions { TotalSteps = 0 });
+        var policy = trainer.Train().Policy;
+        var variant = Environments.Create("combat:3m,cooldown=fixed");
+        Assert.NotEqual(policy.Spec.Name, variant.Spec.Name);
+        Assert.Equal(3, Evaluation.Run(policy, variant, 3).Returns.Count);
+        // negative control: combat:5m has other sizes
+        var e = Assert.Throws<ArgumentException>(() => Evaluation.Run(policy, Environments.Create("combat:5m"), 3));
+        Assert.Contains("combat:5m", e.Message);
+    }
 }

@@ -130,6 +130,39 @@ let ``reset places each army around its start with full health, deterministicall
 
 // ---------------------------------------------------------------- hand-worked scenarios
 
+let ``with fixed cooldowns a marine's kill takes the same steps whatever the key; jittered, it does not`` () =
+    let killStep (rules: CombatRules) (seed: int) =
+        let mutable s = Combat.placeWith rules duel [| 10.0f, 16.0f; 14.0f, 16.0f |]
+        let k = Rng.key (uint64 seed)
+        let mutable over = false
+
+        while not over do
+            let s', tr =
+                Combat.stepWith s [| Combat.AttackBase |] [| Combat.Stop |] (Rng.foldIn s.StepCount k)
+
+            if s'.StepCount = 1 && rules.Cooldown = FixedCooldown then
+                // the hit on tick 1 resets the cooldown to the marine's 0.61 exactly; seven ticks follow
+                Expect.floatClose Accuracy.high (float (s'.Cooldown 0)) (0.61 - 7.0 / 16.0) "the cooldown after step 1"
+
+            s <- s'
+            over <- tr.Terminated || tr.Truncated
+
+        s.StepCount
+
+    let fixedRules =
+        { CombatRules.smax with
+            Cooldown = FixedCooldown
+        }
+
+    let fixedSteps = [ for seed in 0..49 -> killStep fixedRules seed ] |> List.distinct
+    Expect.equal fixedSteps.Length 1 (sprintf "one kill step for every key, got %A" fixedSteps)
+    // negative control: SMAX's jittered cooldown kills in step 6 or 7, depending on the key
+    let jittered =
+        [ for seed in 0..49 -> killStep CombatRules.smax seed ] |> List.distinct
+
+    Expect.isGreaterThan jittered.Length 1 "the jitter makes the kill step depend on the key"
+
+
 let ``a marine kills a standing marine with five hits of 9, one per step at most, in step 6 or 7`` () =
     // Tick 1 hits; the cooldown becomes 0.61 + u, u in [-1/16, 2/16), and falls by 1/16 per tick, so the next
     // hit comes 10 to 13 ticks later: hits at ticks 1, then 41..53 for the fifth — step 6 (ticks 41..48) or
@@ -808,6 +841,9 @@ let ``a combat name carries its rules: combat:MAP then the rules that differ fro
             { CombatRules.smax with
                 Walls = BlockingWalls
             }
+            { CombatRules.defaults with
+                Cooldown = FixedCooldown
+            }
         ] do
         Expect.equal
             (Combat.tryParseName (Combat.envName rules sc))
@@ -913,6 +949,9 @@ let tests =
             testCase
                 "reset places each army around its start with full health, deterministically"
                 ``reset places each army around its start with full health, deterministically``
+            testCase
+                "with fixed cooldowns a marine's kill takes the same steps whatever the key; jittered, it does not"
+                ``with fixed cooldowns a marine's kill takes the same steps whatever the key; jittered, it does not``
             testCase
                 "a marine kills a standing marine with five hits of 9, one per step at most, in step 6 or 7"
                 ``a marine kills a standing marine with five hits of 9, one per step at most, in step 6 or 7``

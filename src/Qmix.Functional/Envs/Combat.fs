@@ -173,6 +173,15 @@ type CombatWalls =
     /// many allies walk to their death before they meet the enemy.</summary>
     | LethalWalls
 
+/// <summary>How a unit's weapon cooldown is set after an attack.</summary>
+type CombatCooldown =
+    /// <summary>SMAX's rule, the default: the type's cooldown plus a jitter uniform in [−1/16, 2/16) time units,
+    /// drawn from the step key, so that a close battle can turn on chance.</summary>
+    | JitteredCooldown
+    /// <summary>The type's cooldown exactly: the only chance left in a battle is the scripted enemy's choice of a
+    /// unit to approach.</summary>
+    | FixedCooldown
+
 /// <summary>The rules of the combat environment that differ between SMAC and SMAX. <c>CombatRules.defaults</c>
 /// is SMAC's (shaped reward, normalised state, blocking walls); <c>CombatRules.smax</c> is SMAX's.</summary>
 type CombatRules =
@@ -183,6 +192,8 @@ type CombatRules =
         State: CombatStateForm
         /// <summary>The boundary.</summary>
         Walls: CombatWalls
+        /// <summary>The weapon cooldown after an attack (jittered in both SMAC's and SMAX's rules here).</summary>
+        Cooldown: CombatCooldown
     }
 
     /// <summary>SMAC's rules, the default: <c>SmacReward</c>, <c>NormalisedState</c>, <c>BlockingWalls</c>.</summary>
@@ -191,6 +202,7 @@ type CombatRules =
             Reward = SmacReward
             State = NormalisedState
             Walls = BlockingWalls
+            Cooldown = JitteredCooldown
         }
 
     /// <summary>SMAX's rules: <c>SmaxReward</c>, <c>RawState</c>, <c>LethalWalls</c>.</summary>
@@ -199,6 +211,7 @@ type CombatRules =
             Reward = SmaxReward
             State = RawState
             Walls = LethalWalls
+            Cooldown = JitteredCooldown
         }
 
 /// The per-unit constants of a scenario, shared by every state of its episodes. Units are numbered allies
@@ -360,7 +373,7 @@ type internal CombatScratch =
 /// Per tick, from the state before the tick: every unit with an attack order fires if it is alive, its target is
 /// alive and strictly within its attack range, and its cooldown is at most 0 — the damage of all attackers is
 /// summed (health floored at 0) and the attacker's cooldown is reset to its type's cooldown plus a jitter
-/// uniform in [−1/16, 2/16); every other unit's cooldown drops by 1/16 (it may go negative). Living units with
+/// uniform in [−1/16, 2/16) (without the jitter under <c>FixedCooldown</c>); every other unit's cooldown drops by 1/16 (it may go negative). Living units with
 /// a move order move <c>speed / 16</c> along their direction, clipped to [0, 32]. Under <c>LethalWalls</c>
 /// (SMAX's rule) units on or beyond the boundary (x or y ≤ 0 or ≥ 32) then die; under <c>BlockingWalls</c> (the
 /// default, as on SMAC's maps) the boundary only stops them. Then every pair of living units closer than the sum of
@@ -497,8 +510,8 @@ module Combat =
     // ---------------------------------------------------------------- rules and names
 
     /// <summary>The name of a scenario's environment under some rules: <c>combat:MAP</c> under the default rules,
-    /// followed by <c>,reward=smax</c>, <c>,state=raw</c> and <c>,walls=lethal</c> for each rule that differs from
-    /// the defaults, in that order (so SMAX's rules give <c>combat:3m,reward=smax,state=raw,walls=lethal</c>).</summary>
+    /// followed by <c>,reward=smax</c>, <c>,state=raw</c>, <c>,walls=lethal</c> and <c>,cooldown=fixed</c> for each
+    /// rule that differs from the defaults, in that order (so SMAX's rules give <c>combat:3m,reward=smax,state=raw,walls=lethal</c>).</summary>
     /// <param name="rules">The rules.</param>
     /// <param name="scenario">The scenario.</param>
     let envName (rules: CombatRules) (scenario: Scenario) : string =
@@ -518,12 +531,17 @@ module Combat =
                 (match rules.Walls with
                  | BlockingWalls -> "walls=blocking"
                  | LethalWalls -> "walls=lethal")
+            if rules.Cooldown <> d.Cooldown then
+                (match rules.Cooldown with
+                 | JitteredCooldown -> "cooldown=jittered"
+                 | FixedCooldown -> "cooldown=fixed")
         ]
         |> String.concat ","
 
     /// <summary>Reads an environment name of the form <c>combat:MAP[,RULE…]</c>, where each RULE is
-    /// <c>reward=smac|smax</c>, <c>state=normalised|raw</c>, <c>walls=blocking|lethal</c>, or <c>smax</c> (all
-    /// three of SMAX's) or <c>smac</c> (all three of SMAC's, the defaults); later rules override earlier ones.</summary>
+    /// <c>reward=smac|smax</c>, <c>state=normalised|raw</c>, <c>walls=blocking|lethal</c>,
+    /// <c>cooldown=jittered|fixed</c>, or <c>smax</c> (SMAX's rules) or <c>smac</c> (SMAC's, the defaults); later
+    /// rules override earlier ones.</summary>
     /// <param name="name">The name, e.g. <c>combat:2s3z,reward=smax</c>.</param>
     /// <returns>The scenario and the rules; <c>Error</c> with a message naming what is wrong (an unknown map,
     /// rule or value) when the name does not read.</returns>
@@ -560,10 +578,12 @@ module Combat =
                         | "walls=smac" -> Ok { r with Walls = BlockingWalls }
                         | "walls=lethal"
                         | "walls=smax" -> Ok { r with Walls = LethalWalls }
+                        | "cooldown=jittered" -> Ok { r with Cooldown = JitteredCooldown }
+                        | "cooldown=fixed" -> Ok { r with Cooldown = FixedCooldown }
                         | other ->
                             Error(
                                 sprintf
-                                    "%s: unknown combat rule '%s'; rules are reward=smac|smax, state=normalised|raw, walls=blocking|lethal, smax, smac"
+                                    "%s: unknown combat rule '%s'; rules are reward=smac|smax, state=normalised|raw, walls=blocking|lethal, cooldown=jittered|fixed, smax, smac"
                                     name
                                     other
                             )
@@ -1188,6 +1208,7 @@ module Combat =
             l.StepLength, l.Damage, l.Range2, l.Cooldown
 
         let lethalWalls = l.Rules.Walls = LethalWalls
+        let jittered = l.Rules.Cooldown = JitteredCooldown
 
         for t in 0 .. TicksPerStep - 1 do
             // attacks, from the positions and health before the tick
@@ -1206,8 +1227,12 @@ module Combat =
                     && dist2 v n i j < range2[i]
                 then
                     s[2 * n + j] <- s[2 * n + j] + damage[i]
-                    let u = unit24 (Rng.bits key (jitterIndex n t i))
-                    v[3 * n + i] <- cooldown[i] + (3.0f * u - 1.0f) * TickTime
+
+                    if jittered then
+                        let u = unit24 (Rng.bits key (jitterIndex n t i))
+                        v[3 * n + i] <- cooldown[i] + (3.0f * u - 1.0f) * TickTime
+                    else
+                        v[3 * n + i] <- cooldown[i]
                 else
                     v[3 * n + i] <- cd - TickTime
 
