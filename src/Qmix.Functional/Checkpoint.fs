@@ -587,6 +587,42 @@ module Checkpoint =
     let private fail (path: string) (message: string) =
         raise (CheckpointException(message, path, null))
 
+    /// The error for a value of a replay tensor that no episode can hold, naming the file, the tensor and the
+    /// episode's index in its chunk.
+    let private badValue (path: string) (tensor: string) (j: int) (what: string) : exn =
+        CheckpointException(sprintf "replay tensor '%s', episode %d of the chunk: %s" tensor j what, path, null)
+
+    /// An episode's length as a file holds it: an integer in 1..episode_limit.
+    let private lengthOf (spec: EnvSpec) (bad: string -> exn) (l: float32) : int =
+        if l <> floor l || l < 1.0f || l > float32 spec.EpisodeLimit then
+            raise (bad (sprintf "%g is not a length in 1..%d" l spec.EpisodeLimit))
+
+        int l
+
+    /// An episode's termination flag as a file holds it: 0 or 1.
+    let private terminatedOf (bad: string -> exn) (t: float32) : bool =
+        if t <> 0.0f && t <> 1.0f then
+            raise (bad (sprintf "%g is neither 0 nor 1" t))
+
+        t = 1.0f
+
+    /// An episode's outcome as a file holds it: 1 won, 0 lost, -1 not reported.
+    let private wonOf (bad: string -> exn) (w: float32) : bool option =
+        match w with
+        | 1.0f -> Some true
+        | 0.0f -> Some false
+        | -1.0f -> None
+        | w -> raise (bad (sprintf "%g is none of 1 (won), 0 (lost) and -1 (not reported)" w))
+
+    /// An episode's actions as a file holds them (float32): integers in 0..A−1.
+    let private actionsOf (nActions: int) (bad: string -> exn) (values: float32[]) : int[] =
+        values
+        |> Array.mapi (fun i v ->
+            if v <> floor v || v < 0.0f || v >= float32 nActions then
+                raise (bad (sprintf "value %d is %g; actions are integers in 0..%d" i v (nActions - 1)))
+
+            int v)
+
     /// Fails on a replay tensor of the file that is not among the expected names.
     let private refuseUnexpected
         (r: SafetensorsReader)
@@ -646,29 +682,19 @@ module Checkpoint =
 
                     let lengths, terminated, won = whole "length", whole "terminated", whole "won"
 
-                    let bad (field: string) (j: int) (what: string) =
-                        fail
-                            file
-                            (sprintf "replay tensor '%s', episode %d of the chunk: %s" (replayTensorName field k) j what)
+                    let bad (field: string) (j: int) =
+                        badValue file (replayTensorName field k) j
 
                     let mutable rows = 0L
 
                     for j in 0 .. episodes - 1 do
-                        let l = lengths[j]
-
-                        if l <> floor l || l < 1.0f || l > float32 spec.EpisodeLimit then
-                            bad "length" j (sprintf "%g is not a length in 1..%d" l spec.EpisodeLimit)
-
-                        if terminated[j] <> 0.0f && terminated[j] <> 1.0f then
-                            bad "terminated" j (sprintf "%g is neither 0 nor 1" terminated[j])
-
-                        if won[j] <> 1.0f && won[j] <> 0.0f && won[j] <> -1.0f then
-                            bad "won" j (sprintf "%g is none of 1 (won), 0 (lost) and -1 (not reported)" won[j])
-
+                        let l = lengthOf spec (bad "length" j) lengths[j]
+                        terminatedOf (bad "terminated" j) terminated[j] |> ignore
+                        wonOf (bad "won" j) won[j] |> ignore
                         rows <- rows + int64 l + 1L
 
                     if rows > int64 Int32.MaxValue then
-                        bad "length" 0 (sprintf "the chunk's %d recorded rows exceed 2^31 - 1" rows)
+                        raise (bad "length" 0 (sprintf "the chunk's %d recorded rows exceed 2^31 - 1" rows))
 
                     for field, dims in rowFields spec do
                         check
@@ -684,6 +710,9 @@ module Checkpoint =
         let episodes =
             seq {
                 for k, lengths, terminated, won in perChunk do
+                    let bad (field: string) (j: int) =
+                        badValue file (replayTensorName field k) j
+
                     let row = ref 0L
 
                     for j in 0 .. lengths.Length - 1 do
@@ -695,23 +724,7 @@ module Checkpoint =
                             r.ReadInto(replayTensorName field k, row.Value * int64 width, Span(values, 0, kept * width))
                             values
 
-                        let actionValues = part "actions" n
-
-                        let actions =
-                            actionValues
-                            |> Array.mapi (fun i v ->
-                                if v <> floor v || v < 0.0f || v >= float32 a then
-                                    fail
-                                        file
-                                        (sprintf
-                                            "replay tensor '%s', episode %d of the chunk: value %d is %g; actions are integers in 0..%d"
-                                            (replayTensorName "actions" k)
-                                            j
-                                            i
-                                            v
-                                            (a - 1))
-
-                                int v)
+                        let actions = part "actions" n |> actionsOf a (bad "actions" j)
 
                         let episode =
                             {
@@ -723,11 +736,7 @@ module Checkpoint =
                                 AvailActions = part "avail_actions" (n * a)
                                 Reward = part "reward" 1
                                 Terminated = terminated[j] = 1.0f
-                                Won =
-                                    match won[j] with
-                                    | 1.0f -> Some true
-                                    | 0.0f -> Some false
-                                    | _ -> None
+                                Won = wonOf (bad "won" j) won[j]
                             }
 
                         row.Value <- row.Value + int64 kept
@@ -803,8 +812,7 @@ module Checkpoint =
 
                     let lengths, terminated, won = whole "length", whole "terminated", whole "won"
 
-                    let bad (field: string) (j: int) (what: string) =
-                        fail file (sprintf "replay tensor '%s', episode %d of the chunk: %s" (name field) j what)
+                    let bad (field: string) (j: int) = badValue file (name field) j
 
                     for j in 0 .. chunkCount - 1 do
                         let part (f: int) =
@@ -814,42 +822,21 @@ module Checkpoint =
 
                         r.ReadInto(name "actions", int64 j * int64 actionValues.Length, Span actionValues)
 
-                        let actions =
-                            actionValues
-                            |> Array.mapi (fun i v ->
-                                if v <> floor v || v < 0.0f || v >= float32 a then
-                                    bad
-                                        "actions"
-                                        j
-                                        (sprintf "value %d is %g; actions are integers in 0..%d" i v (a - 1))
-
-                                int v)
-
-                        let length = lengths[j]
-
-                        if length <> floor length || length < 1.0f || length > float32 spec.EpisodeLimit then
-                            bad "length" j (sprintf "%g is not a length in 1..%d" length spec.EpisodeLimit)
-
-                        if terminated[j] <> 0.0f && terminated[j] <> 1.0f then
-                            bad "terminated" j (sprintf "%g is neither 0 nor 1" terminated[j])
+                        let actions = actionsOf a (bad "actions" j) actionValues
+                        let length = lengthOf spec (bad "length" j) lengths[j]
+                        let isTerminated = terminatedOf (bad "terminated" j) terminated[j]
 
                         yield
                             {
                                 Spec = spec
-                                Length = int length
+                                Length = length
                                 Obs = part 0
                                 State = part 1
                                 Actions = actions
                                 AvailActions = part 3
                                 Reward = part 4
-                                Terminated = terminated[j] = 1.0f
-                                Won =
-                                    match won[j] with
-                                    | 1.0f -> Some true
-                                    | 0.0f -> Some false
-                                    | -1.0f -> None
-                                    | w ->
-                                        bad "won" j (sprintf "%g is none of 1 (won), 0 (lost) and -1 (not reported)" w)
+                                Terminated = isTerminated
+                                Won = wonOf (bad "won" j) won[j]
                             }
             }
 

@@ -81,16 +81,20 @@ module internal StoredFloats =
         | Halves v -> 2L * int64 v.Length
         | Bits(_, b) -> int64 b.Length
 
-    /// Writes every value, as float32, into dst (at least count long).
-    let copyTo (f: StoredFloats) (dst: Span<float32>) : unit =
+    /// Writes values start .. start + dst.Length − 1, as float32, into dst.
+    let copyRange (f: StoredFloats) (start: int) (dst: Span<float32>) : unit =
         match f with
-        | Singles v -> ReadOnlySpan(v).CopyTo dst
+        | Singles v -> ReadOnlySpan(v, start, dst.Length).CopyTo dst
         | Halves v ->
-            for i in 0 .. v.Length - 1 do
-                dst[i] <- float32 v[i]
-        | Bits(n, b) ->
-            for j in 0 .. n - 1 do
-                dst[j] <- float32 ((b[j >>> 3] >>> (j &&& 7)) &&& 1uy)
+            for i in 0 .. dst.Length - 1 do
+                dst[i] <- float32 v[start + i]
+        | Bits(_, b) ->
+            for i in 0 .. dst.Length - 1 do
+                let j = start + i
+                dst[i] <- float32 ((b[j >>> 3] >>> (j &&& 7)) &&& 1uy)
+
+    /// Writes every value, as float32, into dst (at least count long).
+    let copyTo (f: StoredFloats) (dst: Span<float32>) : unit = copyRange f 0 (dst.Slice(0, count f))
 
 /// Functions over stored episodes.
 [<RequireQualifiedAccess>]
@@ -185,53 +189,29 @@ module internal StoredEpisode =
         if s.terminated then
             batch.Terminated[i * t + s.length - 1] <- 1.0f
 
-    /// Streams values into a tensor sink: the stored ones, then zeros up to `total` values (the padded layout),
-    /// converting through `scratch` (so nothing of the episode's size is allocated).
-    let writePadded (sink: Qmix.Tensors.TensorSink) (scratch: float32[]) (f: StoredFloats) (total: int) : unit =
-        let count = StoredFloats.count f
-
+    /// Streams stored values into a tensor sink as float32, converting through `scratch` (so nothing of the
+    /// episode's size is allocated).
+    let private writeValues (sink: Qmix.Tensors.TensorSink) (scratch: float32[]) (f: StoredFloats) : unit =
         match f with
         | Singles v -> sink.Write(ReadOnlySpan v)
-        | Halves v ->
+        | _ ->
+            let count = StoredFloats.count f
             let mutable i = 0
 
             while i < count do
                 let m = min scratch.Length (count - i)
-
-                for k in 0 .. m - 1 do
-                    scratch[k] <- float32 v[i + k]
-
+                StoredFloats.copyRange f i (Span(scratch, 0, m))
                 sink.Write(ReadOnlySpan(scratch, 0, m))
                 i <- i + m
-        | Bits(_, b) ->
-            let mutable i = 0
-
-            while i < count do
-                let m = min scratch.Length (count - i)
-
-                for k in 0 .. m - 1 do
-                    let j = i + k
-                    scratch[k] <- float32 ((b[j >>> 3] >>> (j &&& 7)) &&& 1uy)
-
-                sink.Write(ReadOnlySpan(scratch, 0, m))
-                i <- i + m
-
-        Array.Clear scratch
-        let mutable rest = total - count
-
-        while rest > 0 do
-            let m = min scratch.Length rest
-            sink.Write(ReadOnlySpan(scratch, 0, m))
-            rest <- rest - m
 
     /// Streams an episode's recorded rows of a field (no padding) into a tensor sink: obs, state, actions,
     /// avail_actions or reward.
     let writeRecorded (sink: Qmix.Tensors.TensorSink) (scratch: float32[]) (field: string) (s: StoredEpisode) : unit =
         match field with
-        | "obs" -> writePadded sink scratch s.obs (StoredFloats.count s.obs)
-        | "state" -> writePadded sink scratch s.state (StoredFloats.count s.state)
+        | "obs" -> writeValues sink scratch s.obs
+        | "state" -> writeValues sink scratch s.state
         | "actions" -> sink.Write(ReadOnlySpan s.actions)
-        | "avail_actions" -> writePadded sink scratch s.availActions (StoredFloats.count s.availActions)
+        | "avail_actions" -> writeValues sink scratch s.availActions
         | "reward" -> sink.Write(ReadOnlySpan s.reward)
         | other -> invalidArg (nameof field) (sprintf "no episode field '%s'" other)
 

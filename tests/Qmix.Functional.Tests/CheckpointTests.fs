@@ -876,48 +876,50 @@ let private toVersion2 (path: string) (replay: Replay) =
 
     File.WriteAllText(sidecar, checksums.Replace(rewritten, ""))
 
+/// Saves a trained state and a fresh one in chunks of 5, rewrites each into an older format, checks the rewritten
+/// files (`check trainer state train sidecar`), and resumes them: the same learner, replay and counters.
+let private expectOldFormatLoads
+    (dir: string)
+    (rewrite: string -> Replay -> unit)
+    (check: Trainer<_, MixerParams> -> TrainingState<MixerParams> -> string -> string -> unit)
+    =
+    let trainer, state = trained { tiny with TotalSteps = 150 }
+
+    for name, s in [ "run", state; "fresh", Training.init trainer ] do
+        let path = Path.Combine(dir, name)
+        saveChunked trainer 5 path s
+        rewrite path s.Replay
+        let _, train, sidecar = Checkpoint.paths path
+        check trainer s train sidecar
+        let loaded = Training.resume trainer path
+        assertSameLearner s.Learner loaded.Learner
+        assertSameReplay s.Replay loaded.Replay
+        Expect.equal loaded.Counters s.Counters "loaded.Counters"
+
+    trainer
+
 let ``a checkpoint of format version 2 (chunks padded to the limit) still loads`` () =
     withTempDir (fun dir ->
-        let trainer, state = trained { tiny with TotalSteps = 150 }
-
-        for name, s in [ "run", state; "fresh", Training.init trainer ] do
-            let path = Path.Combine(dir, name)
-            saveChunked trainer 5 path s
-            toVersion2 path s.Replay
-            let _, train, sidecar = Checkpoint.paths path
+        expectOldFormatLoads dir toVersion2 (fun trainer s train sidecar ->
             Expect.stringContains (File.ReadAllText sidecar) "\"version\": 2" "the sidecar's version"
 
             if Replay.count s.Replay > 0 then
                 let obs = replayEntries train |> List.find (fun (n, _) -> n = "replay.obs.0") |> snd
                 // padded: every episode at T+1 steps (the negative control of the recorded layout)
-                Expect.equal obs[1] (trainer.Learner.Spec.EpisodeLimit + 1) "replay.obs.0 holds padded episodes"
-
-            let loaded = Training.resume trainer path
-            assertSameLearner s.Learner loaded.Learner
-            assertSameReplay s.Replay loaded.Replay
-            Expect.equal loaded.Counters s.Counters "loaded.Counters")
+                Expect.equal obs[1] (trainer.Learner.Spec.EpisodeLimit + 1) "replay.obs.0 holds padded episodes")
+        |> ignore)
 
 let ``a checkpoint of format version 1 still loads`` () =
     withTempDir (fun dir ->
-        let trainer, state = trained { tiny with TotalSteps = 150 }
+        let trainer =
+            expectOldFormatLoads dir toVersion1 (fun _ s train sidecar ->
+                Expect.stringLacks (File.ReadAllText sidecar) "chunk_episodes" "File.ReadAllText sidecar"
 
-        for name, s in [ "run", state; "fresh", Training.init trainer ] do
-            let path = Path.Combine(dir, name)
-            saveChunked trainer 5 path s
-            toVersion1 path s.Replay
-            let _, train, sidecar = Checkpoint.paths path
-            Expect.stringLacks (File.ReadAllText sidecar) "chunk_episodes" "File.ReadAllText sidecar"
-
-            if Replay.count s.Replay > 0 then
-                Expect.contains
-                    (replayEntries train |> List.map fst)
-                    "replay.obs"
-                    "replayEntries train |> List.map fst"
-
-            let loaded = Training.resume trainer path
-            assertSameLearner s.Learner loaded.Learner
-            assertSameReplay s.Replay loaded.Replay
-            Expect.equal loaded.Counters s.Counters "loaded.Counters"
+                if Replay.count s.Replay > 0 then
+                    Expect.contains
+                        (replayEntries train |> List.map fst)
+                        "replay.obs"
+                        "replayEntries train |> List.map fst")
 
         // a version this library does not know is refused, naming the sidecar and the version
         let path = Path.Combine(dir, "run")
