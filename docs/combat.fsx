@@ -79,7 +79,7 @@ The QMIX paper's six maps keep the paper's episode limits (3m and 5m 60, 8m and 
 
 ## Playing an episode
 
-The environment is an `Env<CombatState>` like any other; `Combat.heuristic` is a baseline policy (each ally
+The environment is an `Env<CombatState>` like any other; `CombatScripts.heuristic` is a baseline policy (each ally
 attacks the nearest enemy in range until it dies, else walks toward the nearest enemy).
 *)
 let env = Combat.make (Combat.scenario "3m")
@@ -89,7 +89,7 @@ let key = Rng.key 1UL
 let episode =
     let rec play (state: CombatState) (acc: CombatState list) =
         let next, transition =
-            env.Step state (Combat.heuristic state) (Rng.foldIn state.StepCount key)
+            env.Step state (CombatScripts.heuristic state) (Rng.foldIn state.StepCount key)
 
         if transition.Terminated || transition.Truncated then
             List.rev (next :: acc)
@@ -99,7 +99,7 @@ let episode =
     let first = env.Reset key
     play first [ first ] |> Array.ofList
 
-printfn "%s" (Combat.render (Array.last episode))
+printfn "%s" (CombatRender.text (Array.last episode))
 (*** include-output ***)
 
 (*** hide ***)
@@ -123,22 +123,22 @@ fsi.AddHtmlPrinter(fun (Sheet svg) ->
 #endif
 
 (**
-`Combat.renderSvg` draws a frame as SVG: units as circles of their radius (allies blue, enemies red) with health
+`CombatRender.svg` draws a frame as SVG: units as circles of their radius (allies blue, enemies red) with health
 bars, a line from each unit to the one it attacked in the previous step, dead units as grey outlines (hover over
 a unit for its type and health). The state after three steps:
 *)
-Combat.renderSvg episode[3] |> Svg
+CombatRender.svg episode[3] |> Svg
 (*** include-it ***)
 
 (**
-`Combat.renderSvgEpisode columns states` draws a sheet of frames at half scale, `columns` to a row; every third
+`CombatRender.svgEpisode columns states` draws a sheet of frames at half scale, `columns` to a row; every third
 step of the episode, two to a row:
 *)
 episode
 |> Array.mapi (fun i s -> i, s)
 |> Array.filter (fun (i, _) -> i % 3 = 0 || i = episode.Length - 1)
 |> Array.map snd
-|> Combat.renderSvgEpisode 2
+|> CombatRender.svgEpisode 2
 |> Sheet
 (*** include-it ***)
 
@@ -203,8 +203,8 @@ bonus, and on the heterogeneous maps QMIX then learns nothing. The ablation on t
 
 ## A coordinated baseline: focus fire
 
-`Combat.heuristic` attacks the nearest enemy, which is also what SMAX's scripted enemy does, so it meets its
-mirror image and wins about half its battles. `Combat.focusFire` coordinates: the team picks the weakest enemy
+`CombatScripts.heuristic` attacks the nearest enemy, which is also what SMAX's scripted enemy does, so it meets its
+mirror image and wins about half its battles. `CombatScripts.focusFire` coordinates: the team picks the weakest enemy
 that any ally can reach, every ally that can shoots it (one that cannot shoots the weakest enemy it can reach),
 and the others close in. Over 1000 episodes on the paper's maps:
 *)

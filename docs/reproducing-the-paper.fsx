@@ -279,7 +279,7 @@ trained with most weight on the joint actions that Q̂* says are best, leads the
 ## The StarCraft maps
 
 The paper's StarCraft II maps are played here by a SMAX-style simulator ([Combat](combat.html)) with the paper's
-six maps. The paper compares QMIX with a heuristic that attacks the nearest enemy; `Combat.heuristic` is that
+six maps. The paper compares QMIX with a heuristic that attacks the nearest enemy; `CombatScripts.heuristic` is that
 policy, and its win rate against the simulator's scripted enemy, over 500 episodes per map, is measured below
 next to the win rate the paper reports for its heuristic against StarCraft II's built-in AI, and to uniformly
 random legal play:
@@ -346,7 +346,7 @@ for map in Combat.paperMaps do
 (**
 Against StarCraft II's AI the paper's heuristic won most games; against SMAX's scripted enemy, which follows
 much the same rule (attack the closest unit in range), the heuristic meets its mirror image and wins about half
-of them. So the heuristic line to beat is lower here than in the paper. `Combat.focusFire` (every ally shoots the
+of them. So the heuristic line to beat is lower here than in the paper. `CombatScripts.focusFire` (every ally shoots the
 weakest enemy anyone can reach, the others close in) shows what a coordinated script wins against this enemy:
 most battles on the heterogeneous maps, little more than half of the marine mirrors.
 

@@ -423,21 +423,21 @@ let ``the heuristic enemy attacks the closest ally in range, in SMAX's reversed 
     let pair = custom "2m_vs_1m" [ Marine; Marine ] [ Marine ] 60
     // ally 1 is closer: opponent 0 of the enemy is ally 1
     let s = Combat.place pair [| 10.0f, 16.0f; 12.0f, 16.0f; 14.0f, 16.0f |]
-    Expect.equal (Combat.enemyHeuristic s key) ([| Combat.AttackBase |]) "Combat.enemyHeuristic s key"
+    Expect.equal (CombatScripts.enemyHeuristic s key) ([| Combat.AttackBase |]) "CombatScripts.enemyHeuristic s key"
     // ally 0 is closer: opponent 1
     let s = Combat.place pair [| 13.0f, 16.0f; 10.0f, 16.0f; 14.0f, 16.0f |]
-    Expect.equal (Combat.enemyHeuristic s key) ([| Combat.AttackBase + 1 |]) "Combat.enemyHeuristic s key"
+    Expect.equal (CombatScripts.enemyHeuristic s key) ([| Combat.AttackBase + 1 |]) "CombatScripts.enemyHeuristic s key"
     // it keeps the ally it attacked while that one stays in range, even when another comes closer
     let s1, _ =
         Combat.stepWith s [| Combat.Stop; Combat.Stop |] [| Combat.AttackBase |] key
 
-    Expect.equal (Combat.enemyHeuristic s1 key) ([| Combat.AttackBase |]) "Combat.enemyHeuristic s1 key"
+    Expect.equal (CombatScripts.enemyHeuristic s1 key) ([| Combat.AttackBase |]) "CombatScripts.enemyHeuristic s1 key"
     // nobody in sight: it heads for its start rotated about the centre, (32 - 24, 32 - 16) = (8, 16): west
     let s = Combat.place pair [| 3.0f, 3.0f; 3.0f, 29.0f; 24.0f, 16.0f |]
-    Expect.equal (Combat.enemyHeuristic s key) ([| 3 |]) "Combat.enemyHeuristic s key"
+    Expect.equal (CombatScripts.enemyHeuristic s key) ([| 3 |]) "CombatScripts.enemyHeuristic s key"
     // an ally in sight but out of range: it walks to it (north)
     let s = Combat.place pair [| 20.0f, 23.0f; 3.0f, 29.0f; 20.0f, 16.0f |]
-    Expect.equal (Combat.enemyHeuristic s key) ([| 0 |]) "Combat.enemyHeuristic s key"
+    Expect.equal (CombatScripts.enemyHeuristic s key) ([| 0 |]) "CombatScripts.enemyHeuristic s key"
 
 // ---------------------------------------------------------------- laws
 
@@ -624,12 +624,13 @@ let ``the heuristic policy only takes available actions and focuses its fire`` (
     let env = Combat.make (Combat.scenario "2s3z")
 
     for seed in 0..4 do
-        let states, _ = play env (fun s _ -> Combat.heuristic s) (Rng.key (uint64 seed))
+        let states, _ =
+            play env (fun s _ -> CombatScripts.heuristic s) (Rng.key (uint64 seed))
 
         for s in states do
             if not s.IsOver then
                 let mask = env.AvailableActions s
-                let actions = Combat.heuristic s
+                let actions = CombatScripts.heuristic s
 
                 Seq.iter
                     (fun (i, u) -> Expect.isTrue (mask[i * env.Spec.NActions + u]) "mask[i * env.Spec.NActions + u]")
@@ -652,10 +653,10 @@ let ``the heuristic policy only takes available actions and focuses its fire`` (
 
     // ally 0: enemy 1 (distance 3) is nearer than enemy 0 (4.5); ally 1 at (3, 3): the nearest is enemy 0,
     // 11.5 east and 13 north, so north; ally 2 at (3, 29): enemy 1, 7 east and 10 south, so south
-    Expect.equal (Combat.heuristic s) ([| Combat.AttackBase + 1; 0; 2 |]) "Combat.heuristic s"
+    Expect.equal (CombatScripts.heuristic s) ([| Combat.AttackBase + 1; 0; 2 |]) "CombatScripts.heuristic s"
     // it keeps its target while it lives and stays in range, even when another comes nearer
     let s1, _ = Combat.stepWith s [| Combat.AttackBase; 4; 4 |] [| 4; 4; 4 |] key
-    Expect.equal ((Combat.heuristic s1)[0]) Combat.AttackBase "(Combat.heuristic s1)[0]"
+    Expect.equal ((CombatScripts.heuristic s1)[0]) Combat.AttackBase "(CombatScripts.heuristic s1)[0]"
 
 let ``the heuristic policy beats random play on 3m`` () =
     let sc = Combat.scenario "3m"
@@ -672,7 +673,7 @@ let ``the text frame draws the arena, the units by team and type, and their heal
     let allies = [| for i in 0..4 -> 4.5f + 2.0f * float32 i, 16.5f |]
     let enemies = [| for i in 0..4 -> 20.5f + 2.0f * float32 i, 30.5f |]
     let s = Combat.place sc (Array.append allies enemies)
-    let text = Combat.render s
+    let text = CombatRender.text s
     let lines = text.TrimEnd().Split('\n') |> Array.map (fun l -> l.TrimEnd '\r')
     Expect.stringStarts (lines[0]) "combat:2s3z  step 0/120  allies 5/5 alive  enemies 5/5 alive" "lines[0]"
     Expect.equal (lines[1]) ("+" + String('-', 32) + "+") "lines[1]"
@@ -686,7 +687,7 @@ let ``the text frame draws the arena, the units by team and type, and their heal
 let ``the SVG frame has a circle per unit, coloured by team, sized by type, with health bars`` () =
     let sc = Combat.scenario "1c3s5z"
     let s = Combat.reset sc key
-    let svg = Combat.renderSvg s
+    let svg = CombatRender.svg s
     Expect.stringStarts svg ("<svg xmlns=\"http://www.w3.org/2000/svg\"") "svg"
     Expect.stringEnds (svg.TrimEnd()) "</svg>" "svg.TrimEnd()"
     let count (needle: string) = (svg.Split needle).Length - 1
@@ -703,8 +704,8 @@ let ``the SVG frame has a circle per unit, coloured by team, sized by type, with
 
 let ``the SVG episode sheet nests one frame per state`` () =
     let env = Combat.make (Combat.scenario "3m")
-    let states, _ = play env (fun s _ -> Combat.heuristic s) key
-    let svg = Combat.renderSvgEpisode 5 states
+    let states, _ = play env (fun s _ -> CombatScripts.heuristic s) key
+    let svg = CombatRender.svgEpisode 5 states
     let doc = System.Xml.Linq.XDocument.Parse svg
     let ns = System.Xml.Linq.XNamespace.Get "http://www.w3.org/2000/svg"
 
@@ -715,7 +716,7 @@ let ``the SVG episode sheet nests one frame per state`` () =
 
     Expect.equal ((svg.Split "<circle").Length - 1) (6 * states.Length) "(svg.Split \"<circle\").Length - 1"
 
-    Expect.throwsOf<ArgumentException>(fun () -> Combat.renderSvgEpisode 5 [||] |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> CombatRender.svgEpisode 5 [||] |> ignore)
     |> ignore
 
 // ---------------------------------------------------------------- SMAC's rules (the defaults)
@@ -910,22 +911,22 @@ let ``focus fire: every ally in range shoots the weakest enemy anyone can reach;
     // the weakest reachable enemy is enemy 1: allies 1 and 2 shoot it; ally 0 cannot reach it, but can shoot
     // enemy 0, so it does
     Expect.equal
-        (Combat.focusFire s1)
+        (CombatScripts.focusFire s1)
         ([| Combat.AttackBase; Combat.AttackBase + 1; Combat.AttackBase + 1 |])
-        "Combat.focusFire s1"
+        "CombatScripts.focusFire s1"
     // nobody in range: everyone walks toward the enemy nearest their centre (east)
     let far =
         Combat.place sc [| 4.0f, 16.0f; 4.0f, 17.0f; 4.0f, 15.0f; 24.0f, 16.0f; 28.0f, 16.0f |]
 
-    Expect.equal (Combat.focusFire far) ([| 1; 1; 1 |]) "Combat.focusFire far"
+    Expect.equal (CombatScripts.focusFire far) ([| 1; 1; 1 |]) "CombatScripts.focusFire far"
     // its actions are always available
     let env = Combat.make (Combat.scenario "3s5z")
-    let states, _ = play env (fun s _ -> Combat.focusFire s) (Rng.key 5UL)
+    let states, _ = play env (fun s _ -> CombatScripts.focusFire s) (Rng.key 5UL)
 
     for s in states |> Array.filter (fun s -> not s.IsOver) do
         let mask = env.AvailableActions s
 
-        Combat.focusFire s
+        CombatScripts.focusFire s
         |> Array.iteri (fun i u -> Expect.isTrue (mask[i * env.Spec.NActions + u]) "mask[i * env.Spec.NActions + u]")
 
 let ``focus fire wins more 2s3z battles than the nearest-enemy heuristic`` () =

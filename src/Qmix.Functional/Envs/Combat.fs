@@ -5,367 +5,6 @@ open System.Text
 open Qmix.Tensors
 open Qmix.Functional
 
-/// <summary>A unit type of the combat simulator: SMAX's six types (JaxMARL <c>smax_env.py</c>, in SMAX's index
-/// order) and the colossus of SMAC's <c>1c3s5z</c> map.</summary>
-type UnitType =
-    /// <summary>Terran marine (SMAX index 0, shorthand m).</summary>
-    | Marine
-    /// <summary>Terran marauder (SMAX index 1, shorthand M).</summary>
-    | Marauder
-    /// <summary>Protoss stalker (SMAX index 2, shorthand s).</summary>
-    | Stalker
-    /// <summary>Protoss zealot (SMAX index 3, shorthand Z).</summary>
-    | Zealot
-    /// <summary>Zerg zergling (SMAX index 4, shorthand z).</summary>
-    | Zergling
-    /// <summary>Zerg hydralisk (SMAX index 5, shorthand h).</summary>
-    | Hydralisk
-    /// <summary>Protoss colossus (index 6, not in SMAX; shorthand c). Its numbers are StarCraft II's, as on
-    /// SMAC's maps, converted with SMAX's conventions: see <c>UnitType.stats</c>.</summary>
-    | Colossus
-
-/// <summary>The fixed numbers of a unit type. Times are in SMAX's time units (one world tick is 1/16, one
-/// environment step 8 ticks = 0.5); distances in arena units (the arena is 32 × 32).</summary>
-type UnitStats =
-    {
-        /// <summary>Distance moved per time unit (so <c>Speed / 16</c> per tick).</summary>
-        Speed: float32
-        /// <summary>Health removed from the target by one successful attack.</summary>
-        Damage: float32
-        /// <summary>An attack needs the centre-to-centre distance to be strictly below this.</summary>
-        AttackRange: float32
-        /// <summary>Other units are observed when their distance is strictly below this.</summary>
-        SightRange: float32
-        /// <summary>The unit's radius, for pushing overlapping units apart.</summary>
-        Radius: float32
-        /// <summary>Health at the start of an episode (shields folded in, as in SMAX).</summary>
-        MaxHealth: float32
-        /// <summary>The weapon cooldown after a successful attack, before the random jitter.</summary>
-        Cooldown: float32
-    }
-
-/// <summary>Unit-type helpers: stats, indices, shorthands.</summary>
-[<RequireQualifiedAccess>]
-module UnitType =
-    /// <summary>Every unit type, in index order (SMAX's six, then the colossus).</summary>
-    let all: UnitType list =
-        [ Marine; Marauder; Stalker; Zealot; Zergling; Hydralisk; Colossus ]
-
-    /// <summary>The type's index: SMAX's index for its six types (marine 0 … hydralisk 5), 6 for the colossus.
-    /// It is the position of the type's one-hot bit in observations and the number in the global state's type
-    /// column.</summary>
-    let index (t: UnitType) : int =
-        match t with
-        | Marine -> 0
-        | Marauder -> 1
-        | Stalker -> 2
-        | Zealot -> 3
-        | Zergling -> 4
-        | Hydralisk -> 5
-        | Colossus -> 6
-
-    /// <summary>SMAX's one-letter shorthand (m, M, s, Z, z, h), and c for the colossus.</summary>
-    let shorthand (t: UnitType) : char =
-        match t with
-        | Marine -> 'm'
-        | Marauder -> 'M'
-        | Stalker -> 's'
-        | Zealot -> 'Z'
-        | Zergling -> 'z'
-        | Hydralisk -> 'h'
-        | Colossus -> 'c'
-
-    /// <summary>The lower-case name, e.g. <c>marine</c>.</summary>
-    let name (t: UnitType) : string =
-        match t with
-        | Marine -> "marine"
-        | Marauder -> "marauder"
-        | Stalker -> "stalker"
-        | Zealot -> "zealot"
-        | Zergling -> "zergling"
-        | Hydralisk -> "hydralisk"
-        | Colossus -> "colossus"
-
-    /// <summary>The type's stats. The first six rows are SMAX's constructor defaults (JaxMARL
-    /// <c>smax_env.py</c>):
-    /// <code>
-    /// type       speed  damage  range  sight  radius  health  cooldown
-    /// marine     3.15    9       5      9     0.375     45     0.61
-    /// marauder   2.25   10       6     10     0.5625   125     1.07
-    /// stalker    4.13   13       6     10     0.625    160     1.87
-    /// zealot     3.15    8       2      9     0.5      150     0.86
-    /// zergling   4.13    5       2      8     0.375     35     0.5
-    /// hydralisk  3.15   12       5      9     0.625     80     0.59
-    /// colossus   3.15   10       7     10     1.0      350     1.07
-    /// </code>
-    /// SMAX has no colossus. Its row comes from StarCraft II (Legacy of the Void) unit data, the game SMAC's
-    /// <c>1c3s5z</c> map runs on (SMAC itself reads unit stats from the game; its only colossus constant is
-    /// the 24-game-loop maximum cooldown used to normalise the state): 200 health + 150 shields = 350 (SMAX
-    /// folds shields into health), movement speed 3.15, weapon range 7 (without the range upgrade), sight 10,
-    /// radius 1.0, weapon period 1.07 s at "faster" game speed (the clock of SMAX's marine 0.61 and zealot 0.86).
-    /// The Thermal Lances deal 10 (+5 against light units) in two beams; SMAX lists one hit of a multi-hit
-    /// weapon and no attribute bonuses (the zealot's 8 × 2 is 8), so the colossus deals 10. Its line splash is
-    /// not modelled: an attack hits only its target.</summary>
-    let stats (t: UnitType) : UnitStats =
-        let s speed damage range sight radius health cooldown =
-            {
-                Speed = speed
-                Damage = damage
-                AttackRange = range
-                SightRange = sight
-                Radius = radius
-                MaxHealth = health
-                Cooldown = cooldown
-            }
-
-        match t with
-        | Marine -> s 3.15f 9.0f 5.0f 9.0f 0.375f 45.0f 0.61f
-        | Marauder -> s 2.25f 10.0f 6.0f 10.0f 0.5625f 125.0f 1.07f
-        | Stalker -> s 4.13f 13.0f 6.0f 10.0f 0.625f 160.0f 1.87f
-        | Zealot -> s 3.15f 8.0f 2.0f 9.0f 0.5f 150.0f 0.86f
-        | Zergling -> s 4.13f 5.0f 2.0f 8.0f 0.375f 35.0f 0.5f
-        | Hydralisk -> s 3.15f 12.0f 5.0f 9.0f 0.625f 80.0f 0.59f
-        | Colossus -> s 3.15f 10.0f 7.0f 10.0f 1.0f 350.0f 1.07f
-
-/// <summary>A combat scenario: the two armies and the episode limit. Copy it with another
-/// <c>EpisodeLimit</c> to change the limit (<c>{ s with EpisodeLimit = 200 }</c>).</summary>
-type Scenario =
-    {
-        /// <summary>The map name, e.g. <c>3s5z</c>; the environment is named <c>combat:</c> + this.</summary>
-        Name: string
-        /// <summary>The learning team's units, in agent order (agent i controls unit i).</summary>
-        Allies: UnitType list
-        /// <summary>The scripted opponents' units, in index order.</summary>
-        Enemies: UnitType list
-        /// <summary>The most steps an episode may take; reaching it truncates the episode.</summary>
-        EpisodeLimit: int
-    }
-
-/// <summary>The team reward of the combat environment.</summary>
-type CombatReward =
-    /// <summary>SMAC's (<c>reward_only_positive</c>, the default of StarCraft II's SMAC): each step pays the enemies'
-    /// health lost in health points, plus 10 for each enemy killed in the step, plus 200 when the battle is won;
-    /// every payment is scaled by 20 / (the enemies' total maximum health + 10 · enemies + 200), so a perfect
-    /// episode pays 20.</summary>
-    | SmacReward
-    /// <summary>SMAX's (JaxMARL): the enemies' health lost in the step as fractions of their maximum health, summed
-    /// and divided by the number of enemies, plus 1 when the battle is won; a perfect episode pays 2. No kill
-    /// bonus: a learner sees little difference between wounding and killing.</summary>
-    | SmaxReward
-
-/// <summary>The form of the combat environment's global state (what QMIX's hypernetworks read).</summary>
-type CombatStateForm =
-    /// <summary>Normalised as SMAC's state is: per unit (allies, then enemies) the health fraction, the weapon
-    /// cooldown over the type's cooldown (clipped to [0, 1]), the position relative to the arena's centre over half
-    /// the arena ((x − 16) / 16, (y − 16) / 16), and the type one-hot, zero for dead units; then every agent's
-    /// previous action, one-hot (SMAC's <c>state_last_action</c>). Every feature lies in [−1, 1].</summary>
-    | NormalisedState
-    /// <summary>SMAX's <c>world_state</c>: per unit the health fraction, raw x and y (0 to 32), raw cooldown and the
-    /// type one-hot; then every unit's team (0 or 1) and type index (0 to 6). Fed to a mixer with PyMARL's
-    /// initialisation, positions of up to 32 scale the mixing weights by as much and QMIX diverges.</summary>
-    | RawState
-
-/// <summary>What the arena's boundary does to a unit that reaches it.</summary>
-type CombatWalls =
-    /// <summary>SMAC's maps: the boundary stops a unit (it stays at the edge, unharmed).</summary>
-    | BlockingWalls
-    /// <summary>SMAX's <c>walls_cause_death</c>: a unit on or beyond the boundary dies. Under random exploration
-    /// many allies walk to their death before they meet the enemy.</summary>
-    | LethalWalls
-
-/// <summary>How a unit's weapon cooldown is set after an attack.</summary>
-type CombatCooldown =
-    /// <summary>SMAX's rule, the default: the type's cooldown plus a jitter uniform in [−1/16, 2/16) time units,
-    /// drawn from the step key, so that a close battle can turn on chance.</summary>
-    | JitteredCooldown
-    /// <summary>The type's cooldown exactly: the only chance left in a battle is the scripted enemy's choice of a
-    /// unit to approach.</summary>
-    | FixedCooldown
-
-/// <summary>The rules of the combat environment that differ between SMAC and SMAX. <c>CombatRules.defaults</c>
-/// is SMAC's (shaped reward, normalised state, blocking walls); <c>CombatRules.smax</c> is SMAX's.</summary>
-type CombatRules =
-    {
-        /// <summary>The team reward.</summary>
-        Reward: CombatReward
-        /// <summary>The global state's form.</summary>
-        State: CombatStateForm
-        /// <summary>The boundary.</summary>
-        Walls: CombatWalls
-        /// <summary>The weapon cooldown after an attack (jittered in both SMAC's and SMAX's rules here).</summary>
-        Cooldown: CombatCooldown
-    }
-
-    /// <summary>SMAC's rules, the default: <c>SmacReward</c>, <c>NormalisedState</c>, <c>BlockingWalls</c>.</summary>
-    static member defaults =
-        {
-            Reward = SmacReward
-            State = NormalisedState
-            Walls = BlockingWalls
-            Cooldown = JitteredCooldown
-        }
-
-    /// <summary>SMAX's rules: <c>SmaxReward</c>, <c>RawState</c>, <c>LethalWalls</c>.</summary>
-    static member smax =
-        {
-            Reward = SmaxReward
-            State = RawState
-            Walls = LethalWalls
-            Cooldown = JitteredCooldown
-        }
-
-/// The per-unit constants of a scenario, shared by every state of its episodes. Units are numbered allies
-/// first (0 .. NAllies-1), then enemies.
-type internal CombatLayout =
-    {
-        Scenario: Scenario
-        Rules: CombatRules
-        /// The registered name: combat:MAP, then the rules that differ from the defaults.
-        EnvName: string
-        /// SMAC's reward scale: 20 / (enemies' max health + 10 · enemies + 200).
-        RewardScale: float32
-        NAllies: int
-        NEnemies: int
-        N: int
-        /// One-hot width: 6 (SMAX's types), or 7 when the scenario has a colossus.
-        TypeWidth: int
-        Types: int[]
-        StepLength: float32[]
-        Damage: float32[]
-        Range2: float32[]
-        Sight: float32[]
-        Sight2: float32[]
-        Radius: float32[]
-        MaxHealth: float32[]
-        Cooldown: float32[]
-        /// Actions of an ally (5 + enemies) and of an enemy (5 + allies).
-        AllyActions: int
-        EnemyActions: int
-        ObsDim: int
-        StateDim: int
-    }
-
-/// <summary>The immutable state of a combat episode: every unit's position, health and weapon cooldown, every
-/// unit's previous action, the step counter, and the scripted enemies' fall-back destinations. Units are
-/// numbered allies first (unit i = agent i), then enemies (unit <c>NAllies + k</c> = enemy k). Nothing in a
-/// state ever changes: a step builds a new one.</summary>
-[<Sealed>]
-type CombatState
-    internal (layout: CombatLayout, step: int, values: float32[], previous: int[], defaultTargets: float32[]) =
-    // values: x[0..n), y[n..2n), health[2n..3n), cooldown[3n..4n)
-    member internal _.Layout = layout
-    member internal _.Values = values
-    member internal _.Previous = previous
-    member internal _.DefaultTargets = defaultTargets
-
-    /// <summary>The scenario being played.</summary>
-    member _.Scenario = layout.Scenario
-
-    /// <summary>The number of environment steps taken so far in the episode.</summary>
-    member _.StepCount = step
-
-    /// <summary>The number of units, allies and enemies.</summary>
-    member _.NUnits = layout.N
-
-    /// <summary>The number of allies (agents).</summary>
-    member _.NAllies = layout.NAllies
-
-    /// <summary>The number of enemies.</summary>
-    member _.NEnemies = layout.NEnemies
-
-    /// <summary>Unit <paramref name="i"/>'s type.</summary>
-    /// <param name="i">The unit (allies first, then enemies).</param>
-    member _.UnitType(i: int) =
-        let t = layout.Types[i]
-        List.item t UnitType.all
-
-    /// <summary>Unit <paramref name="i"/>'s position (x to the east, y to the north).</summary>
-    /// <param name="i">The unit (allies first, then enemies).</param>
-    member _.Position(i: int) = values[i], values[layout.N + i]
-
-    /// <summary>Unit <paramref name="i"/>'s health (0 when dead).</summary>
-    /// <param name="i">The unit (allies first, then enemies).</param>
-    member _.Health(i: int) = values[2 * layout.N + i]
-
-    /// <summary>Unit <paramref name="i"/>'s weapon cooldown: it can fire when this is at most 0.</summary>
-    /// <param name="i">The unit (allies first, then enemies).</param>
-    member _.Cooldown(i: int) = values[3 * layout.N + i]
-
-    /// <summary>Whether unit <paramref name="i"/> is alive (health above 0).</summary>
-    /// <param name="i">The unit (allies first, then enemies).</param>
-    member _.Alive(i: int) = values[2 * layout.N + i] > 0.0f
-
-    /// <summary>The action unit <paramref name="i"/> took in the previous step, as an index into its own team's
-    /// action set (4 = stop at the start of an episode).</summary>
-    /// <param name="i">The unit (allies first, then enemies).</param>
-    member _.PreviousAction(i: int) = previous[i]
-
-    /// <summary>Whether every ally or every enemy is dead.</summary>
-    member _.BattleOver =
-        let n, na = layout.N, layout.NAllies
-        let mutable allies = false
-        let mutable enemies = false
-
-        for i in 0 .. n - 1 do
-            if values[2 * n + i] > 0.0f then
-                if i < na then allies <- true else enemies <- true
-
-        not (allies && enemies)
-
-    /// <summary>Whether the episode is over: the battle is over or the step counter reached the limit.</summary>
-    member s.IsOver = s.BattleOver || step >= layout.Scenario.EpisodeLimit
-
-    /// <summary>Two states are equal when they belong to equal scenarios and every number in them is equal.</summary>
-    override s.Equals(o: obj) =
-        match o with
-        | :? CombatState as t ->
-            t.Scenario = s.Scenario
-            && t.StepCount = step
-            && ReadOnlySpan<float32>(t.Values).SequenceEqual(ReadOnlySpan<float32>(values))
-            && ReadOnlySpan<int>(t.Previous).SequenceEqual(ReadOnlySpan<int>(previous))
-            && ReadOnlySpan<float32>(t.DefaultTargets).SequenceEqual(ReadOnlySpan<float32>(defaultTargets))
-        | _ -> false
-
-    /// <summary>A hash of the step counter and the unit positions and health.</summary>
-    override _.GetHashCode() =
-        let mutable h = HashCode()
-        h.Add step
-
-        for v in values do
-            h.Add v
-
-        h.ToHashCode()
-
-/// Thread-local scratch buffers for the tick loop, so that a step allocates only its result. Every buffer is
-/// fully overwritten before it is read, so results never depend on what a previous step left there.
-[<AbstractClass; Sealed>]
-type internal CombatScratch =
-    [<ThreadStatic; DefaultValue>]
-    static val mutable private floats: float32[]
-
-    [<ThreadStatic; DefaultValue>]
-    static val mutable private ints: int[]
-
-    static member Floats(n: int) =
-        let b = CombatScratch.floats
-
-        if isNull b || b.Length < n then
-            let b = Array.zeroCreate (max n 64)
-            CombatScratch.floats <- b
-            b
-        else
-            b
-
-    static member Ints(n: int) =
-        let b = CombatScratch.ints
-
-        if isNull b || b.Length < n then
-            let b = Array.zeroCreate (max n 64)
-            CombatScratch.ints <- b
-            b
-        else
-            b
-
 /// <summary>A SMAX-style combat simulator (JaxMARL's SMAX, after SMAC) as a pure environment: two armies in a
 /// continuous 32 × 32 arena, the allies controlled by the agents, the enemies by SMAX's scripted heuristic.</summary>
 /// <remarks>
@@ -411,7 +50,7 @@ type internal CombatScratch =
 /// default) has 4 + T features per unit and the agents' previous actions, so 3m has 10 · 6 + 3 · 8 = 84; SMAX's
 /// raw <c>world_state</c> has 6 + T per unit, so 3m has 12 · 6 = 72.</para>
 /// <para><b>Enemies</b> follow SMAX's <c>HeuristicEnemySMAX</c> (<c>attack_mode="closest"</c>): see
-/// <c>Combat.enemyHeuristic</c>.</para>
+/// <c>CombatScripts.enemyHeuristic</c>.</para>
 /// <para><b>Randomness</b> comes only from the keys: the reset noise from the reset key; the cooldown jitter
 /// and the enemies' choice of a visible unit to walk to from the step key.</para>
 /// <para><b>Differences from SMAX</b> (JaxMARL <c>smax_env.py</c>, <c>heuristic_enemy.py</c>), chosen and kept:
@@ -431,29 +70,31 @@ type internal CombatScratch =
 /// </remarks>
 [<RequireQualifiedAccess>]
 module Combat =
+    open CombatWorld
+
     /// <summary>The arena's width (x from 0 to 32).</summary>
     [<Literal>]
-    let Width = 32.0f
+    let Width = CombatWorld.Width
 
     /// <summary>The arena's height (y from 0 to 32).</summary>
     [<Literal>]
-    let Height = 32.0f
+    let Height = CombatWorld.Height
 
     /// <summary>World ticks per environment step.</summary>
     [<Literal>]
-    let TicksPerStep = 8
+    let TicksPerStep = CombatWorld.TicksPerStep
 
     /// <summary>The time of one tick.</summary>
     [<Literal>]
-    let TickTime = 0.0625f
+    let TickTime = CombatWorld.TickTime
 
     /// <summary>The index of the stop action (also a dead unit's only action).</summary>
     [<Literal>]
-    let Stop = 4
+    let Stop = CombatWorld.Stop
 
     /// <summary>The index of the first attack action: action <c>AttackBase + k</c> attacks opponent k.</summary>
     [<Literal>]
-    let AttackBase = 5
+    let AttackBase = CombatWorld.AttackBase
 
     // ---------------------------------------------------------------- scenarios
 
@@ -507,6 +148,7 @@ module Combat =
                 (nameof name)
                 (sprintf "combat: no scenario named '%s'; known: %s" name (String.Join(", ", scenarios |> Map.keys)))
 
+
     // ---------------------------------------------------------------- rules and names
 
     /// <summary>The name of a scenario's environment under some rules: <c>combat:MAP</c> under the default rules,
@@ -514,29 +156,8 @@ module Combat =
     /// rule that differs from the defaults, in that order (so SMAX's rules give <c>combat:3m,reward=smax,state=raw,walls=lethal</c>).</summary>
     /// <param name="rules">The rules.</param>
     /// <param name="scenario">The scenario.</param>
-    let envName (rules: CombatRules) (scenario: Scenario) : string =
-        let d = CombatRules.defaults
+    let envName (rules: CombatRules) (scenario: Scenario) : string = CombatWorld.envName rules scenario
 
-        [
-            "combat:" + scenario.Name
-            if rules.Reward <> d.Reward then
-                (match rules.Reward with
-                 | SmacReward -> "reward=smac"
-                 | SmaxReward -> "reward=smax")
-            if rules.State <> d.State then
-                (match rules.State with
-                 | NormalisedState -> "state=normalised"
-                 | RawState -> "state=raw")
-            if rules.Walls <> d.Walls then
-                (match rules.Walls with
-                 | BlockingWalls -> "walls=blocking"
-                 | LethalWalls -> "walls=lethal")
-            if rules.Cooldown <> d.Cooldown then
-                (match rules.Cooldown with
-                 | JitteredCooldown -> "cooldown=jittered"
-                 | FixedCooldown -> "cooldown=fixed")
-        ]
-        |> String.concat ","
 
     /// <summary>Reads an environment name of the form <c>combat:MAP[,RULE…]</c>, where each RULE is
     /// <c>reward=smac|smax</c>, <c>state=normalised|raw</c>, <c>walls=blocking|lethal</c>,
@@ -592,56 +213,7 @@ module Combat =
                 |> Array.fold rule (Ok CombatRules.defaults)
                 |> Result.map (fun r -> scenario, r)
 
-    // ---------------------------------------------------------------- layout
 
-    let private layoutWith (rules: CombatRules) (scenario: Scenario) : CombatLayout =
-        let types = List.append scenario.Allies scenario.Enemies |> Array.ofList
-        let na, ne = List.length scenario.Allies, List.length scenario.Enemies
-
-        if na = 0 || ne = 0 then
-            invalidArg
-                (nameof scenario)
-                (sprintf "combat:%s: both armies need at least one unit (allies %d, enemies %d)" scenario.Name na ne)
-
-        if scenario.EpisodeLimit < 1 then
-            invalidArg
-                (nameof scenario)
-                (sprintf "combat:%s: the episode limit must be at least 1, got %d" scenario.Name scenario.EpisodeLimit)
-
-        let n = na + ne
-        let st = types |> Array.map UnitType.stats
-        let tw = if Array.contains Colossus types then 7 else 6
-        let enemyHealth = st[na..] |> Array.sumBy (fun s -> s.MaxHealth)
-
-        {
-            Scenario = scenario
-            Rules = rules
-            EnvName = envName rules scenario
-            RewardScale = 20.0f / (enemyHealth + 10.0f * float32 ne + 200.0f)
-            NAllies = na
-            NEnemies = ne
-            N = n
-            TypeWidth = tw
-            Types = types |> Array.map UnitType.index
-            StepLength = st |> Array.map (fun s -> s.Speed * TickTime)
-            Damage = st |> Array.map (fun s -> s.Damage)
-            Range2 = st |> Array.map (fun s -> s.AttackRange * s.AttackRange)
-            Sight = st |> Array.map (fun s -> s.SightRange)
-            Sight2 = st |> Array.map (fun s -> s.SightRange * s.SightRange)
-            Radius = st |> Array.map (fun s -> s.Radius)
-            MaxHealth = st |> Array.map (fun s -> s.MaxHealth)
-            Cooldown = st |> Array.map (fun s -> s.Cooldown)
-            AllyActions = AttackBase + ne
-            EnemyActions = AttackBase + na
-            ObsDim = (7 + tw) * (n - 1) + 4 + tw
-            StateDim =
-                match rules.State with
-                | RawState -> (6 + tw) * n
-                | NormalisedState -> (4 + tw) * n + na * (AttackBase + ne)
-        }
-
-    let private layoutOf (scenario: Scenario) =
-        layoutWith CombatRules.defaults scenario
 
     /// <summary>The sizes of a scenario's environment under some rules: N = allies, A = 5 + enemies, obs_dim =
     /// (7 + T)(n − 1) + 4 + T for n units and a type one-hot of width T (6, or 7 with a colossus); state_dim =
@@ -667,92 +239,8 @@ module Combat =
     /// <exception cref="System.ArgumentException">An army is empty or the episode limit is below 1.</exception>
     let spec (scenario: Scenario) : EnvSpec = specWith CombatRules.defaults scenario
 
-    // ---------------------------------------------------------------- geometry and randomness
-
-    /// A float32 in [0, 1) from the top 24 bits of a word (the same map as Rng.float32).
-    let inline private unit24 (w: uint64) =
-        float32 (w >>> 40) * (1.0f / 16777216.0f)
-
-    /// Stream index of the cooldown jitter of unit i at tick t (tick-major), and of enemy k's random choice.
-    let inline private jitterIndex (n: int) (t: int) (i: int) = uint64 (t * n + i)
-
-    let inline private choiceIndex (n: int) (k: int) = uint64 (TicksPerStep * n + k)
-
-    let inline private dist2 (v: float32[]) (n: int) (i: int) (j: int) =
-        let dx = v[j] - v[i]
-        let dy = v[n + j] - v[n + i]
-        dx * dx + dy * dy
-
-    /// Pushes every pair of living units that overlap apart, all pairs from the same positions.
-    let private pushApart (l: CombatLayout) (v: float32[]) (scratch: float32[]) (at: int) =
-        let n = l.N
-        let radius = l.Radius
-        // the displacements are zeroed and applied only once an overlapping pair turns up
-        let mutable any = false
-
-        for i in 0 .. n - 1 do
-            if v[2 * n + i] > 0.0f then
-                let xi, yi, ri = v[i], v[n + i], radius[i]
-
-                for j in i + 1 .. n - 1 do
-                    let r = ri + radius[j]
-                    let dx = xi - v[j]
-
-                    if dx * dx < r * r && v[2 * n + j] > 0.0f then
-                        let dy = yi - v[n + j]
-                        let d2 = dx * dx + dy * dy
-
-                        if d2 < r * r && d2 > 0.0f then
-                            if not any then
-                                any <- true
-
-                                for k in at .. at + 2 * n - 1 do
-                                    scratch[k] <- 0.0f
-
-                            let f = 0.5f * (r / MathF.Sqrt d2 - 1.0f)
-                            scratch[at + i] <- scratch[at + i] + f * dx
-                            scratch[at + n + i] <- scratch[at + n + i] + f * dy
-                            scratch[at + j] <- scratch[at + j] - f * dx
-                            scratch[at + n + j] <- scratch[at + n + j] - f * dy
-
-        if any then
-            for i in 0 .. 2 * n - 1 do
-                v[i] <- v[i] + scratch[at + i]
-
-    /// The unit an action of unit i attacks, or −1 for a move or stop.
-    let inline private targetOf (l: CombatLayout) (i: int) (action: int) =
-        if action < AttackBase then -1
-        elif i < l.NAllies then l.NAllies + action - AttackBase
-        else l.NAllies - 1 - (action - AttackBase)
 
     // ---------------------------------------------------------------- states
-
-    let private initial (l: CombatLayout) (values: float32[]) =
-        let n = l.N
-        pushApart l values (Array.zeroCreate (2 * n)) 0
-        // the heuristic enemy's fall-back destination: its start rotated 180° about the arena's centre
-        let targets =
-            Array.init (2 * l.NEnemies) (fun k ->
-                let u = l.NAllies + k % l.NEnemies
-
-                if k < l.NEnemies then
-                    Width - values[u]
-                else
-                    Height - values[n + u])
-
-        CombatState(l, 0, values, Array.create n Stop, targets)
-
-    let private resetLayout (l: CombatLayout) (key: Key) : CombatState =
-        let n = l.N
-        let v = Array.zeroCreate (4 * n)
-
-        for i in 0 .. n - 1 do
-            let cx = if i < l.NAllies then Width / 4.0f else 3.0f * Width / 4.0f
-            v[i] <- cx + 4.0f * unit24 (Rng.bits key (uint64 (2 * i))) - 2.0f
-            v[n + i] <- Height / 2.0f + 4.0f * unit24 (Rng.bits key (uint64 (2 * i + 1))) - 2.0f
-            v[2 * n + i] <- l.MaxHealth[i]
-
-        initial l v
 
     /// <summary>The first state of an episode (SMAX's reset): allies around (8, 16) and enemies around
     /// (24, 16), each coordinate with independent uniform noise in [−2, 2]; full health, cooldown 0, previous
@@ -808,21 +296,7 @@ module Combat =
     let place (scenario: Scenario) (positions: (float32 * float32)[]) : CombatState =
         placeWith CombatRules.defaults scenario positions
 
-    // ---------------------------------------------------------------- masks
 
-    /// Whether unit i may take action u of its own team's action set (u already in range).
-    let inline private available (l: CombatLayout) (v: float32[]) (i: int) (u: int) =
-        let n = l.N
-
-        if u = Stop then
-            true
-        elif v[2 * n + i] <= 0.0f then
-            false
-        elif u < Stop then
-            true
-        else
-            let j = targetOf l i u
-            v[2 * n + j] > 0.0f && dist2 v n i j < l.Range2[i]
 
     /// <summary>The agents' (allies') available-action masks, flattened to [N·A] with A = 5 + enemies.</summary>
     /// <param name="state">The state.</param>
@@ -851,22 +325,7 @@ module Combat =
 
         mask
 
-    // ---------------------------------------------------------------- observations and state
 
-    let inline private clip01 (x: float32) =
-        if x < 0.0f then 0.0f
-        elif x > 1.0f then 1.0f
-        else x
-
-    let inline private moveX (action: int) =
-        if action = 1 then 1.0f
-        elif action = 3 then -1.0f
-        else 0.0f
-
-    let inline private moveY (action: int) =
-        if action = 0 then 1.0f
-        elif action = 2 then -1.0f
-        else 0.0f
 
     /// <summary>Every agent's observation, flattened to [N·obs_dim] (layout in the module's remarks).</summary>
     /// <param name="state">The state.</param>
@@ -959,367 +418,6 @@ module Combat =
 
         out
 
-    // ---------------------------------------------------------------- policies
-
-    /// The direction (0 N, 1 E, 2 S, 3 W) whose unit vector has the largest dot product with (dx, dy);
-    /// ties go to the lower index.
-    let inline private headingTo (dx: float32) (dy: float32) =
-        let mutable best = 0
-        let mutable score = dy
-
-        if dx > score then
-            best <- 1
-            score <- dx
-
-        if -dy > score then
-            best <- 2
-            score <- -dy
-
-        if -dx > score then
-            best <- 3
-
-        best
-
-    /// Writes the SMAX heuristic's choice for every enemy into out[0 .. enemies).
-    let private enemyHeuristicInto (state: CombatState) (key: Key) (out: int[]) (at: int) =
-        let l = state.Layout
-        let v, prev = state.Values, state.Previous
-        let n, na = l.N, l.NAllies
-
-        for k in 0 .. l.NEnemies - 1 do
-            let u = na + k
-
-            if v[2 * n + u] <= 0.0f then
-                out[at + k] <- Stop
-            else
-                let sight2, range2 = l.Sight2[u], l.Range2[u]
-                // opponent o (the enemy's numbering) is ally na - 1 - o
-                let inline shootable (j: int) =
-                    if v[2 * n + j] > 0.0f then
-                        let d2 = dist2 v n u j
-                        d2 < sight2 && d2 < range2
-                    else
-                        false
-
-                let last = targetOf l u prev[u]
-
-                if last >= 0 && shootable last then
-                    out[at + k] <- prev[u]
-                else
-                    let mutable best = -1
-                    let mutable bestD2 = Single.PositiveInfinity
-                    let mutable visible = 0
-
-                    for o in 0 .. na - 1 do
-                        let j = na - 1 - o
-
-                        if v[2 * n + j] > 0.0f then
-                            let d2 = dist2 v n u j
-
-                            if d2 < sight2 then
-                                visible <- visible + 1
-
-                                if d2 < range2 && d2 < bestD2 then
-                                    best <- o
-                                    bestD2 <- d2
-
-                    if best >= 0 then
-                        out[at + k] <- AttackBase + best
-                    else
-                        let mutable tx = state.DefaultTargets[k]
-                        let mutable ty = state.DefaultTargets[l.NEnemies + k]
-
-                        if visible > 0 then
-                            // a uniformly random visible opponent (multiply-shift; bias below 2^-32 · visible)
-                            let w = Rng.bits key (choiceIndex n k)
-                            let pick = int ((w >>> 32) * uint64 visible >>> 32)
-                            let mutable seen = 0
-
-                            for o in 0 .. na - 1 do
-                                let j = na - 1 - o
-
-                                if v[2 * n + j] > 0.0f && dist2 v n u j < sight2 then
-                                    if seen = pick then
-                                        tx <- v[j]
-                                        ty <- v[n + j]
-
-                                    seen <- seen + 1
-
-                        out[at + k] <- headingTo (tx - v[u]) (ty - v[n + u])
-
-    /// <summary>The enemies' actions under SMAX's <c>HeuristicEnemySMAX</c> (<c>attack_mode="closest"</c>,
-    /// enemies shoot), in the enemies' numbering (attack k targets ally <c>NAllies − 1 − k</c>). A living enemy
-    /// sees the allies that are alive and strictly within its sight range; it keeps attacking the ally it
-    /// attacked in the previous step while that ally is within its attack range, else attacks the closest ally
-    /// within range; when none is, it heads for a visible ally drawn uniformly at random from the key (a new
-    /// draw every step), or, seeing none, for its start position rotated 180° about the arena's centre — by the
-    /// one of N, E, S, W with the largest dot product with the way there. It never stops; dead enemies stop.
-    /// </summary>
-    /// <param name="state">The state.</param>
-    /// <param name="key">The key of the random choices (the step's key, as <c>Combat.make</c> uses it).</param>
-    let enemyHeuristic (state: CombatState) (key: Key) : int[] =
-        let out = Array.zeroCreate state.NEnemies
-        enemyHeuristicInto state key out 0
-        out
-
-    /// <summary>The baseline policy for the allies: every living ally keeps attacking the enemy it attacked in
-    /// the previous step while that enemy is alive and within range; otherwise it attacks the nearest living
-    /// enemy within its attack range; when no enemy is within range it moves toward the nearest living enemy
-    /// (by the one of N, E, S, W with the largest dot product with the way there). Dead allies stop. It sees
-    /// the whole state (no sight limit) and uses no randomness; its actions are always available.</summary>
-    /// <param name="state">The state.</param>
-    /// <returns>One action per agent.</returns>
-    let heuristic (state: CombatState) : int[] =
-        let l = state.Layout
-        let v, prev = state.Values, state.Previous
-        let n, na = l.N, l.NAllies
-        let out = Array.create na Stop
-
-        for i in 0 .. na - 1 do
-            if v[2 * n + i] > 0.0f then
-                let last = targetOf l i prev[i]
-
-                if last >= 0 && v[2 * n + last] > 0.0f && dist2 v n i last < l.Range2[i] then
-                    out[i] <- prev[i]
-                else
-                    let mutable nearest = -1
-                    let mutable nearestD2 = Single.PositiveInfinity
-
-                    for j in na .. n - 1 do
-                        if v[2 * n + j] > 0.0f then
-                            let d2 = dist2 v n i j
-
-                            if d2 < nearestD2 then
-                                nearest <- j
-                                nearestD2 <- d2
-
-                    if nearest >= 0 then
-                        if nearestD2 < l.Range2[i] then
-                            out[i] <- AttackBase + nearest - na
-                        else
-                            out[i] <- headingTo (v[nearest] - v[i]) (v[n + nearest] - v[n + i])
-
-        out
-
-    /// <summary>A coordinated scripted policy: focus fire. The team picks one target: the living enemy with the
-    /// lowest health among those within attack range of some living ally (ties to the lower index), or, when no
-    /// enemy is within anyone's range, the living enemy closest to the allies' centre. Every living ally that has
-    /// the target within its range attacks it; one that does not but has other enemies within range attacks the
-    /// one of them with the lowest health (a shot now beats a walk); any other closes in on the target (by the one
-    /// of N, E, S, W with the largest dot product with the way there). Dead allies stop. It sees the whole state
-    /// and uses no randomness; its actions are always available.</summary>
-    /// <param name="state">The state.</param>
-    /// <returns>One action per agent.</returns>
-    let focusFire (state: CombatState) : int[] =
-        let l = state.Layout
-        let v = state.Values
-        let n, na = l.N, l.NAllies
-        let out = Array.create na Stop
-        let alive i = v[2 * n + i] > 0.0f
-        let inRange i j = dist2 v n i j < l.Range2[i]
-        // the team's target: the weakest enemy someone can shoot, else the enemy nearest the allies' centre
-        let mutable target = -1
-
-        for j in na .. n - 1 do
-            if alive j && (target < 0 || v[2 * n + j] < v[2 * n + target]) then
-                let mutable reachable = false
-
-                for i in 0 .. na - 1 do
-                    if alive i && inRange i j then
-                        reachable <- true
-
-                if reachable then
-                    target <- j
-
-        if target < 0 then
-            let mutable cx, cy, count = 0.0f, 0.0f, 0
-
-            for i in 0 .. na - 1 do
-                if alive i then
-                    cx <- cx + v[i]
-                    cy <- cy + v[n + i]
-                    count <- count + 1
-
-            if count > 0 then
-                cx <- cx / float32 count
-                cy <- cy / float32 count
-                let mutable best = Single.PositiveInfinity
-
-                for j in na .. n - 1 do
-                    if alive j then
-                        let dx, dy = v[j] - cx, v[n + j] - cy
-                        let d2 = dx * dx + dy * dy
-
-                        if d2 < best then
-                            best <- d2
-                            target <- j
-
-        if target >= 0 then
-            for i in 0 .. na - 1 do
-                if alive i then
-                    if inRange i target then
-                        out[i] <- AttackBase + target - na
-                    else
-                        let mutable weakest = -1
-
-                        for j in na .. n - 1 do
-                            if alive j && inRange i j && (weakest < 0 || v[2 * n + j] < v[2 * n + weakest]) then
-                                weakest <- j
-
-                        out[i] <-
-                            if weakest >= 0 then
-                                AttackBase + weakest - na
-                            else
-                                headingTo (v[target] - v[i]) (v[n + target] - v[n + i])
-
-        out
-
-    // ---------------------------------------------------------------- transition
-
-    /// One environment step from checked actions: 8 ticks, then reward and episode end.
-    let private advance
-        (state: CombatState)
-        (allyActions: int[])
-        (enemyActions: int[])
-        (enemyAt: int)
-        (key: Key)
-        : CombatState * Transition =
-        let l = state.Layout
-        let n, na = l.N, l.NAllies
-        let v = Array.copy state.Values
-        let previous = Array.zeroCreate n
-        // scratch: dirX [0, n), dirY [n, 2n), damage [2n, 3n), push [3n, 5n); targets as ints
-        let s = CombatScratch.Floats(5 * n)
-        let target = CombatScratch.Ints n
-
-        for i in 0 .. n - 1 do
-            let a =
-                if i < na then
-                    allyActions[i]
-                else
-                    enemyActions[enemyAt + i - na]
-
-            previous[i] <- a
-            s[i] <- moveX a
-            s[n + i] <- moveY a
-            target[i] <- targetOf l i a
-
-        let stepLength, damage, range2, cooldown =
-            l.StepLength, l.Damage, l.Range2, l.Cooldown
-
-        let lethalWalls = l.Rules.Walls = LethalWalls
-        let jittered = l.Rules.Cooldown = JitteredCooldown
-
-        for t in 0 .. TicksPerStep - 1 do
-            // attacks, from the positions and health before the tick
-            for i in 0 .. n - 1 do
-                s[2 * n + i] <- 0.0f
-
-            for i in 0 .. n - 1 do
-                let j = target[i]
-                let cd = v[3 * n + i]
-
-                if
-                    j >= 0
-                    && cd <= 0.0f
-                    && v[2 * n + i] > 0.0f
-                    && v[2 * n + j] > 0.0f
-                    && dist2 v n i j < range2[i]
-                then
-                    s[2 * n + j] <- s[2 * n + j] + damage[i]
-
-                    if jittered then
-                        let u = unit24 (Rng.bits key (jitterIndex n t i))
-                        v[3 * n + i] <- cooldown[i] + (3.0f * u - 1.0f) * TickTime
-                    else
-                        v[3 * n + i] <- cooldown[i]
-                else
-                    v[3 * n + i] <- cd - TickTime
-
-            // moves, then damage, then walls
-            for i in 0 .. n - 1 do
-                if v[2 * n + i] > 0.0f then
-                    let dx, dy = s[i], s[n + i]
-
-                    if dx <> 0.0f || dy <> 0.0f then
-                        v[i] <- Math.Clamp(v[i] + dx * stepLength[i], 0.0f, Width)
-                        v[n + i] <- Math.Clamp(v[n + i] + dy * stepLength[i], 0.0f, Height)
-
-                let h = v[2 * n + i] - s[2 * n + i]
-                let x, y = v[i], v[n + i]
-
-                v[2 * n + i] <-
-                    if h <= 0.0f then
-                        0.0f
-                    elif lethalWalls && (x <= 0.0f || y <= 0.0f || x >= Width || y >= Height) then
-                        0.0f
-                    else
-                        h
-
-            pushApart l v s (3 * n)
-
-            // blocking walls also hold units that were pushed against them
-            if not lethalWalls then
-                for i in 0 .. 2 * n - 1 do
-                    v[i] <- Math.Clamp(v[i], 0.0f, Width)
-
-        // the enemies' health lost in the step (as fractions and in health points), kills, and the dead on each side
-        let mutable lostFraction = 0.0f
-        let mutable lostHealth = 0.0f
-        let mutable kills = 0
-        let mutable deadAllies = 0
-        let mutable deadEnemies = 0
-
-        for i in 0 .. n - 1 do
-            let before, h = state.Values[2 * n + i], v[2 * n + i]
-
-            if i < na then
-                if h <= 0.0f then
-                    deadAllies <- deadAllies + 1
-            else
-                lostFraction <- lostFraction + (before - h) / l.MaxHealth[i]
-                lostHealth <- lostHealth + (before - h)
-
-                if h <= 0.0f then
-                    deadEnemies <- deadEnemies + 1
-
-                    if before > 0.0f then
-                        kills <- kills + 1
-
-        let alliesAlive, enemiesAlive = deadAllies < na, deadEnemies < l.NEnemies
-        let won = alliesAlive && not enemiesAlive
-        let terminated = not (alliesAlive && enemiesAlive)
-        let step = state.StepCount + 1
-
-        let reward =
-            match l.Rules.Reward with
-            | SmaxReward -> MathF.Abs lostFraction / float32 l.NEnemies + (if won then 1.0f else 0.0f)
-            | SmacReward ->
-                (MathF.Abs lostHealth + 10.0f * float32 kills + (if won then 200.0f else 0.0f))
-                * l.RewardScale
-
-        CombatState(l, step, v, previous, state.DefaultTargets),
-        {
-            Reward = reward
-            Terminated = terminated
-            Truncated = not terminated && step >= l.Scenario.EpisodeLimit
-            Info =
-                {
-                    // the outcome is reported once, on the episode's last step
-                    Won =
-                        if terminated || step >= l.Scenario.EpisodeLimit then
-                            Some won
-                        else
-                            None
-                    AgentRewards = None
-                    Casualties =
-                        Some
-                            {
-                                DeadAllies = deadAllies
-                                DeadEnemies = deadEnemies
-                            }
-                }
-        }
 
     let private ensureRunning (state: CombatState) =
         if state.IsOver then
@@ -1390,7 +488,7 @@ module Combat =
                     let l = state.Layout
                     // the enemies' actions go after the tick loop's targets in the scratch ints
                     let enemyActions = CombatScratch.Ints(l.N + l.NEnemies)
-                    enemyHeuristicInto state key enemyActions l.N
+                    CombatScripts.enemyHeuristicInto state key enemyActions l.N
                     advance state actions enemyActions l.N key
             Observations = observations
             GlobalState = globalState
@@ -1549,7 +647,7 @@ module Combat =
 
         float wins / float episodes
 
-    /// <summary>The win rate of <c>Combat.heuristic</c> against SMAX's heuristic enemy over
+    /// <summary>The win rate of <c>CombatScripts.heuristic</c> against SMAX's heuristic enemy over
     /// <paramref name="episodes"/> episodes (see <c>Combat.winRate</c>).</summary>
     /// <remarks>Measured over 1000 episodes (<c>Rng.key 2024UL</c>) on the QMIX paper's maps: 3m 50.2 %, 5m
     /// 48.6 %, 8m 51.9 %, 2s3z 49.0 %, 3s5z 51.7 %, 1c3s5z 49.9 % — about even, since on these mirror maps it
@@ -1561,273 +659,12 @@ module Combat =
     /// <param name="episodes">The number of episodes, at least 1.</param>
     /// <param name="key">The key of the whole run.</param>
     let heuristicWinRate (scenario: Scenario) (episodes: int) (key: Key) : float =
-        winRate (fun state _ -> heuristic state) scenario episodes key
+        winRate (fun state _ -> CombatScripts.heuristic state) scenario episodes key
 
-    /// <summary>The win rate of <c>Combat.focusFire</c> against SMAX's heuristic enemy over
+    /// <summary>The win rate of <c>CombatScripts.focusFire</c> against SMAX's heuristic enemy over
     /// <paramref name="episodes"/> episodes (see <c>Combat.winRate</c>): what a coordinated team wins.</summary>
     /// <param name="scenario">The scenario.</param>
     /// <param name="episodes">The number of episodes, at least 1.</param>
     /// <param name="key">The key of the whole run.</param>
     let focusFireWinRate (scenario: Scenario) (episodes: int) (key: Key) : float =
-        winRate (fun state _ -> focusFire state) scenario episodes key
-
-    // ---------------------------------------------------------------- rendering
-
-    /// The text glyph of a unit type: lower case for allies, upper case for enemies.
-    let private glyph (t: UnitType) (ally: bool) =
-        let c =
-            match t with
-            | Marine -> 'm'
-            | Marauder -> 'r'
-            | Stalker -> 's'
-            | Zealot -> 'z'
-            | Zergling -> 'g'
-            | Hydralisk -> 'h'
-            | Colossus -> 'c'
-
-        if ally then c else Char.ToUpperInvariant c
-
-    /// <summary>A text frame: a header line, the arena as 16 rows of 32 characters (one character is 1 × 2
-    /// arena units, north at the top), a legend, and every unit's health per team. Allies are drawn in lower
-    /// case, enemies in upper case (m marine, r marauder, s stalker, z zealot, g zergling, h hydralisk,
-    /// c colossus); <c>*</c> marks a cell holding several units; dead units are not drawn (their health shows
-    /// as <c>--</c>).</summary>
-    /// <param name="state">The state.</param>
-    let render (state: CombatState) : string =
-        let l = state.Layout
-        let n, na = l.N, l.NAllies
-        let cols, rows = int Width, int Height / 2
-        let grid = Array2D.create rows cols ' '
-
-        for i in 0 .. n - 1 do
-            if state.Alive i then
-                let x, y = state.Position i
-                let c = Math.Clamp(int x, 0, cols - 1)
-                let r = Math.Clamp(rows - 1 - int (y / 2.0f), 0, rows - 1)
-
-                grid[r, c] <-
-                    if grid[r, c] = ' ' then
-                        glyph (state.UnitType i) (i < na)
-                    else
-                        '*'
-
-        let alive first count =
-            Seq.init count (fun i -> first + i) |> Seq.filter state.Alive |> Seq.length
-
-        let sb = StringBuilder()
-
-        sb.AppendLine(
-            sprintf
-                "combat:%s  step %d/%d  allies %d/%d alive  enemies %d/%d alive"
-                l.Scenario.Name
-                state.StepCount
-                l.Scenario.EpisodeLimit
-                (alive 0 na)
-                na
-                (alive na l.NEnemies)
-                l.NEnemies
-        )
-        |> ignore
-
-        let border = "+" + String('-', cols) + "+"
-        sb.AppendLine border |> ignore
-
-        for r in 0 .. rows - 1 do
-            sb.Append('|').Append(Array.init cols (fun c -> grid[r, c])).AppendLine("|")
-            |> ignore
-
-        sb.AppendLine border |> ignore
-
-        sb.AppendLine
-            "allies lower case, enemies upper case: m marine, r marauder, s stalker, z zealot, g zergling, h hydralisk, c colossus; * several"
-        |> ignore
-
-        let team label first count =
-            let units =
-                Array.init count (fun k ->
-                    let i = first + k
-                    let g = glyph (state.UnitType i) (i < na)
-
-                    if state.Alive i then
-                        sprintf "%c%d:%g" g k (MathF.Round(state.Health i, 1))
-                    else
-                        sprintf "%c%d:--" g k)
-
-            sb.Append(label: string).AppendLine(String.Join(" ", units)) |> ignore
-
-        team "allies  " 0 na
-        team "enemies " na l.NEnemies
-        sb.ToString()
-
-    /// The size of an SVG frame: 16 pixels per arena unit and a 24-pixel title line.
-    let private frameWidth, private frameHeight = Width * 16.0f, Height * 16.0f + 24.0f
-
-    let private svgNumber (v: float32) =
-        v.ToString("0.##", Globalization.CultureInfo.InvariantCulture)
-
-    /// Appends one frame as an <svg> element opened by `opening` (a tag with the frame's viewBox).
-    let private svgFrame (sb: StringBuilder) (opening: string) (state: CombatState) =
-        let l = state.Layout
-        let n, na = l.N, l.NAllies
-        let scale = 16.0f
-        let top = 24.0f
-        let w, h = frameWidth, frameHeight
-        let px (x: float32) = x * scale
-        let py (y: float32) = top + (Height - y) * scale
-        let f = svgNumber
-
-        let colour i = if i < na then "#1f77b4" else "#d62728"
-        let line (s: string) = sb.AppendLine s |> ignore
-        line opening
-
-        line (
-            sprintf
-                "<rect x=\"0\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"#f7f7f2\" stroke=\"#444\"/>"
-                (f top)
-                (f w)
-                (f (h - top))
-        )
-
-        line (
-            sprintf
-                "<text x=\"4\" y=\"17\" font-size=\"14\">combat:%s — step %d/%d</text>"
-                l.Scenario.Name
-                state.StepCount
-                l.Scenario.EpisodeLimit
-        )
-
-        // attack lines under the units
-        for i in 0 .. n - 1 do
-            let j = targetOf l i state.Previous[i]
-
-            if j >= 0 && state.Alive i && state.Alive j then
-                let xi, yi = state.Position i
-                let xj, yj = state.Position j
-
-                line (
-                    sprintf
-                        "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"%s\" stroke-width=\"1\" stroke-opacity=\"0.6\"/>"
-                        (f (px xi))
-                        (f (py yi))
-                        (f (px xj))
-                        (f (py yj))
-                        (colour i)
-                )
-
-        for i in 0 .. n - 1 do
-            let x, y = state.Position i
-            let t = state.UnitType i
-            let r = l.Radius[i] * scale
-            let team, k = (if i < na then "ally", i else "enemy", i - na)
-
-            let title =
-                sprintf
-                    "<title>%s %d: %s, health %s/%s</title>"
-                    team
-                    k
-                    (UnitType.name t)
-                    (f (state.Health i))
-                    (f l.MaxHealth[i])
-
-            if state.Alive i then
-                line (
-                    sprintf
-                        "<circle cx=\"%s\" cy=\"%s\" r=\"%s\" fill=\"%s\" stroke=\"#222\" stroke-width=\"0.5\">%s</circle>"
-                        (f (px x))
-                        (f (py y))
-                        (f r)
-                        (colour i)
-                        title
-                )
-
-                let bw = max 12.0f (2.0f * r)
-                let frac = state.Health i / l.MaxHealth[i]
-                let bx, by = px x - bw / 2.0f, py y - r - 5.0f
-
-                line (
-                    sprintf
-                        "<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"3\" fill=\"#ccc\"/><rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"3\" fill=\"#2ca02c\"/>"
-                        (f bx)
-                        (f by)
-                        (f bw)
-                        (f bx)
-                        (f by)
-                        (f (bw * frac))
-                )
-            else
-                line (
-                    sprintf
-                        "<circle cx=\"%s\" cy=\"%s\" r=\"%s\" fill=\"none\" stroke=\"#999\" stroke-opacity=\"0.5\">%s</circle>"
-                        (f (px x))
-                        (f (py y))
-                        (f r)
-                        title
-                )
-
-        line "</svg>"
-
-    /// <summary>An SVG frame (a standalone <c>&lt;svg&gt;</c> document): the 32 × 32 arena at 16 pixels per
-    /// unit, north up, with a title line; every unit as a circle of its type's radius, blue for allies and
-    /// red for enemies, with a health bar above it and a thin line to the unit it attacked in the previous step;
-    /// dead units as faint grey outlines. Each circle has a <c>&lt;title&gt;</c> naming the unit, its type
-    /// and health, shown on hover.</summary>
-    /// <param name="state">The state.</param>
-    let renderSvg (state: CombatState) : string =
-        let sb = StringBuilder()
-        let w, h = svgNumber frameWidth, svgNumber frameHeight
-
-        svgFrame
-            sb
-            (sprintf
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%s\" height=\"%s\" viewBox=\"0 0 %s %s\" font-family=\"sans-serif\">"
-                w
-                h
-                w
-                h)
-            state
-
-        sb.ToString()
-
-    /// <summary>An SVG sheet of an episode: the frames of <paramref name="states"/> (as <c>Combat.renderSvg</c>
-    /// draws them) at half size, left to right and top to bottom, <paramref name="columns"/> to a row.</summary>
-    /// <param name="columns">Frames per row, at least 1.</param>
-    /// <param name="states">The states to draw, e.g. every state of an episode.</param>
-    /// <exception cref="System.ArgumentException">No states, or <paramref name="columns"/> is below 1.</exception>
-    let renderSvgEpisode (columns: int) (states: CombatState[]) : string =
-        if isNull states || states.Length = 0 then
-            invalidArg (nameof states) "Combat.renderSvgEpisode: no states to draw"
-
-        if columns < 1 then
-            invalidArg (nameof columns) (sprintf "Combat.renderSvgEpisode: columns must be at least 1, got %d" columns)
-
-        let cw, ch = frameWidth / 2.0f, frameHeight / 2.0f
-        let cols = min columns states.Length
-        let rows = (states.Length + cols - 1) / cols
-        let sb = StringBuilder()
-
-        sb.AppendLine(
-            sprintf
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%s\" height=\"%s\" viewBox=\"0 0 %s %s\" font-family=\"sans-serif\">"
-                (svgNumber (cw * float32 cols))
-                (svgNumber (ch * float32 rows))
-                (svgNumber (cw * float32 cols))
-                (svgNumber (ch * float32 rows))
-        )
-        |> ignore
-
-        states
-        |> Array.iteri (fun k state ->
-            let opening =
-                sprintf
-                    "<svg x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" viewBox=\"0 0 %s %s\">"
-                    (svgNumber (cw * float32 (k % cols)))
-                    (svgNumber (ch * float32 (k / cols)))
-                    (svgNumber cw)
-                    (svgNumber ch)
-                    (svgNumber frameWidth)
-                    (svgNumber frameHeight)
-
-            svgFrame sb opening state)
-
-        sb.AppendLine("</svg>") |> ignore
-        sb.ToString()
+        winRate (fun state _ -> CombatScripts.focusFire state) scenario episodes key

@@ -14,7 +14,7 @@ type EnvEntry =
         Make: unit -> Env<obj>
         /// <summary>A text frame of a state of the environment (a few lines).</summary>
         RenderText: obj -> string
-        /// <summary>A graphical frame of a state as a standalone SVG document (e.g. <c>Combat.renderSvg</c>), for the
+        /// <summary>A graphical frame of a state as a standalone SVG document (e.g. <c>CombatRender.svg</c>), for the
         /// environments that have one; <c>None</c> for the others (the matrix games). Frames of an episode make a sheet
         /// with <c>SvgSheet.compose</c>.</summary>
         RenderSvg: (obj -> string) option
@@ -99,8 +99,8 @@ module Registry =
                     sc.Enemies.Length
                     sc.EpisodeLimit)
                 (fun () -> Combat.make sc)
-                Combat.render
-            |> EnvEntry.withSvg Combat.renderSvg
+                CombatRender.text
+            |> EnvEntry.withSvg CombatRender.svg
 
         let climbing, penalty =
             MatrixGames.climbingPayoff (), MatrixGames.penaltyPayoff MatrixGames.DefaultPenalty
@@ -218,8 +218,8 @@ module Registry =
                             scenario.Name
                             (canonical.Substring(("combat:" + scenario.Name).Length).TrimStart(',')))
                         (fun () -> Combat.makeWith rules scenario)
-                        Combat.render
-                    |> EnvEntry.withSvg Combat.renderSvg
+                        CombatRender.text
+                    |> EnvEntry.withSvg CombatRender.svg
                 )
             | Error _ -> None
         | None -> None

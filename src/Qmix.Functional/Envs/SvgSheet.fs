@@ -7,7 +7,7 @@ open System.Text
 open System.Text.RegularExpressions
 
 /// <summary>Sheets of SVG frames: the standalone frames an environment's SVG renderer draws (e.g.
-/// <c>Combat.renderSvg</c>), laid out left to right and top to bottom, each under its own caption.</summary>
+/// <c>CombatRender.svg</c>), laid out left to right and top to bottom, each under its own caption.</summary>
 [<RequireQualifiedAccess>]
 module SvgSheet =
     /// The width of a cell of the sheet, in pixels: frames are scaled to it.
