@@ -547,7 +547,7 @@ printfn
 (**
 ## Learning curves
 
-`Plots.learningCurve curve events` reads a curve off a run's events as a `Series` (a name and (x, y) points):
+`Curve.series curve events` reads a curve off a run's events as a `Series` (a name and (x, y) points):
 `TestReturn`, `TrainReturn`, `Loss`, `TestWinRate` or `TrainWinRate`. A `Series` is plain data, so it can be
 smoothed before drawing; each collection is a single episode here, so the training return is averaged over 100
 collections. `Plots.lineChart` writes a standalone SVG document (axes with nice ticks, a legend; `Plots.save`
@@ -569,8 +569,8 @@ let returns =
             YLabel = "return"
         }
         [
-            Plots.learningCurve TestReturn events
-            Plots.learningCurve TrainReturn events |> smooth 100
+            Curve.series TestReturn events
+            Curve.series TrainReturn events |> smooth 100
         ]
 
 svg returns
@@ -587,7 +587,7 @@ svg (
             YLabel = "loss"
             Height = 300
         }
-        [ Plots.learningCurve Loss events ]
+        [ Curve.series Loss events ]
 )
 (*** include-it ***)
 
@@ -617,7 +617,7 @@ let trainingReturns (mixer: MixerConfig) (seed: uint64) =
     let trainer = Training.create cfg MatrixGames.twoStep
     let events = ResizeArray()
     Training.init trainer |> Training.run trainer events.Add |> ignore
-    (Plots.learningCurve TrainReturn events |> smooth 100).Points
+    (Curve.series TrainReturn events |> smooth 100).Points
 
 let group name mixer =
     {

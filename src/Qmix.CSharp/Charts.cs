@@ -156,7 +156,7 @@ public static class Charts
     {
         ArgumentNullException.ThrowIfNull(runs);
         var core = runs.Select(r => Points(r, nameof(runs))).ToArray();
-        return Wrap(() => F.Plots.meanBand(core), nameof(runs))
+        return Wrap(() => F.Statistics.meanBand(core), nameof(runs))
             .Select(p => new BandPoint(p.Item1, p.Item2, p.Item3, p.Item4)).ToArray();
     }
 

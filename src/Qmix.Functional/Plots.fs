@@ -16,7 +16,7 @@ type Series =
     }
 
 /// <summary>Several runs (seeds) of one configuration, drawn as their mean with a shaded 95% confidence band (see
-/// <see cref="M:Qmix.Functional.Plots.meanBand"/>).</summary>
+/// <see cref="M:Qmix.Functional.Statistics.meanBand"/>).</summary>
 type SeedGroup =
     {
         /// <summary>The configuration's name; the legend reads "name (n seeds)".</summary>
@@ -97,53 +97,15 @@ type ChartConfig =
             ReferenceLines = []
         }
 
-/// <summary>A learning curve that can be read off a run's <see cref="T:Qmix.Functional.TrainingEvent"/>s.</summary>
-type Curve =
-    /// <summary>The mean return of the greedy test episodes against steps (<c>Tested</c> events).</summary>
-    | TestReturn
-    /// <summary>The mean return of the exploring training episodes against steps (<c>Collected</c> events).</summary>
-    | TrainReturn
-    /// <summary>The learner's loss against steps (<c>Updated</c> events).</summary>
-    | Loss
-    /// <summary>The win rate of the greedy test episodes against steps, where the environment reports wins.</summary>
-    | TestWinRate
-    /// <summary>The win rate of the training episodes against steps, where the environment reports wins.</summary>
-    | TrainWinRate
-    /// <summary>The mean Q_tot of the taken joint actions in each update (PyMARL's <c>q_taken_mean</c>).</summary>
-    | QTakenMean
-    /// <summary>The mean TD target in each update (PyMARL's <c>target_mean</c>).</summary>
-    | TargetMean
-    /// <summary>The mean |TD error| in each update (PyMARL's <c>td_error_abs</c>).</summary>
-    | TdErrorAbs
-    /// <summary>The gradient norm before clipping in each update (PyMARL's <c>grad_norm</c>).</summary>
-    | GradNorm
-    /// <summary>The mean length of the training episodes (PyMARL's <c>ep_length_mean</c>).</summary>
-    | TrainEpisodeLength
-    /// <summary>The mean length of the greedy test episodes (PyMARL's <c>test_ep_length_mean</c>).</summary>
-    | TestEpisodeLength
-    /// <summary>The team's mean dead units at the end of a training episode, where the environment reports
-    /// casualties.</summary>
-    | TrainDeadAllies
-    /// <summary>The opponents' mean dead units at the end of a training episode, where the environment reports
-    /// casualties.</summary>
-    | TrainDeadEnemies
-    /// <summary>The team's mean dead units at the end of a test episode, where the environment reports
-    /// casualties.</summary>
-    | TestDeadAllies
-    /// <summary>The opponents' mean dead units at the end of a test episode, where the environment reports
-    /// casualties.</summary>
-    | TestDeadEnemies
-
 /// <summary>Line charts as standalone SVG documents, written by the library itself: learning curves, several series
 /// with a legend, and the mean of several seeds with a shaded 95% confidence band.</summary>
 [<RequireQualifiedAccess>]
 module Plots =
     let private inv = CultureInfo.InvariantCulture
 
-    let private finite (x: float) =
-        not (Double.IsNaN x || Double.IsInfinity x)
+    let private finite = Statistics.finite
 
-    let private finitePoint (x, y) = finite x && finite y
+    let private finitePoint = Statistics.finitePoint
 
     // ---- ticks ----
 
@@ -237,137 +199,6 @@ module Plots =
         let step = if ticks.Length > 1 then ticks[1] - ticks[0] else 0.0
         ticks |> Array.map (tickLabel step)
 
-    // ---- statistics ----
-
-    /// Two-sided 95% critical values of Student's t for 1..30 degrees of freedom (t_{0.975, ν}).
-    let private tTable =
-        [|
-            12.706204736
-            4.302652730
-            3.182446305
-            2.776445105
-            2.570581836
-            2.446911851
-            2.364624252
-            2.306004135
-            2.262157163
-            2.228138852
-            2.200985160
-            2.178812830
-            2.160368656
-            2.144786688
-            2.131449546
-            2.119905299
-            2.109815578
-            2.100922040
-            2.093024054
-            2.085963447
-            2.079613845
-            2.073873068
-            2.068657610
-            2.063898562
-            2.059538553
-            2.055529439
-            2.051830516
-            2.048407142
-            2.045229642
-            2.042272456
-        |]
-
-    /// <summary>The critical value t such that a Student-t variable with <c>df</c> degrees of freedom lies in
-    /// [−t, t] with probability 0.95 (the 0.975 quantile): tabulated to 10 digits for 1 to 30 degrees of freedom,
-    /// above that the Cornish–Fisher expansion around the normal quantile z = 1.959964 (error below 1e-6).</summary>
-    /// <exception cref="System.ArgumentException"><c>df</c> is below 1.</exception>
-    let tCritical95 (df: int) : float =
-        if df < 1 then
-            invalidArg "df" (sprintf "Plots.tCritical95: %d degrees of freedom (at least 1)" df)
-        elif df <= tTable.Length then
-            tTable[df - 1]
-        else
-            let z = 1.959963984540054
-            let v = float df
-
-            z
-            + (z ** 3.0 + z) / (4.0 * v)
-            + (5.0 * z ** 5.0 + 16.0 * z ** 3.0 + 3.0 * z) / (96.0 * v * v)
-            + (3.0 * z ** 7.0 + 19.0 * z ** 5.0 + 17.0 * z ** 3.0 - 15.0 * z)
-              / (384.0 * v ** 3.0)
-
-    /// A run's finite points sorted by x, points sharing an x averaged.
-    let private cleanRun (i: int) (run: (float * float)[]) =
-        if isNull run then
-            invalidArg "runs" (sprintf "Plots.meanBand: run %d is null" i)
-
-        let pts =
-            run
-            |> Array.filter finitePoint
-            |> Array.sortBy fst
-            |> Array.groupBy fst
-            |> Array.map (fun (x, g) -> x, Array.averageBy snd g)
-
-        if pts.Length = 0 then
-            invalidArg "runs" (sprintf "Plots.meanBand: run %d has no finite points" i)
-
-        Array.map fst pts, Array.map snd pts
-
-    /// Linear interpolation of a run (sorted xs) at x within [xs[0], xs[^1]].
-    let private interpolate (xs: float[], ys: float[]) (x: float) =
-        let i = Array.BinarySearch(xs, x)
-
-        if i >= 0 then
-            ys[i]
-        else
-            let j = ~~~i // first index with xs[j] > x; 0 < j < xs.Length inside the range
-            let x0, x1 = xs[j - 1], xs[j]
-            ys[j - 1] + (ys[j] - ys[j - 1]) * (x - x0) / (x1 - x0)
-
-    /// <summary>The mean of several runs with a 95% confidence interval of the mean, as (x, mean, lo, hi) points.
-    /// Runs may log at different x values: the grid is every x at which some run logged that lies in the range all
-    /// runs cover (from the latest first x to the earliest last x), and each run is interpolated linearly onto it.
-    /// At each x, with the n runs' values y_i, mean m and sample standard deviation s = √(Σ(y_i − m)² / (n − 1)), the
-    /// interval is m ± t · s / √n, where t is the 0.975 quantile of Student's t with n − 1 degrees of freedom
-    /// (<see cref="M:Qmix.Functional.Plots.tCritical95"/>: 12.71 for 2 runs, 2.78 for 5). With one run, lo = hi =
-    /// mean. Points with a NaN or infinite coordinate are dropped; points of one run sharing an x are averaged.</summary>
-    /// <exception cref="System.ArgumentException">There are no runs, a run has no finite points, or the runs' x
-    /// ranges do not overlap.</exception>
-    let meanBand (runs: (float * float)[][]) : (float * float * float * float)[] =
-        if isNull runs || runs.Length = 0 then
-            invalidArg "runs" "Plots.meanBand: no runs"
-
-        let clean = runs |> Array.mapi cleanRun
-        let lo = clean |> Array.map (fun (xs, _) -> xs[0]) |> Array.max
-        let hi = clean |> Array.map (fun (xs, _) -> xs[xs.Length - 1]) |> Array.min
-
-        if lo > hi then
-            invalidArg
-                "runs"
-                (sprintf
-                    "Plots.meanBand: the runs' x ranges do not overlap (the latest start is %g, the earliest end %g)"
-                    lo
-                    hi)
-
-        let grid =
-            clean
-            |> Array.collect fst
-            |> Array.filter (fun x -> x >= lo && x <= hi)
-            |> Array.distinct
-            |> Array.sort
-
-        let n = clean.Length
-        let t = if n > 1 then tCritical95 (n - 1) else 0.0
-
-        grid
-        |> Array.map (fun x ->
-            let ys = clean |> Array.map (fun run -> interpolate run x)
-            let m = Array.average ys
-
-            if n = 1 then
-                x, m, m, m
-            else
-                let s2 = (ys |> Array.sumBy (fun y -> (y - m) * (y - m))) / float (n - 1)
-                let h = t * sqrt (s2 / float n)
-                x, m, m - h, m + h)
-
     // ---- SVG ----
 
     /// Text for XML content and attribute values: markup characters escaped, characters XML forbids dropped.
@@ -413,13 +244,52 @@ module Plots =
     /// The colour of reference lines.
     let private referenceColour = "#555555"
 
-    /// The chart, and the left and right margins its own labels and legend need (before any frame widens them).
-    let private renderIn (cfg: ChartConfig) (frame: Frame option) (layers: Layer list) : string * float * float =
+    /// Where a chart's parts go: the axes' ticks and labels, the plot area in pixels, the notes under it, and the
+    /// legend's colours and shortened names.
+    type private Geometry =
+        {
+            Config: ChartConfig
+            XTicks: float[]
+            YTicks: float[]
+            XLabels: string[]
+            YLabels: string[]
+            /// The data range the axes span.
+            X0: float
+            X1: float
+            Y0: float
+            Y1: float
+            /// The plot area: left, right, top and bottom edges in pixels.
+            Px0: float
+            Px1: float
+            Py0: float
+            Py1: float
+            TitleFontSize: float
+            Notes: string list
+            /// The left margin the chart's own labels need, and the legend's width.
+            NaturalLeft: float
+            LegendWidth: float
+            /// A legend name cut to the legend's width.
+            Shorten: string -> string
+        }
+
+        /// The pixel x of a data x.
+        member g.Sx(x: float) =
+            g.Px0 + (x - g.X0) / (g.X1 - g.X0) * (g.Px1 - g.Px0)
+
+        /// The pixel y of a data y.
+        member g.Sy(y: float) =
+            g.Py1 - (y - g.Y0) / (g.Y1 - g.Y0) * (g.Py1 - g.Py0)
+
+        /// The colour of the i-th series.
+        member g.Colour(i: int) =
+            let palette = g.Config.Palette
+            List.item (i % List.length palette) palette
+
+    /// Lays a chart out: the data's range widened to the configured y range and reference lines, nice ticks, the
+    /// margins its labels, legend and notes need (at least the frame's, when charts are stacked).
+    let private layout (cfg: ChartConfig) (frame: Frame option) (layers: Layer list) : Geometry =
         let fs = cfg.FontSize
         let cw = 0.6 * fs // an average character's width
-        let palette = Array.ofList cfg.Palette
-        let colour i = palette[i % palette.Length]
-
         // the data's range, widened to cover cfg.YRange
         let xs =
             [|
@@ -530,14 +400,35 @@ module Plots =
                     cfg.Width
                     cfg.Height)
 
-        let sx x =
-            px0 + (x - x0) / (x1 - x0) * (px1 - px0)
+        {
+            Config = cfg
+            XTicks = xTicks
+            YTicks = yTicks
+            XLabels = xLabels
+            YLabels = yLabels
+            X0 = x0
+            X1 = x1
+            Y0 = y0
+            Y1 = y1
+            Px0 = px0
+            Px1 = px1
+            Py0 = py0
+            Py1 = py1
+            TitleFontSize = titleFs
+            Notes = notes
+            NaturalLeft = naturalLeft
+            LegendWidth = legendWidth
+            Shorten = shorten
+        }
 
-        let sy y =
-            py1 - (y - y0) / (y1 - y0) * (py1 - py0)
-
-        let b = StringBuilder()
-        let add (s: string) = b.Append(s).Append('\n') |> ignore
+    /// The document's opening, background and title, the grid, the axes with their ticks and tick labels, and the
+    /// axis labels.
+    let private drawFrame (add: string -> unit) (g: Geometry) =
+        let cfg, fs = g.Config, g.Config.FontSize
+        let px0, px1, py0, py1 = g.Px0, g.Px1, g.Py0, g.Py1
+        let sx, sy = g.Sx, g.Sy
+        let xTicks, yTicks, xLabels, yLabels = g.XTicks, g.YTicks, g.XLabels, g.YLabels
+        let titleFs, hasTitle = g.TitleFontSize, cfg.Title <> ""
 
         add (
             sprintf
@@ -639,6 +530,12 @@ module Plots =
                     (escape cfg.YLabel)
             )
 
+    /// Every layer's band, then the reference lines: both under every series.
+    let private drawBands (add: string -> unit) (g: Geometry) (layers: Layer list) =
+        let cfg = g.Config
+        let px0, px1 = g.Px0, g.Px1
+        let sx, sy, colour = g.Sx, g.Sy, g.Colour
+
         // bands first, so that every line is drawn over every band
         layers
         |> List.iteri (fun i l ->
@@ -676,6 +573,11 @@ module Plots =
                     (num (0.75 * cfg.StrokeWidth))
             )
 
+    /// Every layer's line (a single point as a dot).
+    let private drawSeries (add: string -> unit) (g: Geometry) (layers: Layer list) =
+        let cfg = g.Config
+        let sx, sy, colour = g.Sx, g.Sy, g.Colour
+
         layers
         |> List.iteri (fun i l ->
             let points =
@@ -702,6 +604,13 @@ module Plots =
                         (num (cfg.StrokeWidth + 2.0))
                         (escape (colour i))
                 ))
+
+    /// The legend right of the plot: a key per layer, then one per reference line.
+    let private drawLegend (add: string -> unit) (g: Geometry) (layers: Layer list) =
+        let cfg, fs = g.Config, g.Config.FontSize
+        let px1, py0 = g.Px1, g.Py0
+        let colour, shorten = g.Colour, g.Shorten
+        let key (l: Layer) = shorten l.Key
 
         // the legend, right of the plot
         add "<g class=\"legend\" fill=\"#333333\">"
@@ -760,6 +669,10 @@ module Plots =
 
         add "</g>"
 
+    /// The notes under the chart (skipped points), and the document's end.
+    let private drawNotes (add: string -> unit) (g: Geometry) =
+        let fs, h, notes = g.Config.FontSize, float g.Config.Height, g.Notes
+
         notes
         |> List.iteri (fun i n ->
             add (
@@ -771,7 +684,18 @@ module Plots =
             ))
 
         add "</svg>"
-        b.ToString(), naturalLeft, legendWidth
+
+    /// The chart, and the left and right margins its own labels and legend need (before any frame widens them).
+    let private renderIn (cfg: ChartConfig) (frame: Frame option) (layers: Layer list) : string * float * float =
+        let g = layout cfg frame layers
+        let b = StringBuilder()
+        let add (s: string) = b.Append(s).Append('\n') |> ignore
+        drawFrame add g
+        drawBands add g layers
+        drawSeries add g layers
+        drawLegend add g layers
+        drawNotes add g
+        b.ToString(), g.NaturalLeft, g.LegendWidth
 
     let private render (cfg: ChartConfig) (layers: Layer list) : string =
         let svg, _, _ = renderIn cfg None layers
@@ -887,11 +811,11 @@ module Plots =
             svg)
 
     /// <summary>A standalone SVG chart of several configurations run with several seeds each: for each group the mean
-    /// line of its runs over a shaded 95% confidence band (<see cref="M:Qmix.Functional.Plots.meanBand"/>, drawn
+    /// line of its runs over a shaded 95% confidence band (<see cref="M:Qmix.Functional.Statistics.meanBand"/>, drawn
     /// within the smallest and largest value of the group's runs, where their mean lies: a win rate's band stays in
     /// [0, 1]), in the palette's colours at <c>config.BandOpacity</c>, and a legend entry "name (n seeds)".</summary>
     /// <exception cref="System.ArgumentException">There are no groups, a group has no runs (the message names it),
-    /// <see cref="M:Qmix.Functional.Plots.meanBand"/> rejects a group's runs, or the configuration is out of
+    /// <see cref="M:Qmix.Functional.Statistics.meanBand"/> rejects a group's runs, or the configuration is out of
     /// range.</exception>
     let bandChart (config: ChartConfig) (groups: SeedGroup list) : string =
         checkConfig config
@@ -907,7 +831,7 @@ module Plots =
 
                 let band =
                     try
-                        meanBand g.Runs
+                        Statistics.meanBand g.Runs
                     with :? ArgumentException as e ->
                         raise (
                             ArgumentException(
@@ -942,71 +866,6 @@ module Plots =
                 })
 
         render config layers
-
-    // ---- learning curves ----
-
-    /// <summary>The legend name of a learning curve: "test return", "train return", "loss", "test win rate",
-    /// "train win rate", "Q taken", "target", "TD |error|", "grad norm", "train episode length", "test episode length",
-    /// "train dead allies", "train dead enemies", "test dead allies" or "test dead enemies".</summary>
-    let curveName (curve: Curve) : string =
-        match curve with
-        | TestReturn -> "test return"
-        | TrainReturn -> "train return"
-        | Loss -> "loss"
-        | TestWinRate -> "test win rate"
-        | TrainWinRate -> "train win rate"
-        | QTakenMean -> "Q taken"
-        | TargetMean -> "target"
-        | TdErrorAbs -> "TD |error|"
-        | GradNorm -> "grad norm"
-        | TrainEpisodeLength -> "train episode length"
-        | TestEpisodeLength -> "test episode length"
-        | TrainDeadAllies -> "train dead allies"
-        | TrainDeadEnemies -> "train dead enemies"
-        | TestDeadAllies -> "test dead allies"
-        | TestDeadEnemies -> "test dead enemies"
-
-    /// <summary>A learning curve read off a run's events, against environment steps, named by
-    /// <see cref="M:Qmix.Functional.Plots.curveName"/>. The points are in the events' order; a win-rate curve has
-    /// points only where the events report a win rate (none for environments without wins), a dead-units curve only
-    /// where they report casualties.</summary>
-    let learningCurve (curve: Curve) (events: TrainingEvent seq) : Series =
-        let points =
-            events
-            |> Seq.choose (fun e ->
-                match curve, e with
-                | TestReturn, Tested t -> Some(float t.Step, float t.MeanReturn)
-                | TestWinRate, Tested t -> t.WinRate |> Option.map (fun w -> float t.Step, float w)
-                | TrainReturn, Collected c -> Some(float c.Step, float c.MeanReturn)
-                | TrainWinRate, Collected c -> c.WinRate |> Option.map (fun w -> float c.Step, float w)
-                | Loss, Updated u -> Some(float u.Step, float u.Metrics.Loss)
-                | QTakenMean, Updated u -> Some(float u.Step, float u.Metrics.QTakenMean)
-                | TargetMean, Updated u -> Some(float u.Step, float u.Metrics.TargetMean)
-                | TdErrorAbs, Updated u -> Some(float u.Step, float u.Metrics.TdErrorAbs)
-                | GradNorm, Updated u -> Some(float u.Step, float u.Metrics.GradNorm)
-                | TrainEpisodeLength, Collected c -> Some(float c.Step, float c.MeanLength)
-                | TestEpisodeLength, Tested t -> Some(float t.Step, float t.MeanLength)
-                | TrainDeadAllies, Collected c -> c.DeadAllies |> Option.map (fun d -> float c.Step, float d)
-                | TrainDeadEnemies, Collected c -> c.DeadEnemies |> Option.map (fun d -> float c.Step, float d)
-                | TestDeadAllies, Tested t -> t.DeadAllies |> Option.map (fun d -> float t.Step, float d)
-                | TestDeadEnemies, Tested t -> t.DeadEnemies |> Option.map (fun d -> float t.Step, float d)
-                | _ -> None)
-            |> Array.ofSeq
-
-        {
-            Name = curveName curve
-            Points = points
-        }
-
-    /// <summary>The curves of <c>curves</c> that have points in a run's events, in that order (e.g.
-    /// <c>[TestReturn; TrainReturn]</c> for a return chart, <c>[TestWinRate; TrainWinRate]</c> for a win-rate chart
-    /// that is empty when the environment reports no wins).</summary>
-    let learningCurves (curves: Curve list) (events: TrainingEvent seq) : Series list =
-        let events = Array.ofSeq events
-
-        curves
-        |> List.map (fun c -> learningCurve c events)
-        |> List.filter (fun s -> s.Points.Length > 0)
 
     // ---- files ----
 

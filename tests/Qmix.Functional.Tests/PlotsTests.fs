@@ -413,24 +413,30 @@ let private assertBand (expected: (float * float * float * float)[]) (actual: (f
 
 let ``t critical values match their closed forms and the normal limit`` () =
     // ν = 1: tan(0.475π); ν = 2: (2p − 1)·√(2 / (4p(1 − p))) with p = 0.975
-    Expect.roundedEqual (Plots.tCritical95 1) (Math.Tan(0.475 * Math.PI)) 8 "Plots.tCritical95 1"
-    Expect.roundedEqual (Plots.tCritical95 2) (0.95 * sqrt (2.0 / (4.0 * 0.975 * 0.025))) 8 "Plots.tCritical95 2"
-    Expect.roundedEqual (Plots.tCritical95 4) 2.776445105 9 "Plots.tCritical95 4"
-    Expect.roundedEqual (Plots.tCritical95 30) 2.042272456 9 "Plots.tCritical95 30"
+    Expect.roundedEqual (Statistics.tCritical95 1) (Math.Tan(0.475 * Math.PI)) 8 "Statistics.tCritical95 1"
+
+    Expect.roundedEqual
+        (Statistics.tCritical95 2)
+        (0.95 * sqrt (2.0 / (4.0 * 0.975 * 0.025)))
+        8
+        "Statistics.tCritical95 2"
+
+    Expect.roundedEqual (Statistics.tCritical95 4) 2.776445105 9 "Statistics.tCritical95 4"
+    Expect.roundedEqual (Statistics.tCritical95 30) 2.042272456 9 "Statistics.tCritical95 30"
     // beyond the table: 2.0211 at 40, 1.9799 at 120, the normal 1.96 in the limit, decreasing throughout
     let near (expected: float) (actual: float) =
         Expect.isTrue (abs (expected - actual) < 1e-5) (sprintf "%.7f, expected %.7f" actual expected)
 
-    near 2.021075 (Plots.tCritical95 40)
-    near 1.979930 (Plots.tCritical95 120)
-    near 1.959964 (Plots.tCritical95 100_000_000)
-    let ts = [| 1..200 |] |> Array.map Plots.tCritical95
+    near 2.021075 (Statistics.tCritical95 40)
+    near 1.979930 (Statistics.tCritical95 120)
+    near 1.959964 (Statistics.tCritical95 100_000_000)
+    let ts = [| 1..200 |] |> Array.map Statistics.tCritical95
 
     Expect.isTrue
         (Array.pairwise ts |> Array.forall (fun (a, b) -> b < a))
         "Array.pairwise ts |> Array.forall (fun (a, b) -> b < a)"
 
-    Expect.throwsOf<ArgumentException>(fun () -> Plots.tCritical95 0 |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Statistics.tCritical95 0 |> ignore)
     |> ignore
 
 let ``meanBand of 2 runs on the same grid, by hand`` () =
@@ -445,7 +451,7 @@ let ``meanBand of 2 runs on the same grid, by hand`` () =
             5.0, 4.5, 4.5 - 0.5 * t, 4.5 + 0.5 * t
             10.0, 8.0, 8.0 - 2.0 * t, 8.0 + 2.0 * t
         |]
-        (Plots.meanBand [| a; b |])
+        (Statistics.meanBand [| a; b |])
 
 let ``meanBand of 2 runs on different grids interpolates within the overlap`` () =
     // a covers 0..10, b covers 2..12: the grid is the x values in 2..10 of either run, {2, 6, 10};
@@ -462,7 +468,7 @@ let ``meanBand of 2 runs on different grids interpolates within the overlap`` ()
             let h = t * abs (ya - yb) / 2.0 // s = |ya − yb| / √2, s / √2 = |ya − yb| / 2
             x, m, m - h, m + h)
 
-    assertBand expected (Plots.meanBand [| a; b |])
+    assertBand expected (Statistics.meanBand [| a; b |])
 
 let ``meanBand of 5 runs logged at different steps`` () =
     // run i (1..5) is y = x + i, logged at 0, i and 10 (run 5 also at 20, beyond the overlap): the grid is
@@ -485,24 +491,26 @@ let ``meanBand of 5 runs logged at different steps`` () =
         [| 0.0; 1.0; 2.0; 3.0; 4.0; 5.0; 10.0 |]
         |> Array.map (fun x -> x, x + 3.0, x + 3.0 - h, x + 3.0 + h)
 
-    assertBand expected (Plots.meanBand runs)
+    assertBand expected (Statistics.meanBand runs)
 
 let ``meanBand of one run is the run itself, and bad runs are rejected`` () =
-    assertBand [| 0.0, 1.0, 1.0, 1.0; 1.0, 3.0, 3.0, 3.0 |] (Plots.meanBand [| [| 1.0, 3.0; 0.0, 1.0; 0.5, nan |] |])
+    assertBand
+        [| 0.0, 1.0, 1.0, 1.0; 1.0, 3.0, 3.0, 3.0 |]
+        (Statistics.meanBand [| [| 1.0, 3.0; 0.0, 1.0; 0.5, nan |] |])
     // identical runs: a band of zero width
     assertBand
         [| 0.0, 1.0, 1.0, 1.0; 1.0, 3.0, 3.0, 3.0 |]
-        (Plots.meanBand (Array.replicate 3 [| 0.0, 1.0; 1.0, 3.0 |]))
+        (Statistics.meanBand (Array.replicate 3 [| 0.0, 1.0; 1.0, 3.0 |]))
 
-    Expect.throwsOf<ArgumentException>(fun () -> Plots.meanBand [||] |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Statistics.meanBand [||] |> ignore)
     |> ignore
 
-    Expect.throwsOf<ArgumentException>(fun () -> Plots.meanBand [| [| 0.0, 1.0 |]; [||] |] |> ignore)
+    Expect.throwsOf<ArgumentException>(fun () -> Statistics.meanBand [| [| 0.0, 1.0 |]; [||] |] |> ignore)
     |> ignore
 
     let e =
         Expect.throwsOf<ArgumentException>(fun () ->
-            Plots.meanBand [| [| 0.0, 1.0; 1.0, 1.0 |]; [| 2.0, 1.0; 3.0, 1.0 |] |]
+            Statistics.meanBand [| [| 0.0, 1.0; 1.0, 1.0 |]; [| 2.0, 1.0; 3.0, 1.0 |] |]
             |> ignore)
 
     Expect.stringContains e.Message "overlap" "e.Message"
@@ -513,7 +521,7 @@ let ``a band chart keeps a win rate's band within the runs' values: no axis belo
         [| 0.0; 0.0; 1.0 |]
         |> Array.map (fun v -> Array.init 10 (fun i -> float (1000 * i), (if i = 0 then 0.0 else v)))
 
-    let interval = Plots.meanBand runs
+    let interval = Statistics.meanBand runs
     Expect.isTrue (interval |> Array.exists (fun (_, _, lo, _) -> lo < 0.0)) "the interval itself reaches below 0"
 
     let config =
@@ -660,43 +668,40 @@ let private events (wins: bool) =
 
 let ``learning curves are read off training events`` () =
     let ev = events true
-    let test = Plots.learningCurve TestReturn ev
+    let test = Curve.series TestReturn ev
     Expect.equal test.Name "test return" "test.Name"
     Expect.equal test.Points ([| 200.0, 4.0; 400.0, 8.0; 600.0, 12.0 |]) "test.Points"
-    let train = Plots.learningCurve TrainReturn ev
+    let train = Curve.series TrainReturn ev
     Expect.equal train.Points ([| for i in 1..6 -> float (i * 100), float i |]) "train.Points"
-    let loss = Plots.learningCurve Loss ev
+    let loss = Curve.series Loss ev
     Expect.equal loss.Points ([| for i in 2..6 -> float (i * 100), float (1.0f / float32 i) |]) "loss.Points"
-    let win = Plots.learningCurve TestWinRate ev
+    let win = Curve.series TestWinRate ev
 
     Expect.equal win.Points ([| for i in [ 2; 4; 6 ] -> float (i * 100), float (float32 i / 10.0f) |]) "win.Points"
 
-    Expect.equal
-        ((Plots.learningCurve TrainWinRate ev).Points.Length)
-        6
-        "(Plots.learningCurve TrainWinRate ev).Points.Length"
+    Expect.equal ((Curve.series TrainWinRate ev).Points.Length) 6 "(Curve.series TrainWinRate ev).Points.Length"
     // ready to draw
     let svg =
-        Plots.lineChart config (Plots.learningCurves [ TestReturn; TrainReturn ] ev)
+        Plots.lineChart config (Curve.seriesWithPoints [ TestReturn; TrainReturn ] ev)
 
     checkChart svg [ "test return", 3; "train return", 6 ]
 
 let ``win-rate curves are empty when the environment reports no wins`` () =
     let ev = events false
-    Expect.isEmpty ((Plots.learningCurve TestWinRate ev).Points) "(Plots.learningCurve TestWinRate ev).Points"
+    Expect.isEmpty ((Curve.series TestWinRate ev).Points) "(Curve.series TestWinRate ev).Points"
 
     Expect.isEmpty
-        (Plots.learningCurves [ TestWinRate; TrainWinRate ] ev)
-        "Plots.learningCurves [ TestWinRate; TrainWinRate ] ev"
+        (Curve.seriesWithPoints [ TestWinRate; TrainWinRate ] ev)
+        "Curve.seriesWithPoints [ TestWinRate; TrainWinRate ] ev"
 
     Expect.equal
-        ((Plots.learningCurves [ TestReturn; TrainReturn; TestWinRate ] ev).Length)
+        ((Curve.seriesWithPoints [ TestReturn; TrainReturn; TestWinRate ] ev).Length)
         2
-        "(Plots.learningCurves [ TestReturn; TrainReturn; TestWinRate ] ev)...."
+        "(Curve.seriesWithPoints [ TestReturn; TrainReturn; TestWinRate ] ev)...."
 
 let ``learner diagnostics, episode lengths and casualties are read off training events`` () =
     let ev = events true
-    let at (curve: Curve) = (Plots.learningCurve curve ev).Points
+    let at (curve: Curve) = (Curve.series curve ev).Points
     let updates = [ 2..6 ]
     Expect.equal (at QTakenMean) ([| for i in updates -> float (i * 100), float (2.0f / float32 i) |]) "at QTakenMean"
     Expect.equal (at TargetMean) ([| for i in updates -> float (i * 100), float (3.0f / float32 i) |]) "at TargetMean"
@@ -713,19 +718,19 @@ let ``learner diagnostics, episode lengths and casualties are read off training 
     Expect.equal (at TrainDeadEnemies) ([| for i in 1..6 -> float (i * 100), float i / 2.0 |]) "at TrainDeadEnemies"
     Expect.equal (at TestDeadAllies) ([| for i in [ 2; 4; 6 ] -> float (i * 100), 0.0 |]) "at TestDeadAllies"
     Expect.equal (at TestDeadEnemies) ([| for i in [ 2; 4; 6 ] -> float (i * 100), 3.0 |]) "at TestDeadEnemies"
-    Expect.equal (Plots.curveName QTakenMean) "Q taken" "Plots.curveName QTakenMean"
-    Expect.equal (Plots.curveName TdErrorAbs) "TD |error|" "Plots.curveName TdErrorAbs"
+    Expect.equal (Curve.name QTakenMean) "Q taken" "Curve.name QTakenMean"
+    Expect.equal (Curve.name TdErrorAbs) "TD |error|" "Curve.name TdErrorAbs"
     // an environment without armies has no casualty curves
     let plain = events false
 
     Expect.isEmpty
-        (Plots.learningCurves [ TrainDeadAllies; TrainDeadEnemies; TestDeadAllies; TestDeadEnemies ] plain)
-        "Plots.learningCurves [ TrainDeadAllies; TrainDeadEnemies; TestDeadA..."
+        (Curve.seriesWithPoints [ TrainDeadAllies; TrainDeadEnemies; TestDeadAllies; TestDeadEnemies ] plain)
+        "Curve.seriesWithPoints [ TrainDeadAllies; TrainDeadEnemies; TestDeadA..."
 
     Expect.equal
-        ((Plots.learningCurves [ TrainEpisodeLength; TestEpisodeLength; TestDeadAllies ] plain).Length)
+        ((Curve.seriesWithPoints [ TrainEpisodeLength; TestEpisodeLength; TestDeadAllies ] plain).Length)
         2
-        "(Plots.learningCurves [ TrainEpisodeLength; TestEpisodeLength; Test..."
+        "(Curve.seriesWithPoints [ TrainEpisodeLength; TestEpisodeLength; Test..."
 
 let ``reference lines are drawn dashed, covered by the y axis and listed in the legend`` () =
     let series =
@@ -811,8 +816,7 @@ let ``reference lines are drawn dashed, covered by the y axis and listed in the 
     Expect.stringContains e.Message "nowhere" "e.Message"
 
 let ``seeds' events make a band chart`` () =
-    let runs =
-        Array.init 3 (fun _ -> (Plots.learningCurve TestReturn (events false)).Points)
+    let runs = Array.init 3 (fun _ -> (Curve.series TestReturn (events false)).Points)
 
     let svg = Plots.bandChart config [ { Name = "qmix"; Runs = runs } ]
     Expect.equal (polylines (parse svg)) ([ "qmix", 3 ]) "polylines (parse svg)"
