@@ -60,6 +60,15 @@ module Kernels =
         else
             Isa.Scalar
 
+    /// <summary>The given instruction set where this machine accelerates it, else the best one below it that it
+    /// does (AVX-512 falls back to AVX2 with FMA, then to scalar code).</summary>
+    let supported (isa: Isa) : Isa =
+        match isa with
+        | Isa.Vector512 when Vector512.IsHardwareAccelerated -> Isa.Vector512
+        | Isa.Vector512
+        | Isa.Vector256 when Vector256.IsHardwareAccelerated && Fma.IsSupported -> Isa.Vector256
+        | _ -> Isa.Scalar
+
     /// <summary>The instruction set the kernels use on this machine: "Vector512", "Vector256" or "Scalar".</summary>
     let activeIsa: string =
         match bestIsa with
