@@ -293,6 +293,7 @@ let gatedSum (n: int) (d: int) : Mixer<GatedSum> =
                 let gates = Linear.forward p.Gate s |> Tensor.sigmoid
                 let weighted = Tensor.mul gates qs |> Tensor.sumAxis -1 true
                 Tensor.add weighted (Linear.forward p.Bias s)
+        Structure = Opaque
     }
 
 (**

@@ -89,7 +89,10 @@ let key = Rng.key 1UL
 let episode =
     let rec play (state: CombatState) (acc: CombatState list) =
         let next, transition =
-            env.Step state (CombatScripts.heuristic state) (Rng.foldIn state.StepCount key)
+            env.Step
+                state
+                (CombatScripts.heuristic state)
+                (Rng.foldIn state.StepCount key)
 
         if transition.Terminated || transition.Truncated then
             List.rev (next :: acc)

@@ -162,7 +162,8 @@ htmlTable
                 (match num "ours" r with
                  | None -> "not measured"
                  | Some v when unit = Some "bytes" -> bytes v
-                 | Some v when unit.IsSome && unit <> Some "ms" -> fmt "0" v + " " + unit.Value
+                 | Some v when unit.IsSome && unit <> Some "ms" ->
+                     fmt "0" v + " " + unit.Value
                  | Some v -> time v)
                 (match num "pytorch" r with
                  | Some p -> time p
@@ -306,7 +307,7 @@ was fresh heap memory. At 3m-like sizes it took 35.5 ms (0.68× PyTorch) and all
 configuration the fused update does not cover (MLP and per-agent agents, QMIX-NS/Lin, VDN-S, Weighted QMIX, any
 user-written mixer), and the golden tests check both paths against PyTorch.
 
-**The fused update** (`src/Qmix.Functional/FusedUpdate.fs`) runs when the agent is the shared RNN agent and the
+**The fused update** (`src/Qmix.Functional/Fused/`) runs when the agent is the shared RNN agent and the
 mixer is QMIX (one or two hypernetwork layers, abs or softplus), VDN or IQL, with any hypernetwork input, double Q
 or not, one-step or TD(λ) targets, RMSprop or Adam (`LearnerEngine.Auto`, the default; `LearnerEngine.Tape` forces
 the tape). It is the same algorithm written out by hand:

@@ -157,6 +157,7 @@ let noAbs (cfg: QmixConfig) (n: int) (d: int) : Mixer<QmixMixer> =
                     |> Linear.forward p.V.Output
 
                 Tensor.add (Tensor.mul hidden wFinal |> Tensor.sumAxis 1 true) v
+        Structure = Opaque
     }
 
 let control = noAbs QmixConfig.defaults n d
@@ -280,6 +281,7 @@ let gatedSum (n: int) (d: int) : Mixer<GatedSum> =
                 Tensor.add
                     (Tensor.mul gates qs |> Tensor.sumAxis -1 true)
                     (Linear.forward p.Bias s)
+        Structure = Opaque
     }
 
 (**

@@ -104,7 +104,7 @@ public static class MixerVerification
     {
         var config = Config(agents, actions, stateSize, trials, seed);
         var q = (options ?? new TrainingOptions()).QmixConfig();
-        var mixer = NoAbsMixer(q, agents, stateSize);
+        var mixer = F.Mixers.qmixWithoutAbs(q, agents, stateSize);
         var p = mixer.Init.Invoke(Rng.key(seed));
         var mono = F.Verify.checkMonotonic(mixer, p, agents, stateSize, config);
         var argmax = F.Verify.checkArgmaxDecomposition(mixer, p, agents, actions, stateSize, config);
@@ -138,36 +138,4 @@ public static class MixerVerification
         Description = F.Verify.describe(new F.VerifyReport(
             r.Property, name, r.Claimed, r.Passed, r.CasesChecked, r.Seed, r.Counterexample, r.Violation)),
     };
-
-    /// <summary>QMIX's mixer (its parameters and forward pass) without the absolute value on the weights.</summary>
-    static F.Mixer<F.QmixMixer> NoAbsMixer(F.QmixConfig q, int n, int d)
-    {
-        var builtIn = F.Mixers.create(F.MixerConfig.NewQmix(q), n, d);
-        var e = q.Embed;
-
-        static Tensor Layer(F.Linear l, Tensor x) => F.LinearModule.forward(l, x);
-
-        static Tensor Hyper(F.Hypernet h, Tensor x) => h switch
-        {
-            F.Hypernet.OneLayer one => Layer(one.Item, x),
-            F.Hypernet.TwoLayers two => Layer(two.Item.Output, TensorModule.relu(Layer(two.Item.Hidden, x))),
-            _ => throw new InvalidOperationException("unknown hypernetwork"),
-        };
-
-        Tensor Forward(F.QmixMixer p, Tensor qs, Tensor s)
-        {
-            var rows = qs.Shape[0];
-            var w1 = TensorModule.reshape([rows, n, e], Hyper(p.HyperW1, s));
-            var hidden = TensorModule.sumAxis(1, false, TensorModule.mul(TensorModule.reshape([rows, n, 1], qs), w1));
-            hidden = TensorModule.elu(TensorModule.add(hidden, Layer(p.HyperB1, s)));
-            var wf = Hyper(p.HyperWFinal, s);
-            var v = Layer(p.V.Output, TensorModule.relu(Layer(p.V.Hidden, s)));
-            return TensorModule.add(TensorModule.sumAxis(1, true, TensorModule.mul(hidden, wf)), v);
-        }
-
-        return new F.Mixer<F.QmixMixer>(
-            NegativeControl, false, 1,
-            FuncConvert.FromFunc<Key, F.QmixMixer>(k => ((F.MixerParams.QmixParams)builtIn.Init.Invoke(k)).Item),
-            FuncConvert.FromFunc<F.QmixMixer, Tensor, Tensor, Tensor>(Forward));
-    }
 }

@@ -134,6 +134,20 @@ type MixerParams =
     /// <summary>VDN-S: the state value V(s).</summary>
     | VdnSParams of TwoLayer
 
+/// <summary>What the learner knows of a mixer's form beyond its functions. The fused engine runs the built-in QMIX,
+/// VDN and IQL mixers from it; any mixer whose structure is <c>Opaque</c> (every one you write) runs on the gradient
+/// tape, which needs only <c>Forward</c>.</summary>
+type MixerStructure<'P> =
+    /// <summary>Known only by its functions.</summary>
+    | Opaque
+    /// <summary>Q_tot = Σ_a Q_a (VDN).</summary>
+    | Summed
+    /// <summary>Every agent's Q is its own output (IQL).</summary>
+    | Unmixed
+    /// <summary>QMIX's hypernetwork mixer with its settings, and the QMIX tensors of its parameters (None when the
+    /// parameters are another mixer's).</summary>
+    | Hypernetworks of QmixConfig * parameters: ('P -> QmixMixer option)
+
 /// <summary>A mixer: parameters of type <c>'P</c> and a pure forward pass. Built-in mixers come from
 /// <see cref="M:Qmix.Functional.Mixers.create"/>; a user-defined mixer is any such record and plugs into the learner
 /// and the verifier like a built-in one.</summary>
@@ -149,6 +163,8 @@ type Mixer<'P> =
         Init: Key -> 'P
         /// <summary>Q_tot [..., K] from agent Qs [..., N] and the hypernetwork input [..., D].</summary>
         Forward: 'P -> Tensor -> Tensor -> Tensor
+        /// <summary>The mixer's known form (<c>Opaque</c> for your own: it runs on the gradient tape).</summary>
+        Structure: MixerStructure<'P>
     }
 
 /// <summary>Built-in mixers and their hypernetwork inputs.</summary>
@@ -243,16 +259,22 @@ module Mixers =
         let lead = qs.Shape.ToArray()[.. qs.Rank - 2]
         Tensor.reshape [| m; n |] qs, Tensor.reshape [| m; d |] s, Array.append lead [| 1 |]
 
-    /// <summary>QMIX's forward pass: hidden = ELU(Q·|W1(s)| + b1(s)); Q_tot = hidden·|W_final(s)| + V(s).</summary>
-    let qmixForward (cfg: QmixConfig) (n: int) (d: int) (p: QmixMixer) (qs: Tensor) (s: Tensor) : Tensor =
+    /// QMIX's forward pass with a given map of the hypernetworks' weights (the non-negative one, or none for the
+    /// verifier's negative control).
+    let private qmixForwardWith
+        (weights: Tensor -> Tensor)
+        (cfg: QmixConfig)
+        (n: int)
+        (d: int)
+        (p: QmixMixer)
+        (qs: Tensor)
+        (s: Tensor)
+        : Tensor =
         let e = cfg.Embed
         let q, st, outDims = rows "qmix" n d qs s
         let m = q.Shape[0]
         // first layer: non-negative weights [M, N, E] from the state, bias [M, E]
-        let w1 =
-            hypernet p.HyperW1 st
-            |> nonNegative cfg.NonNegative
-            |> Tensor.reshape [| m; n; e |]
+        let w1 = hypernet p.HyperW1 st |> weights |> Tensor.reshape [| m; n; e |]
 
         let b1 = Linear.forward p.HyperB1 st
 
@@ -261,11 +283,15 @@ module Mixers =
 
         let hidden = Tensor.add hidden b1 |> Tensor.elu
         // final layer: non-negative weights [M, E] and the state value V(s) [M, 1]
-        let wf = hypernet p.HyperWFinal st |> nonNegative cfg.NonNegative
+        let wf = hypernet p.HyperWFinal st |> weights
         let v = twoLayer p.V st
 
         Tensor.add (Tensor.mul hidden wf |> Tensor.sumAxis 1 true) v
         |> Tensor.reshape outDims
+
+    /// <summary>QMIX's forward pass: hidden = ELU(Q·|W1(s)| + b1(s)); Q_tot = hidden·|W_final(s)| + V(s).</summary>
+    let qmixForward (cfg: QmixConfig) (n: int) (d: int) (p: QmixMixer) (qs: Tensor) (s: Tensor) : Tensor =
+        qmixForwardWith (nonNegative cfg.NonNegative) cfg n d p qs s
 
     let private build (cfg: MixerConfig) (n: int) (d: int) : Mixer<MixerParams> =
         if n < 1 then
@@ -306,6 +332,13 @@ module Mixers =
                 Outputs = 1
                 Init = init
                 Forward = forward
+                Structure =
+                    Hypernetworks(
+                        q,
+                        function
+                        | QmixParams m -> Some m
+                        | _ -> None
+                    )
             }
         | Vdn ->
             {
@@ -317,6 +350,7 @@ module Mixers =
                     fun _ (qs: Tensor) (s: Tensor) ->
                         let q, _, outDims = rows "vdn" n s.Shape[-1] qs s
                         Tensor.sumAxis 1 true q |> Tensor.reshape outDims
+                Structure = Summed
             }
         | Independent ->
             {
@@ -328,6 +362,7 @@ module Mixers =
                     fun _ (qs: Tensor) (s: Tensor) ->
                         rows "iql" n s.Shape[-1] qs s |> ignore
                         qs
+                Structure = Unmixed
             }
         | QmixNs q ->
             let e = q.Embed
@@ -368,6 +403,7 @@ module Mixers =
                 Outputs = 1
                 Init = init
                 Forward = forward
+                Structure = Opaque
             }
         | QmixLin q ->
             let init key =
@@ -396,6 +432,7 @@ module Mixers =
                 Outputs = 1
                 Init = init
                 Forward = forward
+                Structure = Opaque
             }
         | VdnS q ->
             {
@@ -411,6 +448,7 @@ module Mixers =
                             // Q_tot = Σ_a Q_a + V(s)
                             Tensor.add (Tensor.sumAxis 1 true q') (twoLayer v st) |> Tensor.reshape outDims
                         | other -> invalidArg "p" (sprintf "vdn-s mixer: got parameters of another mixer (%A)" other)
+                Structure = Opaque
             }
 
     /// The configuration of every mixer record <c>create</c> made, by identity.
@@ -433,3 +471,21 @@ module Mixers =
         let mixer = build cfg n d
         made.AddOrUpdate(box mixer, cfg)
         mixer
+
+    /// <summary>QMIX's mixer with the hypernetworks' weights used as they come, without the absolute value (or
+    /// softplus) that makes them non-negative: not monotonic, the verifier's negative control
+    /// (<c>qmix verify --mixer qmix-no-abs</c>). Its parameters are QMIX's, drawn the same way.</summary>
+    /// <param name="cfg">QMIX's settings (<c>NonNegative</c> is ignored).</param>
+    /// <param name="n">The number of agents N.</param>
+    /// <param name="d">The width D of the hypernetwork input.</param>
+    let qmixWithoutAbs (cfg: QmixConfig) (n: int) (d: int) : Mixer<MixerParams> =
+        { create (Qmix cfg) n d with
+            Name = "qmix-no-abs"
+            ClaimsMonotonic = false
+            Forward =
+                fun p qs s ->
+                    match p with
+                    | QmixParams m -> qmixForwardWith id cfg n d m qs s
+                    | other -> invalidArg "p" (sprintf "qmix-no-abs mixer: got parameters of another mixer (%A)" other)
+            Structure = Opaque
+        }

@@ -321,6 +321,7 @@ let ``a user-defined mixer plugs into the learner like a built-in one`` () =
                         B = Tensor.zeros [| 1 |]
                     }
             Forward = fun p qs _ -> Tensor.mul qs (Tensor.softplus p.W) |> Tensor.sumAxis -1 true |> Tensor.add p.B
+            Structure = Opaque
         }
 
     let learner = Learner.create small spec mixer

@@ -144,6 +144,7 @@ let private qmixLikeMixer (name: string) (nonNegative: Tensor -> Tensor) : Mixer
                 | QmixParams m -> m
                 | other -> failwithf "unexpected %A" other
         Forward = qmixLike nonNegative spec.NAgents cfg.Embed
+        Structure = Opaque
     }
 
 /// The derivative of a mixer's (single) output in agent a's Q at one point, recomputed by autodiff.
@@ -209,6 +210,7 @@ let private difference: Mixer<unit> =
         Outputs = 1
         Init = ignore
         Forward = fun () qs _ -> Tensor.sub (Tensor.slice 1 0 1 qs) (Tensor.slice 1 1 1 qs)
+        Structure = Opaque
     }
 
 let ``negative control: a planted negative weight fails both checks`` () =
@@ -247,6 +249,7 @@ let private disagreement: Mixer<unit> =
                 Tensor.sub (Tensor.slice 1 0 1 qs) (Tensor.slice 1 1 1 qs)
                 |> Tensor.square
                 |> Tensor.neg
+        Structure = Opaque
     }
 
 let ``negative control: a non-monotonic mixer fails argmax decomposition with a real counterexample`` () =
@@ -301,6 +304,7 @@ let private softplusWeighted: Mixer<Linear * Linear> =
             fun (w, b) qs s ->
                 let weights = Linear.forward w s |> Tensor.softplus
                 Tensor.add (Tensor.mul qs weights |> Tensor.sumAxis 1 true) (Linear.forward b s)
+        Structure = Opaque
     }
 
 let ``a user-defined monotonic mixer plugs in like a built-in one and passes`` () =
@@ -319,6 +323,7 @@ let private twoOutputs: Mixer<unit> =
         Outputs = 2
         Init = ignore
         Forward = fun () qs _ -> Tensor.concat 1 [ Tensor.slice 1 0 1 qs; Tensor.slice 1 1 1 qs |> Tensor.neg ]
+        Structure = Opaque
     }
 
 let ``a mixer with several outputs is checked output by output`` () =

@@ -5,338 +5,6 @@ open System.Numerics
 open System.Threading.Tasks
 open Qmix.Tensors
 
-type private Prim = System.Numerics.Tensors.TensorPrimitives
-
-/// <summary>The mixer a fused update runs.</summary>
-type internal FusedMixer =
-    /// QMIX's hypernetwork mixer.
-    | FusedQmix of QmixConfig
-    /// Q_tot = Σ_a Q_a.
-    | FusedVdn
-    /// No mixer: every agent's Q is its own output.
-    | FusedIql
-
-/// <summary>What a fused update needs to know: sizes, the inputs' layout, the mixer and the TD settings.</summary>
-type internal FusedPlan =
-    {
-        /// Agents N.
-        N: int
-        /// Actions A.
-        A: int
-        /// Observation width.
-        ObsDim: int
-        /// State width.
-        StateDim: int
-        /// Agent input width D.
-        D: int
-        /// GRU width H.
-        H: int
-        /// Hypernetwork input width.
-        S: int
-        /// Whether the agent input has the previous action's one-hot.
-        LastAction: bool
-        /// Whether the agent input has the agent id's one-hot.
-        AgentId: bool
-        /// What the hypernetworks read.
-        Hyper: HyperInput
-        /// The mixer.
-        Mixer: FusedMixer
-        /// The mixer's output width K (N for IQL, else 1).
-        K: int
-        /// Discount γ.
-        Gamma: float32
-        /// TD(λ)'s λ (0: one-step targets).
-        Lambda: float32
-        /// Double Q.
-        DoubleQ: bool
-        /// The loss factor.
-        LossScale: float32
-    }
-
-/// <summary>Where each parameter starts in the flat parameter vector (the order of <c>Tree.leaves</c>); −1 for
-/// parameters the mixer does not have. For QMIX's hypernetworks "a" is the first layer, "b" the second (−1 with
-/// one layer).</summary>
-type internal FusedLayout =
-    {
-        Total: int
-        Fc1W: int
-        Fc1B: int
-        Wih: int
-        Whh: int
-        Bih: int
-        Bhh: int
-        Fc2W: int
-        Fc2B: int
-        W1a: int
-        W1aB: int
-        W1b: int
-        W1bB: int
-        Hb1: int
-        Hb1B: int
-        Wfa: int
-        WfaB: int
-        Wfb: int
-        WfbB: int
-        V1: int
-        V1B: int
-        V2: int
-        V2B: int
-    }
-
-/// <summary>Weights of one network set (agent and mixer) transposed to [in, out], so that every forward matmul reads
-/// its right operand in place; repacked once per update.</summary>
-[<Sealed>]
-type internal FusedPacked(plan: FusedPlan) =
-    let h, d, a = plan.H, plan.D, plan.A
-
-    let e, he, ne =
-        match plan.Mixer with
-        | FusedQmix q -> q.Embed, q.HypernetEmbed, plan.N * q.Embed
-        | _ -> 0, 0, 0
-
-    let layers =
-        match plan.Mixer with
-        | FusedQmix q -> q.HypernetLayers
-        | _ -> 0
-
-    /// fc1ᵀ [D, H].
-    member val Fc1T = Array.zeroCreate<float32>(d * h)
-    /// W_ih's gate blocks transposed, r | z | n, each [H, H].
-    member val WihT = Array.init 3 (fun _ -> Array.zeroCreate<float32>(h * h))
-    /// W_hh's gate blocks transposed, r | z | n, each [H, H].
-    member val WhhT = Array.init 3 (fun _ -> Array.zeroCreate<float32>(h * h))
-    /// fc2ᵀ [H, A].
-    member val Fc2T = Array.zeroCreate<float32>(h * a)
-    /// The GRU's input-side biases with the hidden-side biases of r and z folded in (they add before the sigmoid):
-    /// b_ir + b_hr | b_iz + b_hz | b_in.
-    member val GateBias = Array.zeroCreate<float32>(3 * h)
-    /// hyper_w_1's first layer transposed: [S, HE] (two layers) or [S, N·E].
-    member val W1aT = Array.zeroCreate<float32>(plan.S * (if layers = 2 then he else ne))
-    /// hyper_w_1's second layer transposed [HE, N·E].
-    member val W1bT = Array.zeroCreate<float32>(if layers = 2 then he * ne else 0)
-    /// hyper_w_final's first layer transposed: [S, HE] (two layers) or [S, E].
-    member val WfaT = Array.zeroCreate<float32>(plan.S * (if layers = 2 then he else e))
-    /// hyper_w_final's second layer transposed [HE, E].
-    member val WfbT = Array.zeroCreate<float32>(if layers = 2 then he * e else 0)
-    /// hyper_b_1 transposed [S, E].
-    member val Hb1T = Array.zeroCreate<float32>(plan.S * e)
-    /// V's first layer transposed [S, E].
-    member val V1T = Array.zeroCreate<float32>(plan.S * e)
-
-    /// Transposes the weights of the flat parameter vector theta into this pack.
-    member pk.Fill(theta: float32[], layout: FusedLayout) =
-        let tr (off: int) (rows: int) (cols: int) (dst: float32[]) =
-            let src = ReadOnlySpan(theta, off, rows * cols)
-
-            for r in 0 .. rows - 1 do
-                for c in 0 .. cols - 1 do
-                    dst[c * rows + r] <- src[r * cols + c]
-
-        tr layout.Fc1W h d pk.Fc1T
-
-        for g in 0..2 do
-            tr (layout.Wih + g * h * h) h h pk.WihT[g]
-            tr (layout.Whh + g * h * h) h h pk.WhhT[g]
-
-        tr layout.Fc2W a h pk.Fc2T
-
-        for j in 0 .. 3 * h - 1 do
-            pk.GateBias[j] <- theta[layout.Bih + j] + (if j < 2 * h then theta[layout.Bhh + j] else 0.0f)
-
-        match plan.Mixer with
-        | FusedQmix _ ->
-            if layers = 2 then
-                tr layout.W1a he plan.S pk.W1aT
-                tr layout.W1b ne he pk.W1bT
-                tr layout.Wfa he plan.S pk.WfaT
-                tr layout.Wfb e he pk.WfbT
-            else
-                tr layout.W1a ne plan.S pk.W1aT
-                tr layout.Wfa e plan.S pk.WfaT
-
-            tr layout.Hb1 e plan.S pk.Hb1T
-            tr layout.V1 e plan.S pk.V1T
-        | _ -> ()
-
-/// <summary>Activations of one agent unroll over a shard: inputs through Q-values, time-major rows
-/// <c>(t·B_s + episode)·N + agent</c>. With <c>keep</c> the gates of every step are kept for the backward pass;
-/// without, one step's worth is reused.</summary>
-[<Sealed>]
-type internal AgentActs(keep: bool) =
-    member val Keep = keep
-    member val A1: float32[] = Array.Empty() with get, set
-    member val Gi: float32[][] = [| Array.Empty(); Array.Empty(); Array.Empty() |] with get, set
-    member val Rg: float32[] = Array.Empty() with get, set
-    member val Zg: float32[] = Array.Empty() with get, set
-    member val Ng: float32[] = Array.Empty() with get, set
-    member val Ghn: float32[] = Array.Empty() with get, set
-    member val Hs: float32[] = Array.Empty() with get, set
-    member val Hp: float32[] = Array.Empty() with get, set
-    member val Zeros: float32[] = Array.Empty() with get, set
-    member val Q: float32[] = Array.Empty() with get, set
-
-/// <summary>Activations of one mixer pass over M rows (kept for the backward pass).</summary>
-[<Sealed>]
-type internal MixActs() =
-    member val Hw1h: float32[] = Array.Empty() with get, set
-    member val W1raw: float32[] = Array.Empty() with get, set
-    member val W1: float32[] = Array.Empty() with get, set
-    member val Hid: float32[] = Array.Empty() with get, set
-    member val Hwfh: float32[] = Array.Empty() with get, set
-    member val Wfraw: float32[] = Array.Empty() with get, set
-    member val Wf: float32[] = Array.Empty() with get, set
-    member val Vh: float32[] = Array.Empty() with get, set
-    member val Out: float32[] = Array.Empty() with get, set
-
-/// <summary>Sums a shard reports: the squared TD errors and the metrics' numerators.</summary>
-[<Struct>]
-type internal ShardSums =
-    {
-        mutable Loss: float
-        mutable TdAbs: float
-        mutable Q: float
-        mutable Y: float
-    }
-
-/// <summary>The hand-written forward and backward passes of one QMIX-family update over contiguous buffers.</summary>
-module internal FusedKernels =
-    /// The value PyMARL gives unavailable actions before any max.
-    [<Literal>]
-    let Masked = -9999999.0f
-
-    /// A buffer of at least n elements: the old one when it is large enough.
-    let grow (a: float32[]) (n: int) =
-        if a.Length >= n then a else Array.zeroCreate n
-
-    /// The rows of c[rows, n] ← the bias.
-    let fillSpanRows (c: Span<float32>) (rows: int) (n: int) (bias: ReadOnlySpan<float32>) =
-        for i in 0 .. rows - 1 do
-            bias.CopyTo(c.Slice(i * n, n))
-
-    /// Each of the rows of c[rows, n] ← the bias (a row of n values).
-    let fillRows (c: float32[]) (rows: int) (n: int) (bias: ReadOnlySpan<float32>) =
-        fillSpanRows (Span(c, 0, rows * n)) rows n bias
-
-    /// dst[n] ← the column sums of src [rows, n] (an FMA chain down each column).
-    let colSum (ones: float32[]) (src: ReadOnlySpan<float32>) (rows: int) (n: int) (dst: Span<float32>) =
-        Kernels.matmulNN (1, rows, n, ReadOnlySpan(ones, 0, rows), src, dst, false)
-
-    /// dst[n] += the column sums of src [rows, n].
-    let colSumAdd (ones: float32[]) (src: ReadOnlySpan<float32>) (rows: int) (n: int) (dst: Span<float32>) =
-        Kernels.matmulNN (1, rows, n, ReadOnlySpan(ones, 0, rows), src, dst, true)
-
-    /// Rows of agent activations processed together: the batched layers of a chunk of time steps stay in cache.
-    [<Literal>]
-    let ChunkRows = 768
-
-    /// y ← |x| or softplus(x).
-    let nonNegative (how: NonNegative) (x: ReadOnlySpan<float32>) (y: Span<float32>) =
-        match how with
-        | Abs when x.IsEmpty -> ()
-        | Abs -> Prim.Abs(x, y)
-        | Softplus ->
-            for i in 0 .. x.Length - 1 do
-                let v = x[i]
-
-                y[i] <-
-                    if v > 20.0f then
-                        v
-                    else
-                        MathF.Max(v, 0.0f) + MathF.Log(1.0f + MathF.Exp(-MathF.Abs v))
-
-    /// g ← g · d|x|/dx or g · dsoftplus(x)/dx.
-    let nonNegativeBack (how: NonNegative) (x: ReadOnlySpan<float32>) (g: Span<float32>) =
-        match how with
-        | Abs ->
-            // g · sign(x), with sign(0) = 0 as in PyTorch
-            let w = Vector<float32>.Count
-            let zero = Vector<float32>.Zero
-            let mutable i = 0
-
-            while i + w <= g.Length do
-                let xv = Vector<float32>(x.Slice i)
-                let gv = Vector<float32>(g.Slice i)
-
-                Vector
-                    .ConditionalSelect(
-                        Vector.GreaterThan(xv, zero),
-                        gv,
-                        Vector.ConditionalSelect(Vector.LessThan(xv, zero), -gv, zero)
-                    )
-                    .CopyTo(g.Slice i)
-
-                i <- i + w
-
-            while i < g.Length do
-                let v = x[i]
-
-                g[i] <-
-                    (if v > 0.0f then g[i]
-                     elif v < 0.0f then -g[i]
-                     else 0.0f)
-
-                i <- i + 1
-        | Softplus ->
-            for i in 0 .. g.Length - 1 do
-                let v = x[i]
-                let s = if v > 20.0f then 1.0f else 1.0f / (1.0f + MathF.Exp(-v))
-                g[i] <- g[i] * s
-
-
-/// <summary>Time spent in each phase of the fused update, summed over the halves of the batch (CPU time, not wall
-/// time), while switched on. For profiling; off by default.</summary>
-[<AbstractClass; Sealed>]
-type FusedProfile private () =
-    static let names =
-        [|
-            "pack inputs"
-            "agent forward (online)"
-            "agent forward (target)"
-            "greedy actions, target max"
-            "mixer forward (target)"
-            "TD targets, loss"
-            "mixer forward (online)"
-            "mixer backward"
-            "agent backward: fc2"
-            "agent backward: GRU recurrence"
-            "agent backward: weight gradients"
-            "gather, pack weights"
-            "reduce, clip, optimiser, targets"
-            "(of the agent forwards: GRU recurrence)"
-            "(of the recurrence: hidden-side matmuls)"
-            "(of the recurrence: gates)"
-        |]
-
-    static let ticks = Array.zeroCreate<int64> names.Length
-    static member val internal Enabled = false with get, set
-
-    /// <summary>Starts counting from zero.</summary>
-    static member Start() =
-        lock ticks (fun () -> Array.Clear ticks)
-        FusedProfile.Enabled <- true
-
-    /// <summary>Stops counting.</summary>
-    static member Stop() = FusedProfile.Enabled <- false
-
-    /// <summary>The phases' names, in order.</summary>
-    static member Phases = Array.copy names
-
-    /// <summary>Milliseconds spent in each phase since <c>Start</c>, in the order of <c>Phases</c>.</summary>
-    static member Milliseconds() =
-        lock ticks (fun () ->
-            ticks
-            |> Array.map (fun t -> 1000.0 * float t / float System.Diagnostics.Stopwatch.Frequency))
-
-    static member internal Add(phase: int, since: int64) =
-        if FusedProfile.Enabled then
-            let dt = System.Diagnostics.Stopwatch.GetTimestamp() - since
-            lock ticks (fun () -> ticks[phase] <- ticks[phase] + dt)
-
-    static member internal Now() =
-        if FusedProfile.Enabled then
-            System.Diagnostics.Stopwatch.GetTimestamp()
-        else
-            0L
 
 /// <summary>One shard of a fused update: a contiguous range of the batch's episodes, with every buffer its forward
 /// and backward passes need. Shards run in parallel; each writes its own gradient.</summary>
@@ -550,7 +218,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             if rc > 0 then
                 // fc1 and ReLU over the chunk's rows
                 let a1 = Span(acts.A1, r0 * h, rc * h)
-                FusedKernels.fillSpanRows a1 rc h (ReadOnlySpan(theta, layout.Fc1B, h))
+                FusedKernels.fillSpanRows a1 rc h (ReadOnlySpan(theta, layout.Fc1Bias, h))
                 Kernels.matmulNN (rc, d, h, ReadOnlySpan(x, r0 * d, rc * d), ReadOnlySpan pk.Fc1T, a1, true)
                 VectorKernels.relu a1
                 // the GRU's input side of every gate over the chunk (r and z carry their hidden-side biases too)
@@ -573,7 +241,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                         // the input side of r and z, to which the hidden side is added in place
                         let preR = Span(acts.Gi[0], lt, rh)
                         let preZ = Span(acts.Gi[1], lt, rh)
-                        FusedKernels.fillSpanRows ghn r h (ReadOnlySpan(theta, layout.Bhh + 2 * h, h))
+                        FusedKernels.fillSpanRows ghn r h (ReadOnlySpan(theta, layout.RnnBiasHh + 2 * h, h))
 
                         // h_{t−1} of the rows still live: the first rows of the previous step (zeros at t = 0)
                         let hp =
@@ -592,7 +260,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                             Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[1], preZ, true)
                             Kernels.matmulNN (r, h, h, hp, ReadOnlySpan pk.WhhT[2], ghn, true)
 
-                        FusedProfile.Add(14, pm)
+                        FusedProfile.Add(FusedPhase.RecurrenceMatmuls, pm)
                         let rg = Span(acts.Rg, so, rh)
                         let zg = Span(acts.Zg, so, rh)
                         let ng = Span(acts.Ng, so, rh)
@@ -612,12 +280,12 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                             hs
                         )
 
-                        FusedProfile.Add(15, pgates)
+                        FusedProfile.Add(FusedPhase.RecurrenceGates, pgates)
 
-                FusedProfile.Add(13, pr)
+                FusedProfile.Add(FusedPhase.AgentForwardRecurrence, pr)
                 // fc2 over the chunk's rows
                 let q = Span(acts.Q, r0 * a, rc * a)
-                FusedKernels.fillSpanRows q rc a (ReadOnlySpan(theta, layout.Fc2B, a))
+                FusedKernels.fillSpanRows q rc a (ReadOnlySpan(theta, layout.Fc2Bias, a))
                 Kernels.matmulNN (rc, h, a, ReadOnlySpan(acts.Hs, r0 * h, rc * h), ReadOnlySpan pk.Fc2T, q, true)
 
             c0 <- c1
@@ -641,18 +309,18 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             let w1raw = Span(acts.W1raw, 0, m * ne)
 
             if layers = 2 then
-                FusedKernels.fillRows acts.Hw1h m he (ReadOnlySpan(theta, layout.W1aB, he))
+                FusedKernels.fillRows acts.Hw1h m he (ReadOnlySpan(theta, layout.HyperW1HiddenBias, he))
                 Kernels.matmulNN (m, s, he, sx, ReadOnlySpan pk.W1aT, Span(acts.Hw1h, 0, m * he), true)
                 VectorKernels.relu (Span(acts.Hw1h, 0, m * he))
-                FusedKernels.fillRows acts.W1raw m ne (ReadOnlySpan(theta, layout.W1bB, ne))
+                FusedKernels.fillRows acts.W1raw m ne (ReadOnlySpan(theta, layout.HyperW1OutputBias, ne))
                 Kernels.matmulNN (m, he, ne, ReadOnlySpan(acts.Hw1h, 0, m * he), ReadOnlySpan pk.W1bT, w1raw, true)
             else
-                FusedKernels.fillRows acts.W1raw m ne (ReadOnlySpan(theta, layout.W1aB, ne))
+                FusedKernels.fillRows acts.W1raw m ne (ReadOnlySpan(theta, layout.HyperW1HiddenBias, ne))
                 Kernels.matmulNN (m, s, ne, sx, ReadOnlySpan pk.W1aT, w1raw, true)
 
             FusedKernels.nonNegative nonNeg (ReadOnlySpan(acts.W1raw, 0, m * ne)) (Span(acts.W1, 0, m * ne))
             // hidden = ELU(b1(s) + Σ_a Q_a W1[a])
-            FusedKernels.fillRows acts.Hid m e (ReadOnlySpan(theta, layout.Hb1B, e))
+            FusedKernels.fillRows acts.Hid m e (ReadOnlySpan(theta, layout.HyperB1Bias, e))
             Kernels.matmulNN (m, s, e, sx, ReadOnlySpan pk.Hb1T, Span(acts.Hid, 0, m * e), true)
 
             for i in 0 .. m - 1 do
@@ -670,22 +338,22 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             let wfraw = Span(acts.Wfraw, 0, m * e)
 
             if layers = 2 then
-                FusedKernels.fillRows acts.Hwfh m he (ReadOnlySpan(theta, layout.WfaB, he))
+                FusedKernels.fillRows acts.Hwfh m he (ReadOnlySpan(theta, layout.HyperWFinalHiddenBias, he))
                 Kernels.matmulNN (m, s, he, sx, ReadOnlySpan pk.WfaT, Span(acts.Hwfh, 0, m * he), true)
                 VectorKernels.relu (Span(acts.Hwfh, 0, m * he))
-                FusedKernels.fillRows acts.Wfraw m e (ReadOnlySpan(theta, layout.WfbB, e))
+                FusedKernels.fillRows acts.Wfraw m e (ReadOnlySpan(theta, layout.HyperWFinalOutputBias, e))
                 Kernels.matmulNN (m, he, e, ReadOnlySpan(acts.Hwfh, 0, m * he), ReadOnlySpan pk.WfbT, wfraw, true)
             else
-                FusedKernels.fillRows acts.Wfraw m e (ReadOnlySpan(theta, layout.WfaB, e))
+                FusedKernels.fillRows acts.Wfraw m e (ReadOnlySpan(theta, layout.HyperWFinalHiddenBias, e))
                 Kernels.matmulNN (m, s, e, sx, ReadOnlySpan pk.WfaT, wfraw, true)
 
             FusedKernels.nonNegative nonNeg (ReadOnlySpan(acts.Wfraw, 0, m * e)) (Span(acts.Wf, 0, m * e))
             // V(s) = V2 · ReLU(V1 s)
-            FusedKernels.fillRows acts.Vh m e (ReadOnlySpan(theta, layout.V1B, e))
+            FusedKernels.fillRows acts.Vh m e (ReadOnlySpan(theta, layout.VHiddenBias, e))
             Kernels.matmulNN (m, s, e, sx, ReadOnlySpan pk.V1T, Span(acts.Vh, 0, m * e), true)
             VectorKernels.relu (Span(acts.Vh, 0, m * e))
-            let v2 = ReadOnlySpan(theta, layout.V2, e)
-            let v2b = theta[layout.V2B]
+            let v2 = ReadOnlySpan(theta, layout.VOutput, e)
+            let v2b = theta[layout.VOutputBias]
             // Q_tot = hidden · W_final + V(s)
             for i in 0 .. m - 1 do
                 let v = v2b + Prim.Dot(ReadOnlySpan(acts.Vh, i * e, e), v2)
@@ -732,7 +400,7 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         | FusedIql -> Array.Copy(dqtot, dq, m * n)
         | FusedQmix _ ->
             let sx = ReadOnlySpan(sIn, 0, m * s)
-            let v2 = ReadOnlySpan(theta, layout.V2, e)
+            let v2 = ReadOnlySpan(theta, layout.VOutput, e)
             // through Q_tot = hidden · W_final + V and hidden = ELU(pre)
             for i in 0 .. m - 1 do
                 let dy = dqtot[i]
@@ -759,8 +427,8 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
             FusedKernels.nonNegativeBack nonNeg (ReadOnlySpan(acts.Wfraw, 0, m * e)) (Span(dwf, 0, m * e))
             let dpre = ReadOnlySpan(dhid, 0, m * e)
             // hyper_b_1
-            Kernels.matmulTN (e, m, s, dpre, sx, Span(g, layout.Hb1, e * s), false)
-            FusedKernels.colSum ones dpre m e (Span(g, layout.Hb1B, e))
+            Kernels.matmulTN (e, m, s, dpre, sx, Span(g, layout.HyperB1, e * s), false)
+            FusedKernels.colSum ones dpre m e (Span(g, layout.HyperB1Bias, e))
             // hyper_w_1 and hyper_w_final
             sh.HypernetBack(
                 theta,
@@ -770,10 +438,10 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                 ne,
                 acts.Hw1h,
                 dhw1h,
-                layout.W1a,
-                layout.W1aB,
-                layout.W1b,
-                layout.W1bB
+                layout.HyperW1Hidden,
+                layout.HyperW1HiddenBias,
+                layout.HyperW1Output,
+                layout.HyperW1OutputBias
             )
 
             sh.HypernetBack(
@@ -784,18 +452,18 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                 e,
                 acts.Hwfh,
                 dhwfh,
-                layout.Wfa,
-                layout.WfaB,
-                layout.Wfb,
-                layout.WfbB
+                layout.HyperWFinalHidden,
+                layout.HyperWFinalHiddenBias,
+                layout.HyperWFinalOutput,
+                layout.HyperWFinalOutputBias
             )
             // V
             let dvs = ReadOnlySpan(dv, 0, m)
-            Kernels.matmulTN (1, m, e, dvs, ReadOnlySpan(acts.Vh, 0, m * e), Span(g, layout.V2, e), false)
-            FusedKernels.colSum ones dvs m 1 (Span(g, layout.V2B, 1))
+            Kernels.matmulTN (1, m, e, dvs, ReadOnlySpan(acts.Vh, 0, m * e), Span(g, layout.VOutput, e), false)
+            FusedKernels.colSum ones dvs m 1 (Span(g, layout.VOutputBias, 1))
             let dvhs = ReadOnlySpan(dvh, 0, m * e)
-            Kernels.matmulTN (e, m, s, dvhs, sx, Span(g, layout.V1, e * s), false)
-            FusedKernels.colSum ones dvhs m e (Span(g, layout.V1B, e))
+            Kernels.matmulTN (e, m, s, dvhs, sx, Span(g, layout.VHidden, e * s), false)
+            FusedKernels.colSum ones dvhs m e (Span(g, layout.VHiddenBias, e))
 
     /// The agents' backward pass: from dQ [rows, A] to the agent's gradient (accumulated into g, which starts at
     /// zero), back through time a chunk of steps at a time.
@@ -819,13 +487,23 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                     h,
                     dQs,
                     ReadOnlySpan(acts.Hs, r0 * h, rc * h),
-                    Span(g, layout.Fc2W, a * h),
+                    Span(g, layout.Fc2Weight, a * h),
                     true
                 )
 
-                FusedKernels.colSumAdd ones dQs rc a (Span(g, layout.Fc2B, a))
-                Kernels.matmulNN (rc, a, h, dQs, ReadOnlySpan(theta, layout.Fc2W, a * h), Span(dhs, 0, rc * h), false)
-                FusedProfile.Add(8, pf)
+                FusedKernels.colSumAdd ones dQs rc a (Span(g, layout.Fc2Bias, a))
+
+                Kernels.matmulNN (
+                    rc,
+                    a,
+                    h,
+                    dQs,
+                    ReadOnlySpan(theta, layout.Fc2Weight, a * h),
+                    Span(dhs, 0, rc * h),
+                    false
+                )
+
+                FusedProfile.Add(FusedPhase.AgentBackwardFc2, pf)
                 let pr = FusedProfile.Now()
                 // the recurrence, backwards; carry holds dL/dh_t of step t's live rows, flowing in from step t+1
                 for t in c1 - 1 .. -1 .. c0 do
@@ -874,12 +552,12 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                                     h,
                                     h,
                                     ReadOnlySpan(src, lt, rh),
-                                    ReadOnlySpan(theta, layout.Whh + gi * h * h, h * h),
+                                    ReadOnlySpan(theta, layout.RnnWeightHh + gi * h * h, h * h),
                                     c,
                                     true
                                 )
 
-                FusedProfile.Add(9, pr)
+                FusedProfile.Add(FusedPhase.AgentBackwardRecurrence, pr)
                 let pw = FusedProfile.Now()
                 // W_hh and b_hh: rows of steps t ≥ 1 pair with their h_{t−1}
                 let skip = if c0 = 0 then n * act[0] else 0
@@ -897,11 +575,16 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                         h,
                         ReadOnlySpan(gg, skip * h, (rc - skip) * h),
                         ReadOnlySpan(acts.Hp, (r0 + skip) * h, (rc - skip) * h),
-                        Span(g, layout.Whh + gi * h * h, h * h),
+                        Span(g, layout.RnnWeightHh + gi * h * h, h * h),
                         true
                     )
 
-                    FusedKernels.colSumAdd ones (ReadOnlySpan(gg, 0, rc * h)) rc h (Span(g, layout.Bhh + gi * h, h))
+                    FusedKernels.colSumAdd
+                        ones
+                        (ReadOnlySpan(gg, 0, rc * h))
+                        rc
+                        h
+                        (Span(g, layout.RnnBiasHh + gi * h, h))
                 // W_ih and b_ih, and dA1 = Σ_gates dGi · W_ih
                 let a1 = ReadOnlySpan(acts.A1, r0 * h, rc * h)
                 let da = Span(da1, 0, rc * h)
@@ -914,21 +597,30 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                         | _ -> dgin
 
                     let gg = ReadOnlySpan(src, 0, rc * h)
-                    Kernels.matmulTN (h, rc, h, gg, a1, Span(g, layout.Wih + gi * h * h, h * h), true)
-                    FusedKernels.colSumAdd ones gg rc h (Span(g, layout.Bih + gi * h, h))
-                    Kernels.matmulNN (rc, h, h, gg, ReadOnlySpan(theta, layout.Wih + gi * h * h, h * h), da, gi > 0)
+                    Kernels.matmulTN (h, rc, h, gg, a1, Span(g, layout.RnnWeightIh + gi * h * h, h * h), true)
+                    FusedKernels.colSumAdd ones gg rc h (Span(g, layout.RnnBiasIh + gi * h, h))
+
+                    Kernels.matmulNN (
+                        rc,
+                        h,
+                        h,
+                        gg,
+                        ReadOnlySpan(theta, layout.RnnWeightIh + gi * h * h, h * h),
+                        da,
+                        gi > 0
+                    )
                 // fc1 through the ReLU: dW1ᵀ [D, H] += Xᵀ · dA1 (H wide, so the kernel runs full panels)
                 VectorKernels.reluBack a1 da
                 let das = Span.op_Implicit da
                 Kernels.matmulTN (d, rc, h, ReadOnlySpan(x, r0 * d, rc * d), das, Span dW1T, true)
-                FusedKernels.colSumAdd ones das rc h (Span(g, layout.Fc1B, h))
-                FusedProfile.Add(10, pw)
+                FusedKernels.colSumAdd ones das rc h (Span(g, layout.Fc1Bias, h))
+                FusedProfile.Add(FusedPhase.AgentBackwardWeights, pw)
 
             c1 <- c0
 
         for i in 0 .. h - 1 do
             for j in 0 .. d - 1 do
-                g[layout.Fc1W + i * d + j] <- dW1T[j * h + i]
+                g[layout.Fc1Weight + i * d + j] <- dW1T[j * h + i]
 
     /// <summary>The steps an episode needs computed: up to and including the one after its last masked-in step
     /// (whose target value bootstraps it); 0 when no step counts. Later steps change neither the loss nor its
@@ -977,14 +669,14 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
         let m1 = off[t1]
         let p0 = FusedProfile.Now()
         sh.Pack batch
-        FusedProfile.Add(0, p0)
+        FusedProfile.Add(FusedPhase.PackInputs, p0)
         // estimated Qs of the online and the target agents over every live step
         let p0 = FusedProfile.Now()
         sh.AgentForward(theta, pk, online, t1)
-        FusedProfile.Add(1, p0)
+        FusedProfile.Add(FusedPhase.AgentForwardOnline, p0)
         let p0 = FusedProfile.Now()
         sh.AgentForward(thetaTarget, pkTarget, target, t1)
-        FusedProfile.Add(2, p0)
+        FusedProfile.Add(FusedPhase.AgentForwardTarget, p0)
         // chosen-action Qs and the greedy actions over available actions (online ones for double Q)
         let pg = FusedProfile.Now()
         let avail = batch.AvailActions
@@ -999,28 +691,15 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                     if tt < t then
                         chosen[row] <- online.Q[row * a + actions[row]]
 
-                    let mutable best = Single.NegativeInfinity
-                    let mutable pick = 0
-
-                    for u in 0 .. a - 1 do
-                        let v =
-                            if avail[src * a + u] = 0.0f then
-                                FusedKernels.Masked
-                            else
-                                pickFrom[row * a + u]
-
-                        if v > best then
-                            best <- v
-                            pick <- u
-
+                    let pick = TdLearning.greedy pickFrom (row * a) avail (src * a) a
                     greedy[row] <- pick
                     tmax[row] <- target.Q[row * a + pick]
 
-        FusedProfile.Add(3, pg)
+        FusedProfile.Add(FusedPhase.GreedyTargetMax, pg)
         // target values from the target mixer at every live step
         let p0 = FusedProfile.Now()
         sh.MixForward(thetaTarget, pkTarget, mixTarget, m1, tmax)
-        FusedProfile.Add(4, p0)
+        FusedProfile.Add(FusedPhase.MixerForwardTarget, p0)
         // one-step or TD(λ) targets, backwards through each episode
         let pt = FusedProfile.Now()
         let lambda = plan.Lambda
@@ -1033,31 +712,29 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                 mask[row] <- EpisodeBatch.maskAt batch ep tt
 
                 if le < act[tt + 1] then
-                    let rw = batch.Reward[ep * t1 + tt]
-                    let notDone = 1.0f - batch.Terminated[ep * t1 + tt]
                     let nextRow = off[tt + 1] + le
-                    let lastFilled = tt + 1 = t || mask[nextRow] = 0.0f
+                    let lastCounted = tt + 1 = t || mask[nextRow] = 0.0f
 
                     for j in 0 .. k - 1 do
-                        let q1 = next[nextRow * k + j]
-
-                        let boot =
-                            if lastFilled then
-                                q1
-                            else
-                                (1.0f - lambda) * q1 + lambda * y[nextRow * k + j]
-
-                        y[row * k + j] <- rw + plan.Gamma * notDone * boot
+                        y[row * k + j] <-
+                            TdLearning.target
+                                plan.Gamma
+                                lambda
+                                batch.Reward[ep * t1 + tt]
+                                batch.Terminated[ep * t1 + tt]
+                                lastCounted
+                                next[nextRow * k + j]
+                                y[nextRow * k + j]
                 else
                     // no later step: the mask is 0 here
                     for j in 0 .. k - 1 do
                         y[row * k + j] <- 0.0f
 
-        FusedProfile.Add(5, pt)
+        FusedProfile.Add(FusedPhase.TargetsLoss, pt)
         // Q_tot of the taken joint actions
         let p0 = FusedProfile.Now()
         sh.MixForward(theta, pk, mixOnline, m, chosen)
-        FusedProfile.Add(6, p0)
+        FusedProfile.Add(FusedPhase.MixerForwardOnline, p0)
         // the masked TD error, the loss's sums and dL/dQ_tot
         let pl = FusedProfile.Now()
         let coef = 2.0f * plan.LossScale / maskSum
@@ -1076,12 +753,12 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
                 sums.Y <- sums.Y + float (yv * mk)
                 dqtot[i * k + j] <- coef * mk * td
 
-        FusedProfile.Add(5, pl)
+        FusedProfile.Add(FusedPhase.TargetsLoss, pl)
         sh.Sums <- sums
         // back through the mixer to the chosen Qs, then through the agents
         let p0 = FusedProfile.Now()
         sh.MixBackward(theta, mixOnline, m, chosen, sh.Grad)
-        FusedProfile.Add(7, p0)
+        FusedProfile.Add(FusedPhase.MixerBackward, p0)
         let rows = n * m1
         Array.Clear(dQ, 0, rows * a)
 
@@ -1090,47 +767,15 @@ type internal FusedShard(plan: FusedPlan, layout: FusedLayout) =
 
         sh.AgentBackward(theta, t1, sh.Grad)
 
-/// <summary>Reusable memory of the learner's fused update (activations, packed weights, flat parameter vectors and
-/// the storage of the states it returns), handed on from each learner state to the next. It is not part of a
-/// state's value, and one update at a time uses it (updates sharing it wait for each other).</summary>
-/// <remarks>A recycling workspace writes each new state over the storage of the state two updates back, so a line of
-/// updates allocates nothing in steady state, and reading a recycled state throws. A persistent one (the default)
-/// gives every state fresh storage.</remarks>
+/// <summary>The fused engine's memory in a learner workspace: its plan and layout, the two halves' shards and the
+/// packed weights of the online and the target networks.</summary>
 [<Sealed; AllowNullLiteral>]
-type LearnerWorkspace(recycle: bool) =
-    /// <summary>A persistent workspace: every state keeps its own storage.</summary>
-    new() = LearnerWorkspace(false)
-
-    /// <summary>Whether new states recycle the storage of the state two updates back.</summary>
-    member _.Recycles = recycle
-
-    member val internal Plan: FusedPlan option = None with get, set
-    member val internal Layout = Unchecked.defaultof<FusedLayout> with get, set
-    member val internal Shards: FusedShard[] = Array.empty with get, set
-    member val internal Packed: FusedPacked[] = Array.empty with get, set
-    member val internal Theta: float32[] = Array.empty with get, set
-    member val internal ThetaTarget: float32[] = Array.empty with get, set
-    member val internal Opt1: float32[] = Array.empty with get, set
-    member val internal Opt2: float32[] = Array.empty with get, set
-    member val internal Storage = DoubleBuffer(recycle)
-
-    /// <summary>Reused memory for the batches a training loop on this workspace samples.</summary>
-    member val Batches = BatchBuffer()
-
-    /// <summary>Whether <c>Training.iterate</c> samples its batches into <c>Batches</c> (reused memory) rather than
-    /// into fresh arrays: true for a recycling workspace, and settable on a persistent one by a loop that keeps no
-    /// batch beyond its update (the C# trainer does: a batch of a large map is a gigabyte, which the garbage collector
-    /// would otherwise let pile up).</summary>
-    member val RecyclesBatches = recycle with get, set
-
-    /// Sets the workspace up for a plan and a parameter layout (again only when they change).
-    member internal ws.Prepare(plan: FusedPlan, layout: FusedLayout) =
-        if ws.Plan <> Some plan || ws.Layout <> layout then
-            ws.Plan <- Some plan
-            ws.Layout <- layout
-            ws.Shards <- Array.init 2 (fun _ -> FusedShard(plan, layout))
-            ws.Packed <- Array.init 2 (fun _ -> FusedPacked(plan))
-            ws.Theta <- Array.zeroCreate layout.Total
-            ws.ThetaTarget <- Array.zeroCreate layout.Total
-            ws.Opt1 <- Array.zeroCreate layout.Total
-            ws.Opt2 <- Array.zeroCreate layout.Total
+type internal FusedScratch(plan: FusedPlan, layout: FusedLayout) =
+    /// The plan the buffers are sized for.
+    member _.Plan = plan
+    /// The parameter layout the buffers are sized for.
+    member _.Layout = layout
+    /// One shard per half of the batch.
+    member val Shards = Array.init 2 (fun _ -> FusedShard(plan, layout))
+    /// The online (0) and target (1) weights, transposed.
+    member val Packed = Array.init 2 (fun _ -> FusedPacked(plan))
